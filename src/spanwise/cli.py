@@ -1,0 +1,67 @@
+"""The `spanwise` command: `serve` first; `config validate` checks a config file."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from typing import Any
+
+from spanwise import __version__
+from spanwise.config import load_config
+from spanwise.errors import ConfigError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spanwise", description="AI observability on OpenTelemetry traces.")
+    parser.add_argument("--version", action="version", version=f"spanwise {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run receivers, store and query API/UI in one process")
+    serve.add_argument("--data-dir", help="store directory (default ./spanwise-data)")
+    serve.add_argument("--store", help="store URL: chdb:///path (default: chdb://<data-dir>)")
+    serve.add_argument("--config", help="YAML config file")
+    serve.add_argument("--host", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument("--grpc-port", type=int, help="OTLP/gRPC port (default 4317)")
+    serve.add_argument("--http-port", type=int, help="OTLP/HTTP port (default 4318)")
+    serve.add_argument("--query-port", type=int, help="query API and UI port (default 16686)")
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="default info")
+    config = commands.add_parser("config", help="configuration tools")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    validate = config_commands.add_parser("validate", help="check a config file and report its errors")
+    validate.add_argument("file")
+    return parser
+
+
+def _server_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    names = ("data_dir", "store", "host", "grpc_port", "http_port", "query_port", "log_level")
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from spanwise.serve.runtime import SpanwiseServer
+
+    config = load_config(args.config, overrides={"server": _server_overrides(args)})
+    logging.basicConfig(
+        level=config.server.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    asyncio.run(SpanwiseServer(config).run())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        load_config(args.file, environ={})
+        print(f"{args.file}: OK")
+        return 0
+    except ConfigError as exc:
+        print(f"spanwise: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""The one path every receiver feeds: decode, process, commit, report.
+
+gRPC and HTTP receivers differ only in framing; both hand serialized
+`ExportTraceServiceRequest`s here and turn the outcome (or the raised `SpanwiseError`)
+into their protocol's answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+
+from spanwise.process.api import SpanProcessor
+from spanwise.receive.decode import DecodedSpans, decode_export_requests
+from spanwise.store.group_commit import GroupCommitter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExportOutcome:
+    """What happened to one export request: spans stored and spans rejected (and why)."""
+
+    accepted: int
+    rejected: int = 0
+    message: str = ""
+
+
+class IngestService:
+    """Decode -> processors in order -> durable group commit."""
+
+    def __init__(self, processors: list[SpanProcessor], committer: GroupCommitter) -> None:
+        self._processors = processors
+        self._committer = committer
+        self.stats: Counter[str] = Counter()
+
+    async def export_protobuf(self, body: bytes, extra_rejected: int = 0, extra_message: str = "") -> ExportOutcome:
+        """Ingest one serialized request; returns once its spans are committed."""
+        decoded = decode_export_requests([body])
+        return await self._ingest(decoded, extra_rejected, extra_message)
+
+    async def _ingest(self, decoded: DecodedSpans, extra_rejected: int, extra_message: str) -> ExportOutcome:
+        rejected = decoded.rejected + extra_rejected
+        message = "; ".join(m for m in (extra_message, decoded.reject_reason) if m)
+        spans = decoded.spans
+        for processor in self._processors:
+            spans = processor.process(spans, decoded.span_attributes)
+        await self._committer.commit(spans)
+        self.stats["spans_accepted"] += spans.num_rows
+        self.stats["spans_rejected"] += rejected
+        if rejected:
+            message = f"{rejected} span(s) rejected: {message}"
+        return ExportOutcome(spans.num_rows, rejected, message)

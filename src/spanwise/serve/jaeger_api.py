@@ -1,0 +1,119 @@
+"""The Jaeger HTTP JSON query API, as Grafana's Jaeger data source and the Jaeger UI call it.
+
+Routes: `/api/services`, `/api/services/{service}/operations`, `/api/operations`,
+`/api/traces`, `/api/traces/{id}`, `/api/dependencies`. Responses use Jaeger's envelope
+(`data`, `total`, `limit`, `offset`, `errors`), errors included.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from spanwise.errors import InvalidQuery, SpanwiseError
+from spanwise.query.jaeger import jaeger_envelope, jaeger_error, traces_to_jaeger
+from spanwise.query.service import QueryService
+from spanwise.serve.params import parse_duration_ns, parse_int, parse_tags
+from spanwise.serve.status import http_status
+from spanwise.store.api import TraceQuery
+
+DEFAULT_LOOKBACK_NS = 3600 * 10**9
+
+
+def _handler(work: Callable[[Request], Any]) -> Callable[[Request], Any]:
+    """Run `work` in a thread (the store blocks) and wrap errors in Jaeger's envelope."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await run_in_threadpool(work, request)
+        except SpanwiseError as exc:
+            status = http_status(exc)
+            return JSONResponse(jaeger_error(status, str(exc)), status_code=status)
+
+    return endpoint
+
+
+def jaeger_routes(queries: QueryService) -> list[Route]:
+    def services(request: Request) -> Response:
+        names = queries.services()
+        return JSONResponse(jaeger_envelope(names, total=len(names)))
+
+    def service_operations(request: Request) -> Response:
+        names = sorted({op.name for op in queries.operations(request.path_params["service"])})
+        return JSONResponse(jaeger_envelope(names, total=len(names)))
+
+    def operations(request: Request) -> Response:
+        service = request.query_params.get("service")
+        if not service:
+            raise InvalidQuery("parameter 'service' is required")
+        kind = request.query_params.get("spanKind") or None
+        ops = [{"name": op.name, "spanKind": op.span_kind.lower()} for op in queries.operations(service, kind)]
+        return JSONResponse(jaeger_envelope(ops, total=len(ops)))
+
+    def trace(request: Request) -> Response:
+        data = traces_to_jaeger(queries.trace(request.path_params["trace_id"]))
+        return JSONResponse(jaeger_envelope(data))
+
+    def search(request: Request) -> Response:
+        trace_ids = request.query_params.getlist("traceID")
+        if trace_ids:
+            return JSONResponse(jaeger_envelope(traces_to_jaeger(queries.traces(trace_ids))))
+        query = _trace_query(request)
+        ids, spans = queries.search(query)
+        data = traces_to_jaeger(spans) if ids else []
+        order = {t: i for i, t in enumerate(ids)}
+        data.sort(key=lambda t: order.get(t["traceID"], len(order)))
+        return JSONResponse(jaeger_envelope(data))
+
+    def dependencies(request: Request) -> Response:
+        params = request.query_params
+        end_ms = parse_int(params.get("endTs"), "endTs", time.time_ns() // 10**6)
+        lookback_ms = parse_int(params.get("lookback"), "lookback", 86_400_000)
+        assert end_ms is not None and lookback_ms is not None
+        links = queries.dependencies(end_ms * 10**6, lookback_ms * 10**6)
+        data = [{"parent": d.parent, "child": d.child, "callCount": d.call_count} for d in links]
+        return JSONResponse(jaeger_envelope(data))
+
+    return [
+        Route("/api/services", _handler(services)),
+        Route("/api/services/{service}/operations", _handler(service_operations)),
+        Route("/api/operations", _handler(operations)),
+        Route("/api/traces/{trace_id}", _handler(trace)),
+        Route("/api/traces", _handler(search)),
+        Route("/api/dependencies", _handler(dependencies)),
+    ]
+
+
+def _trace_query(request: Request) -> TraceQuery:
+    """Jaeger's search parameters as a TraceQuery (times in microseconds)."""
+    params = request.query_params
+    service = params.get("service")
+    if not service:
+        raise InvalidQuery("parameter 'service' is required")
+    end_us = parse_int(params.get("end"), "end")
+    start_us = parse_int(params.get("start"), "start")
+    end_ns = end_us * 1000 if end_us is not None else time.time_ns()
+    lookback = params.get("lookback")
+    if start_us is not None:
+        start_ns = start_us * 1000
+    elif lookback and lookback != "custom":
+        start_ns = end_ns - parse_duration_ns(lookback, "lookback")
+    else:
+        start_ns = end_ns - DEFAULT_LOOKBACK_NS
+    min_duration, max_duration = params.get("minDuration"), params.get("maxDuration")
+    operation = params.get("operation")
+    return TraceQuery(
+        start_ns=start_ns,
+        end_ns=end_ns,
+        service=service,
+        operation=operation if operation and operation != "all" else None,
+        attributes=parse_tags(params.get("tags"), params.getlist("tag")),
+        min_duration_ns=parse_duration_ns(min_duration, "minDuration") if min_duration else None,
+        max_duration_ns=parse_duration_ns(max_duration, "maxDuration") if max_duration else None,
+        limit=parse_int(params.get("limit"), "limit", 20) or 20,
+    )

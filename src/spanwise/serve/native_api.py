@@ -1,0 +1,156 @@
+"""Spanwise's native REST API under `/api/v1/`, described by OpenAPI at `/api/v1/openapi.json`.
+
+Each endpoint's docstring carries its OpenAPI operation (YAML after `---`), so the
+description lives next to the code it describes.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.schemas import SchemaGenerator
+
+from spanwise import __version__
+from spanwise.errors import SpanwiseError
+from spanwise.query.native import trace_summaries, trace_to_native
+from spanwise.query.service import QueryService
+from spanwise.serve.params import parse_duration_ns, parse_float, parse_int, parse_tags
+from spanwise.serve.status import http_status
+from spanwise.store.api import TraceQuery
+
+SCHEMAS = SchemaGenerator(
+    {"openapi": "3.0.3", "info": {"title": "Spanwise API", "version": __version__}}
+)
+
+
+def _endpoint(work: Callable[[Request], Any]) -> Callable[[Request], Any]:
+    """Run `work` in a thread; errors become `{"error": {"status", "message"}}`."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            return JSONResponse(await run_in_threadpool(work, request))
+        except SpanwiseError as exc:
+            status = http_status(exc)
+            return JSONResponse({"error": {"status": status, "message": str(exc)}}, status_code=status)
+
+    endpoint.__doc__ = work.__doc__
+    return endpoint
+
+
+def native_routes(queries: QueryService, status_extra: Callable[[], dict[str, Any]]) -> list[Route]:
+    def health(request: Request) -> dict[str, Any]:
+        """
+        ---
+        summary: Liveness; 200 once the store is open and receivers are listening.
+        responses: {200: {description: ok}}
+        """
+        return {"status": "ok", "version": __version__}
+
+    def status(request: Request) -> dict[str, Any]:
+        """
+        ---
+        summary: Stored spans and predictions, bytes on disk, ingest counters.
+        responses: {200: {description: counters}}
+        """
+        stats = queries.stats()
+        return {
+            "spans": stats.spans,
+            "predictions": stats.predictions,
+            "bytes_on_disk": stats.bytes_on_disk,
+            "tables_bytes": stats.tables,
+            **status_extra(),
+        }
+
+    def trace(request: Request) -> dict[str, Any]:
+        """
+        ---
+        summary: One trace by id with every span, typed attributes and AI fields.
+        parameters: [{name: trace_id, in: path, required: true, schema: {type: string}}]
+        responses: {200: {description: the trace}, 404: {description: unknown trace id}}
+        """
+        return trace_to_native(queries.trace(request.path_params["trace_id"]))
+
+    def search(request: Request) -> dict[str, Any]:
+        """
+        ---
+        summary: Search traces; newest first.
+        description: >
+          Query parameters: service, operation, attribute (repeated key:value, any span or
+          resource attribute including ml.* fields), attributes (JSON object), min_duration
+          and max_duration (e.g. 100ms), status (Ok|Error|Unset), min_confidence,
+          max_confidence, start and end (Unix ns), lookback (e.g. 1h; default 1h), limit.
+        responses: {200: {description: trace summaries}}
+        """
+        ids, spans = queries.search(_native_query(request))
+        return {"traces": trace_summaries(ids, spans)}
+
+    def services(request: Request) -> dict[str, Any]:
+        """
+        ---
+        summary: Every service name seen.
+        responses: {200: {description: service names}}
+        """
+        return {"services": queries.services()}
+
+    def operations(request: Request) -> dict[str, Any]:
+        """
+        ---
+        summary: Span names seen for a service, with their kinds.
+        parameters: [{name: service, in: path, required: true, schema: {type: string}}]
+        responses: {200: {description: operations}}
+        """
+        ops = queries.operations(request.path_params["service"], request.query_params.get("span_kind"))
+        return {"operations": [{"name": o.name, "spanKind": o.span_kind} for o in ops]}
+
+    def dependencies(request: Request) -> dict[str, Any]:
+        """
+        ---
+        summary: Service dependency edges (parent service -> child service) with call and error counts.
+        responses: {200: {description: edges}}
+        """
+        lookback = request.query_params.get("lookback", "24h")
+        end = parse_int(request.query_params.get("end"), "end")
+        links = queries.dependencies(end, parse_duration_ns(lookback, "lookback"))
+        return {"dependencies": [vars(d) for d in links]}
+
+    routes = [
+        Route("/api/v1/health", _endpoint(health)),
+        Route("/api/v1/status", _endpoint(status)),
+        Route("/api/v1/traces/{trace_id}", _endpoint(trace)),
+        Route("/api/v1/traces", _endpoint(search)),
+        Route("/api/v1/services", _endpoint(services)),
+        Route("/api/v1/services/{service}/operations", _endpoint(operations)),
+        Route("/api/v1/dependencies", _endpoint(dependencies)),
+    ]
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(SCHEMAS.get_schema(routes=routes))
+
+    return routes + [Route("/api/v1/openapi.json", openapi, include_in_schema=False)]
+
+
+def _native_query(request: Request) -> TraceQuery:
+    params = request.query_params
+    end = parse_int(params.get("end"), "end") or time.time_ns()
+    start = parse_int(params.get("start"), "start")
+    if start is None:
+        start = end - parse_duration_ns(params.get("lookback", "1h"), "lookback")
+    min_duration, max_duration = params.get("min_duration"), params.get("max_duration")
+    return TraceQuery(
+        start_ns=start,
+        end_ns=end,
+        service=params.get("service") or None,
+        operation=params.get("operation") or None,
+        attributes=parse_tags(params.get("attributes"), params.getlist("attribute")),
+        min_duration_ns=parse_duration_ns(min_duration, "min_duration") if min_duration else None,
+        max_duration_ns=parse_duration_ns(max_duration, "max_duration") if max_duration else None,
+        status=params.get("status") or None,
+        min_confidence=parse_float(params.get("min_confidence"), "min_confidence"),
+        max_confidence=parse_float(params.get("max_confidence"), "max_confidence"),
+        limit=parse_int(params.get("limit"), "limit", 20) or 20,
+    )

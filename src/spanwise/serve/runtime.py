@@ -1,0 +1,143 @@
+"""The running platform: store, ingest pipeline and the three listeners in one process.
+
+One process owns the store directory (chDB's rule), so receivers, the query API and the
+writer thread live together: OTLP/gRPC on :4317, OTLP/HTTP on :4318, query API and UI
+on :16686. SIGTERM or SIGINT stops the listeners, drains every accepted request into
+the store, closes it and returns normally (exit status 0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from typing import Any, Iterator
+
+import uvicorn
+from starlette.applications import Starlette
+
+from spanwise.config import Config
+from spanwise.errors import ConfigError
+from spanwise.process.ml_fields import MlFieldsProcessor
+from spanwise.query.service import QueryService
+from spanwise.receive.ingest import IngestService
+from spanwise.serve.jaeger_api import jaeger_routes
+from spanwise.serve.native_api import native_routes
+from spanwise.serve.otlp_grpc import otlp_grpc_server
+from spanwise.serve.otlp_http import otlp_http_app
+from spanwise.store import open_store
+from spanwise.store.group_commit import GroupCommitter
+
+log = logging.getLogger(__name__)
+GRACE_SECONDS = 10.0
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the runtime owns shutdown."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind_socket(host: str, port: int, what: str) -> socket.socket:
+    """A listening TCP socket, or a one-line ConfigError naming the taken port."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen for {what} on {host}:{port}: {exc.strerror} (is another server running?)") from exc
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def check_data_dir(path: str) -> None:
+    """Fail early, in one line, when the data directory cannot be created or written."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, ".spanwise-write-test")
+        with open(probe, "w", encoding="utf-8") as handle:
+            handle.write("ok")
+        os.remove(probe)
+    except OSError as exc:
+        raise ConfigError(f"data directory {path} is not writable: {exc.strerror}") from exc
+
+
+class SpanwiseServer:
+    """Builds every component from one Config and runs them until told to stop."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._stop = asyncio.Event()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        server = self.config.server
+        http_sock = bind_socket(server.host, server.http_port, "OTLP/HTTP")
+        query_sock = bind_socket(server.host, server.query_port, "the query API")
+        bind_socket(server.host, server.grpc_port, "OTLP/gRPC").close()
+        if server.store_url.startswith("chdb://"):
+            check_data_dir(os.path.abspath(server.data_dir if not server.store else server.store_url[7:]))
+        store = open_store(server.store_url, self.config.store.retention_days or None)
+        store.start()
+        ingest_cfg = self.config.ingest
+        committer = GroupCommitter(
+            store, ingest_cfg.commit_window_ms / 1000, ingest_cfg.commit_max_rows, ingest_cfg.max_pending_rows
+        )
+        committer.start()
+        ml = MlFieldsProcessor(self.config.ml.mappings)
+        ingest = IngestService([ml], committer)
+        grpc_server = otlp_grpc_server(ingest, server.max_body_bytes)
+        if grpc_server.add_insecure_port(f"{server.host}:{server.grpc_port}") == 0:
+            raise ConfigError(f"cannot listen for OTLP/gRPC on {server.host}:{server.grpc_port}")
+        queries = QueryService(store)
+
+        def status_extra() -> dict[str, Any]:
+            return {"ingest": dict(ingest.stats), "ml_fields": dict(ml.stats), "committed_rows": committer.committed_rows}
+
+        query_app = Starlette(routes=jaeger_routes(queries) + native_routes(queries, status_extra))
+        http_app = otlp_http_app(ingest, server.max_body_bytes)
+        servers = [self._uvicorn(http_app, server.log_level), self._uvicorn(query_app, server.log_level)]
+        await grpc_server.start()
+        tasks = [
+            asyncio.create_task(servers[0].serve(sockets=[http_sock])),
+            asyncio.create_task(servers[1].serve(sockets=[query_sock])),
+        ]
+        self._install_signal_handlers()
+        log.info(
+            "Spanwise listening: OTLP/gRPC :%d, OTLP/HTTP :%d, query :%d; store %s",
+            server.grpc_port, server.http_port, server.query_port, server.store_url,
+        )
+        await self._stop.wait()
+        log.info("stopping: draining accepted data")
+        for uv in servers:
+            uv.should_exit = True
+        await grpc_server.stop(GRACE_SECONDS)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        committer.shutdown()
+        store.shutdown()
+        log.info("stopped cleanly")
+
+    def _uvicorn(self, app: Starlette, log_level: str) -> uvicorn.Server:
+        config = uvicorn.Config(
+            app,
+            log_level=log_level.lower(),
+            access_log=False,
+            lifespan="off",
+            http="httptools",
+            timeout_graceful_shutdown=int(GRACE_SECONDS),
+        )
+        return _QuietServer(config)
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)

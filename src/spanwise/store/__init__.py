@@ -1,0 +1,19 @@
+"""Trace storage: backends chosen by URL behind the Protocols in `store.api`."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from spanwise.errors import ConfigError
+from spanwise.store.api import TraceStore
+
+
+def open_store(url: str, retention_days: int | None = None) -> TraceStore:
+    """The store a URL names: `chdb:///abs/path` or `chdb://relative/path` (embedded)."""
+    parsed = urlparse(url)
+    if parsed.scheme == "chdb":
+        from spanwise.store.chdb_store import ChdbTraceStore
+
+        path = (parsed.netloc + parsed.path) or "spanwise-data"
+        return ChdbTraceStore(path, retention_days)
+    raise ConfigError(f"unsupported store URL {url!r}: use chdb:///path/to/dir")

@@ -1,0 +1,117 @@
+"""The storage seam: what every trace store backend promises.
+
+Spans travel as `pyarrow.Table`s shaped like `spanwise.model.spans.SPAN_SCHEMA`. A backend
+is chosen by URL (`spanwise.store.open_store`); `tests/contract/` runs one suite against
+every backend, written against these Protocols only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class TraceQuery:
+    """Find traces that have at least one span matching every given condition.
+
+    `attributes` match a span attribute or a resource attribute with that exact value;
+    the canonical AI keys (`ml.model.name`, `ml.model.version`, `ml.prediction.id`,
+    `ml.prediction.label`) also match the typed AI columns, whatever name the sender
+    used; `error=true` matches spans whose status is Error.
+    """
+
+    start_ns: int
+    end_ns: int
+    service: str | None = None
+    operation: str | None = None
+    attributes: tuple[tuple[str, str], ...] = ()
+    min_duration_ns: int | None = None
+    max_duration_ns: int | None = None
+    status: str | None = None
+    min_confidence: float | None = None
+    max_confidence: float | None = None
+    limit: int = 20
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A span name seen for a service, with its kind."""
+
+    name: str
+    span_kind: str
+
+
+@dataclass(frozen=True)
+class DependencyLink:
+    """Calls from a span of `parent` service to a child span of `child` service."""
+
+    parent: str
+    child: str
+    call_count: int
+    error_count: int = 0
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    """What is stored, for status pages and benchmarks."""
+
+    spans: int
+    predictions: int
+    bytes_on_disk: int
+    tables: dict[str, int] = field(default_factory=dict)
+
+
+class TraceWriter(Protocol):
+    """Commits span batches.
+
+    `write_spans` returns only once every span of the batch is committed to the store
+    (acknowledged data is durable), or raises `StoreUnavailable` having committed some,
+    all or none of them. Delivery is at least once: the same span may be written twice,
+    and readers deduplicate by (TraceId, SpanId). Not thread-safe: one writer thread.
+    """
+
+    def write_spans(self, spans: pa.Table) -> None: ...
+
+
+class TraceReader(Protocol):
+    """Reads spans back. Thread-safe; every result is deduplicated by span id."""
+
+    def get_traces(self, trace_ids: list[str]) -> pa.Table:
+        """All spans of these traces (lower-case hex ids), without a time range.
+        Unknown ids are simply absent from the result."""
+        ...
+
+    def find_trace_ids(self, query: TraceQuery) -> list[str]:
+        """Ids of matching traces, newest (latest matching span) first, at most `limit`."""
+        ...
+
+    def services(self) -> list[str]:
+        """Every service name seen, sorted."""
+        ...
+
+    def operations(self, service: str, span_kind: str | None = None) -> list[Operation]:
+        """Span names seen for `service` (optionally of one kind), sorted by name."""
+        ...
+
+    def dependencies(self, start_ns: int, end_ns: int) -> list[DependencyLink]:
+        """Parent -> child service edges from spans whose parent is in another service."""
+        ...
+
+    def stats(self) -> StoreStats:
+        """Row counts and bytes on disk."""
+        ...
+
+
+class TraceStore(TraceWriter, TraceReader, Protocol):
+    """A backend: writer and reader over one store, with a lifecycle.
+
+    `start()` creates the schema if needed; `shutdown()` releases the store. Both are
+    safe to call twice.
+    """
+
+    def start(self) -> None: ...
+
+    def shutdown(self) -> None: ...

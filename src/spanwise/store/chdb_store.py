@@ -1,0 +1,82 @@
+"""The embedded default: the ClickHouse engine in-process through chDB, on a directory.
+
+chDB hosts one engine per process, bound to one path (DESIGN.md, "chDB in a server"):
+the server process owns the directory. Each thread gets its own connection, so readers
+never share a handle with the writer; results are fetched whole (no streaming result is
+left open on a shared handle).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+import chdb
+import pyarrow as pa
+
+from spanwise.errors import StoreUnavailable
+from spanwise.store.sql_store import SqlTraceStore
+
+log = logging.getLogger(__name__)
+
+
+class ChdbTraceStore(SqlTraceStore):
+    """A TraceStore in `path`, created on `start()`."""
+
+    def __init__(self, path: str, retention_days: int | None = None) -> None:
+        super().__init__(retention_days)
+        self.path = os.path.abspath(path)
+        self._local = threading.local()
+        self._connections: list[Any] = []
+        self._lock = threading.Lock()
+        self._closed = True
+
+    def start(self) -> None:
+        if not self._closed:
+            return
+        os.makedirs(self.path, exist_ok=True)
+        self._closed = False
+        self.create_schema()
+
+    def shutdown(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.close()
+
+    def _connection(self) -> Any:
+        connection = getattr(self._local, "connection", None)
+        if connection is None or connection not in self._connections:
+            with self._lock:
+                if self._closed:
+                    raise StoreUnavailable("the store is shut down")
+                connection = chdb.connect(self.path)
+                self._connections.append(connection)
+            self._local.connection = connection
+        return connection
+
+    def _execute(self, sql: str) -> None:
+        self._query(sql)
+
+    def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+        try:
+            result = self._connection().query(sql, "ArrowTable", params=params or {})
+        except chdb.ChdbError as exc:
+            raise StoreUnavailable(f"store query failed: {exc}") from exc
+        return result if isinstance(result, pa.Table) else pa.table({})
+
+    def _insert(self, table: str, rows: pa.Table) -> None:
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, rows.schema) as writer:
+            writer.write_table(rows)
+        try:
+            with self._connection().send_insert(f"INSERT INTO {table}", "ArrowStream") as insert:
+                insert.append(sink.getvalue().to_pybytes())
+                insert.finish()
+        except (RuntimeError, chdb.ChdbError) as exc:
+            raise StoreUnavailable(f"store write failed: {exc}") from exc

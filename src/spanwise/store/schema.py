@@ -1,0 +1,131 @@
+"""The ClickHouse schema, one dialect for every backend (chDB embedded or a server).
+
+`otel_traces` and `otel_traces_trace_id_ts` follow the OpenTelemetry Collector ClickHouse
+exporter (column names and types), so Grafana's ClickHouse data source can read them;
+Spanwise adds typed AI columns and attribute-type maps. Spans are inserted once into
+`spanwise_ingest` (a Null table); materialized views fan each insert out to the stored
+tables, so span-derived tables see 100% of spans whatever later decides what
+`otel_traces` keeps.
+"""
+
+from __future__ import annotations
+
+INGEST_TABLE = "spanwise_ingest"
+
+_SPAN_COLUMNS = """
+    Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+    TraceId String CODEC(ZSTD(1)),
+    SpanId String CODEC(ZSTD(1)),
+    ParentSpanId String CODEC(ZSTD(1)),
+    TraceState String CODEC(ZSTD(1)),
+    SpanName LowCardinality(String) CODEC(ZSTD(1)),
+    SpanKind LowCardinality(String) CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion String CODEC(ZSTD(1)),
+    SpanAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    Duration UInt64 CODEC(ZSTD(1)),
+    StatusCode LowCardinality(String) CODEC(ZSTD(1)),
+    StatusMessage String CODEC(ZSTD(1)),
+    Events Nested (
+        Timestamp DateTime64(9),
+        Name LowCardinality(String),
+        Attributes Map(LowCardinality(String), String)
+    ) CODEC(ZSTD(1)),
+    Links Nested (
+        TraceId String,
+        SpanId String,
+        TraceState String,
+        Attributes Map(LowCardinality(String), String)
+    ) CODEC(ZSTD(1)),
+    ResourceAttributeTypes Map(LowCardinality(String), LowCardinality(String)) CODEC(ZSTD(1)),
+    SpanAttributeTypes Map(LowCardinality(String), LowCardinality(String)) CODEC(ZSTD(1)),
+    IsPrediction Bool CODEC(ZSTD(1)),
+    ModelName LowCardinality(String) CODEC(ZSTD(1)),
+    ModelVersion LowCardinality(String) CODEC(ZSTD(1)),
+    PredictionId String CODEC(ZSTD(1)),
+    PredictionValue Nullable(Float64) CODEC(ZSTD(1)),
+    PredictionLabel LowCardinality(String) CODEC(ZSTD(1)),
+    Confidence Nullable(Float64) CODEC(ZSTD(1)),
+    Scores Map(LowCardinality(String), Float64) CODEC(ZSTD(1)),
+    Features Map(LowCardinality(String), Float64) CODEC(ZSTD(1)),
+    StringFeatures Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    Attributions Map(LowCardinality(String), Float64) CODEC(ZSTD(1)),
+    GroundTruth String CODEC(ZSTD(1)),
+    SampleWeight Float64 CODEC(ZSTD(1))"""
+
+
+def _ttl(column: str, retention_days: int | None) -> str:
+    return f"TTL toDateTime({column}) + toIntervalDay({retention_days})" if retention_days else ""
+
+
+def statements(retention_days: int | None = None) -> list[str]:
+    """DDL creating every table and view; idempotent (IF NOT EXISTS)."""
+    return [
+        f"CREATE TABLE IF NOT EXISTS {INGEST_TABLE} ({_SPAN_COLUMNS}) ENGINE = Null",
+        f"""CREATE TABLE IF NOT EXISTS otel_traces ({_SPAN_COLUMNS},
+            INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+            INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+            INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+            INDEX idx_span_attr_key mapKeys(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+            INDEX idx_span_attr_value mapValues(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+            INDEX idx_prediction_id PredictionId TYPE bloom_filter(0.01) GRANULARITY 1,
+            INDEX idx_duration Duration TYPE minmax GRANULARITY 1
+        ) ENGINE = MergeTree
+        PARTITION BY toDate(Timestamp)
+        ORDER BY (ServiceName, SpanName, toDateTime(Timestamp))
+        {_ttl("Timestamp", retention_days)}
+        SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1""",
+        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS otel_traces_mv TO otel_traces
+            AS SELECT * FROM {INGEST_TABLE}""",
+        f"""CREATE TABLE IF NOT EXISTS otel_traces_trace_id_ts (
+            TraceId String CODEC(ZSTD(1)),
+            Start DateTime CODEC(Delta, ZSTD(1)),
+            End DateTime CODEC(Delta, ZSTD(1)),
+            INDEX idx_trace_id TraceId TYPE bloom_filter(0.01) GRANULARITY 1
+        ) ENGINE = MergeTree
+        ORDER BY (TraceId, toUnixTimestamp(Start))
+        {_ttl("Start", retention_days)}""",
+        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS otel_traces_trace_id_ts_mv TO otel_traces_trace_id_ts
+            AS SELECT TraceId, min(Timestamp) AS Start, max(Timestamp) AS End
+            FROM {INGEST_TABLE} WHERE TraceId != '' GROUP BY TraceId""",
+        f"""CREATE TABLE IF NOT EXISTS spanwise_operations (
+            ServiceName LowCardinality(String),
+            SpanName LowCardinality(String),
+            SpanKind LowCardinality(String),
+            LastSeen DateTime
+        ) ENGINE = ReplacingMergeTree(LastSeen)
+        ORDER BY (ServiceName, SpanName, SpanKind)""",
+        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS spanwise_operations_mv TO spanwise_operations
+            AS SELECT ServiceName, SpanName, SpanKind, toDateTime(max(Timestamp)) AS LastSeen
+            FROM {INGEST_TABLE} GROUP BY ServiceName, SpanName, SpanKind""",
+        f"""CREATE TABLE IF NOT EXISTS predictions (
+            Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+            ServiceName LowCardinality(String),
+            ModelName LowCardinality(String),
+            ModelVersion LowCardinality(String),
+            PredictionId String CODEC(ZSTD(1)),
+            TraceId String CODEC(ZSTD(1)),
+            SpanId String CODEC(ZSTD(1)),
+            Duration UInt64 CODEC(ZSTD(1)),
+            StatusCode LowCardinality(String),
+            PredictionValue Nullable(Float64) CODEC(ZSTD(1)),
+            PredictionLabel LowCardinality(String),
+            Confidence Nullable(Float64) CODEC(ZSTD(1)),
+            Scores Map(LowCardinality(String), Float64) CODEC(ZSTD(1)),
+            Features Map(LowCardinality(String), Float64) CODEC(ZSTD(1)),
+            StringFeatures Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+            Attributions Map(LowCardinality(String), Float64) CODEC(ZSTD(1)),
+            GroundTruth String CODEC(ZSTD(1)),
+            INDEX idx_prediction_id PredictionId TYPE bloom_filter(0.01) GRANULARITY 1
+        ) ENGINE = ReplacingMergeTree
+        PARTITION BY toDate(Timestamp)
+        ORDER BY (ModelName, ModelVersion, toStartOfMinute(Timestamp), PredictionId)
+        {_ttl("Timestamp", retention_days)}""",
+        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS predictions_mv TO predictions
+            AS SELECT Timestamp, ServiceName, ModelName, ModelVersion, PredictionId, TraceId, SpanId,
+                Duration, StatusCode, PredictionValue, PredictionLabel, Confidence, Scores, Features,
+                StringFeatures, Attributions, GroundTruth
+            FROM {INGEST_TABLE} WHERE IsPrediction""",
+    ]

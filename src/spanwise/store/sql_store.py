@@ -1,0 +1,180 @@
+"""Reads and writes in ClickHouse SQL, shared by every ClickHouse-engine backend.
+
+A backend (chDB in-process, or a ClickHouse server) supplies only how to run a
+statement, how to run a query into Arrow, and how to insert an Arrow table; the SQL is
+written once here, so the backends cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from typing import Any
+
+import pyarrow as pa
+
+from spanwise.model.spans import SPAN_SCHEMA
+from spanwise.store import schema
+from spanwise.store.api import DependencyLink, Operation, StoreStats, TraceQuery
+
+_HEX_ID = re.compile(r"^[0-9a-f]{32}$")
+_SPAN_COLUMN_LIST = ", ".join(f"`{name}`" for name in SPAN_SCHEMA.names)
+#: Canonical AI keys that can be matched against typed columns, whatever the sender named them.
+_TYPED_ATTRIBUTE_COLUMNS = {
+    "ml.model.name": "ModelName",
+    "ml.model.version": "ModelVersion",
+    "ml.prediction.id": "PredictionId",
+    "ml.prediction.label": "PredictionLabel",
+    "ml.label": "GroundTruth",
+}
+_FEATURE_PREFIX = "ml.feature."
+
+
+def array_literal(values: list[str]) -> str:
+    """A ClickHouse Array(String) literal for a query parameter."""
+    escaped = (v.replace("\\", "\\\\").replace("'", "\\'") for v in values)
+    return "[" + ",".join(f"'{v}'" for v in escaped) + "]"
+
+
+class SqlTraceStore(ABC):
+    """TraceStore over any ClickHouse engine; subclasses provide the connection."""
+
+    def __init__(self, retention_days: int | None = None) -> None:
+        self._retention_days = retention_days
+
+    @abstractmethod
+    def _execute(self, sql: str) -> None:
+        """Run a statement that returns nothing."""
+
+    @abstractmethod
+    def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+        """Run a query with `{name:Type}` parameters and return its result."""
+
+    @abstractmethod
+    def _insert(self, table: str, rows: pa.Table) -> None:
+        """Insert an Arrow table; return once committed."""
+
+    def create_schema(self) -> None:
+        for statement in schema.statements(self._retention_days):
+            self._execute(statement)
+
+    def write_spans(self, spans: pa.Table) -> None:
+        if spans.num_rows:
+            self._insert(schema.INGEST_TABLE, spans.select(SPAN_SCHEMA.names))
+
+    def get_traces(self, trace_ids: list[str]) -> pa.Table:
+        ids = sorted({t.lower() for t in trace_ids if _HEX_ID.match(t.lower())})
+        if not ids:
+            return SPAN_SCHEMA.empty_table()
+        params = {"ids": array_literal(ids)}
+        bounds = self._query(
+            "SELECT toInt64(toUnixTimestamp(min(Start))) - 1 AS lo, toInt64(toUnixTimestamp(max(End))) + 1 AS hi "
+            "FROM otel_traces_trace_id_ts WHERE TraceId IN {ids:Array(String)}",
+            params,
+        ).to_pylist()[0]
+        if bounds["lo"] is None or bounds["hi"] < 0:
+            return SPAN_SCHEMA.empty_table()
+        params.update(lo=bounds["lo"], hi=bounds["hi"])
+        return self._query(
+            f"SELECT {_SPAN_COLUMN_LIST} FROM otel_traces WHERE TraceId IN {{ids:Array(String)}} "
+            "AND Timestamp >= toDateTime64({lo:Int64}, 9) AND Timestamp <= toDateTime64({hi:Int64}, 9) "
+            "ORDER BY Timestamp LIMIT 1 BY TraceId, SpanId",
+            params,
+        )
+
+    def find_trace_ids(self, query: TraceQuery) -> list[str]:
+        where, params = _conditions(query)
+        params["limit"] = max(1, query.limit)
+        rows = self._query(
+            f"SELECT TraceId, max(Timestamp) AS latest FROM otel_traces WHERE {' AND '.join(where)} "
+            "GROUP BY TraceId ORDER BY latest DESC LIMIT {limit:UInt32}",
+            params,
+        )
+        return rows.column("TraceId").to_pylist()
+
+    def services(self) -> list[str]:
+        rows = self._query("SELECT DISTINCT ServiceName FROM spanwise_operations ORDER BY ServiceName")
+        return rows.column("ServiceName").to_pylist()
+
+    def operations(self, service: str, span_kind: str | None = None) -> list[Operation]:
+        sql = "SELECT DISTINCT SpanName, SpanKind FROM spanwise_operations WHERE ServiceName = {service:String}"
+        params: dict[str, Any] = {"service": service}
+        if span_kind:
+            sql += " AND lower(SpanKind) = lower({kind:String})"
+            params["kind"] = span_kind
+        rows = self._query(sql + " ORDER BY SpanName, SpanKind", params).to_pylist()
+        return [Operation(r["SpanName"], r["SpanKind"]) for r in rows]
+
+    def dependencies(self, start_ns: int, end_ns: int) -> list[DependencyLink]:
+        rows = self._query(
+            """SELECT p.ServiceName AS parent, c.ServiceName AS child, count() AS calls,
+                   countIf(c.StatusCode = 'Error') AS errors
+            FROM (SELECT TraceId, SpanId, ServiceName FROM otel_traces
+                  WHERE Timestamp BETWEEN fromUnixTimestamp64Nano({lo:Int64}) AND fromUnixTimestamp64Nano({hi:Int64})
+                  LIMIT 1 BY TraceId, SpanId) AS p
+            INNER JOIN (SELECT TraceId, ParentSpanId, ServiceName, StatusCode FROM otel_traces
+                  WHERE ParentSpanId != ''
+                    AND Timestamp BETWEEN fromUnixTimestamp64Nano({lo:Int64}) AND fromUnixTimestamp64Nano({hi:Int64})
+                  LIMIT 1 BY TraceId, SpanId) AS c
+            ON c.TraceId = p.TraceId AND c.ParentSpanId = p.SpanId
+            WHERE p.ServiceName != c.ServiceName
+            GROUP BY parent, child ORDER BY parent, child""",
+            {"lo": start_ns, "hi": end_ns},
+        ).to_pylist()
+        return [DependencyLink(r["parent"], r["child"], r["calls"], r["errors"]) for r in rows]
+
+    def stats(self) -> StoreStats:
+        parts = self._query(
+            "SELECT table, toInt64(sum(rows)) AS rows, toInt64(sum(bytes_on_disk)) AS bytes FROM system.parts "
+            "WHERE active AND database = currentDatabase() GROUP BY table"
+        ).to_pylist()
+        rows = {p["table"]: p["rows"] for p in parts}
+        return StoreStats(
+            spans=rows.get("otel_traces", 0),
+            predictions=rows.get("predictions", 0),
+            bytes_on_disk=sum(p["bytes"] for p in parts),
+            tables={p["table"]: p["bytes"] for p in parts},
+        )
+
+
+def _conditions(query: TraceQuery) -> tuple[list[str], dict[str, Any]]:
+    """WHERE clauses and parameters for a trace search."""
+    where = [
+        "Timestamp >= fromUnixTimestamp64Nano({start:Int64})",
+        "Timestamp <= fromUnixTimestamp64Nano({end:Int64})",
+    ]
+    params: dict[str, Any] = {"start": query.start_ns, "end": query.end_ns}
+    optional = (
+        ("service", query.service, "ServiceName = {service:String}"),
+        ("operation", query.operation, "SpanName = {operation:String}"),
+        ("min_duration", query.min_duration_ns, "Duration >= {min_duration:UInt64}"),
+        ("max_duration", query.max_duration_ns, "Duration <= {max_duration:UInt64}"),
+        ("status", query.status, "lower(StatusCode) = lower({status:String})"),
+        ("min_confidence", query.min_confidence, "Confidence >= {min_confidence:Float64}"),
+        ("max_confidence", query.max_confidence, "Confidence <= {max_confidence:Float64}"),
+    )
+    for name, value, clause in optional:
+        if value is not None and value != "":
+            where.append(clause)
+            params[name] = value
+    for i, (key, value) in enumerate(query.attributes):
+        where.append(_attribute_condition(i, key))
+        params[f"k{i}"], params[f"v{i}"] = key, value
+        if key.startswith(_FEATURE_PREFIX):
+            params[f"f{i}"] = key[len(_FEATURE_PREFIX) :]
+    return where, params
+
+
+def _attribute_condition(i: int, key: str) -> str:
+    """Match one key=value against attributes and, for canonical AI keys, typed columns."""
+    k, v = f"{{k{i}:String}}", f"{{v{i}:String}}"
+    options = [f"SpanAttributes[{k}] = {v}", f"ResourceAttributes[{k}] = {v}"]
+    if key == "error":
+        options.append(f"(StatusCode = 'Error' AND lower({v}) = 'true')")
+    if key in _TYPED_ATTRIBUTE_COLUMNS:
+        options.append(f"{_TYPED_ATTRIBUTE_COLUMNS[key]} = {v}")
+    if key.startswith(_FEATURE_PREFIX):
+        f = f"{{f{i}:String}}"
+        options.append(f"StringFeatures[{f}] = {v}")
+        options.append(f"(mapContains(Features, {f}) AND Features[{f}] = toFloat64OrNull({v}))")
+    return "(" + " OR ".join(options) + ")"
