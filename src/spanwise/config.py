@@ -37,11 +37,13 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class IngestConfig:
-    """Group commit and back-pressure: how long and how much to batch, how much may wait."""
+    """The ingest log: how often and how much to move into the store, how much may wait
+    (beyond it, senders are told to retry later), and whether to fsync every append."""
 
-    commit_window_ms: float = 20.0
-    commit_max_rows: int = 50_000
-    max_pending_rows: int = 400_000
+    flush_interval_ms: float = 500.0
+    flush_rows: int = 100_000
+    max_pending_rows: int = 1_000_000
+    fsync: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,11 @@ def _coerce(hint: Any, value: Any, path: str) -> Any:
             return int(value)
         if hint is float and not isinstance(value, bool):
             return float(value)
+        if hint is bool:
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("true", "1", "yes", "false", "0", "no"):
+                return str(value).lower() in ("true", "1", "yes")
         if hint is str and isinstance(value, (str, int, float)):
             return str(value)
     except ValueError:

@@ -28,7 +28,7 @@ import pyarrow as pa
 JsonDict = dict[str, Any]
 _Pairs = list[tuple[str, str]]
 
-#: Scope tags, named as in the reference fixture (Jaeger >= 1.5x says `otel.scope.*`).
+#: Scope tags, named as in the reference fixture (newer Jaeger releases say `otel.scope.*`).
 LIBRARY_NAME_TAG = "otel.library.name"
 LIBRARY_VERSION_TAG = "otel.library.version"
 SPAN_KIND_TAG = "span.kind"
@@ -101,10 +101,10 @@ class _Columns:
     name: list[str]
     kind: list[str]
     service: list[str]
-    resource: list[_Pairs]
+    resource: _MapColumn
     scope_name: list[str]
     scope_version: list[str]
-    attributes: list[_Pairs]
+    attributes: _MapColumn
     duration: list[int]
     status_code: list[str]
     status_message: list[str]
@@ -114,8 +114,8 @@ class _Columns:
     link_trace_ids: list[list[str]]
     link_span_ids: list[list[str]]
     link_attributes: list[list[_Pairs]]
-    resource_types: list[_Pairs]
-    attribute_types: list[_Pairs]
+    resource_types: _MapColumn
+    attribute_types: _MapColumn
 
     @classmethod
     def read(cls, spans: pa.Table) -> _Columns:
@@ -123,7 +123,8 @@ class _Columns:
 
         def col(name: str, as_type: pa.DataType | None = None) -> list[Any]:
             column = spans.column(name)
-            return (column.cast(as_type) if as_type is not None else column).to_pylist()
+            values: list[Any] = (column.cast(as_type) if as_type is not None else column).to_pylist()
+            return values
 
         return cls(
             start=col("Timestamp", pa.int64()),
@@ -134,10 +135,10 @@ class _Columns:
             name=col("SpanName"),
             kind=col("SpanKind"),
             service=col("ServiceName"),
-            resource=col("ResourceAttributes"),
+            resource=_MapColumn.read(spans.column("ResourceAttributes")),
             scope_name=col("ScopeName"),
             scope_version=col("ScopeVersion"),
-            attributes=col("SpanAttributes"),
+            attributes=_MapColumn.read(spans.column("SpanAttributes")),
             duration=col("Duration"),
             status_code=col("StatusCode"),
             status_message=col("StatusMessage"),
@@ -147,9 +148,36 @@ class _Columns:
             link_trace_ids=col("Links.TraceId"),
             link_span_ids=col("Links.SpanId"),
             link_attributes=col("Links.Attributes"),
-            resource_types=col("ResourceAttributeTypes"),
-            attribute_types=col("SpanAttributeTypes"),
+            resource_types=_MapColumn.read(spans.column("ResourceAttributeTypes")),
+            attribute_types=_MapColumn.read(spans.column("SpanAttributeTypes")),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _MapColumn:
+    """A map column as flat key and value lists plus offsets. `to_pylist()` would make
+    a list of pair tuples per span; on a big trace those extra containers, alive for the
+    whole call, made garbage collection the larger part of the conversion time."""
+
+    keys: list[str]
+    values: list[str]
+    offsets: list[int]
+
+    @classmethod
+    def read(cls, column: pa.ChunkedArray) -> _MapColumn:
+        maps = column.combine_chunks()
+        offsets = maps.offsets.to_pylist()  # into the unsliced children, like .keys
+        first, last = offsets[0], offsets[-1]
+        return cls(
+            keys=maps.keys.slice(first, last - first).to_pylist(),
+            values=maps.items.slice(first, last - first).to_pylist(),
+            offsets=[offset - first for offset in offsets],
+        )
+
+    def pairs(self, row: int) -> _Pairs:
+        """The map of one row as (key, value) pairs in stored order."""
+        start, end = self.offsets[row], self.offsets[row + 1]
+        return list(zip(self.keys[start:end], self.values[start:end]))
 
 
 def _rows_by_trace(columns: _Columns) -> dict[str, list[int]]:
@@ -168,11 +196,12 @@ def _trace(trace_id: str, rows: list[int], columns: _Columns) -> JsonDict:
     processes: dict[str, JsonDict] = {}
     spans = []
     for row in rows:
-        key = (columns.service[row], tuple(columns.resource[row]), tuple(columns.resource_types[row]))
+        resource, types = columns.resource.pairs(row), columns.resource_types.pairs(row)
+        key = (columns.service[row], tuple(resource), tuple(types))
         process_id = process_ids.get(key)
         if process_id is None:
             process_id = process_ids[key] = f"p{len(process_ids) + 1}"
-            tags = _process_tags(columns.resource[row], columns.resource_types[row])
+            tags = _process_tags(resource, types)
             processes[process_id] = {"serviceName": columns.service[row], "tags": tags}
         spans.append(_span(row, columns, process_id))
     return {"traceID": trace_id, "spans": spans, "processes": processes, "warnings": None}
@@ -227,7 +256,7 @@ def _span_tags(row: int, columns: _Columns) -> list[JsonDict]:
         tags.append(_string_tag(LIBRARY_NAME_TAG, columns.scope_name[row]))
     if columns.scope_version[row]:
         tags.append(_string_tag(LIBRARY_VERSION_TAG, columns.scope_version[row]))
-    tags.extend(_attribute_tags(columns.attributes[row], columns.attribute_types[row]))
+    tags.extend(_attribute_tags(columns.attributes.pairs(row), columns.attribute_types.pairs(row)))
     kind = _SPAN_KINDS.get(columns.kind[row])
     if kind:
         tags.append(_string_tag(SPAN_KIND_TAG, kind))

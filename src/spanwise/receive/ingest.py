@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from spanwise.process.api import SpanProcessor
 from spanwise.receive.decode import DecodedSpans, decode_export_requests
-from spanwise.store.group_commit import GroupCommitter
+from spanwise.store.ingest_log import IngestLog
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +28,15 @@ class ExportOutcome:
 
 
 class IngestService:
-    """Decode -> processors in order -> durable group commit."""
+    """Decode -> processors in order -> durable ingest log (then the store)."""
 
-    def __init__(self, processors: list[SpanProcessor], committer: GroupCommitter) -> None:
+    def __init__(self, processors: list[SpanProcessor], committer: IngestLog) -> None:
         self._processors = processors
         self._committer = committer
         self.stats: Counter[str] = Counter()
 
     async def export_protobuf(self, body: bytes, extra_rejected: int = 0, extra_message: str = "") -> ExportOutcome:
-        """Ingest one serialized request; returns once its spans are committed."""
+        """Ingest one serialized request; returns once its spans are durably logged."""
         decoded = decode_export_requests([body])
         return await self._ingest(decoded, extra_rejected, extra_message)
 

@@ -29,7 +29,7 @@ from spanwise.serve.native_api import native_routes
 from spanwise.serve.otlp_grpc import otlp_grpc_server
 from spanwise.serve.otlp_http import otlp_http_app
 from spanwise.store import open_store
-from spanwise.store.group_commit import GroupCommitter
+from spanwise.store.ingest_log import IngestLog
 
 log = logging.getLogger(__name__)
 GRACE_SECONDS = 10.0
@@ -89,8 +89,13 @@ class SpanwiseServer:
         store = open_store(server.store_url, self.config.store.retention_days or None)
         store.start()
         ingest_cfg = self.config.ingest
-        committer = GroupCommitter(
-            store, ingest_cfg.commit_window_ms / 1000, ingest_cfg.commit_max_rows, ingest_cfg.max_pending_rows
+        committer = IngestLog(
+            os.path.join(os.path.abspath(server.data_dir), "ingest-log"),
+            store,
+            flush_interval_s=ingest_cfg.flush_interval_ms / 1000,
+            flush_rows=ingest_cfg.flush_rows,
+            max_pending_rows=ingest_cfg.max_pending_rows,
+            fsync=ingest_cfg.fsync,
         )
         committer.start()
         ml = MlFieldsProcessor(self.config.ml.mappings)
@@ -101,7 +106,8 @@ class SpanwiseServer:
         queries = QueryService(store)
 
         def status_extra() -> dict[str, Any]:
-            return {"ingest": dict(ingest.stats), "ml_fields": dict(ml.stats), "committed_rows": committer.committed_rows}
+            return {"ingest": dict(ingest.stats), "ml_fields": dict(ml.stats), "flushed_rows": committer.flushed_rows,
+                    "pending_rows": committer.pending_rows, "replayed_rows": committer.replayed_rows}
 
         query_app = Starlette(routes=jaeger_routes(queries) + native_routes(queries, status_extra))
         http_app = otlp_http_app(ingest, server.max_body_bytes)
