@@ -222,7 +222,7 @@ def _render_values(value: pa.StructArray) -> tuple[pa.Array, pa.Array, pa.Array]
     bytes_value = pc.struct_field(value, "bytes_value")
     array_value = pc.struct_field(value, "array_value")
     kvlist_value = pc.struct_field(value, "kvlist_value")
-    number = pc.coalesce(double_value, pc.cast(int_value, pa.float64()))
+    number = pc.coalesce(double_value, pc.cast(int_value, pa.float64(), safe=False))
     text = pc.coalesce(
         string_value,
         pc.cast(int_value, pa.string()),

@@ -1,0 +1,104 @@
+"""Start, stop and kill a real `spanwise serve` process for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any, Callable
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class SpanwiseProcess:
+    """A server subprocess; `query(path)` talks to its query API."""
+
+    def __init__(self, data_dir: str, extra_args: list[str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.extra_args = extra_args or []
+        self.grpc_port, self.http_port, self.query_port = free_port(), free_port(), free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = os.path.join(data_dir, "..", f"server-{self.query_port}.log")
+
+    @property
+    def grpc_endpoint(self) -> str:
+        return f"localhost:{self.grpc_port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def query_url(self) -> str:
+        return f"http://127.0.0.1:{self.query_port}"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "spanwise.cli", "serve",
+            "--data-dir", self.data_dir,
+            "--host", "127.0.0.1",
+            "--grpc-port", str(self.grpc_port),
+            "--http-port", str(self.http_port),
+            "--query-port", str(self.query_port),
+            "--log-level", "info",
+            *self.extra_args,
+        ]
+
+    def start(self, timeout: float = 60.0) -> None:
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}: {self.log()}")
+            try:
+                if httpx.get(f"{self.query_url}/api/v1/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not become healthy: {self.log()}")
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM and wait; returns the exit status."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+
+    def log(self) -> str:
+        with open(self.log_path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()[-4000:]
+
+    def query(self, path: str, **params: Any) -> httpx.Response:
+        return httpx.get(f"{self.query_url}{path}", params=params, timeout=30)
+
+    def status(self) -> dict[str, Any]:
+        return self.query("/api/v1/status").json()
+
+    def wait_for(self, check: Callable[[], Any], timeout: float = 20.0) -> Any:
+        """Poll until `check()` returns something truthy (data becomes queryable after the
+        ingest log's flush interval)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = check()
+            if result or time.monotonic() > deadline:
+                return result
+            time.sleep(0.1)
+
+    def wait_for_spans(self, count: int, timeout: float = 30.0) -> int:
+        return int(self.wait_for(lambda: self.status()["spans"] >= count and self.status()["spans"], timeout) or self.status()["spans"])
