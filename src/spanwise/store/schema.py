@@ -48,12 +48,17 @@ _SPAN_COLUMNS = """
     PredictionValue Nullable(Float64) CODEC(ZSTD(1)),
     PredictionLabel LowCardinality(String) CODEC(ZSTD(1)),
     Confidence Nullable(Float64) CODEC(ZSTD(1)),
+    GroundTruth String CODEC(ZSTD(1)),
+    SampleWeight Float64 CODEC(ZSTD(1))"""
+
+#: Per-prediction maps: only the ingest table and `predictions` carry them, so they are
+#: stored once; trace reads join them back by (TraceId, SpanId).
+_PREDICTION_MAP_COLUMNS = """,
     Scores Map(LowCardinality(String), Float64) CODEC(ZSTD(1)),
     Features Map(LowCardinality(String), Float64) CODEC(ZSTD(1)),
     StringFeatures Map(LowCardinality(String), String) CODEC(ZSTD(1)),
-    Attributions Map(LowCardinality(String), Float64) CODEC(ZSTD(1)),
-    GroundTruth String CODEC(ZSTD(1)),
-    SampleWeight Float64 CODEC(ZSTD(1))"""
+    Attributions Map(LowCardinality(String), Float64) CODEC(ZSTD(1))"""
+PREDICTION_MAP_COLUMNS = ("Scores", "Features", "StringFeatures", "Attributions")
 
 
 def _ttl(column: str, retention_days: int | None) -> str:
@@ -63,7 +68,7 @@ def _ttl(column: str, retention_days: int | None) -> str:
 def statements(retention_days: int | None = None) -> list[str]:
     """DDL creating every table and view; idempotent (IF NOT EXISTS)."""
     return [
-        f"CREATE TABLE IF NOT EXISTS {INGEST_TABLE} ({_SPAN_COLUMNS}) ENGINE = Null",
+        f"CREATE TABLE IF NOT EXISTS {INGEST_TABLE} ({_SPAN_COLUMNS}{_PREDICTION_MAP_COLUMNS}) ENGINE = Null",
         f"""CREATE TABLE IF NOT EXISTS otel_traces ({_SPAN_COLUMNS},
             INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
             INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
@@ -78,7 +83,7 @@ def statements(retention_days: int | None = None) -> list[str]:
         {_ttl("Timestamp", retention_days)}
         SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1""",
         f"""CREATE MATERIALIZED VIEW IF NOT EXISTS otel_traces_mv TO otel_traces
-            AS SELECT * FROM {INGEST_TABLE}""",
+            AS SELECT * EXCEPT ({", ".join(PREDICTION_MAP_COLUMNS)}) FROM {INGEST_TABLE}""",
         f"""CREATE TABLE IF NOT EXISTS otel_traces_trace_id_ts (
             TraceId String CODEC(ZSTD(1)),
             Start DateTime CODEC(Delta, ZSTD(1)),
@@ -118,7 +123,8 @@ def statements(retention_days: int | None = None) -> list[str]:
             StringFeatures Map(LowCardinality(String), String) CODEC(ZSTD(1)),
             Attributions Map(LowCardinality(String), Float64) CODEC(ZSTD(1)),
             GroundTruth String CODEC(ZSTD(1)),
-            INDEX idx_prediction_id PredictionId TYPE bloom_filter(0.01) GRANULARITY 1
+            INDEX idx_prediction_id PredictionId TYPE bloom_filter(0.01) GRANULARITY 1,
+            INDEX idx_trace_id TraceId TYPE bloom_filter(0.01) GRANULARITY 1
         ) ENGINE = ReplacingMergeTree
         PARTITION BY toDate(Timestamp)
         ORDER BY (ModelName, ModelVersion, toStartOfMinute(Timestamp), PredictionId)

@@ -18,7 +18,11 @@ from spanwise.store import schema
 from spanwise.store.api import DependencyLink, Operation, StoreStats, TraceQuery
 
 _HEX_ID = re.compile(r"^[0-9a-f]{32}$")
-_SPAN_COLUMN_LIST = ", ".join(f"`{name}`" for name in SPAN_SCHEMA.names)
+_SPAN_COLUMN_LIST = ", ".join(
+    f"p.`{name}` AS `{name}`" if name in schema.PREDICTION_MAP_COLUMNS else f"t.`{name}` AS `{name}`"
+    for name in SPAN_SCHEMA.names
+)
+_PREDICTION_MAPS = ", ".join(schema.PREDICTION_MAP_COLUMNS)
 #: Canonical AI keys that can be matched against typed columns, whatever the sender named them.
 _TYPED_ATTRIBUTE_COLUMNS = {
     "ml.model.name": "ModelName",
@@ -75,10 +79,16 @@ class SqlTraceStore(ABC):
         if bounds["lo"] is None or bounds["hi"] < 0:
             return SPAN_SCHEMA.empty_table()
         params.update(lo=bounds["lo"], hi=bounds["hi"])
+        in_range = (
+            "TraceId IN {ids:Array(String)} "
+            "AND Timestamp >= toDateTime64({lo:Int64}, 9) AND Timestamp <= toDateTime64({hi:Int64}, 9)"
+        )
         return self._query(
-            f"SELECT {_SPAN_COLUMN_LIST} FROM otel_traces WHERE TraceId IN {{ids:Array(String)}} "
-            "AND Timestamp >= toDateTime64({lo:Int64}, 9) AND Timestamp <= toDateTime64({hi:Int64}, 9) "
-            "ORDER BY Timestamp LIMIT 1 BY TraceId, SpanId",
+            f"SELECT {_SPAN_COLUMN_LIST} FROM "
+            f"(SELECT * FROM otel_traces WHERE {in_range} LIMIT 1 BY TraceId, SpanId) AS t "
+            f"LEFT JOIN (SELECT TraceId, SpanId, {_PREDICTION_MAPS} FROM predictions WHERE {in_range} "
+            "LIMIT 1 BY TraceId, SpanId) AS p ON t.TraceId = p.TraceId AND t.SpanId = p.SpanId "
+            "ORDER BY t.Timestamp",
             params,
         )
 
@@ -175,6 +185,9 @@ def _attribute_condition(i: int, key: str) -> str:
         options.append(f"{_TYPED_ATTRIBUTE_COLUMNS[key]} = {v}")
     if key.startswith(_FEATURE_PREFIX):
         f = f"{{f{i}:String}}"
-        options.append(f"StringFeatures[{f}] = {v}")
-        options.append(f"(mapContains(Features, {f}) AND Features[{f}] = toFloat64OrNull({v}))")
+        options.append(
+            "SpanId IN (SELECT SpanId FROM predictions WHERE Timestamp >= fromUnixTimestamp64Nano({start:Int64}) "
+            f"AND Timestamp <= fromUnixTimestamp64Nano({{end:Int64}}) AND (StringFeatures[{f}] = {v} "
+            f"OR (mapContains(Features, {f}) AND Features[{f}] = toFloat64OrNull({v}))))"
+        )
     return "(" + " OR ".join(options) + ")"
