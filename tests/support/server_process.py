@@ -27,7 +27,7 @@ class SpanwiseProcess:
         self.extra_args = extra_args or []
         self.grpc_port, self.http_port, self.query_port = free_port(), free_port(), free_port()
         self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = os.path.join(data_dir, "..", f"server-{self.query_port}.log")
+        self.log_path = os.path.join(os.path.dirname(os.path.abspath(data_dir)), f"server-{self.query_port}.log")
 
     @property
     def grpc_endpoint(self) -> str:
