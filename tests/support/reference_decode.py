@@ -40,6 +40,7 @@ UNKNOWN_SERVICE = "unknown_service"
 _TRACE_PROBLEM = "trace_id must be 16 bytes and not all zero"
 _SPAN_PROBLEM = "span_id must be 8 bytes and not all zero"
 _PARENT_PROBLEM = "parent_span_id must be empty or 8 bytes"
+_TIME_PROBLEM = "start and end times must be below 2^63 ns"
 
 
 def arrow_double_text(x: float) -> str:
@@ -131,6 +132,8 @@ def id_problems(span) -> list[str]:
         problems.append(_SPAN_PROBLEM)
     if len(span.parent_span_id) not in (0, 8):
         problems.append(_PARENT_PROBLEM)
+    if span.start_time_unix_nano >= 2**63 or span.end_time_unix_nano >= 2**63:
+        problems.append(_TIME_PROBLEM)
     return problems
 
 
@@ -177,7 +180,7 @@ def reference_decode(bodies: list[bytes]) -> DecodedSpans:
                         "Duration": max(end - start, 0),
                         "StatusCode": enum_name(span.status.code, STATUS_CODE_NAMES),
                         "StatusMessage": span.status.message,
-                        "Events.Timestamp": [e.time_unix_nano for e in events],
+                        "Events.Timestamp": [min(e.time_unix_nano, 2**63 - 1) for e in events],
                         "Events.Name": [e.name for e in events],
                         "Events.Attributes": [string_map(render_all(e.attributes)) for e in events],
                         "Links.TraceId": [hex_id(link.trace_id, 16) for link in links],
@@ -189,7 +192,7 @@ def reference_decode(bodies: list[bytes]) -> DecodedSpans:
                     }
                     for name, item in span_columns.items():
                         columns[name].append(item)
-    reason = "; ".join(p for p in (_TRACE_PROBLEM, _SPAN_PROBLEM, _PARENT_PROBLEM) if p in seen_problems)
+    reason = "; ".join(p for p in (_TRACE_PROBLEM, _SPAN_PROBLEM, _PARENT_PROBLEM, _TIME_PROBLEM) if p in seen_problems)
     spans = pa.Table.from_pydict(columns, schema=DECODED_SCHEMA)
     span_attributes = pa.Table.from_pydict(rows, schema=ATTRIBUTE_ROWS_SCHEMA)
     return DecodedSpans(spans, span_attributes, rejected, reason)

@@ -34,6 +34,7 @@ _HANDLER = ptars.HandlerPool([ExportTraceServiceRequest.DESCRIPTOR.file]).get_fo
 )
 _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 UNKNOWN_SERVICE = "unknown_service"
+_MAX_TIME = pa.scalar(2**63, pa.uint64())
 
 #: One row per attribute of the batch's spans: which span, its key, its value as text,
 #: its value as a number when it is an int or double, and its OTLP type.
@@ -142,23 +143,26 @@ def _span_table(
 
 
 def _valid_ids(spans: pa.StructArray) -> tuple[pa.Array, str]:
-    """Which spans have well-formed ids, and a message naming what was wrong."""
-    trace_len = pc.binary_length(pc.struct_field(spans, "trace_id"))
-    span_len = pc.binary_length(pc.struct_field(spans, "span_id"))
+    """Which spans have well-formed ids and times, and a message naming what was wrong."""
+    trace_id = pc.struct_field(spans, "trace_id")
+    span_id = pc.struct_field(spans, "span_id")
     parent_len = pc.binary_length(pc.struct_field(spans, "parent_span_id"))
-    zero_trace = pc.equal(pc.struct_field(spans, "trace_id"), b"\x00" * 16)
-    zero_span = pc.equal(pc.struct_field(spans, "span_id"), b"\x00" * 8)
-    good_trace = pc.and_(pc.equal(trace_len, 16), pc.invert(zero_trace))
-    good_span = pc.and_(pc.equal(span_len, 8), pc.invert(zero_span))
-    good_parent = pc.or_(pc.equal(parent_len, 0), pc.equal(parent_len, 8))
-    valid = pc.and_(pc.and_(good_trace, good_span), good_parent)
+    checks = (
+        ("trace_id must be 16 bytes and not all zero",
+         pc.and_(pc.equal(pc.binary_length(trace_id), 16), pc.not_equal(trace_id, b"\x00" * 16))),
+        ("span_id must be 8 bytes and not all zero",
+         pc.and_(pc.equal(pc.binary_length(span_id), 8), pc.not_equal(span_id, b"\x00" * 8))),
+        ("parent_span_id must be empty or 8 bytes", pc.or_(pc.equal(parent_len, 0), pc.equal(parent_len, 8))),
+        ("start and end times must be below 2^63 ns",
+         pc.and_(pc.less(pc.struct_field(spans, "start_time_unix_nano"), _MAX_TIME),
+                 pc.less(pc.struct_field(spans, "end_time_unix_nano"), _MAX_TIME))),
+    )
+    valid = pa.array(np.ones(len(spans), dtype=bool))
     problems = []
-    if not pc.all(good_trace).as_py():
-        problems.append("trace_id must be 16 bytes and not all zero")
-    if not pc.all(good_span).as_py():
-        problems.append("span_id must be 8 bytes and not all zero")
-    if not pc.all(good_parent).as_py():
-        problems.append("parent_span_id must be empty or 8 bytes")
+    for message, ok in checks:
+        valid = pc.and_(valid, ok)
+        if pc.all(ok).as_py() is False:
+            problems.append(message)
     return valid, "; ".join(problems)
 
 
@@ -295,7 +299,8 @@ def _events(events: pa.ListArray) -> dict[str, pa.Array]:
     offsets = _offsets(events)
     flat = pc.list_flatten(events)
     rendered = attributes(pc.struct_field(flat, "attributes"))
-    times = pc.cast(pc.cast(pc.struct_field(flat, "time_unix_nano"), pa.int64()), TIMESTAMP)
+    clamped = pc.min_element_wise(pc.struct_field(flat, "time_unix_nano"), pa.scalar(2**63 - 1, pa.uint64()))
+    times = pc.cast(pc.cast(clamped, pa.int64()), TIMESTAMP)
     return {
         "Events.Timestamp": pa.ListArray.from_arrays(offsets, times),
         "Events.Name": pa.ListArray.from_arrays(offsets, pc.struct_field(flat, "name")),
