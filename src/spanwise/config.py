@@ -127,7 +127,8 @@ def _build(cls: type, data: Any, where: str) -> Any:
     for name, value in data.items():
         hint = hints[name]
         path = f"{where}.{name}" if where else name
-        values[name] = _build(hint, value, path) if dataclasses.is_dataclass(hint) else _coerce(hint, value, path)
+        is_section = isinstance(hint, type) and dataclasses.is_dataclass(hint)
+        values[name] = _build(hint, value, path) if is_section else _coerce(hint, value, path)
     return cls(**values)
 
 

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.schemas import SchemaGenerator
 
 from spanwise import __version__
@@ -129,7 +129,7 @@ def native_routes(queries: QueryService, status_extra: Callable[[], dict[str, An
     ]
 
     async def openapi(request: Request) -> Response:
-        return JSONResponse(SCHEMAS.get_schema(routes=routes))
+        return JSONResponse(SCHEMAS.get_schema(routes=list[BaseRoute](routes)))
 
     return routes + [Route("/api/v1/openapi.json", openapi, include_in_schema=False)]
 
