@@ -215,6 +215,7 @@ def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpanwiseP
     base = tmp_path_factory.mktemp("small-limit")
     config = base / "spanwise.yaml"
     config.write_text(f"server:\n  max_body_bytes: {SMALL_LIMIT}\n", encoding="utf-8")
+    (base / "data").mkdir()
     process = SpanwiseProcess(str(base / "data"), extra_args=["--config", str(config)])
     process.start()
     yield process
@@ -299,6 +300,31 @@ def test_bad_gzip_is_400(server: SpanwiseProcess, content_type: str) -> None:
     assert_not_stored(server, trace_hex)
 
 
+def test_multi_member_gzip_is_fully_decoded(server: SpanwiseProcess) -> None:
+    """RFC 1952: a gzip stream is a series of members (what `cat a.gz b.gz` makes, and
+    what Go's gzip reader in the OpenTelemetry Collector decodes). Concatenated protobuf
+    requests are one merged request, so both traces must be stored, not just the first."""
+    service = unique("gzip-members")
+    first, first_trace, first_ids = good_request(service, 2)
+    second, second_trace, second_ids = good_request(service, 2)
+    body = gzip.compress(first.SerializeToString()) + gzip.compress(second.SerializeToString())
+    response = post(server, body, Content_Encoding="gzip")
+    assert response.status_code == 200, response.text
+    wait_for_trace(server, first_trace, first_ids)
+    # Spans of one request are committed together: the second trace is visible by now.
+    assert stored_span_ids(server, second_trace) == second_ids, "second gzip member silently dropped"
+
+
+def test_gzip_with_trailing_garbage_is_400(server: SpanwiseProcess) -> None:
+    """Bytes after the gzip stream are neither silently ignored nor half-ingested."""
+    request, trace_hex, _ = good_request(unique("gzip-trailing"), 2)
+    body = gzip.compress(request.SerializeToString()) + b"trailing garbage"
+    response = post(server, body, Content_Encoding="gzip")
+    assert_http_error(response, 400, "invalid gzip body")
+    assert_still_serving(server)
+    assert_not_stored(server, trace_hex)
+
+
 # --- 4: OTLP/JSON with wrong types ---------------------------------------------------
 
 
@@ -349,6 +375,24 @@ def test_json_type_errors_and_id_errors_in_one_request_are_both_counted(server: 
     assert "trace_id must be 16 bytes" in partial["errorMessage"]
     wait_for_trace(server, trace, {good})
     assert service_traces(server, service) == {trace: 1}
+
+
+def test_json_resource_with_wrong_types_rejects_only_its_spans(server: SpanwiseProcess) -> None:
+    service = unique("json-resource")
+    bad_trace, good_trace = new_trace_id().hex(), new_trace_id().hex()
+    good = new_span_id().hex()
+    document = json_request(service, [json_span(good_trace, good)])
+    document["resourceSpans"].insert(0, {
+        "resource": {"attributes": "service.name=broken"},
+        "scopeSpans": [{"spans": [json_span(bad_trace, new_span_id().hex()), json_span(bad_trace, new_span_id().hex())]}],
+    })
+    response = httpx.post(f"{server.http_url}/v1/traces", json=document, timeout=30)
+    assert response.status_code == 200, response.text
+    partial = response.json()["partialSuccess"]
+    assert int(partial["rejectedSpans"]) == 2
+    assert "2 span(s) rejected" in partial["errorMessage"] and "resource" in partial["errorMessage"]
+    wait_for_trace(server, good_trace, {good})
+    assert_not_stored(server, bad_trace)
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from starlette.routing import Route
 from spanwise.errors import InvalidQuery, SpanwiseError
 from spanwise.query.jaeger import jaeger_envelope, jaeger_error, traces_to_jaeger
 from spanwise.query.service import QueryService
-from spanwise.serve.params import parse_duration_ns, parse_int, parse_tags
+from spanwise.serve.params import parse_duration_ns, parse_int, parse_limit, parse_tags
 from spanwise.serve.status import http_status
 from spanwise.store.api import TraceQuery
 
@@ -115,5 +115,5 @@ def _trace_query(request: Request) -> TraceQuery:
         attributes=parse_tags(params.get("tags"), params.getlist("tag")),
         min_duration_ns=parse_duration_ns(min_duration, "minDuration") if min_duration else None,
         max_duration_ns=parse_duration_ns(max_duration, "maxDuration") if max_duration else None,
-        limit=parse_int(params.get("limit"), "limit", 20) or 20,
+        limit=parse_limit(params.get("limit")),
     )

@@ -19,7 +19,7 @@ from spanwise import __version__
 from spanwise.errors import SpanwiseError
 from spanwise.query.native import trace_summaries, trace_to_native
 from spanwise.query.service import QueryService
-from spanwise.serve.params import parse_duration_ns, parse_float, parse_int, parse_tags
+from spanwise.serve.params import parse_duration_ns, parse_float, parse_int, parse_limit, parse_tags
 from spanwise.serve.status import http_status
 from spanwise.store.api import TraceQuery
 
@@ -152,5 +152,5 @@ def _native_query(request: Request) -> TraceQuery:
         status=params.get("status") or None,
         min_confidence=parse_float(params.get("min_confidence"), "min_confidence"),
         max_confidence=parse_float(params.get("max_confidence"), "max_confidence"),
-        limit=parse_int(params.get("limit"), "limit", 20) or 20,
+        limit=parse_limit(params.get("limit")),
     )

@@ -73,17 +73,25 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def _gunzip(body: bytes, limit: int) -> bytes:
-    """Decompress gzip, refusing to expand past the limit (gzip bombs)."""
-    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        data = decompressor.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise MalformedPayload(f"invalid gzip body: {exc}") from exc
-    if len(data) > limit or decompressor.unconsumed_tail:
-        raise PayloadTooLarge(f"decompressed body exceeds the limit of {limit} bytes")
-    if not decompressor.eof:
-        raise MalformedPayload("invalid gzip body: truncated")
-    return data
+    """Decompress every gzip member (RFC 1952 allows several), refusing to expand past
+    the limit in total (gzip bombs) and rejecting anything that is not gzip."""
+    parts: list[bytes] = []
+    total, rest = 0, body
+    while True:
+        decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            data = decompressor.decompress(rest, limit + 1 - total)
+        except zlib.error as exc:
+            raise MalformedPayload(f"invalid gzip body: {exc}") from exc
+        total += len(data)
+        if total > limit or decompressor.unconsumed_tail:
+            raise PayloadTooLarge(f"decompressed body exceeds the limit of {limit} bytes")
+        if not decompressor.eof:
+            raise MalformedPayload("invalid gzip body: truncated")
+        parts.append(data)
+        rest = decompressor.unused_data
+        if not rest:
+            return b"".join(parts)
 
 
 async def _export(ingest: IngestService, body: bytes, content_type: str) -> ExportOutcome:

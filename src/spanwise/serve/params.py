@@ -30,6 +30,13 @@ def parse_int(text: str | None, name: str, default: int | None = None) -> int | 
         raise InvalidQuery(f"{name}: expected an integer, got {text!r}") from None
 
 
+def parse_limit(text: str | None, default: int = 20) -> int:
+    """A result limit; `default` when absent (0 or negative is an error, not 'default')."""
+    limit = parse_int(text, "limit", default)
+    assert limit is not None
+    return limit
+
+
 def parse_float(text: str | None, name: str) -> float | None:
     if text is None or text == "":
         return None
