@@ -42,7 +42,7 @@ class IngestConfig:
 
     flush_interval_ms: float = 500.0
     flush_rows: int = 100_000
-    max_pending_rows: int = 1_000_000
+    max_pending_rows: int = 500_000
     fsync: bool = False
 
 

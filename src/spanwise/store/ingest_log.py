@@ -44,7 +44,7 @@ class IngestLog:
         writer: TraceWriter,
         flush_interval_s: float = 0.5,
         flush_rows: int = 100_000,
-        max_pending_rows: int = 1_000_000,
+        max_pending_rows: int = 500_000,
         fsync: bool = False,
     ) -> None:
         self._directory = directory

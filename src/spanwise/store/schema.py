@@ -1,7 +1,11 @@
 """The ClickHouse schema, one dialect for every backend (chDB embedded or a server).
 
 `otel_traces` and `otel_traces_trace_id_ts` follow the OpenTelemetry Collector ClickHouse
-exporter (column names and types), so Grafana's ClickHouse data source can read them;
+exporter (column names and types), so Grafana's ClickHouse data source can read them.
+`otel_traces` is ordered by (service, 5-minute bucket, trace id) rather than the
+exporter's (service, span name, time): a trace's spans of one service sit together (ids
+compress, trace reads touch few granules) and newest-first searches can read one recent
+window at a time;
 Spanwise adds typed AI columns and attribute-type maps. Spans are inserted once into
 `spanwise_ingest` (a Null table); materialized views fan each insert out to the stored
 tables, so span-derived tables see 100% of spans whatever later decides what
@@ -58,7 +62,12 @@ _PREDICTION_MAP_COLUMNS = """,
     Features Map(LowCardinality(String), Float64) CODEC(ZSTD(1)),
     StringFeatures Map(LowCardinality(String), String) CODEC(ZSTD(1)),
     Attributions Map(LowCardinality(String), Float64) CODEC(ZSTD(1))"""
-PREDICTION_MAP_COLUMNS = ("Scores", "Features", "StringFeatures", "Attributions")
+PREDICTION_MAP_COLUMNS = {
+    "Scores": "Map(String, Float64)",
+    "Features": "Map(String, Float64)",
+    "StringFeatures": "Map(String, String)",
+    "Attributions": "Map(String, Float64)",
+}
 
 
 def _ttl(column: str, retention_days: int | None) -> str:
@@ -79,9 +88,9 @@ def statements(retention_days: int | None = None) -> list[str]:
             INDEX idx_duration Duration TYPE minmax GRANULARITY 1
         ) ENGINE = MergeTree
         PARTITION BY toDate(Timestamp)
-        ORDER BY (ServiceName, SpanName, toDateTime(Timestamp))
+        ORDER BY (ServiceName, toStartOfFiveMinutes(Timestamp), TraceId)
         {_ttl("Timestamp", retention_days)}
-        SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1""",
+        SETTINGS index_granularity = 1024, ttl_only_drop_parts = 1""",
         f"""CREATE MATERIALIZED VIEW IF NOT EXISTS otel_traces_mv TO otel_traces
             AS SELECT * EXCEPT ({", ".join(PREDICTION_MAP_COLUMNS)}) FROM {INGEST_TABLE}""",
         f"""CREATE TABLE IF NOT EXISTS otel_traces_trace_id_ts (

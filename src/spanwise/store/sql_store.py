@@ -12,14 +12,19 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from spanwise.model.spans import SPAN_SCHEMA
 from spanwise.store import schema
 from spanwise.store.api import DependencyLink, Operation, StoreStats, TraceQuery
 
 _HEX_ID = re.compile(r"^[0-9a-f]{32}$")
+#: Span columns as stored in otel_traces; the prediction maps (kept in `predictions`
+#: only) start empty and are filled in for prediction spans.
 _SPAN_COLUMN_LIST = ", ".join(
-    f"p.`{name}` AS `{name}`" if name in schema.PREDICTION_MAP_COLUMNS else f"t.`{name}` AS `{name}`"
+    f"CAST(map(), '{schema.PREDICTION_MAP_COLUMNS[name]}') AS `{name}`"
+    if name in schema.PREDICTION_MAP_COLUMNS
+    else f"`{name}`"
     for name in SPAN_SCHEMA.names
 )
 _PREDICTION_MAPS = ", ".join(schema.PREDICTION_MAP_COLUMNS)
@@ -32,6 +37,7 @@ _TYPED_ATTRIBUTE_COLUMNS = {
     "ml.label": "GroundTruth",
 }
 _FEATURE_PREFIX = "ml.feature."
+FIRST_SEARCH_WINDOW_NS = 5 * 60 * 10**9
 
 
 def array_literal(values: list[str]) -> str:
@@ -83,24 +89,39 @@ class SqlTraceStore(ABC):
             "TraceId IN {ids:Array(String)} "
             "AND Timestamp >= toDateTime64({lo:Int64}, 9) AND Timestamp <= toDateTime64({hi:Int64}, 9)"
         )
-        return self._query(
-            f"SELECT {_SPAN_COLUMN_LIST} FROM "
-            f"(SELECT * FROM otel_traces WHERE {in_range} LIMIT 1 BY TraceId, SpanId) AS t "
-            f"LEFT JOIN (SELECT TraceId, SpanId, {_PREDICTION_MAPS} FROM predictions WHERE {in_range} "
-            "LIMIT 1 BY TraceId, SpanId) AS p ON t.TraceId = p.TraceId AND t.SpanId = p.SpanId "
-            "ORDER BY t.Timestamp",
+        spans = self._query(
+            f"SELECT {_SPAN_COLUMN_LIST} FROM otel_traces WHERE {in_range} "
+            "ORDER BY Timestamp LIMIT 1 BY TraceId, SpanId",
             params,
         )
+        if spans.num_rows == 0 or not pc.any(spans.column("IsPrediction")).as_py():
+            return spans
+        maps = self._query(
+            f"SELECT TraceId, SpanId, {_PREDICTION_MAPS} FROM predictions WHERE {in_range} LIMIT 1 BY TraceId, SpanId",
+            params,
+        )
+        return _with_prediction_maps(spans, maps)
 
     def find_trace_ids(self, query: TraceQuery) -> list[str]:
+        """Newest first, one window at a time: the last 5 minutes, then windows four times
+        longer, until `limit` traces are found. A typical "last hour, 20 traces" search
+        reads only the newest window instead of aggregating the whole range."""
         where, params = _conditions(query)
-        params["limit"] = max(1, query.limit)
-        rows = self._query(
-            f"SELECT TraceId, max(Timestamp) AS latest FROM otel_traces WHERE {' AND '.join(where)} "
-            "GROUP BY TraceId ORDER BY latest DESC LIMIT {limit:UInt32}",
-            params,
-        )
-        return rows.column("TraceId").to_pylist()
+        found: list[str] = []
+        window_end, width = query.end_ns, FIRST_SEARCH_WINDOW_NS
+        while window_end >= query.start_ns and len(found) < query.limit:
+            window_start = max(query.start_ns, window_end - width)
+            params.update(lo=window_start, hi=window_end, limit=query.limit - len(found))
+            rows = self._query(
+                f"SELECT TraceId, max(Timestamp) AS latest FROM otel_traces WHERE {' AND '.join(where)} "
+                "AND Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp <= fromUnixTimestamp64Nano({hi:Int64}) "
+                + ("AND TraceId NOT IN {seen:Array(String)} " if found else "")
+                + "GROUP BY TraceId ORDER BY latest DESC LIMIT {limit:UInt32}",
+                {**params, "seen": array_literal(found)} if found else params,
+            )
+            found += rows.column("TraceId").to_pylist()
+            window_end, width = window_start - 1, width * 4
+        return found
 
     def services(self) -> list[str]:
         rows = self._query("SELECT DISTINCT ServiceName FROM spanwise_operations ORDER BY ServiceName")
@@ -191,3 +212,18 @@ def _attribute_condition(i: int, key: str) -> str:
             f"OR (mapContains(Features, {f}) AND Features[{f}] = toFloat64OrNull({v}))))"
         )
     return "(" + " OR ".join(options) + ")"
+
+
+def _with_prediction_maps(spans: pa.Table, maps: pa.Table) -> pa.Table:
+    """Fill the prediction map columns of `spans` from rows of `predictions` (read path:
+    at most one trace's worth of rows, so plain Python is fine)."""
+    position = {
+        (t, s): i for i, (t, s) in enumerate(zip(maps.column("TraceId").to_pylist(), maps.column("SpanId").to_pylist()))
+    }
+    rows = [position.get(key, -1) for key in zip(spans.column("TraceId").to_pylist(), spans.column("SpanId").to_pylist())]
+    for name in schema.PREDICTION_MAP_COLUMNS:
+        values = maps.column(name).to_pylist()
+        field_index = spans.schema.get_field_index(name)
+        column = pa.array([values[r] if r >= 0 else [] for r in rows], SPAN_SCHEMA.field(name).type)
+        spans = spans.set_column(field_index, SPAN_SCHEMA.field(name), column)
+    return spans
