@@ -4,8 +4,9 @@
 exporter (column names and types), so Grafana's ClickHouse data source can read them.
 `otel_traces` is ordered by (service, 5-minute bucket, trace id) rather than the
 exporter's (service, span name, time): a trace's spans of one service sit together (ids
-compress, trace reads touch few granules) and newest-first searches can read one recent
-window at a time;
+compress, trace reads touch few granules, so the exporter's trace-id bloom filters are
+dropped: they cost more bytes and time than the primary key) and newest-first searches
+can read one recent window at a time;
 Spanwise adds typed AI columns and attribute-type maps. Spans are inserted once into
 `spanwise_ingest` (a Null table); materialized views fan each insert out to the stored
 tables, so span-derived tables see 100% of spans whatever later decides what
@@ -79,7 +80,6 @@ def statements(retention_days: int | None = None) -> list[str]:
     return [
         f"CREATE TABLE IF NOT EXISTS {INGEST_TABLE} ({_SPAN_COLUMNS}{_PREDICTION_MAP_COLUMNS}) ENGINE = Null",
         f"""CREATE TABLE IF NOT EXISTS otel_traces ({_SPAN_COLUMNS},
-            INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
             INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
             INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
             INDEX idx_span_attr_key mapKeys(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
@@ -96,8 +96,7 @@ def statements(retention_days: int | None = None) -> list[str]:
         f"""CREATE TABLE IF NOT EXISTS otel_traces_trace_id_ts (
             TraceId String CODEC(ZSTD(1)),
             Start DateTime CODEC(Delta, ZSTD(1)),
-            End DateTime CODEC(Delta, ZSTD(1)),
-            INDEX idx_trace_id TraceId TYPE bloom_filter(0.01) GRANULARITY 1
+            End DateTime CODEC(Delta, ZSTD(1))
         ) ENGINE = MergeTree
         ORDER BY (TraceId, toUnixTimestamp(Start))
         {_ttl("Start", retention_days)}""",
