@@ -167,3 +167,21 @@ def test_dependencies(store: TraceStore, data: dict[str, str]) -> None:
 def test_stats_count_stored_rows(store: TraceStore, data: dict[str, str]) -> None:
     stats = store.stats()
     assert stats.spans >= 4 and stats.predictions >= 1 and stats.bytes_on_disk > 0
+
+
+def test_latency_series_per_step(store: TraceStore, data: dict[str, str]) -> None:
+    points = store.latency_series("c-frontend", NOW - HOUR, NOW + HOUR, 3600)
+    assert sum(p.count for p in points) == 2  # the old trace is outside the range
+    assert all(p.p50_ns <= p.p95_ns <= p.p99_ns for p in points)
+    only_score = store.latency_series("c-frontend", NOW - 6 * HOUR, NOW + HOUR, 60, operation="GET /score")
+    assert sum(p.count for p in only_score) == 2
+    assert [p.start_ns for p in only_score] == sorted(p.start_ns for p in only_score)
+    single = store.latency_series("c-model", NOW - HOUR, NOW + HOUR, 60)
+    assert len(single) == 1 and single[0].count == 1 and single[0].p99_ns == pytest.approx(20e6)
+
+
+def test_trace_read_without_ai_fields_has_only_otlp_columns(store: TraceStore, data: dict[str, str]) -> None:
+    from spanwise.model.spans import DECODED_SCHEMA
+
+    spans = store.get_traces([data["t1"]], ai_fields=False)
+    assert spans.schema.names == DECODED_SCHEMA.names and spans.num_rows == 2

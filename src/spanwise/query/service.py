@@ -12,10 +12,11 @@ import time
 import pyarrow as pa
 
 from spanwise.errors import InvalidQuery, NotFound
-from spanwise.store.api import DependencyLink, Operation, StoreStats, TraceQuery, TraceReader
+from spanwise.store.api import DependencyLink, LatencyPoint, Operation, StoreStats, TraceQuery, TraceReader
 
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{1,32}$")
 MAX_SEARCH_LIMIT = 1500
+MAX_SERIES_POINTS = 11_000
 
 
 def normalize_trace_id(trace_id: str) -> str:
@@ -31,25 +32,25 @@ class QueryService:
     def __init__(self, reader: TraceReader) -> None:
         self._reader = reader
 
-    def trace(self, trace_id: str) -> pa.Table:
+    def trace(self, trace_id: str, ai_fields: bool = True) -> pa.Table:
         """Every span of one trace; `NotFound` when no span of it is stored."""
-        spans = self._reader.get_traces([normalize_trace_id(trace_id)])
+        spans = self._reader.get_traces([normalize_trace_id(trace_id)], ai_fields)
         if spans.num_rows == 0:
             raise NotFound(f"trace {trace_id} not found")
         return spans
 
-    def traces(self, trace_ids: list[str]) -> pa.Table:
+    def traces(self, trace_ids: list[str], ai_fields: bool = True) -> pa.Table:
         """Spans of the traces that exist among `trace_ids` (unknown ids are skipped)."""
-        return self._reader.get_traces([normalize_trace_id(t) for t in trace_ids])
+        return self._reader.get_traces([normalize_trace_id(t) for t in trace_ids], ai_fields)
 
-    def search(self, query: TraceQuery) -> tuple[list[str], pa.Table]:
+    def search(self, query: TraceQuery, ai_fields: bool = True) -> tuple[list[str], pa.Table]:
         """Matching trace ids (newest first) and all spans of those traces."""
         if query.end_ns < query.start_ns:
             raise InvalidQuery("the end of the time range is before its start")
         if not 0 < query.limit <= MAX_SEARCH_LIMIT:
             raise InvalidQuery(f"limit must be between 1 and {MAX_SEARCH_LIMIT}")
         ids = self._reader.find_trace_ids(query)
-        return ids, self._reader.get_traces(ids) if ids else pa.table({})
+        return ids, self._reader.get_traces(ids, ai_fields) if ids else pa.table({})
 
     def services(self) -> list[str]:
         return self._reader.services()
@@ -62,6 +63,16 @@ class QueryService:
         if lookback_ns <= 0:
             raise InvalidQuery("lookback must be positive")
         return self._reader.dependencies(end - lookback_ns, end)
+
+    def latency_series(
+        self, service: str, start_ns: int, end_ns: int, step_s: int = 60, operation: str | None = None
+    ) -> list[LatencyPoint]:
+        """Per-step p50/p95/p99 span duration of a service, computed in the store."""
+        if not service:
+            raise InvalidQuery("parameter 'service' is required")
+        if step_s <= 0 or (end_ns - start_ns) // (step_s * 10**9) > MAX_SERIES_POINTS:
+            raise InvalidQuery(f"step must be positive and give at most {MAX_SERIES_POINTS} points")
+        return self._reader.latency_series(service, start_ns, end_ns, step_s, operation)
 
     def stats(self) -> StoreStats:
         return self._reader.stats()

@@ -56,15 +56,15 @@ def jaeger_routes(queries: QueryService) -> list[Route]:
         return JSONResponse(jaeger_envelope(ops, total=len(ops)))
 
     def trace(request: Request) -> Response:
-        data = traces_to_jaeger(queries.trace(request.path_params["trace_id"]))
+        data = traces_to_jaeger(queries.trace(request.path_params["trace_id"], ai_fields=False))
         return JSONResponse(jaeger_envelope(data))
 
     def search(request: Request) -> Response:
         trace_ids = request.query_params.getlist("traceID")
         if trace_ids:
-            return JSONResponse(jaeger_envelope(traces_to_jaeger(queries.traces(trace_ids))))
+            return JSONResponse(jaeger_envelope(traces_to_jaeger(queries.traces(trace_ids, ai_fields=False))))
         query = _trace_query(request)
-        ids, spans = queries.search(query)
+        ids, spans = queries.search(query, ai_fields=False)
         data = traces_to_jaeger(spans) if ids else []
         order = {t: i for i, t in enumerate(ids)}
         data.sort(key=lambda t: order.get(t["traceID"], len(order)))

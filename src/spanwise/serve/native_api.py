@@ -118,6 +118,31 @@ def native_routes(queries: QueryService, status_extra: Callable[[], dict[str, An
         links = queries.dependencies(end, parse_duration_ns(lookback, "lookback"))
         return {"dependencies": [vars(d) for d in links]}
 
+    def latency(request: Request) -> dict[str, Any]:
+        """
+        ---
+        summary: Per-step span count and p50/p95/p99 duration (ms) of a service's spans.
+        description: Query parameters service (required), operation, step (seconds, default 60), start/end (Unix ns) or lookback (default 1h).
+        responses: {200: {description: time series}}
+        """
+        params = request.query_params
+        end = parse_int(params.get("end"), "end") or time.time_ns()
+        start = parse_int(params.get("start"), "start")
+        if start is None:
+            start = end - parse_duration_ns(params.get("lookback", "1h"), "lookback")
+        step = parse_int(params.get("step"), "step", 60)
+        assert step is not None
+        points = queries.latency_series(params.get("service", ""), start, end, step, params.get("operation"))
+        return {
+            "service": params.get("service"),
+            "step_seconds": step,
+            "points": [
+                {"start_unix_nano": p.start_ns, "count": p.count,
+                 "p50_ms": p.p50_ns / 1e6, "p95_ms": p.p95_ns / 1e6, "p99_ms": p.p99_ns / 1e6}
+                for p in points
+            ],
+        }
+
     routes = [
         Route("/api/v1/health", _endpoint(health)),
         Route("/api/v1/status", _endpoint(status)),
@@ -126,6 +151,7 @@ def native_routes(queries: QueryService, status_extra: Callable[[], dict[str, An
         Route("/api/v1/services", _endpoint(services)),
         Route("/api/v1/services/{service}/operations", _endpoint(operations)),
         Route("/api/v1/dependencies", _endpoint(dependencies)),
+        Route("/api/v1/metrics/latency", _endpoint(latency)),
     ]
 
     async def openapi(request: Request) -> Response:

@@ -55,6 +55,17 @@ class DependencyLink:
 
 
 @dataclass(frozen=True)
+class LatencyPoint:
+    """Span count and duration percentiles (nanoseconds) of one time step."""
+
+    start_ns: int
+    count: int
+    p50_ns: float
+    p95_ns: float
+    p99_ns: float
+
+
+@dataclass(frozen=True)
 class StoreStats:
     """What is stored, for status pages and benchmarks."""
 
@@ -79,9 +90,10 @@ class TraceWriter(Protocol):
 class TraceReader(Protocol):
     """Reads spans back. Thread-safe; every result is deduplicated by span id."""
 
-    def get_traces(self, trace_ids: list[str]) -> pa.Table:
+    def get_traces(self, trace_ids: list[str], ai_fields: bool = True) -> pa.Table:
         """All spans of these traces (lower-case hex ids), without a time range.
-        Unknown ids are simply absent from the result."""
+        Unknown ids are simply absent from the result. With `ai_fields=False` only the
+        OTLP columns (`DECODED_SCHEMA`) are read, which is cheaper."""
         ...
 
     def find_trace_ids(self, query: TraceQuery) -> list[str]:
@@ -98,6 +110,13 @@ class TraceReader(Protocol):
 
     def dependencies(self, start_ns: int, end_ns: int) -> list[DependencyLink]:
         """Parent -> child service edges from spans whose parent is in another service."""
+        ...
+
+    def latency_series(
+        self, service: str, start_ns: int, end_ns: int, step_s: int, operation: str | None = None
+    ) -> list[LatencyPoint]:
+        """Per-step span count and p50/p95/p99 duration of a service's spans (optionally one
+        operation), oldest step first; steps without spans are absent."""
         ...
 
     def stats(self) -> StoreStats:

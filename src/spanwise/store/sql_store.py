@@ -15,13 +15,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from spanwise.model.spans import SPAN_SCHEMA
+from spanwise.model.spans import DECODED_SCHEMA, SPAN_SCHEMA
 from spanwise.store import schema
-from spanwise.store.api import DependencyLink, Operation, StoreStats, TraceQuery
+from spanwise.store.api import DependencyLink, LatencyPoint, Operation, StoreStats, TraceQuery
 
 _HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 #: Span columns as stored in otel_traces (the prediction maps live in `predictions`).
 _STORED_SPAN_COLUMNS = ", ".join(f"`{name}`" for name in SPAN_SCHEMA.names if name not in schema.PREDICTION_MAP_COLUMNS)
+#: The OTLP columns only: what the Jaeger API renders.
+_DECODED_COLUMNS = ", ".join(f"`{name}`" for name in DECODED_SCHEMA.names)
 _PREDICTION_MAPS = ", ".join(schema.PREDICTION_MAP_COLUMNS)
 #: Canonical AI keys that can be matched against typed columns, whatever the sender named them.
 _TYPED_ATTRIBUTE_COLUMNS = {
@@ -72,10 +74,11 @@ class SqlTraceStore(ABC):
         if spans.num_rows:
             self._insert(schema.INGEST_TABLE, spans.select(SPAN_SCHEMA.names))
 
-    def get_traces(self, trace_ids: list[str]) -> pa.Table:
+    def get_traces(self, trace_ids: list[str], ai_fields: bool = True) -> pa.Table:
+        schema_out = SPAN_SCHEMA if ai_fields else DECODED_SCHEMA
         ids = sorted({t.lower() for t in trace_ids if _HEX_ID.match(t.lower())})
         if not ids:
-            return SPAN_SCHEMA.empty_table()
+            return schema_out.empty_table()
         params = {"ids": array_literal(ids)}
         bounds = self._query(
             "SELECT toInt64(toUnixTimestamp(min(Start))) - 1 AS lo, toInt64(toUnixTimestamp(max(End))) + 1 AS hi "
@@ -83,23 +86,22 @@ class SqlTraceStore(ABC):
             params,
         ).to_pylist()[0]
         if bounds["lo"] is None or bounds["hi"] < 0:
-            return SPAN_SCHEMA.empty_table()
+            return schema_out.empty_table()
         params.update(lo=bounds["lo"], hi=bounds["hi"])  # whole seconds around the trace
         in_range = (
             "TraceId IN {ids:Array(String)} "
             "AND Timestamp >= toDateTime64({lo:Int64}, 9) AND Timestamp <= toDateTime64({hi:Int64}, 9)"
         )
+        columns = _STORED_SPAN_COLUMNS if ai_fields else _DECODED_COLUMNS
+        read_spans = f"SELECT {columns} FROM otel_traces WHERE {in_range} SETTINGS {_POINT_READ_SETTINGS}"
+        if not ai_fields:
+            return _unique_spans(self._query(read_spans, params))
         maps_future = self._pool.submit(
             self._query,
             f"SELECT TraceId, SpanId, {_PREDICTION_MAPS} FROM predictions WHERE {in_range} LIMIT 1 BY TraceId, SpanId",
             params,
         )
-        spans = _unique_spans(
-            self._query(
-                f"SELECT {_STORED_SPAN_COLUMNS} FROM otel_traces WHERE {in_range} SETTINGS {_POINT_READ_SETTINGS}",
-                params,
-            )
-        )
+        spans = _unique_spans(self._query(read_spans, params))
         return _with_prediction_maps(spans, maps_future.result())
 
     def find_trace_ids(self, query: TraceQuery) -> list[str]:
@@ -153,6 +155,21 @@ class SqlTraceStore(ABC):
             {"lo": start_ns, "hi": end_ns},
         ).to_pylist()
         return [DependencyLink(r["parent"], r["child"], r["calls"], r["errors"]) for r in rows]
+
+    def latency_series(
+        self, service: str, start_ns: int, end_ns: int, step_s: int, operation: str | None = None
+    ) -> list[LatencyPoint]:
+        rows = self._query(
+            """SELECT toInt64(toUnixTimestamp(toStartOfInterval(Timestamp, toIntervalSecond({step:UInt32})))) AS t,
+                   count() AS n, quantiles(0.5, 0.95, 0.99)(Duration) AS q
+            FROM otel_traces
+            WHERE ServiceName = {service:String}
+              AND Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp <= fromUnixTimestamp64Nano({hi:Int64})
+              AND ({operation:String} = '' OR SpanName = {operation:String})
+            GROUP BY t ORDER BY t""",
+            {"service": service, "lo": start_ns, "hi": end_ns, "step": step_s, "operation": operation or ""},
+        ).to_pylist()
+        return [LatencyPoint(r["t"] * 10**9, r["n"], *r["q"]) for r in rows]
 
     def stats(self) -> StoreStats:
         parts = self._query(
