@@ -116,7 +116,8 @@ class TraceReader(Protocol):
         self, service: str, start_ns: int, end_ns: int, step_s: int, operation: str | None = None
     ) -> list[LatencyPoint]:
         """Per-step span count and p50/p95/p99 duration of a service's spans (optionally one
-        operation), oldest step first; steps without spans are absent."""
+        operation), oldest step first; steps without spans are absent. Aggregates are not
+        deduplicated: a redelivered span (client retry, crash replay) counts twice."""
         ...
 
     def stats(self) -> StoreStats:
