@@ -70,7 +70,7 @@ def _request(service: str, build: Callable[[Any], None], **resource: str) -> byt
 
 def _write(store: TraceStore, *bodies: bytes) -> pa.Table:
     decoded = decode_export_requests(list(bodies))
-    spans = MlFieldsProcessor().process(decoded.spans, decoded.span_attributes)
+    spans = MlFieldsProcessor().process(decoded.batch).spans
     store.write_spans(spans)
     return spans
 

@@ -34,7 +34,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from spanwise.model.spans import DECODED_SCHEMA, SPAN_KIND_NAMES, STATUS_CODE_NAMES
-from spanwise.receive.decode import ATTRIBUTE_ROWS_SCHEMA, DecodedSpans
+from spanwise.model.spans import ATTRIBUTE_ROWS_SCHEMA
+from spanwise.receive.decode import DecodedSpans
 
 UNKNOWN_SERVICE = "unknown_service"
 _TRACE_PROBLEM = "trace_id must be 16 bytes and not all zero"

@@ -16,9 +16,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from reference_decode import arrow_double_text, reference_decode
 
 from spanwise.errors import MalformedPayload
-from spanwise.model.spans import DECODED_SCHEMA
+from spanwise.model.spans import ATTRIBUTE_ROWS_SCHEMA, DECODED_SCHEMA
 from spanwise.receive.decode import (
-    ATTRIBUTE_ROWS_SCHEMA,
     DecodedSpans,
     attributes,
     decode_export_requests,

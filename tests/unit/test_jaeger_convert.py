@@ -52,7 +52,7 @@ def stored_spans(*requests: dict[str, Any]) -> pa.Table:
     """Spans as a store returns them: decoded, AI columns derived."""
     decoded = decode_export_requests([otlp_json_to_protobuf(r) for r in requests])
     assert decoded.rejected == 0, decoded.reject_reason
-    return MlFieldsProcessor().process(decoded.spans, decoded.span_attributes)
+    return MlFieldsProcessor().process(decoded.batch).spans
 
 
 def attr(key: str, value: object) -> dict[str, Any]:

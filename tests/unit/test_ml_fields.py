@@ -34,7 +34,7 @@ def _spans(*specs: tuple[int, int | None, dict[str, Any]], processor: MlFieldsPr
             else:
                 item.value.int_value = value
     decoded = decode_export_requests([request.SerializeToString()])
-    table = (processor or MlFieldsProcessor()).process(decoded.spans, decoded.span_attributes)
+    table = (processor or MlFieldsProcessor()).process(decoded.batch).spans
     return {row["SpanName"]: row for row in table.to_pylist()}
 
 

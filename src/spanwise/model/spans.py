@@ -8,6 +8,8 @@ readers return it: one shape end to end, so no stage needs a per-span Python obj
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pyarrow as pa
 
 ATTRIBUTE_MAP = pa.map_(pa.string(), pa.string())
@@ -74,6 +76,33 @@ DECODED_SCHEMA = pa.schema(OTEL_FIELDS + TYPE_FIELDS)
 
 #: What a store writes and a reader returns.
 SPAN_SCHEMA = pa.schema(OTEL_FIELDS + TYPE_FIELDS + ML_FIELDS)
+
+
+#: One row per span attribute: which span (row of the span table), its key, its value as
+#: text, its value as a number when it is an int or double, and its OTLP type name.
+ATTRIBUTE_ROWS_SCHEMA = pa.schema(
+    [
+        ("row", pa.int64()),
+        ("key", pa.string()),
+        ("text", pa.string()),
+        ("number", pa.float64()),
+        ("type", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class SpanBatch:
+    """What flows through the processor chain: the span table and its span attributes
+    as flat rows (`ATTRIBUTE_ROWS_SCHEMA`), ordered like the `SpanAttributes` maps.
+    Processors that change attributes keep both in step; rows index the span table."""
+
+    spans: pa.Table
+    attributes: pa.Table
+
+    @property
+    def num_spans(self) -> int:
+        return self.spans.num_rows
 
 
 def empty_spans() -> pa.Table:

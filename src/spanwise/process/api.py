@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Protocol
 
-import pyarrow as pa
+from spanwise.model.spans import SpanBatch
 
 
 class SpanProcessor(Protocol):
     """Transforms a span batch column-wise.
 
-    `process` receives the span table and the flat attribute rows the decoder produced
-    (`spanwise.receive.decode.ATTRIBUTE_ROWS_SCHEMA`) and returns a span table. It must
-    not keep references to its input, and must not loop over spans in Python.
+    `process` returns a new batch (it never mutates its input) and must not loop over
+    spans in Python. Raising is allowed: the chain drops that batch, counts the dropped
+    spans against the processor and keeps serving (`spanwise.process.chain`).
     """
 
     name: str
 
-    def process(self, spans: pa.Table, attributes: pa.Table) -> pa.Table: ...
+    def process(self, batch: SpanBatch) -> SpanBatch: ...

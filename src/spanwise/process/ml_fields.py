@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from spanwise.model import ml_attributes as ml
-from spanwise.model.spans import ATTRIBUTE_MAP, NUMBER_MAP, SPAN_SCHEMA
+from spanwise.model.spans import ATTRIBUTE_MAP, NUMBER_MAP, SPAN_SCHEMA, SpanBatch
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,9 @@ class MlFieldsProcessor:
         self._aliases = ml.aliases_with(user_mappings or {})
         self.stats: Counter[str] = Counter()
 
-    def process(self, spans: pa.Table, attributes: pa.Table) -> pa.Table:
-        """Return `spans` with every column of `SPAN_SCHEMA` filled."""
+    def process(self, batch: SpanBatch) -> SpanBatch:
+        """Return the batch with every column of `SPAN_SCHEMA` filled."""
+        spans, attributes = batch.spans, batch.attributes
         keys = _AttributeKeys(attributes, spans.num_rows)
         text = attributes.column("text").combine_chunks()
         number = attributes.column("number").combine_chunks()
@@ -76,7 +77,7 @@ class MlFieldsProcessor:
         }
         for column, array in columns.items():
             spans = spans.append_column(SPAN_SCHEMA.field(column), _chunked(array))
-        return spans
+        return SpanBatch(spans, attributes)
 
     def _features(self, keys: "_AttributeKeys", text: pa.Array, number: pa.Array) -> tuple[pa.Array, pa.Array]:
         """Numeric and string feature maps from `ml.feature.*` and feature-dict strings."""

@@ -23,10 +23,12 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from spanwise.errors import MalformedPayload
 from spanwise.model.spans import (
     ATTRIBUTE_MAP,
+    ATTRIBUTE_ROWS_SCHEMA,
     DECODED_SCHEMA,
     SPAN_KIND_NAMES,
     STATUS_CODE_NAMES,
     TIMESTAMP,
+    SpanBatch,
 )
 
 _HANDLER = ptars.HandlerPool([ExportTraceServiceRequest.DESCRIPTOR.file]).get_for_message(
@@ -36,19 +38,6 @@ _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 UNKNOWN_SERVICE = "unknown_service"
 _MAX_TIME = pa.scalar(2**63, pa.uint64())
 
-#: One row per attribute of the batch's spans: which span, its key, its value as text,
-#: its value as a number when it is an int or double, and its OTLP type.
-ATTRIBUTE_ROWS_SCHEMA = pa.schema(
-    [
-        ("row", pa.int64()),
-        ("key", pa.string()),
-        ("text", pa.string()),
-        ("number", pa.float64()),
-        ("type", pa.string()),
-    ]
-)
-
-
 @dataclass(frozen=True)
 class DecodedSpans:
     """Spans decoded from one or more requests, and what was rejected and why."""
@@ -57,6 +46,10 @@ class DecodedSpans:
     span_attributes: pa.Table
     rejected: int = 0
     reject_reason: str = ""
+
+    @property
+    def batch(self) -> SpanBatch:
+        return SpanBatch(self.spans, self.span_attributes)
 
 
 @dataclass(frozen=True)

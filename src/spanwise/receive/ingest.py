@@ -11,7 +11,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 
-from spanwise.process.api import SpanProcessor
+from spanwise.process.chain import ProcessorChain
 from spanwise.receive.decode import DecodedSpans, decode_export_requests
 from spanwise.store.ingest_log import IngestLog
 
@@ -28,10 +28,10 @@ class ExportOutcome:
 
 
 class IngestService:
-    """Decode -> processors in order -> durable ingest log (then the store)."""
+    """Decode -> processor chain -> durable ingest log (then the store)."""
 
-    def __init__(self, processors: list[SpanProcessor], committer: IngestLog) -> None:
-        self._processors = processors
+    def __init__(self, chain: ProcessorChain, committer: IngestLog) -> None:
+        self._chain = chain
         self._committer = committer
         self.stats: Counter[str] = Counter()
 
@@ -41,11 +41,10 @@ class IngestService:
         return await self._ingest(decoded, extra_rejected, extra_message)
 
     async def _ingest(self, decoded: DecodedSpans, extra_rejected: int, extra_message: str) -> ExportOutcome:
-        rejected = decoded.rejected + extra_rejected
-        message = "; ".join(m for m in (extra_message, decoded.reject_reason) if m)
-        spans = decoded.spans
-        for processor in self._processors:
-            spans = processor.process(spans, decoded.span_attributes)
+        result = self._chain.run(decoded.batch)
+        rejected = decoded.rejected + extra_rejected + result.dropped
+        message = "; ".join(m for m in (extra_message, decoded.reject_reason, result.message) if m)
+        spans = result.batch.spans
         await self._committer.commit(spans)
         self.stats["spans_accepted"] += spans.num_rows
         self.stats["spans_rejected"] += rejected

@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 
 from spanwise.config import Config
 from spanwise.errors import ConfigError
+from spanwise.process.chain import ProcessorChain
 from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.query.service import QueryService
 from spanwise.receive.ingest import IngestService
@@ -99,14 +100,15 @@ class SpanwiseServer:
         )
         committer.start()
         ml = MlFieldsProcessor(self.config.ml.mappings)
-        ingest = IngestService([ml], committer)
+        chain = ProcessorChain([ml])
+        ingest = IngestService(chain, committer)
         grpc_server = otlp_grpc_server(ingest, server.max_body_bytes)
         if grpc_server.add_insecure_port(f"{server.host}:{server.grpc_port}") == 0:
             raise ConfigError(f"cannot listen for OTLP/gRPC on {server.host}:{server.grpc_port}")
         queries = QueryService(store)
 
         def status_extra() -> dict[str, Any]:
-            return {"ingest": dict(ingest.stats), "ml_fields": dict(ml.stats), "flushed_rows": committer.flushed_rows,
+            return {"ingest": dict(ingest.stats), "ml_fields": dict(ml.stats), "processors": dict(chain.stats), "flushed_rows": committer.flushed_rows,
                     "pending_rows": committer.pending_rows, "replayed_rows": committer.replayed_rows}
 
         query_app = Starlette(routes=jaeger_routes(queries) + native_routes(queries, status_extra))
