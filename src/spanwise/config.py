@@ -2,15 +2,16 @@
 
 Sources, later ones winning: defaults, a YAML file (`--config`), environment variables
 `SPANWISE_<SECTION>_<KEY>` (e.g. `SPANWISE_SERVER_HTTP_PORT=14318`), command-line flags.
-Unknown keys and wrong types are errors that name the offending key.
+Unknown keys and wrong types are errors that name the offending key (and its line).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import types
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping, get_type_hints
+from typing import Any, Mapping, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -60,12 +61,73 @@ class MlConfig:
     mappings: dict[str, list[str]] = field(default_factory=dict)
 
 
+KNOWN_PROCESSORS = ("enrichment", "redaction", "ml_fields", "sampling", "forward")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Processors in the order they run (see `spanwise.process.factory`); `ml_fields`
+    is required. A processor listed but not configured does nothing."""
+
+    processors: list[str] = field(default_factory=lambda: list(KNOWN_PROCESSORS))
+
+    def __post_init__(self) -> None:
+        unknown = [p for p in self.processors if p not in KNOWN_PROCESSORS]
+        if unknown:
+            raise ValueError(f"unknown processor(s) {', '.join(unknown)}; known: {', '.join(KNOWN_PROCESSORS)}")
+        if "ml_fields" not in self.processors:
+            raise ValueError("processors must include ml_fields")
+        if len(set(self.processors)) != len(self.processors):
+            raise ValueError("a processor is listed twice")
+
+
+@dataclass(frozen=True)
+class RedactionConfig:
+    """PII redaction (spanwise.process.redaction); on by default."""
+
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """Head and tail sampling (spanwise.process.sampling); off by default."""
+
+    enabled: bool = False
+
+
+@dataclass(frozen=True)
+class EnrichmentConfig:
+    """Attribute enrichment rules (spanwise.process.enrichment); none by default."""
+
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class ForwardConfig:
+    """Forwarding of processed spans to another OTLP endpoint; off when no endpoint."""
+
+    endpoint: str = ""
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """Span metrics computed from 100% of spans and exposed at /metrics."""
+
+    enabled: bool = True
+
+
 @dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     ml: MlConfig = field(default_factory=MlConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    redaction: RedactionConfig = field(default_factory=RedactionConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    enrichment: EnrichmentConfig = field(default_factory=EnrichmentConfig)
+    forward: ForwardConfig = field(default_factory=ForwardConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
 
 def load_config(
@@ -73,26 +135,56 @@ def load_config(
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Config:
-    """Build the configuration from a YAML file, the environment and explicit overrides."""
+    """Build the configuration from a YAML file, the environment and explicit overrides.
+
+    Every problem is reported at once, each on its own line as `file:line: key: message`.
+    """
     raw: dict[str, Any] = {}
+    lines: dict[str, int] = {}
     if path:
-        raw = _read_yaml(path)
+        raw, lines = _read_yaml(path)
     merged = _merge(raw, _from_environ(os.environ if environ is None else environ))
     merged = _merge(merged, {k: dict(v) for k, v in (overrides or {}).items()})
-    return _build(Config, merged, "")
+    errors: list[tuple[str, str]] = []
+    config = _build(Config, merged, "", errors)
+    if errors:
+        def where(key: str) -> str:
+            line = lines.get(key) or lines.get(key.rsplit(".", 1)[0])
+            return f"{path}:{line}: " if path and line else ""
+
+        raise ConfigError("\n".join(f"{where(key)}{key or 'config'}: {message}" for key, message in errors))
+    return config
 
 
-def _read_yaml(path: str) -> dict[str, Any]:
+def _read_yaml(path: str) -> tuple[dict[str, Any], dict[str, int]]:
+    """The YAML document and the line of every key path (for error messages)."""
     try:
         with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle) or {}
+            text = handle.read()
+        data = yaml.safe_load(text) or {}
+        node = yaml.compose(text)
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
-    return data
+    lines: dict[str, int] = {}
+    _key_lines(node, "", lines)
+    return data, lines
+
+
+def _key_lines(node: Any, prefix: str, lines: dict[str, int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
+            lines[key] = key_node.start_mark.line + 1
+            _key_lines(value_node, key, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            key = f"{prefix}[{index}]"
+            lines[key] = item.start_mark.line + 1
+            _key_lines(item, key, lines)
 
 
 def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -115,43 +207,75 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _build(cls: type, data: Any, where: str) -> Any:
+_BAD = object()
+
+
+def _build(cls: type, data: Any, where: str, errors: list[tuple[str, str]]) -> Any:
+    """A dataclass from a mapping; problems are appended to `errors`, defaults kept."""
     if not isinstance(data, dict):
-        raise ConfigError(f"{where or 'config'}: expected a mapping, got {type(data).__name__}")
+        errors.append((where, f"expected a mapping, got {type(data).__name__}"))
+        return cls()
     hints = get_type_hints(cls)
     known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"{where or 'config'}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    for name in sorted(set(data) - known):
+        errors.append((f"{where}.{name}" if where else name, f"unknown key; known: {', '.join(sorted(known))}"))
     values = {}
     for name, value in data.items():
-        hint = hints[name]
-        path = f"{where}.{name}" if where else name
-        is_section = isinstance(hint, type) and dataclasses.is_dataclass(hint)
-        values[name] = _build(hint, value, path) if is_section else _coerce(hint, value, path)
-    return cls(**values)
-
-
-def _coerce(hint: Any, value: Any, path: str) -> Any:
-    """Values from YAML or the environment (strings) into the declared type."""
+        if name in known:
+            converted = _convert(hints[name], value, f"{where}.{name}" if where else name, errors)
+            if converted is not _BAD:
+                values[name] = converted
     try:
-        if hint is int and not isinstance(value, bool):
-            return int(value)
-        if hint is float and not isinstance(value, bool):
-            return float(value)
+        return cls(**values)
+    except ValueError as exc:  # a dataclass's own __post_init__ validation
+        errors.append((where, str(exc)))
+        return cls()
+
+
+def _convert(hint: Any, value: Any, path: str, errors: list[tuple[str, str]]) -> Any:
+    """A YAML or environment value (strings) as the declared type, or _BAD."""
+    origin, args = get_origin(hint), get_args(hint)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _build(hint, value, path, errors)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        return _convert(next(a for a in args if a is not type(None)), value, path, errors)
+    if origin is list:
+        if not isinstance(value, list):
+            errors.append((path, f"expected a list, got {value!r}"))
+            return _BAD
+        items = [_convert(args[0], item, f"{path}[{i}]", errors) for i, item in enumerate(value)]
+        return _BAD if any(item is _BAD for item in items) else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            errors.append((path, f"expected a mapping, got {value!r}"))
+            return _BAD
+        entries = {str(k): _convert(args[1], v, f"{path}.{k}", errors) for k, v in value.items()}
+        return _BAD if any(item is _BAD for item in entries.values()) else entries
+    scalar = _scalar(hint, value)
+    if scalar is _BAD:
+        errors.append((path, f"expected {getattr(hint, '__name__', hint)}, got {value!r}"))
+    return scalar
+
+
+def _scalar(hint: Any, value: Any) -> Any:
+    try:
         if hint is bool:
             if isinstance(value, bool):
                 return value
             if str(value).lower() in ("true", "1", "yes", "false", "0", "no"):
                 return str(value).lower() in ("true", "1", "yes")
-        if hint is str and isinstance(value, (str, int, float)):
+            return _BAD
+        if hint is int and not isinstance(value, (bool, float)):
+            return int(value)
+        if hint is float and not isinstance(value, bool):
+            return float(value)
+        if hint is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
-    except ValueError:
+    except (TypeError, ValueError):
         pass
-    if getattr(hint, "__origin__", None) is dict and isinstance(value, dict):
-        if all(isinstance(k, str) and isinstance(v, list) and all(isinstance(i, str) for i in v) for k, v in value.items()):
-            return value
-    raise ConfigError(f"{path}: expected {getattr(hint, '__name__', hint)}, got {value!r}")
+    return _BAD
 
 
 def with_server(config: Config, **changes: Any) -> Config:

@@ -25,8 +25,8 @@ def test_defaults_file_environment_and_overrides_layer(tmp_path: os.PathLike[str
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("server:\n  nope: 1\n", "server: unknown key(s) nope"),
-        ("server:\n  http_port: abc\n", "server.http_port: expected int"),
+        ("server:\n  nope: 1\n", "c.yaml:2: server.nope: unknown key"),
+        ("server:\n  http_port: abc\n", "c.yaml:2: server.http_port: expected int"),
         ("ingest: 5\n", "ingest: expected a mapping"),
         ("- a\n", "top level must be a mapping"),
         ("server: [\n", "invalid YAML"),
@@ -60,3 +60,16 @@ def test_tags_from_json_and_repeated_params() -> None:
         parse_tags("[1]", [])
     with pytest.raises(InvalidQuery):
         parse_tags(None, ["novalue"])
+
+
+def test_every_error_is_reported_with_its_line(tmp_path: os.PathLike[str]) -> None:
+    path = os.path.join(tmp_path, "c.yaml")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("server:\n  http_port: x\n  grpc_port: 1\n  colour: red\ningest:\n  fsync: maybe\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path, environ={})
+    lines = str(error.value).splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith(f"{path}:4: server.colour: unknown key")
+    assert lines[1].startswith(f"{path}:2: server.http_port: expected int")
+    assert lines[2].startswith(f"{path}:6: ingest.fsync: expected bool")

@@ -37,6 +37,14 @@ class ProcessorChain:
     def names(self) -> list[str]:
         return [p.name for p in self.processors]
 
+    def all_stats(self) -> dict[str, int]:
+        """The chain's counters plus each processor's own (`stats`, when it has them)."""
+        merged = dict(self.stats)
+        for processor in self.processors:
+            for key, value in getattr(processor, "stats", {}).items():
+                merged[f"{processor.name}.{key}"] = value
+        return merged
+
     def run(self, batch: SpanBatch) -> ChainResult:
         for processor in self.processors:
             before = batch.num_spans

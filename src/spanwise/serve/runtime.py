@@ -21,8 +21,7 @@ from starlette.applications import Starlette
 
 from spanwise.config import Config
 from spanwise.errors import ConfigError
-from spanwise.process.chain import ProcessorChain
-from spanwise.process.ml_fields import MlFieldsProcessor
+from spanwise.process.factory import build_chain
 from spanwise.query.service import QueryService
 from spanwise.receive.ingest import IngestService
 from spanwise.serve.jaeger_api import jaeger_routes
@@ -99,8 +98,7 @@ class SpanwiseServer:
             fsync=ingest_cfg.fsync,
         )
         committer.start()
-        ml = MlFieldsProcessor(self.config.ml.mappings)
-        chain = ProcessorChain([ml])
+        chain = build_chain(self.config)
         ingest = IngestService(chain, committer)
         grpc_server = otlp_grpc_server(ingest, server.max_body_bytes)
         if grpc_server.add_insecure_port(f"{server.host}:{server.grpc_port}") == 0:
@@ -108,7 +106,7 @@ class SpanwiseServer:
         queries = QueryService(store)
 
         def status_extra() -> dict[str, Any]:
-            return {"ingest": dict(ingest.stats), "ml_fields": dict(ml.stats), "processors": dict(chain.stats), "flushed_rows": committer.flushed_rows,
+            return {"ingest": dict(ingest.stats), "processors": chain.all_stats(), "flushed_rows": committer.flushed_rows,
                     "pending_rows": committer.pending_rows, "replayed_rows": committer.replayed_rows}
 
         query_app = Starlette(routes=jaeger_routes(queries) + native_routes(queries, status_extra))

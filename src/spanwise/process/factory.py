@@ -1,0 +1,37 @@
+"""Builds the processor chain from config: one builder per processor name.
+
+A builder returns None when its processor has nothing to do under the given config
+(say, forwarding without an endpoint), so the chain holds only working processors.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from spanwise.config import Config
+from spanwise.process.api import SpanProcessor
+from spanwise.process.chain import ProcessorChain
+from spanwise.process.ml_fields import MlFieldsProcessor
+
+Builder = Callable[[Config], SpanProcessor | None]
+
+
+def _ml_fields(config: Config) -> SpanProcessor | None:
+    return MlFieldsProcessor(config.ml.mappings)
+
+
+#: processor name -> builder. Names not here yet build nothing.
+BUILDERS: dict[str, Builder] = {
+    "ml_fields": _ml_fields,
+}
+
+
+def build_chain(config: Config) -> ProcessorChain:
+    """The processors of `config.pipeline.processors`, in that order."""
+    processors = []
+    for name in config.pipeline.processors:
+        builder = BUILDERS.get(name)
+        processor = builder(config) if builder else None
+        if processor is not None:
+            processors.append(processor)
+    return ProcessorChain(processors)
