@@ -90,9 +90,20 @@ class RedactionConfig:
 
 @dataclass(frozen=True)
 class SamplingConfig:
-    """Head and tail sampling (spanwise.process.sampling); off by default."""
+    """Head sampling (spanwise.process.sampling); off by default. Rates are the share of
+    traces whose spans are stored in full; `budget_spans_per_s` > 0 lowers every rate
+    when traffic would exceed that many stored spans per second."""
 
     enabled: bool = False
+    default_rate: float = 1.0
+    service_rates: dict[str, float] = field(default_factory=dict)
+    budget_spans_per_s: float = 0.0
+    budget_window_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        for name, rate in {"default_rate": self.default_rate, **self.service_rates}.items():
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"sampling rate for {name} must be between 0 and 1, got {rate}")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from spanwise.config import Config
 from spanwise.process.api import SpanProcessor
 from spanwise.process.chain import ProcessorChain
 from spanwise.process.ml_fields import MlFieldsProcessor
+from spanwise.process.sampling import HeadSampler, HeadSamplingSettings
 
 Builder = Callable[[Config], SpanProcessor | None]
 
@@ -20,9 +21,21 @@ def _ml_fields(config: Config) -> SpanProcessor | None:
     return MlFieldsProcessor(config.ml.mappings)
 
 
+def _sampling(config: Config) -> SpanProcessor | None:
+    settings = config.sampling
+    if not settings.enabled:
+        return None
+    return HeadSampler(
+        HeadSamplingSettings(
+            settings.default_rate, settings.service_rates, settings.budget_spans_per_s, settings.budget_window_s
+        )
+    )
+
+
 #: processor name -> builder. Names not here yet build nothing.
 BUILDERS: dict[str, Builder] = {
     "ml_fields": _ml_fields,
+    "sampling": _sampling,
 }
 
 

@@ -60,6 +60,7 @@ def span_to_native(row: dict[str, Any]) -> dict[str, Any]:
         "serviceName": row["ServiceName"],
         "startTimeUnixNano": start_ns,
         "durationNano": row["Duration"],
+        "sampleWeight": row["SampleWeight"],
         "status": {"code": row["StatusCode"], "message": row["StatusMessage"]},
         "scope": {"name": row["ScopeName"], "version": row["ScopeVersion"]},
         "resource": typed_attributes(row["ResourceAttributes"], row["ResourceAttributeTypes"]),

@@ -92,7 +92,8 @@ def statements(retention_days: int | None = None) -> list[str]:
         {_ttl("Timestamp", retention_days)}
         SETTINGS index_granularity = 1024, ttl_only_drop_parts = 1""",
         f"""CREATE MATERIALIZED VIEW IF NOT EXISTS otel_traces_mv TO otel_traces
-            AS SELECT * EXCEPT ({", ".join(PREDICTION_MAP_COLUMNS)}) FROM {INGEST_TABLE}""",
+            AS SELECT * EXCEPT ({", ".join(PREDICTION_MAP_COLUMNS)}) FROM {INGEST_TABLE}
+            WHERE SampleWeight > 0""",
         f"""CREATE TABLE IF NOT EXISTS otel_traces_trace_id_ts (
             TraceId String CODEC(ZSTD(1)),
             Start DateTime CODEC(Delta, ZSTD(1)),

@@ -1,0 +1,104 @@
+"""Head sampling: consistent probabilistic by trace id, per-service rates, adaptive budget.
+
+Sampling decides only which full spans reach `otel_traces`: a dropped span keeps
+flowing to the ingest table with `SampleWeight = 0` (so `predictions` and the span
+metrics still see it), and a kept span carries `SampleWeight = 1 / rate` (its adjusted
+count) so counts estimated from stored spans stay unbiased.
+
+The decision uses the trace id's randomness as W3C Trace Context level 2 defines it: the
+rightmost 7 bytes (56 bits) are random, so `keep iff R < rate * 2^56` gives every replica
+and every service the same answer for the same trace and rate. Vectorized over the batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from spanwise.model.spans import SPAN_SCHEMA, SpanBatch
+
+_RANDOM_HEX_DIGITS = 14  # 56 bits
+_NIBBLE = np.full(256, 0, dtype=np.uint64)
+_NIBBLE[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10, dtype=np.uint64)
+_NIBBLE[np.frombuffer(b"abcdef", np.uint8)] = np.arange(10, 16, dtype=np.uint64)
+_WEIGHTS = (np.uint64(16) ** np.arange(_RANDOM_HEX_DIGITS - 1, -1, -1, dtype=np.uint64)).astype(np.uint64)
+
+
+@dataclass(frozen=True)
+class HeadSamplingSettings:
+    """Rates in [0, 1]; `budget_spans_per_s` > 0 lowers all rates when traffic exceeds it."""
+
+    default_rate: float = 1.0
+    service_rates: dict[str, float] = field(default_factory=dict)
+    budget_spans_per_s: float = 0.0
+    budget_window_s: float = 10.0
+
+
+def trace_randomness(trace_ids: pa.Array) -> np.ndarray:
+    """The 56 random bits of each 32-hex-digit trace id, as uint64."""
+    ids = trace_ids.combine_chunks() if isinstance(trace_ids, pa.ChunkedArray) else trace_ids
+    if len(ids) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    offsets = np.frombuffer(ids.buffers()[1], dtype=np.int32)[ids.offset : ids.offset + len(ids) + 1]
+    data = np.frombuffer(ids.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(len(ids), 32)
+    nibbles = _NIBBLE[data[:, 32 - _RANDOM_HEX_DIGITS :]]
+    return (nibbles * _WEIGHTS).sum(axis=1, dtype=np.uint64)
+
+
+class HeadSampler:
+    """Keeps a trace's spans iff the trace id's randomness is below the service's rate."""
+
+    name = "sampling"
+
+    def __init__(self, settings: HeadSamplingSettings, clock: Callable[[], float] = time.monotonic) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._window_start = self._clock()
+        self._window_spans = 0
+        self._budget_factor = 1.0
+        self.stats: Counter[str] = Counter()
+
+    def process(self, batch: SpanBatch) -> SpanBatch:
+        spans = batch.spans
+        if spans.num_rows == 0:
+            return batch
+        rates = self._rates(spans.column("ServiceName")) * self._adapt(spans.num_rows)
+        thresholds = (np.clip(rates, 0.0, 1.0) * float(1 << 56)).astype(np.float64)
+        keep = trace_randomness(spans.column("TraceId").combine_chunks()).astype(np.float64) < thresholds
+        weights = np.where(keep, 1.0 / np.maximum(rates, 1e-12), 0.0)
+        kept = int(keep.sum())
+        self.stats["kept_spans"] += kept
+        self.stats["dropped_spans"] += spans.num_rows - kept
+        index = spans.schema.get_field_index("SampleWeight")
+        column = pc.multiply(spans.column(index), pa.array(weights))
+        return SpanBatch(spans.set_column(index, SPAN_SCHEMA.field("SampleWeight"), column), batch.attributes)
+
+    def _rates(self, services: pa.ChunkedArray) -> np.ndarray:
+        encoded = services.combine_chunks().dictionary_encode()
+        per_name = np.array(
+            [self._settings.service_rates.get(name, self._settings.default_rate) for name in encoded.dictionary.to_pylist()],
+            dtype=np.float64,
+        )
+        return per_name[encoded.indices.to_numpy(zero_copy_only=False)]
+
+    def _adapt(self, incoming: int) -> float:
+        """Scale factor keeping kept spans near the budget, from the last window's traffic."""
+        budget = self._settings.budget_spans_per_s
+        if budget <= 0:
+            return 1.0
+        now = self._clock()
+        self._window_spans += incoming
+        elapsed = now - self._window_start
+        if elapsed >= self._settings.budget_window_s:
+            observed = self._window_spans / elapsed
+            self._budget_factor = min(1.0, budget / observed) if observed > 0 else 1.0
+            self.stats["budget_factor_ppm"] = int(self._budget_factor * 1_000_000)
+            self._window_start, self._window_spans = now, 0
+        return self._budget_factor
+
