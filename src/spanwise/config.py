@@ -106,11 +106,37 @@ class SamplingConfig:
                 raise ValueError(f"sampling rate for {name} must be between 0 and 1, got {rate}")
 
 
+ENRICHMENT_ACTIONS = ("set", "copy", "rename", "derive")
+
+
+@dataclass(frozen=True)
+class EnrichmentRuleConfig:
+    """One rule; see spanwise.process.enrichment for the actions."""
+
+    action: str
+    key: str
+    value: str = ""
+    source: str = ""
+    pattern: str = ""
+    replacement: str = ""
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        if self.action not in ENRICHMENT_ACTIONS:
+            raise ValueError(f"action must be one of {', '.join(ENRICHMENT_ACTIONS)}, got {self.action!r}")
+        if not self.key:
+            raise ValueError("an enrichment rule needs a target `key`")
+        if self.action != "set" and not self.source:
+            raise ValueError(f"action {self.action} needs a `source` key")
+        if self.action == "derive" and not self.pattern:
+            raise ValueError("action derive needs a `pattern`")
+
+
 @dataclass(frozen=True)
 class EnrichmentConfig:
-    """Attribute enrichment rules (spanwise.process.enrichment); none by default."""
+    """Attribute enrichment rules (spanwise.process.enrichment), applied in order."""
 
-    enabled: bool = True
+    rules: list[EnrichmentRuleConfig] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -225,7 +251,7 @@ def _build(cls: type, data: Any, where: str, errors: list[tuple[str, str]]) -> A
     """A dataclass from a mapping; problems are appended to `errors`, defaults kept."""
     if not isinstance(data, dict):
         errors.append((where, f"expected a mapping, got {type(data).__name__}"))
-        return cls()
+        return _BAD
     hints = get_type_hints(cls)
     known = {f.name for f in fields(cls)}
     for name in sorted(set(data) - known):
@@ -236,11 +262,19 @@ def _build(cls: type, data: Any, where: str, errors: list[tuple[str, str]]) -> A
             converted = _convert(hints[name], value, f"{where}.{name}" if where else name, errors)
             if converted is not _BAD:
                 values[name] = converted
+    missing = [f.name for f in fields(cls) if f.name not in values and _required(f)]
+    if missing:
+        errors.append((where, f"missing required key(s) {', '.join(missing)}"))
+        return _BAD
     try:
         return cls(**values)
     except ValueError as exc:  # a dataclass's own __post_init__ validation
         errors.append((where, str(exc)))
-        return cls()
+        return _BAD
+
+
+def _required(item: dataclasses.Field[Any]) -> bool:
+    return item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING
 
 
 def _convert(hint: Any, value: Any, path: str, errors: list[tuple[str, str]]) -> Any:

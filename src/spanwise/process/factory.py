@@ -11,6 +11,7 @@ from typing import Callable
 from spanwise.config import Config
 from spanwise.process.api import SpanProcessor
 from spanwise.process.chain import ProcessorChain
+from spanwise.process.enrichment import Enricher
 from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.process.sampling import HeadSampler, HeadSamplingSettings
 
@@ -32,9 +33,14 @@ def _sampling(config: Config) -> SpanProcessor | None:
     )
 
 
+def _enrichment(config: Config) -> SpanProcessor | None:
+    return Enricher(config.enrichment.rules) if config.enrichment.rules else None
+
+
 #: processor name -> builder. Names not here yet build nothing.
 BUILDERS: dict[str, Builder] = {
     "ml_fields": _ml_fields,
+    "enrichment": _enrichment,
     "sampling": _sampling,
 }
 
