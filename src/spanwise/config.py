@@ -89,12 +89,39 @@ class RedactionConfig:
 
 
 @dataclass(frozen=True)
+class TailSamplingConfig:
+    """Tail sampling (spanwise.process.tail_sampling): a trace's spans wait (on disk,
+    queryable) for `decision_wait_s` after its first span arrived (as the OTel Collector's
+    tail sampler does), then the whole trace is kept if any policy says so; later spans
+    follow the decision. Policies with 0 / empty values are off."""
+
+    enabled: bool = False
+    decision_wait_s: float = 10.0
+    max_pending_traces: int = 100_000
+    keep_errors: bool = True
+    latency_threshold_ms: float = 0.0
+    attributes: dict[str, str] = field(default_factory=dict)  # key -> RE2 pattern on the value
+    confidence_below: float = 0.0
+    rate_limit_traces_per_s: float = 0.0  # per root service
+    probabilistic_rate: float = 0.0
+    remember_decisions_s: float = 3600.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.probabilistic_rate <= 1.0:
+            raise ValueError(f"probabilistic_rate must be between 0 and 1, got {self.probabilistic_rate}")
+        if self.decision_wait_s <= 0 or self.max_pending_traces <= 0:
+            raise ValueError("decision_wait_s and max_pending_traces must be positive")
+
+
+@dataclass(frozen=True)
 class SamplingConfig:
     """Head sampling (spanwise.process.sampling); off by default. Rates are the share of
     traces whose spans are stored in full; `budget_spans_per_s` > 0 lowers every rate
-    when traffic would exceed that many stored spans per second."""
+    when traffic would exceed that many stored spans per second. `tail` configures tail
+    sampling, which applies to the traces head sampling kept."""
 
     enabled: bool = False
+    tail: TailSamplingConfig = field(default_factory=TailSamplingConfig)
     default_rate: float = 1.0
     service_rates: dict[str, float] = field(default_factory=dict)
     budget_spans_per_s: float = 0.0

@@ -24,11 +24,16 @@ def _ml_fields(config: Config) -> SpanProcessor | None:
 
 def _sampling(config: Config) -> SpanProcessor | None:
     settings = config.sampling
-    if not settings.enabled:
+    if not settings.enabled and not settings.tail.enabled:
         return None
+    head = settings.enabled
     return HeadSampler(
         HeadSamplingSettings(
-            settings.default_rate, settings.service_rates, settings.budget_spans_per_s, settings.budget_window_s
+            settings.default_rate if head else 1.0,
+            settings.service_rates if head else {},
+            settings.budget_spans_per_s if head else 0.0,
+            settings.budget_window_s,
+            defer_to_tail=settings.tail.enabled,
         )
     )
 

@@ -3,7 +3,9 @@
 Sampling decides only which full spans reach `otel_traces`: a dropped span keeps
 flowing to the ingest table with `SampleWeight = 0` (so `predictions` and the span
 metrics still see it), and a kept span carries `SampleWeight = 1 / rate` (its adjusted
-count) so counts estimated from stored spans stay unbiased.
+count) so counts estimated from stored spans stay unbiased. With tail sampling on, kept
+spans carry `-1 / rate` instead: they wait for the trace's tail decision
+(`spanwise.process.tail_sampling`).
 
 The decision uses the trace id's randomness as W3C Trace Context level 2 defines it: the
 rightmost 7 bytes (56 bits) are random, so `keep iff R < rate * 2^56` gives every replica
@@ -38,6 +40,7 @@ class HeadSamplingSettings:
     service_rates: dict[str, float] = field(default_factory=dict)
     budget_spans_per_s: float = 0.0
     budget_window_s: float = 10.0
+    defer_to_tail: bool = False  # kept spans wait for a tail decision (negative weight)
 
 
 def trace_randomness(trace_ids: pa.Array) -> np.ndarray:
@@ -72,6 +75,8 @@ class HeadSampler:
         thresholds = (np.clip(rates, 0.0, 1.0) * float(1 << 56)).astype(np.float64)
         keep = trace_randomness(spans.column("TraceId").combine_chunks()).astype(np.float64) < thresholds
         weights = np.where(keep, 1.0 / np.maximum(rates, 1e-12), 0.0)
+        if self._settings.defer_to_tail:
+            weights = -weights
         kept = int(keep.sum())
         self.stats["kept_spans"] += kept
         self.stats["dropped_spans"] += spans.num_rows - kept

@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from spanwise.config import Config
 from spanwise.errors import ConfigError
 from spanwise.process.factory import build_chain
+from spanwise.process.tail_sampling import TailDecider
 from spanwise.query.service import QueryService
 from spanwise.receive.ingest import IngestService
 from spanwise.serve.jaeger_api import jaeger_routes
@@ -29,6 +30,7 @@ from spanwise.serve.native_api import native_routes
 from spanwise.serve.otlp_grpc import otlp_grpc_server
 from spanwise.serve.otlp_http import otlp_http_app
 from spanwise.store import open_store
+from spanwise.store.api import TailSamplingStore
 from spanwise.store.ingest_log import IngestLog
 
 log = logging.getLogger(__name__)
@@ -99,6 +101,7 @@ class SpanwiseServer:
         )
         committer.start()
         chain = build_chain(self.config)
+        decider = self._tail_decider(store)
         ingest = IngestService(chain, committer)
         grpc_server = otlp_grpc_server(ingest, server.max_body_bytes)
         if grpc_server.add_insecure_port(f"{server.host}:{server.grpc_port}") == 0:
@@ -106,7 +109,8 @@ class SpanwiseServer:
         queries = QueryService(store)
 
         def status_extra() -> dict[str, Any]:
-            return {"ingest": dict(ingest.stats), "processors": chain.all_stats(), "flushed_rows": committer.flushed_rows,
+            return {"ingest": dict(ingest.stats), "processors": chain.all_stats(),
+                    "tail_sampling": dict(decider.stats) if decider else {}, "flushed_rows": committer.flushed_rows,
                     "pending_rows": committer.pending_rows, "replayed_rows": committer.replayed_rows}
 
         query_app = Starlette(routes=jaeger_routes(queries) + native_routes(queries, status_extra))
@@ -129,8 +133,22 @@ class SpanwiseServer:
         await grpc_server.stop(GRACE_SECONDS)
         await asyncio.gather(*tasks, return_exceptions=True)
         committer.shutdown()
+        if decider:
+            decider.shutdown()
         store.shutdown()
         log.info("stopped cleanly")
+
+    def _tail_decider(self, store: object) -> TailDecider | None:
+        """Start deciding pending traces when tail sampling is configured."""
+        settings = self.config.sampling.tail
+        if not settings.enabled:
+            return None
+        if not isinstance(store, TailSamplingStore):
+            raise ConfigError("this store backend does not support tail sampling")
+        store.tail_sampling = True
+        decider = TailDecider(store, settings)
+        decider.start()
+        return decider
 
     def _uvicorn(self, app: Starlette, log_level: str) -> uvicorn.Server:
         config = uvicorn.Config(

@@ -8,7 +8,7 @@ every backend, written against these Protocols only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
 
@@ -135,3 +135,27 @@ class TraceStore(TraceWriter, TraceReader, Protocol):
     def start(self) -> None: ...
 
     def shutdown(self) -> None: ...
+
+
+@runtime_checkable
+class TailSamplingStore(Protocol):
+    """Optional capability: holding spans that wait for a tail-sampling decision
+    (spanwise.process.tail_sampling). Reads include pending spans once `tail_sampling`
+    is set."""
+
+    tail_sampling: bool
+
+    def pending_trace_summaries(
+        self, quiet_before_ns: int, max_pending: int, attribute_patterns: dict[str, str]
+    ) -> pa.Table:
+        """One row per pending trace that is ready for a decision: first seen (ingest time)
+        before `quiet_before_ns`, or among the oldest beyond `max_pending` traces.
+        Columns: TraceId, FirstSeen (ns), RootService, HasError (bool), MaxDurationNs,
+        MinConfidence (nullable), and `Match_<key>` (bool) per attribute pattern."""
+        ...
+
+    def settle_traces(self, trace_ids: list[str], weights: list[float], remember_s: float) -> int:
+        """Move the pending spans of `trace_ids` into `otel_traces` with their head weight
+        times `weights[i]`, drop those with weight 0, remember the decisions for
+        `remember_s` and apply remembered decisions to late spans. Returns spans moved."""
+        ...

@@ -16,6 +16,7 @@ tables, so span-derived tables see 100% of spans whatever later decides what
 from __future__ import annotations
 
 INGEST_TABLE = "spanwise_ingest"
+TAIL_PENDING_TABLE = "spanwise_tail_pending"
 
 _SPAN_COLUMNS = """
     Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
@@ -103,7 +104,7 @@ def statements(retention_days: int | None = None) -> list[str]:
         {_ttl("Start", retention_days)}""",
         f"""CREATE MATERIALIZED VIEW IF NOT EXISTS otel_traces_trace_id_ts_mv TO otel_traces_trace_id_ts
             AS SELECT TraceId, min(Timestamp) AS Start, max(Timestamp) AS End
-            FROM {INGEST_TABLE} WHERE TraceId != '' GROUP BY TraceId""",
+            FROM {INGEST_TABLE} WHERE TraceId != '' AND SampleWeight != 0 GROUP BY TraceId""",
         f"""CREATE TABLE IF NOT EXISTS spanwise_operations (
             ServiceName LowCardinality(String),
             SpanName LowCardinality(String),
@@ -143,4 +144,24 @@ def statements(retention_days: int | None = None) -> list[str]:
                 Duration, StatusCode, PredictionValue, PredictionLabel, Confidence, Scores, Features,
                 StringFeatures, Attributions, GroundTruth
             FROM {INGEST_TABLE} WHERE IsPrediction""",
+        *_tail_sampling_statements(),
+    ]
+
+
+def _tail_sampling_statements() -> list[str]:
+    """Spans waiting for a tail-sampling decision (negative SampleWeight), on disk and
+    queryable, and the decisions remembered for late spans (spanwise.process.tail_sampling)."""
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {TAIL_PENDING_TABLE} ({_SPAN_COLUMNS},
+            IngestTime DateTime64(3)
+        ) ENGINE = MergeTree ORDER BY (TraceId, Timestamp)""",
+        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {TAIL_PENDING_TABLE}_mv TO {TAIL_PENDING_TABLE}
+            AS SELECT * EXCEPT ({", ".join(PREDICTION_MAP_COLUMNS)}), now64(3) AS IngestTime
+            FROM {INGEST_TABLE} WHERE SampleWeight < 0""",
+        """CREATE TABLE IF NOT EXISTS spanwise_tail_decisions (
+            TraceId String,
+            Weight Float64,
+            DecidedAt DateTime
+        ) ENGINE = ReplacingMergeTree(DecidedAt) ORDER BY TraceId
+        TTL DecidedAt + toIntervalDay(1)""",
     ]

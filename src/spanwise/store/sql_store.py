@@ -8,6 +8,7 @@ written once here, so the backends cannot drift apart.
 from __future__ import annotations
 
 import re
+import time
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -51,6 +52,8 @@ class SqlTraceStore(ABC):
 
     def __init__(self, retention_days: int | None = None) -> None:
         self._retention_days = retention_days
+        #: Set when tail sampling is on: reads then include spans waiting for a decision.
+        self.tail_sampling = False
         # Reads of one trace run their two queries (spans, prediction maps) side by side.
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="spanwise-read")
 
@@ -93,7 +96,10 @@ class SqlTraceStore(ABC):
             "AND Timestamp >= toDateTime64({lo:Int64}, 9) AND Timestamp <= toDateTime64({hi:Int64}, 9)"
         )
         columns = _STORED_SPAN_COLUMNS if ai_fields else _DECODED_COLUMNS
-        read_spans = f"SELECT {columns} FROM otel_traces WHERE {in_range} SETTINGS {_POINT_READ_SETTINGS}"
+        read_spans = f"SELECT {columns} FROM otel_traces WHERE {in_range}"
+        if self.tail_sampling:  # spans waiting for their trace's decision are readable too
+            read_spans += f" UNION ALL SELECT {columns} FROM {schema.TAIL_PENDING_TABLE} WHERE {in_range}"
+        read_spans += f" SETTINGS {_POINT_READ_SETTINGS}"
         if not ai_fields:
             return _unique_spans(self._query(read_spans, params))
         maps_future = self._pool.submit(
@@ -116,7 +122,7 @@ class SqlTraceStore(ABC):
             window_start = max(query.start_ns, window_end - width)
             params.update(lo=window_start, hi=window_end, limit=query.limit - len(found))
             rows = self._query(
-                f"SELECT TraceId, max(Timestamp) AS latest FROM otel_traces WHERE {' AND '.join(where)} "
+                f"SELECT TraceId, max(Timestamp) AS latest FROM {self._searched_spans()} WHERE {' AND '.join(where)} "
                 "AND Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp <= fromUnixTimestamp64Nano({hi:Int64}) "
                 + ("AND TraceId NOT IN {seen:Array(String)} " if found else "")
                 + "GROUP BY TraceId ORDER BY latest DESC LIMIT {limit:UInt32}",
@@ -125,6 +131,69 @@ class SqlTraceStore(ABC):
             found += rows.column("TraceId").to_pylist()
             window_end, width = window_start - 1, query.end_ns - query.start_ns
         return found
+
+    def _searched_spans(self) -> str:
+        """The table (or union) searches read: stored spans, and pending ones if any wait."""
+        if not self.tail_sampling:
+            return "otel_traces"
+        return f"(SELECT * FROM otel_traces UNION ALL SELECT * EXCEPT (IngestTime) FROM {schema.TAIL_PENDING_TABLE})"
+
+    # -- tail sampling (spanwise.process.tail_sampling.TailSamplingStore) --
+
+    def pending_trace_summaries(
+        self, quiet_before_ns: int, max_pending: int, attribute_patterns: dict[str, str]
+    ) -> pa.Table:
+        params: dict[str, Any] = {"quiet": quiet_before_ns}
+        matches = ""
+        for i, (key, pattern) in enumerate(sorted(attribute_patterns.items())):
+            params[f"k{i}"], params[f"p{i}"] = key, pattern
+            matches += f", countIf(match(SpanAttributes[{{k{i}:String}}], {{p{i}:String}})) > 0 AS `Match_{key}`"
+        summary = (
+            "SELECT TraceId, toInt64(toUnixTimestamp64Nano(min(IngestTime))) AS FirstSeen, "
+            "argMin(ServiceName, Timestamp) AS RootService, countIf(StatusCode = 'Error') > 0 AS HasError, "
+            f"max(Duration) AS MaxDurationNs, min(Confidence) AS MinConfidence{matches} "
+            f"FROM {schema.TAIL_PENDING_TABLE} GROUP BY TraceId"
+        )
+        pending = self._query(f"SELECT uniqExact(TraceId) AS n FROM {schema.TAIL_PENDING_TABLE}").column("n")[0].as_py()
+        params["excess"] = max(0, int(pending or 0) - max_pending)
+        return self._query(
+            f"SELECT * FROM ({summary}) WHERE FirstSeen < {{quiet:Int64}} "
+            f"OR TraceId IN (SELECT TraceId FROM ({summary}) ORDER BY FirstSeen LIMIT {{excess:UInt64}}) "
+            "ORDER BY FirstSeen",
+            params,
+        ) if pending else pa.table({})
+
+    def settle_traces(self, trace_ids: list[str], weights: list[float], remember_s: float) -> int:
+        if trace_ids:
+            decided = pa.table({"TraceId": pa.array(trace_ids, pa.string()), "Weight": pa.array(weights, pa.float64()),
+                                "DecidedAt": pa.array([int(time.time())] * len(trace_ids), pa.timestamp("s", tz="UTC"))})
+            self._insert("spanwise_tail_decisions", decided)
+        recent = f"DecidedAt >= now() - toIntervalSecond({int(remember_s)})"
+        remembered = (
+            f"SELECT TraceId, argMax(Weight, DecidedAt) AS Weight FROM spanwise_tail_decisions WHERE {recent} "
+            f"AND TraceId IN (SELECT TraceId FROM {schema.TAIL_PENDING_TABLE}) GROUP BY TraceId"
+        )
+        counts = self._query(
+            f"SELECT count() AS decided, countIf(d.Weight > 0) AS kept FROM {schema.TAIL_PENDING_TABLE} AS p "
+            f"INNER JOIN ({remembered}) AS d ON p.TraceId = d.TraceId"
+        ).to_pylist()[0]
+        if not counts["decided"]:
+            return 0
+        moved = int(counts["kept"])
+        if moved:
+            columns = ", ".join(
+                "-p.SampleWeight * d.Weight AS SampleWeight" if c == "`SampleWeight`" else f"p.{c}"
+                for c in _STORED_SPAN_COLUMNS.split(", ")
+            )
+            self._execute(
+                f"INSERT INTO otel_traces ({_STORED_SPAN_COLUMNS}) SELECT {columns} FROM {schema.TAIL_PENDING_TABLE} AS p "
+                f"INNER JOIN ({remembered}) AS d ON p.TraceId = d.TraceId "
+                "WHERE d.Weight > 0"
+            )
+        self._execute(
+            f"DELETE FROM {schema.TAIL_PENDING_TABLE} WHERE TraceId IN (SELECT TraceId FROM spanwise_tail_decisions WHERE {recent})"
+        )
+        return moved
 
     def services(self) -> list[str]:
         rows = self._query("SELECT DISTINCT ServiceName FROM spanwise_operations ORDER BY ServiceName")

@@ -1,0 +1,145 @@
+"""Tail sampling: decide per whole trace, after its spans have arrived.
+
+The head sampler marks spans that wait for a tail decision with a negative
+`SampleWeight` (minus their head weight); the store keeps such spans in a pending table,
+on disk and queryable, instead of `otel_traces` (`TailSamplingStore`). The predictions
+table and the span metrics already saw them: sampling only decides which full spans are
+stored. A `TailDecider` thread wakes every second, asks the store for per-trace
+summaries of traces first seen `decision_wait_s` ago (or the oldest ones, beyond
+`max_pending_traces`), evaluates the policies here, and tells the store which traces to
+keep (with their weight) and which to drop. Decisions are remembered, so spans of a
+decided trace that arrive late follow it. A crash loses nothing: pending spans are in the
+store, and the next run decides them.
+
+Weights: a trace kept by a policy other than the probabilistic remainder keeps weight 1
+(times its head weight); one kept by the remainder at rate p gets 1/p; so counts from
+stored spans are unbiased for the remainder and exact for the traces policies select.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+import pyarrow as pa
+
+from spanwise.config import TailSamplingConfig
+from spanwise.store.api import TailSamplingStore
+
+log = logging.getLogger(__name__)
+TICK_S = 1.0
+
+
+@dataclass(frozen=True)
+class Decision:
+    trace_ids: list[str]
+    weights: list[float]
+    reasons: Counter[str]
+
+
+def decide(summaries: pa.Table, config: TailSamplingConfig, rate_limiter: "RateLimiter") -> Decision:
+    """Apply the policies to ready traces: any policy keeps; otherwise the probabilistic
+    remainder keeps (by trace id randomness, like head sampling), or the trace is dropped."""
+    reasons: Counter[str] = Counter()
+    ids, weights = [], []
+    rows = summaries.to_pylist()
+    rows.sort(key=lambda r: r["FirstSeen"])
+    for row in rows:
+        reason = _policy_reason(row, config, rate_limiter)
+        weight = 1.0 if reason else 0.0
+        if not reason and config.probabilistic_rate > 0 and _random56(row["TraceId"]) < config.probabilistic_rate * 2**56:
+            reason, weight = "probabilistic", 1.0 / config.probabilistic_rate
+        reasons[reason or "dropped"] += 1
+        ids.append(row["TraceId"])
+        weights.append(weight)
+    return Decision(ids, weights, reasons)
+
+
+def _policy_reason(row: dict[str, object], config: TailSamplingConfig, rate_limiter: "RateLimiter") -> str:
+    if config.keep_errors and row["HasError"]:
+        return "error"
+    if config.latency_threshold_ms > 0 and float(row["MaxDurationNs"]) > config.latency_threshold_ms * 1e6:  # type: ignore[arg-type]
+        return "latency"
+    for key in config.attributes:
+        if row.get(f"Match_{key}"):
+            return "attribute"
+    confidence = row.get("MinConfidence")
+    if config.confidence_below > 0 and confidence is not None and float(confidence) < config.confidence_below:  # type: ignore[arg-type]
+        return "low_confidence"
+    if config.rate_limit_traces_per_s > 0 and rate_limiter.allow(str(row["RootService"])):
+        return "rate_limit"
+    return ""
+
+
+def _random56(trace_id: str) -> int:
+    return int(trace_id[-14:], 16)
+
+
+class RateLimiter:
+    """A token bucket per service: up to `rate` traces per second, bursts of one second."""
+
+    def __init__(self, rate: float) -> None:
+        self._rate = rate
+        self._tokens: dict[str, float] = defaultdict(lambda: rate)
+        self._last: dict[str, float] = {}
+
+    def allow(self, service: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        last = self._last.get(service, now)
+        self._tokens[service] = min(self._rate, self._tokens[service] + (now - last) * self._rate)
+        self._last[service] = now
+        if self._tokens[service] >= 1.0:
+            self._tokens[service] -= 1.0
+            return True
+        return False
+
+
+class TailDecider:
+    """Background thread deciding pending traces; start()/shutdown() are idempotent."""
+
+    def __init__(self, store: TailSamplingStore, config: TailSamplingConfig) -> None:
+        self._store = store
+        self._config = config
+        self._limiter = RateLimiter(config.rate_limit_traces_per_s)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.stats: Counter[str] = Counter()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="spanwise-tail", daemon=True)
+            self._thread.start()
+
+    def shutdown(self) -> None:
+        """Stop deciding; undecided spans stay pending on disk for the next run."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def tick(self) -> Decision:
+        """Decide every ready trace once (also called directly by tests)."""
+        remember = self._config.remember_decisions_s
+        late = self._store.settle_traces([], [], remember)  # late spans of decided traces first
+        quiet_before = time.time_ns() - int(self._config.decision_wait_s * 1e9)
+        summaries = self._store.pending_trace_summaries(
+            quiet_before, self._config.max_pending_traces, self._config.attributes
+        )
+        decision = decide(summaries, self._config, self._limiter)
+        moved = self._store.settle_traces(decision.trace_ids, decision.weights, remember) if decision.trace_ids else 0
+        self.stats.update({f"traces_{k}": v for k, v in decision.reasons.items()})
+        self.stats["spans_stored"] += moved + late
+        self.stats["late_spans_stored"] += late
+        return decision
+
+    def _run(self) -> None:
+        while not self._stop.wait(TICK_S):
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - keep deciding; the spans stay pending meanwhile
+                self.stats["failed_ticks"] += 1
+                log.exception("tail sampling tick failed")
+
