@@ -17,6 +17,7 @@ import chdb
 import pyarrow as pa
 
 from spanwise.errors import StoreUnavailable
+from spanwise.model.metrics import MetricsSpec
 from spanwise.store.sql_store import SqlTraceStore
 
 log = logging.getLogger(__name__)
@@ -25,8 +26,8 @@ log = logging.getLogger(__name__)
 class ChdbTraceStore(SqlTraceStore):
     """A TraceStore in `path`, created on `start()`."""
 
-    def __init__(self, path: str, retention_days: int | None = None) -> None:
-        super().__init__(retention_days)
+    def __init__(self, path: str, retention_days: int | None = None, metrics: MetricsSpec | None = None) -> None:
+        super().__init__(retention_days, metrics)
         self.path = os.path.abspath(path)
         self._local = threading.local()
         self._connections: list[Any] = []
@@ -71,12 +72,12 @@ class ChdbTraceStore(SqlTraceStore):
         return result if isinstance(result, pa.Table) else pa.table({})
 
     def _insert(self, table: str, rows: pa.Table) -> None:
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, rows.schema) as writer:
-            writer.write_table(rows)
+        # Not `send_insert` (streaming): on a full disk it reported success while the
+        # engine dropped the rows. chDB's Python() table function reads the Arrow table
+        # in place and surfaces every engine error.
+        columns = ", ".join(f"`{name}`" for name in rows.schema.names)
+        data = rows  # noqa: F841 - referenced by name from the SQL below
         try:
-            with self._connection().send_insert(f"INSERT INTO {table}", "ArrowStream") as insert:
-                insert.append(sink.getvalue().to_pybytes())
-                insert.finish()
+            self._connection().query(f"INSERT INTO {table} ({columns}) SELECT * FROM Python(data)")
         except (RuntimeError, chdb.ChdbError) as exc:
             raise StoreUnavailable(f"store write failed: {exc}") from exc

@@ -58,6 +58,7 @@ class IngestLog:
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
         self._segment_path = ""
+        self._closed_segments: list[str] = []
         self._segment: pa.ipc.RecordBatchStreamWriter | None = None
         self._segment_file: pa.OSFile | None = None
         self._sequence = 0
@@ -73,8 +74,6 @@ class IngestLog:
             return
         os.makedirs(self._directory, exist_ok=True)
         self._replay()
-        with self._lock:
-            self._open_segment()
         self._thread = threading.Thread(target=self._run, name="spanwise-flusher", daemon=True)
         self._thread.start()
 
@@ -105,17 +104,22 @@ class IngestLog:
 
     def _append(self, batch: pa.Table) -> None:
         with self._lock:
-            if self._stopping or self._segment is None:
+            if self._stopping:
                 raise StoreUnavailable("shutting down")
             if self._pending_rows and self._pending_rows + batch.num_rows > self._max_pending_rows:
                 raise PipelineFull(f"{self._pending_rows} spans are waiting to be stored; retry later")
             try:
+                if self._segment is None:
+                    self._open_segment()
+                assert self._segment is not None and self._segment_file is not None
                 self._segment.write_table(batch)
-                assert self._segment_file is not None
                 self._segment_file.flush()
                 if self._fsync:
                     os.fsync(self._segment_file.fileno())
             except (OSError, pa.ArrowException) as exc:
+                # A failed write (say, a full disk) may leave a torn batch at the segment's
+                # end: later batches go to a new segment, so a replay reads all of them.
+                self._abandon_segment()
                 raise StoreUnavailable(f"cannot write the ingest log: {exc}") from exc
             self._pending.append(batch)
             self._pending_rows += batch.num_rows
@@ -129,12 +133,19 @@ class IngestLog:
         self._segment_file = pa.OSFile(self._segment_path, "wb")
         self._segment = pa.ipc.new_stream(self._segment_file, SPAN_SCHEMA)
 
-    def _close_segment(self) -> str:
-        assert self._segment is not None and self._segment_file is not None
-        self._segment.close()
-        self._segment_file.close()
+    def _abandon_segment(self) -> None:
+        """Close the current segment (if any) and remember it for deletion after the next
+        flush, which stores everything it acknowledged."""
+        if self._segment_file is None:
+            return
+        for closing in (self._segment, self._segment_file):
+            try:
+                if closing is not None:
+                    closing.close()
+            except (OSError, pa.ArrowException):
+                pass  # its acknowledged batches are already complete on disk and in memory
+        self._closed_segments.append(self._segment_path)
         self._segment = self._segment_file = None
-        return self._segment_path
 
     def _run(self) -> None:
         while True:
@@ -147,13 +158,13 @@ class IngestLog:
                     self._wake.wait(remaining)
                 stopping = self._stopping
                 tables, rows = self._pending, self._pending_rows
-                segment = self._close_segment() if tables or stopping else ""
-                if not stopping and segment:
-                    self._open_segment()
+                if tables or stopping:
+                    self._abandon_segment()  # the next append opens a fresh one
+                done, self._closed_segments = self._closed_segments, []
                 self._pending = []
             if tables:
                 self._flush(tables, rows)
-            if segment:
+            for segment in done:
                 os.remove(segment)
             if stopping:
                 return
