@@ -168,9 +168,37 @@ class EnrichmentConfig:
 
 @dataclass(frozen=True)
 class ForwardConfig:
-    """Forwarding of processed spans to another OTLP endpoint; off when no endpoint."""
+    """Forwarding of processed spans to another OTLP endpoint (spanwise.process.forward);
+    off when `endpoint` is empty. For `http`, `endpoint` is a base URL (`/v1/traces` is
+    appended) or the full URL ending in `/v1/traces`; for `grpc`, `host:port` (or
+    `http://host:port`; `https://` uses TLS). At most `queue_max_spans` wait; a failed
+    send is retried `max_retries` times with exponential back-off and jitter from
+    `initial_backoff_s` up to `max_backoff_s`, giving up after `max_elapsed_s`. On
+    shutdown the queue drains for at most `drain_timeout_s`."""
 
     endpoint: str = ""
+    protocol: str = "http"
+    headers: dict[str, str] = field(default_factory=dict)
+    compression: str = "gzip"
+    queue_max_spans: int = 100_000
+    max_retries: int = 5
+    initial_backoff_s: float = 1.0
+    max_backoff_s: float = 30.0
+    max_elapsed_s: float = 120.0
+    timeout_s: float = 10.0
+    drain_timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.protocol not in ("http", "grpc"):
+            raise ValueError(f"protocol must be http or grpc, got {self.protocol!r}")
+        if self.compression not in ("gzip", "none"):
+            raise ValueError(f"compression must be gzip or none, got {self.compression!r}")
+        if self.protocol == "http" and self.endpoint and not self.endpoint.startswith(("http://", "https://")):
+            raise ValueError(f"an http endpoint must start with http:// or https://, got {self.endpoint!r}")
+        if self.queue_max_spans <= 0 or self.max_retries < 0:
+            raise ValueError("queue_max_spans must be positive and max_retries not negative")
+        if min(self.initial_backoff_s, self.max_backoff_s, self.max_elapsed_s, self.timeout_s, self.drain_timeout_s) < 0:
+            raise ValueError("back-off, elapsed, timeout and drain settings must not be negative")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from spanwise.config import Config
 from spanwise.process.api import SpanProcessor
 from spanwise.process.chain import ProcessorChain
 from spanwise.process.enrichment import Enricher
+from spanwise.process.forward import ForwardProcessor
 from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.process.sampling import HeadSampler, HeadSamplingSettings
 
@@ -42,11 +43,16 @@ def _enrichment(config: Config) -> SpanProcessor | None:
     return Enricher(config.enrichment.rules) if config.enrichment.rules else None
 
 
+def _forward(config: Config) -> SpanProcessor | None:
+    return ForwardProcessor(config.forward) if config.forward.endpoint else None
+
+
 #: processor name -> builder. Names not here yet build nothing.
 BUILDERS: dict[str, Builder] = {
     "ml_fields": _ml_fields,
     "enrichment": _enrichment,
     "sampling": _sampling,
+    "forward": _forward,
 }
 
 

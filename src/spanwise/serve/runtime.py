@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from spanwise.config import Config
 from spanwise.errors import ConfigError
 from spanwise.process.factory import build_chain
+from spanwise.process.forward import ForwardProcessor
 from spanwise.process.tail_sampling import TailDecider
 from spanwise.query.service import QueryService
 from spanwise.receive.ingest import IngestService
@@ -101,6 +102,9 @@ class SpanwiseServer:
         )
         committer.start()
         chain = build_chain(self.config)
+        forwarder = next((p for p in chain.processors if isinstance(p, ForwardProcessor)), None)
+        if forwarder:
+            forwarder.start()
         decider = self._tail_decider(store)
         ingest = IngestService(chain, committer)
         grpc_server = otlp_grpc_server(ingest, server.max_body_bytes)
@@ -132,6 +136,8 @@ class SpanwiseServer:
             uv.should_exit = True
         await grpc_server.stop(GRACE_SECONDS)
         await asyncio.gather(*tasks, return_exceptions=True)
+        if forwarder:
+            forwarder.shutdown()  # the receivers have stopped: send what is queued
         committer.shutdown()
         if decider:
             decider.shutdown()
