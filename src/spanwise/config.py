@@ -16,6 +16,7 @@ from typing import Any, Mapping, Union, get_args, get_origin, get_type_hints
 import yaml
 
 from spanwise.errors import ConfigError
+from spanwise.model import metrics as metrics_model
 
 
 @dataclass(frozen=True)
@@ -202,10 +203,49 @@ class ForwardConfig:
 
 
 @dataclass(frozen=True)
+class CustomMetricConfig:
+    """A business metric over one span (else resource) attribute: a counter counts the
+    spans that carry `attribute` (`value: sum` adds up its numeric value instead); a
+    histogram observes its numeric value in `buckets` (default: Prometheus' defaults).
+    `labels` are attribute keys whose values label the series."""
+
+    name: str = ""
+    attribute: str = ""
+    labels: list[str] = field(default_factory=list)
+    buckets: list[float] = field(default_factory=list)
+    value: str = "count"
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class MetricsConfig:
-    """Span metrics computed from 100% of spans and exposed at /metrics."""
+    """Span metrics computed from 100% of spans and exposed at /metrics. `dimensions`
+    are attribute keys added as labels to the span metrics (like the spanmetrics
+    connector's); `counters` and `histograms` are custom business metrics."""
 
     enabled: bool = True
+    dimensions: list[str] = field(default_factory=list)
+    counters: list[CustomMetricConfig] = field(default_factory=list)
+    histograms: list[CustomMetricConfig] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        found = [f"counters[{i}].buckets: only histograms have buckets" for i, c in enumerate(self.counters) if c.buckets]
+        found += [f"counters[{i}].value: count or sum, got {c.value!r}" for i, c in enumerate(self.counters)
+                  if c.value not in ("count", "sum")]
+        found += [f"histograms[{i}].value: histograms observe the value; leave it out" for i, h in enumerate(self.histograms)
+                  if h.value != "count"]
+        found += metrics_model.problems(self.spec())
+        if found:
+            raise ValueError("; ".join(found))
+
+    def spec(self) -> metrics_model.MetricsSpec:
+        """The plain value the store and the query side take."""
+        custom = [
+            metrics_model.CustomMetric(c.name, kind, c.attribute, tuple(c.labels), tuple(c.buckets), c.value == "sum", c.description)
+            for kind, defined in ((metrics_model.COUNTER, self.counters), (metrics_model.HISTOGRAM, self.histograms))
+            for c in defined
+        ]
+        return metrics_model.MetricsSpec(self.enabled, tuple(self.dimensions), tuple(custom))
 
 
 @dataclass(frozen=True)

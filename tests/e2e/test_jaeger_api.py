@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import httpx
 import pytest
@@ -18,6 +18,20 @@ pytestmark = pytest.mark.slow
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "jaeger"
 TRACE_ID = "83a9efd15c1c98a977e0711cc93ee28b"
 START_US = 1706678909209712
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpanwiseProcess]:
+    """A server that stores spans as sent: Jaeger's fixtures carry an IPv4 address
+    (`net.peer.ip`), which default PII redaction would mask, and this module checks the
+    conversion to Jaeger's output, not redaction."""
+    base = tmp_path_factory.mktemp("jaeger")
+    config = base / "spanwise.yaml"
+    config.write_text("redaction:\n  enabled: false\n")
+    process = SpanwiseProcess(str(base / "data"), ["--config", str(config)])
+    process.start()
+    yield process
+    process.stop()
 
 
 @pytest.fixture(scope="module")

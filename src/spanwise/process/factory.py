@@ -14,6 +14,7 @@ from spanwise.process.chain import ProcessorChain
 from spanwise.process.enrichment import Enricher
 from spanwise.process.forward import ForwardProcessor
 from spanwise.process.ml_fields import MlFieldsProcessor
+from spanwise.process.redaction import redaction_processor
 from spanwise.process.sampling import HeadSampler, HeadSamplingSettings
 
 Builder = Callable[[Config], SpanProcessor | None]
@@ -51,6 +52,7 @@ def _forward(config: Config) -> SpanProcessor | None:
 BUILDERS: dict[str, Builder] = {
     "ml_fields": _ml_fields,
     "enrichment": _enrichment,
+    "redaction": redaction_processor,
     "sampling": _sampling,
     "forward": _forward,
 }

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
+from typing import Callable
 
 import pyarrow as pa
 
@@ -17,6 +19,8 @@ from spanwise.store.api import DependencyLink, LatencyPoint, Operation, StoreSta
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{1,32}$")
 MAX_SEARCH_LIMIT = 1500
 MAX_SERIES_POINTS = 11_000
+#: (attribute key, searched value) -> the value as stored (see `QueryService.__init__`).
+StoredValue = Callable[[str, str], str]
 
 
 def normalize_trace_id(trace_id: str) -> str:
@@ -29,8 +33,11 @@ def normalize_trace_id(trace_id: str) -> str:
 class QueryService:
     """Trace lookup, search, services, operations and the service graph."""
 
-    def __init__(self, reader: TraceReader) -> None:
+    def __init__(self, reader: TraceReader, stored_value: StoredValue | None = None) -> None:
+        """`stored_value(key, value)`, when given, turns a searched attribute value into
+        the form ingest stored it in (a keyed hash when redaction hashes PII)."""
         self._reader = reader
+        self._stored_value = stored_value
 
     def trace(self, trace_id: str, ai_fields: bool = True) -> pa.Table:
         """Every span of one trace; `NotFound` when no span of it is stored."""
@@ -49,6 +56,9 @@ class QueryService:
             raise InvalidQuery("the end of the time range is before its start")
         if not 0 < query.limit <= MAX_SEARCH_LIMIT:
             raise InvalidQuery(f"limit must be between 1 and {MAX_SEARCH_LIMIT}")
+        if self._stored_value is not None and query.attributes:
+            rewrite = self._stored_value
+            query = replace(query, attributes=tuple((k, rewrite(k, v)) for k, v in query.attributes))
         ids = self._reader.find_trace_ids(query)
         return ids, self._reader.get_traces(ids, ai_fields) if ids else pa.table({})
 

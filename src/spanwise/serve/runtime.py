@@ -24,12 +24,14 @@ from spanwise.errors import ConfigError
 from spanwise.process.factory import build_chain
 from spanwise.process.forward import ForwardProcessor
 from spanwise.process.tail_sampling import TailDecider
+from spanwise.query.metrics import metrics_service
 from spanwise.query.service import QueryService
 from spanwise.receive.ingest import IngestService
 from spanwise.serve.jaeger_api import jaeger_routes
 from spanwise.serve.native_api import native_routes
 from spanwise.serve.otlp_grpc import otlp_grpc_server
 from spanwise.serve.otlp_http import otlp_http_app
+from spanwise.serve.prometheus import metrics_routes
 from spanwise.store import open_store
 from spanwise.store.api import TailSamplingStore
 from spanwise.store.ingest_log import IngestLog
@@ -89,7 +91,7 @@ class SpanwiseServer:
         bind_socket(server.host, server.grpc_port, "OTLP/gRPC").close()
         if server.store_url.startswith("chdb://"):
             check_data_dir(os.path.abspath(server.data_dir if not server.store else server.store_url[7:]))
-        store = open_store(server.store_url, self.config.store.retention_days or None)
+        store = open_store(server.store_url, self.config.store.retention_days or None, self.config.metrics.spec())
         store.start()
         ingest_cfg = self.config.ingest
         committer = IngestLog(
@@ -117,7 +119,8 @@ class SpanwiseServer:
                     "tail_sampling": dict(decider.stats) if decider else {}, "flushed_rows": committer.flushed_rows,
                     "pending_rows": committer.pending_rows, "replayed_rows": committer.replayed_rows}
 
-        query_app = Starlette(routes=jaeger_routes(queries) + native_routes(queries, status_extra))
+        query_app = Starlette(routes=jaeger_routes(queries) + native_routes(queries, status_extra)
+                              + metrics_routes(metrics_service(store, self.config.metrics.spec())))
         http_app = otlp_http_app(ingest, server.max_body_bytes)
         servers = [self._uvicorn(http_app, server.log_level), self._uvicorn(query_app, server.log_level)]
         await grpc_server.start()

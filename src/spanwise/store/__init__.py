@@ -5,15 +5,17 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from spanwise.errors import ConfigError
+from spanwise.model.metrics import MetricsSpec
 from spanwise.store.api import TraceStore
 
 
-def open_store(url: str, retention_days: int | None = None) -> TraceStore:
-    """The store a URL names: `chdb:///abs/path` or `chdb://relative/path` (embedded)."""
+def open_store(url: str, retention_days: int | None = None, metrics: MetricsSpec | None = None) -> TraceStore:
+    """The store a URL names: `chdb:///abs/path` or `chdb://relative/path` (embedded).
+    `metrics` chooses the span metrics it computes (default: the built-in ones)."""
     parsed = urlparse(url)
     if parsed.scheme == "chdb":
         from spanwise.store.chdb_store import ChdbTraceStore
 
         path = (parsed.netloc + parsed.path) or "spanwise-data"
-        return ChdbTraceStore(path, retention_days)
+        return ChdbTraceStore(path, retention_days, metrics)
     raise ConfigError(f"unsupported store URL {url!r}: use chdb:///path/to/dir")

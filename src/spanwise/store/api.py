@@ -75,6 +75,65 @@ class StoreStats:
     tables: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Histogram:
+    """Observations of one series. `buckets` pairs a bucket's inclusive upper bound
+    (ascending, `inf` last) with how many observations fell in it, above the next lower
+    bound (not cumulative); bounds without observations are absent. `count` and `total`
+    are the number and the sum of all observations."""
+
+    buckets: tuple[tuple[float, int], ...] = ()
+    count: int = 0
+    total: float = 0.0
+
+
+@dataclass(frozen=True)
+class SpanMetrics:
+    """Calls and duration (milliseconds) of one span series; `dimensions` are the
+    configured extra attributes (key, value; empty when the span had none).
+    `start_ns` is the step's start, None for totals."""
+
+    service: str
+    span_name: str
+    span_kind: str
+    status_code: str
+    dimensions: tuple[tuple[str, str], ...]
+    duration_ms: Histogram
+    start_ns: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelMetrics:
+    """Predictions of one model version: latency (milliseconds) of every prediction,
+    confidence of those that carry one. `latency_ms.count` is the prediction count."""
+
+    model_name: str
+    model_version: str
+    latency_ms: Histogram
+    confidence: Histogram
+    start_ns: int | None = None
+
+
+@dataclass(frozen=True)
+class CustomMetricSeries:
+    """One series of a configured custom metric (`spanwise.model.metrics.CustomMetric`):
+    `labels` are (attribute key, value); a counter's value is `values.total`."""
+
+    name: str
+    labels: tuple[tuple[str, str], ...]
+    values: Histogram
+    start_ns: int | None = None
+
+
+@dataclass(frozen=True)
+class MetricTotals:
+    """Every metric series, cumulative since the store began."""
+
+    spans: list[SpanMetrics]
+    models: list[ModelMetrics]
+    custom: list[CustomMetricSeries]
+
+
 class TraceWriter(Protocol):
     """Commits span batches.
 
@@ -122,6 +181,34 @@ class TraceReader(Protocol):
 
     def stats(self) -> StoreStats:
         """Row counts and bytes on disk."""
+        ...
+
+
+@runtime_checkable
+class MetricsReader(Protocol):
+    """Optional capability: span metrics computed from every span written, before any
+    sampling decides what is stored, so they stay exact whatever share is kept.
+
+    Like the other aggregates, they are not deduplicated: a span written twice
+    (at-least-once delivery) counts twice. Series methods return one record per series
+    and step (`step_s` a positive multiple of 60; steps start at multiples of it), oldest
+    step first; steps without data are absent. Thread-safe.
+    """
+
+    def metric_totals(self) -> MetricTotals:
+        """Every series, cumulative since the store began (what `/metrics` exposes)."""
+        ...
+
+    def span_metrics(self, start_ns: int, end_ns: int, step_s: int, service: str | None = None) -> list[SpanMetrics]:
+        """Per-step span series of minutes in [start_ns, end_ns], optionally of one service."""
+        ...
+
+    def model_metrics(self, start_ns: int, end_ns: int, step_s: int, model: str | None = None) -> list[ModelMetrics]:
+        """Per-step model series of minutes in [start_ns, end_ns], optionally of one model."""
+        ...
+
+    def custom_metrics(self, start_ns: int, end_ns: int, step_s: int, name: str | None = None) -> list[CustomMetricSeries]:
+        """Per-step custom-metric series of minutes in [start_ns, end_ns], optionally of one metric."""
         ...
 
 

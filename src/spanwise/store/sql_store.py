@@ -17,8 +17,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from spanwise.model.spans import DECODED_SCHEMA, SPAN_SCHEMA
-from spanwise.store import schema
+from spanwise.model.metrics import MetricsSpec
+from spanwise.store import metrics_schema, schema
 from spanwise.store.api import DependencyLink, LatencyPoint, Operation, StoreStats, TraceQuery
+from spanwise.store.sql_metrics import SqlMetricsReader
 
 _HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 #: Span columns as stored in otel_traces (the prediction maps live in `predictions`).
@@ -47,11 +49,13 @@ def array_literal(values: list[str]) -> str:
     return "[" + ",".join(f"'{v}'" for v in escaped) + "]"
 
 
-class SqlTraceStore(ABC):
-    """TraceStore over any ClickHouse engine; subclasses provide the connection."""
+class SqlTraceStore(SqlMetricsReader, ABC):
+    """TraceStore (and MetricsReader) over any ClickHouse engine; subclasses provide the
+    connection. `metrics` says which span metrics the store's views compute."""
 
-    def __init__(self, retention_days: int | None = None) -> None:
+    def __init__(self, retention_days: int | None = None, metrics: MetricsSpec | None = None) -> None:
         self._retention_days = retention_days
+        self._metrics = metrics or MetricsSpec()
         #: Set when tail sampling is on: reads then include spans waiting for a decision.
         self.tail_sampling = False
         # Reads of one trace run their two queries (spans, prediction maps) side by side.
@@ -70,7 +74,11 @@ class SqlTraceStore(ABC):
         """Insert an Arrow table; return once committed."""
 
     def create_schema(self) -> None:
-        for statement in schema.statements(self._retention_days):
+        """Create what is missing; recreate the metric views from the current spec."""
+        tables = self._query("SELECT name FROM system.tables WHERE database = currentDatabase()")
+        existing = tables.column("name").to_pylist() if tables.num_columns else []
+        ddl = schema.statements(self._retention_days) + metrics_schema.table_statements()
+        for statement in ddl + metrics_schema.view_statements(self._metrics, existing):
             self._execute(statement)
 
     def write_spans(self, spans: pa.Table) -> None:

@@ -1,0 +1,214 @@
+"""PII redaction: the processor that runs before anything is stored or forwarded.
+
+Every place a span can carry PII goes through one `Redactor` (`spanwise.process.redactor`):
+span attributes (the flat rows, from which `SpanAttributes` and `SpanAttributeTypes` are
+rebuilt, so the three never disagree), resource attributes, span names, status messages,
+and event and link attributes. It runs before `ml_fields` in the default chain, so the
+features parsed from `ml.feature.*` values and feature-dict strings are parsed from text
+that is already redacted.
+
+A redacted attribute becomes a string (its number and non-string type are removed: a
+masked card number is no longer an int64). With hashing on, `HashedSearch` lets a search
+for a plain value find what was stored as its hash.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from typing import Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from spanwise.config import Config, RedactionConfig
+from spanwise.errors import ConfigError
+from spanwise.model.spans import ATTRIBUTE_MAP, ATTRIBUTE_ROWS_SCHEMA, SpanBatch
+from spanwise.process.attribute_rows import with_attribute_rows
+from spanwise.process.pii_detectors import detectors_named
+from spanwise.process.redactor import HASH_PREFIX, KeyRule, Redaction, Redactor
+
+_NESTED_ATTRIBUTES = ("Events.Attributes", "Links.Attributes")
+_PLAIN_STRINGS = ("SpanName", "StatusMessage")
+
+
+class RedactionProcessor:
+    """Redacts PII everywhere in a batch; `stats` counts redactions per rule
+    (`detector.<name>`, `key_rule.<name>`) and values checked in Python."""
+
+    name = "redaction"
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
+        self.stats: Counter[str] = Counter()
+
+    def process(self, batch: SpanBatch) -> SpanBatch:
+        if batch.num_spans == 0:
+            return batch
+        batch = self._span_attributes(batch)
+        spans = self._resource_attributes(batch.spans)
+        for column in _PLAIN_STRINGS:
+            spans = self._plain_strings(spans, column)
+        for column in _NESTED_ATTRIBUTES:
+            spans = self._nested_attributes(spans, column)
+        return SpanBatch(spans, batch.attributes)
+
+    def _run(self, values: pa.Array, keys: pa.Array | None, droppable: bool = True, repeats: bool = False) -> Redaction:
+        result = self._redactor.redact(values, keys, droppable, repeats)
+        self.stats.update(result.counts)
+        return result
+
+    def _span_attributes(self, batch: SpanBatch) -> SpanBatch:
+        """Redact the flat rows, then rebuild the span table's maps from them."""
+        rows = batch.attributes
+        if _map_entries(batch.spans.column("SpanAttributes")) != rows.num_rows:
+            raise RuntimeError("span attribute rows and SpanAttributes disagree; refusing to pass unredacted values")
+        result = self._run(rows.column("text"), rows.column("key"))
+        if not result.touched:
+            return batch
+        number = rows.column("number").combine_chunks()
+        kind = rows.column("type").combine_chunks()
+        if result.changed is not None:
+            changed = pa.array(result.changed)
+            number = pc.if_else(changed, pa.scalar(None, pa.float64()), number)
+            kind = pc.if_else(changed, "string", kind)
+        columns = [rows.column("row"), rows.column("key"), result.values, number, kind]
+        edited = pa.table(columns, schema=ATTRIBUTE_ROWS_SCHEMA)
+        if result.dropped is not None:
+            edited = edited.filter(pa.array(~result.dropped))
+        return with_attribute_rows(batch, edited)
+
+    def _resource_attributes(self, spans: pa.Table) -> pa.Table:
+        """Redact resource attributes; a redacted typed value loses its type entry."""
+        offsets, keys, values = _map_parts(_combined(spans.column("ResourceAttributes")))
+        result = self._run(values, keys, repeats=True)
+        if not result.touched:
+            return spans
+        spans = _set(spans, "ResourceAttributes", _rebuild_map(offsets, keys, result.values, result.dropped))
+        affected = _either(result.changed, result.dropped)
+        types = _combined(spans.column("ResourceAttributeTypes"))
+        return _set(spans, "ResourceAttributeTypes", _without_types(types, offsets, keys, affected))
+
+    def _plain_strings(self, spans: pa.Table, column: str) -> pa.Table:
+        result = self._run(_combined(spans.column(column)), None, droppable=False)
+        return _set(spans, column, result.values) if result.changed is not None else spans
+
+    def _nested_attributes(self, spans: pa.Table, column: str) -> pa.Table:
+        """Event or link attributes: a list of attribute maps per span."""
+        lists = _combined(spans.column(column))
+        offsets, keys, values = _map_parts(lists.flatten())
+        result = self._run(values, keys)
+        if not result.touched:
+            return spans
+        maps = _rebuild_map(offsets, keys, result.values, result.dropped)
+        list_offsets = lists.offsets.to_numpy() - lists.offsets[0].as_py()
+        rebuilt = pa.ListArray.from_arrays(pa.array(list_offsets.astype(np.int32)), maps, type=pa.list_(ATTRIBUTE_MAP))
+        return _set(spans, column, rebuilt)
+
+
+def _combined(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+
+def _map_entries(column: pa.ChunkedArray) -> int:
+    return sum(int(chunk.offsets[-1].as_py() - chunk.offsets[0].as_py()) for chunk in column.chunks)
+
+
+def _map_parts(maps: pa.MapArray) -> tuple[np.ndarray, pa.Array, pa.Array]:
+    """Offsets (from 0), keys and values of a map array that may be a slice (`keys` and
+    `items` of a sliced MapArray are not sliced)."""
+    offsets = maps.offsets.to_numpy()
+    start, end = int(offsets[0]), int(offsets[-1])
+    return offsets - start, maps.keys.slice(start, end - start), maps.items.slice(start, end - start)
+
+
+def _rebuild_map(offsets: np.ndarray, keys: pa.Array, values: pa.Array, dropped: np.ndarray | None) -> pa.MapArray:
+    """A map array from entries, without the dropped ones."""
+    if dropped is not None:
+        kept_before = np.concatenate([[0], np.cumsum(~dropped)])
+        offsets = kept_before[offsets]
+        keep = pa.array(~dropped)
+        keys, values = keys.filter(keep), values.filter(keep)
+    return pa.MapArray.from_arrays(pa.array(offsets.astype(np.int32)), keys, values, type=ATTRIBUTE_MAP)
+
+
+def _without_types(types: pa.MapArray, offsets: np.ndarray, keys: pa.Array, affected: np.ndarray) -> pa.MapArray:
+    """The type maps without the entries of redacted or dropped attributes (matched by
+    span and key), since a redacted value is a string whatever it was."""
+    owners = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    type_offsets, type_keys, type_values = _map_parts(types)
+    type_owners = np.repeat(np.arange(len(type_offsets) - 1), np.diff(type_offsets))
+    hit = pa.array(affected)
+    gone = _owner_keys(owners[affected], keys.filter(hit))
+    stale = pc.is_in(_owner_keys(type_owners, type_keys), value_set=gone).to_numpy(zero_copy_only=False)
+    return _rebuild_map(type_offsets, type_keys, type_values, stale if stale.any() else None)
+
+
+def _owner_keys(owners: np.ndarray, keys: pa.Array) -> pa.Array:
+    return pc.binary_join_element_wise(pc.cast(pa.array(owners), pa.string()), keys, "\x00")
+
+
+def _either(first: np.ndarray | None, second: np.ndarray | None) -> np.ndarray:
+    if first is None:
+        assert second is not None
+        return second
+    return first if second is None else first | second
+
+
+def _set(spans: pa.Table, name: str, column: pa.Array) -> pa.Table:
+    index = spans.schema.get_field_index(name)
+    return spans.set_column(index, spans.schema.field(index), pa.chunked_array([column]))
+
+
+# ---------------------------------------------------------------------- from config
+
+
+def redactor_from_config(config: RedactionConfig, environ: Mapping[str, str]) -> Redactor:
+    """The Redactor `config` describes; the hash key comes from `hash_key`, else from the
+    environment variable `hash_key_env` names. Problems are ConfigErrors (at startup)."""
+    key = config.hash_key or (environ.get(config.hash_key_env, "") if config.hash_key_env else "")
+    rules = [KeyRule(r.name or r.pattern, r.pattern, r.match, r.action) for r in config.key_rules]
+    try:
+        return Redactor(
+            detectors_named(list(config.detectors)),
+            dict(config.actions),
+            rules,
+            list(config.allow_keys),
+            key.encode() or None,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"redaction: {exc}") from exc
+
+
+def redaction_processor(config: Config, environ: Mapping[str, str] | None = None) -> RedactionProcessor | None:
+    """The chain's builder: a processor unless redaction is switched off. The hash key
+    is read from the environment here, once, at startup."""
+    if not config.redaction.enabled:
+        return None
+    return RedactionProcessor(redactor_from_config(config.redaction, os.environ if environ is None else environ))
+
+
+class HashedSearch:
+    """Rewrites a searched attribute value into what redaction stored for it, when that
+    is a keyed hash: `user.email=alice@example.com` then finds the spans that hold
+    `hmac-sha256:...`. Masked or dropped values stay as given (a mask would match every
+    redacted value, not this one)."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
+
+    @classmethod
+    def from_config(cls, config: Config, environ: Mapping[str, str] | None = None) -> HashedSearch | None:
+        """None unless the pipeline redacts with a hash action."""
+        if "redaction" not in config.pipeline.processors or not config.redaction.enabled:
+            return None
+        redactor = redactor_from_config(config.redaction, os.environ if environ is None else environ)
+        return cls(redactor) if redactor.hashes else None
+
+    def __call__(self, key: str, value: str) -> str:
+        result = self._redactor.redact(pa.array([value], pa.string()), pa.array([key], pa.string()))
+        stored = result.values[0].as_py()
+        if result.dropped is not None or not isinstance(stored, str) or HASH_PREFIX not in stored:
+            return value
+        return stored
