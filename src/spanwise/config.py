@@ -84,9 +84,61 @@ class PipelineConfig:
 
 @dataclass(frozen=True)
 class RedactionConfig:
-    """PII redaction (spanwise.process.redaction); on by default."""
+    """PII redaction (spanwise.process.redaction); on by default, before anything is
+    stored or forwarded. All value `detectors` run by default, each with the action
+    `actions[name]` (default `mask`). `key_rules` redact whole values by attribute key
+    (they replace the default rule for credentials); `allow_keys` (exact or glob) are
+    never redacted. `hash` actions are opt-in and need a key: `hash_key`, or the name of
+    an environment variable holding it in `hash_key_env`."""
+
+    DETECTORS = ("email", "phone", "credit_card", "iban", "us_ssn", "ipv4", "ipv6", "jwt", "api_key")
+    ACTIONS = ("mask", "drop", "hash")
+    MATCHES = ("exact", "glob", "regex")
+    SECRET_KEYS = r"(?i)(passw(or)?d|secret|authorization|cookie|api[-_.]?key|private[-_.]?key|access[-_.]?token|refresh[-_.]?token)"
+
+    @dataclass(frozen=True)
+    class KeyRule:
+        """Redact every value of attributes whose key matches `pattern`: the exact key, a
+        glob (`user.*`), or a regex found anywhere in the key (`match: regex`)."""
+
+        pattern: str
+        match: str = "exact"
+        action: str = "mask"
+        name: str = ""  # in masks and counters; default: the pattern
+
+        def __post_init__(self) -> None:
+            if self.match not in RedactionConfig.MATCHES:
+                raise ValueError(f"match must be one of {', '.join(RedactionConfig.MATCHES)}, got {self.match!r}")
+            if self.action not in RedactionConfig.ACTIONS:
+                raise ValueError(f"action must be one of {', '.join(RedactionConfig.ACTIONS)}, got {self.action!r}")
+            if self.match == "regex":
+                import re
+
+                try:
+                    re.compile(self.pattern)
+                except re.error as exc:
+                    raise ValueError(f"invalid regex {self.pattern!r}: {exc}") from exc
 
     enabled: bool = True
+    detectors: list[str] = field(default_factory=lambda: list(RedactionConfig.DETECTORS))
+    actions: dict[str, str] = field(default_factory=dict)
+    key_rules: list[KeyRule] = field(
+        default_factory=lambda: [RedactionConfig.KeyRule(RedactionConfig.SECRET_KEYS, "regex", "mask", "secret_key")]
+    )
+    allow_keys: list[str] = field(
+        default_factory=lambda: ["service.name", "service.namespace", "service.version", "telemetry.sdk.*", "http.route"]
+    )
+    hash_key: str = ""
+    hash_key_env: str = ""
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.detectors) - set(self.DETECTORS))
+        unknown += sorted(set(self.actions) - set(self.DETECTORS))
+        if unknown:
+            raise ValueError(f"unknown detector(s) {', '.join(unknown)}; known: {', '.join(self.DETECTORS)}")
+        bad = {name: action for name, action in self.actions.items() if action not in self.ACTIONS}
+        if bad:
+            raise ValueError(f"actions must be one of {', '.join(self.ACTIONS)}; got {bad}")
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from spanwise.config import Config
 from spanwise.errors import ConfigError
 from spanwise.process.factory import build_chain
 from spanwise.process.forward import ForwardProcessor
+from spanwise.process.redaction import HashedSearch
 from spanwise.process.tail_sampling import TailDecider
 from spanwise.query.metrics import metrics_service
 from spanwise.query.service import QueryService
@@ -112,7 +113,7 @@ class SpanwiseServer:
         grpc_server = otlp_grpc_server(ingest, server.max_body_bytes)
         if grpc_server.add_insecure_port(f"{server.host}:{server.grpc_port}") == 0:
             raise ConfigError(f"cannot listen for OTLP/gRPC on {server.host}:{server.grpc_port}")
-        queries = QueryService(store)
+        queries = QueryService(store, HashedSearch.from_config(self.config))
 
         def status_extra() -> dict[str, Any]:
             return {"ingest": dict(ingest.stats), "processors": chain.all_stats(),
