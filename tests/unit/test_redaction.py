@@ -4,6 +4,7 @@ the keyed hash behave as configured."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pyarrow as pa
@@ -17,7 +18,7 @@ from spanwise.model.spans import SpanBatch
 from spanwise.process.chain import ProcessorChain
 from spanwise.process.factory import build_chain
 from spanwise.process.ml_fields import MlFieldsProcessor
-from spanwise.process.pii_detectors import DETECTOR_NAMES, iban_valid, luhn_valid
+from spanwise.process.pii_detectors import DETECTOR_NAMES, DETECTORS, iban_valid, luhn_valid
 from spanwise.process.redaction import HashedSearch, RedactionProcessor, redaction_processor
 from spanwise.process.redactor import hash_value
 from spanwise.receive.decode import decode_export_requests
@@ -273,6 +274,26 @@ def test_config_errors_name_the_problem(tmp_path: Any) -> None:
     with pytest.raises(ConfigError) as error:
         load_config(str(path))
     assert "passport" in str(error.value) and "invalid regex" in str(error.value)
+
+
+def test_each_hint_matches_wherever_its_pattern_does() -> None:
+    """The prefilter is the union of the hints: a hint that missed a match would let PII
+    through unseen."""
+    texts = [v for _, v in PII] + LOOKALIKES + [f"x {v}, y" for _, v in PII] + ["4111 1111 1111 1111 111", "1.2.3.4"]
+    for detector in DETECTORS:
+        hint = re.compile(detector.hint, re.ASCII)
+        for text in texts:
+            if detector.compiled.search(text):
+                assert hint.search(text), (detector.name, text)
+
+
+def test_several_kinds_of_pii_in_one_value_and_repeated_values() -> None:
+    processor = _processor()
+    value = "alice@example.com called +1 415 555 0100 from 203.0.113.42"
+    places = _places(_run(processor, [value, value, "ORD-2024-000123"]))
+    expected = "[REDACTED:email] called [REDACTED:phone] from [REDACTED:ipv4]"
+    assert places[0]["event"] == places[1]["event"] == expected and places[2]["event"] == "ORD-2024-000123"
+    assert processor.stats["detector.email"] == processor.stats["detector.phone"] == 2 * 7
 
 
 def test_check_digits() -> None:

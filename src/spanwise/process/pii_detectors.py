@@ -49,22 +49,22 @@ IBAN_LENGTHS = {
 
 @dataclass(frozen=True)
 class Detector:
-    """One kind of PII: its name (used in masks and counters), its pattern, and an
-    optional check run in Python on the values the pattern matched."""
+    """One kind of PII: its name (used in masks and counters), its pattern, an optional
+    check run in Python on the values the pattern matched, and a `hint`: a looser pattern
+    that matches wherever `pattern` does, for the combined prefilter. pyarrow compiles a
+    regex on every call, and counted repetitions (`{36,}`) make RE2 programs big: the
+    union of the hints compiles in 0.05 ms, that of the patterns in 0.3 ms."""
 
     name: str
     pattern: str
     check: Check | None = None
+    hint: str = ""
     compiled: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "compiled", re.compile(self.pattern, re.ASCII))
-
-    @property
-    def plain_pattern(self) -> str:
-        """The pattern without the named group, for a combined RE2 prefilter (RE2
-        rejects a group name used twice)."""
-        return self.pattern.replace("(?P<v>", "(?:")
+        if not self.hint:
+            object.__setattr__(self, "hint", self.pattern.replace("(?P<v>", "(?:"))
 
 
 def luhn_valid(digits: str) -> bool:
@@ -123,33 +123,49 @@ def _iban_check(text: str, match: re.Match[str]) -> int | None:
 #: The detectors in the order they run: long tokens first, so a later, looser pattern
 #: never sees part of an earlier one's match (digits of an IBAN as a phone number).
 DETECTORS: tuple[Detector, ...] = (
-    Detector("jwt", r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
+    Detector("jwt", r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*", hint=r"eyJ[A-Za-z0-9_-]+\.eyJ"),
     Detector(
         "api_key",
         r"\b(?:(?:AKIA|ASIA)[0-9A-Z]{16}\b|gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}"
         r"|xox[abprs]-[A-Za-z0-9-]{10,}|sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"
         r"|[sprk]k_(?:live|test)_[A-Za-z0-9]{16,}|AIza[0-9A-Za-z_-]{35})",
+        hint=r"\b(?:AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|sk-|[sprk]k_(?:live|test)_|AIza)",
     ),
-    Detector("email", r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),
+    Detector(
+        "email", r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b", hint=r"@[A-Za-z0-9-]+\."
+    ),
     Detector(
         "iban",
         r"\b(?P<v>[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?))\b",
         _iban_check,
+        hint=r"\b[A-Z]{2}\d{2} ?[A-Z0-9]{4}",
     ),
-    Detector("credit_card", r"(?:^|[^0-9A-Za-z_.+])(?P<v>" + _CARD_PREFIX + r"(?:[ -]?\d){9,15})\b", _card_check),
-    Detector("us_ssn", r"\b" + _SSN_AREA + "-" + _SSN_GROUP + "-" + _SSN_SERIAL + r"\b"),
+    Detector(
+        "credit_card",
+        # 13-19 digits as printed: in groups (4-4-4-4, 4-6-5) or run together
+        r"(?:^|[^0-9A-Za-z_.+])(?P<v>" + _CARD_PREFIX + r"[ -]?\d{4}(?:[ -]?\d){5,11})\b",
+        _card_check,
+        hint=r"(?:^|[^0-9A-Za-z_.+])[2-6]\d{3}[ -]?\d{4}[\d -]{5,}\b",
+    ),
+    Detector(
+        "us_ssn",
+        r"\b" + _SSN_AREA + "-" + _SSN_GROUP + "-" + _SSN_SERIAL + r"\b",
+        hint=r"\d{3}-\d\d-\d{4}",
+    ),
     Detector(
         "phone",
         # international (+, country code, 6-15 more digits in groups) or North American
         # (area code and exchange 2-9, separated: `(415) 555-0100`, `415-555-0100`).
         r"\+[1-9]\d{0,2}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){2,4}\b"
         r"|(?:\([2-9]\d{2}\)[ .-]?|\b[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4}\b",
+        hint=r"\+[1-9][\d .()-]{5}|\(\d{3}\)|\d{3}[ .-]\d{3}[ .-]\d{4}",
     ),
     Detector(
         "ipv6",
         rf"\b{_HEX4}(?:(?::{_HEX4}){{7}}|(?::{_HEX4}){{0,6}}::(?:{_HEX4}(?::{_HEX4}){{0,6}})?)",
+        hint=r"[0-9A-Fa-f]::|(?:[0-9A-Fa-f]+:){7}[0-9A-Fa-f]",
     ),
-    Detector("ipv4", rf"\b(?:{_OCTET}\.){{3}}{_OCTET}\b"),
+    Detector("ipv4", rf"\b(?:{_OCTET}\.){{3}}{_OCTET}\b", hint=r"\d\.\d{1,3}\.\d{1,3}\.\d"),
 )
 
 DETECTOR_NAMES = tuple(d.name for d in DETECTORS)

@@ -27,10 +27,14 @@ from spanwise.errors import ConfigError
 from spanwise.model.spans import ATTRIBUTE_MAP, ATTRIBUTE_ROWS_SCHEMA, SpanBatch
 from spanwise.process.attribute_rows import with_attribute_rows
 from spanwise.process.pii_detectors import detectors_named
-from spanwise.process.redactor import HASH_PREFIX, KeyRule, Redaction, Redactor
+from spanwise.process.redactor import HASH_PREFIX, Column, KeyRule, Redaction, Redactor
 
 _NESTED_ATTRIBUTES = ("Events.Attributes", "Links.Attributes")
+#: A map column as entry offsets (from 0), keys and values.
+_MapParts = tuple[np.ndarray, pa.Array, pa.Array]
 _PLAIN_STRINGS = ("SpanName", "StatusMessage")
+#: Attribute types whose text no detector can match (int64 can: card and phone numbers).
+_UNSCANNED_TYPES = pa.array(["float64", "bool"])
 
 
 class RedactionProcessor:
@@ -46,65 +50,71 @@ class RedactionProcessor:
     def process(self, batch: SpanBatch) -> SpanBatch:
         if batch.num_spans == 0:
             return batch
-        batch = self._span_attributes(batch)
-        spans = self._resource_attributes(batch.spans)
-        for column in _PLAIN_STRINGS:
-            spans = self._plain_strings(spans, column)
-        for column in _NESTED_ATTRIBUTES:
-            spans = self._nested_attributes(spans, column)
-        return SpanBatch(spans, batch.attributes)
-
-    def _run(self, values: pa.Array, keys: pa.Array | None, droppable: bool = True, repeats: bool = False) -> Redaction:
-        result = self._redactor.redact(values, keys, droppable, repeats)
-        self.stats.update(result.counts)
-        return result
-
-    def _span_attributes(self, batch: SpanBatch) -> SpanBatch:
-        """Redact the flat rows, then rebuild the span table's maps from them."""
-        rows = batch.attributes
-        if _map_entries(batch.spans.column("SpanAttributes")) != rows.num_rows:
+        spans, rows = batch.spans, batch.attributes
+        if _map_entries(spans.column("SpanAttributes")) != rows.num_rows:
             raise RuntimeError("span attribute rows and SpanAttributes disagree; refusing to pass unredacted values")
-        result = self._run(rows.column("text"), rows.column("key"))
-        if not result.touched:
+        resource = _map_parts(_combined(spans.column("ResourceAttributes")))
+        nested = {name: _map_parts(_combined(spans.column(name)).flatten()) for name in _NESTED_ATTRIBUTES}
+        numeric = pc.is_in(rows.column("type"), value_set=_UNSCANNED_TYPES).to_numpy(zero_copy_only=False)
+        columns = [
+            Column(rows.column("text"), rows.column("key"), unscanned=numeric),
+            Column(resource[2], resource[1], repeats=True),
+            *(Column(_combined(spans.column(name)), droppable=False, repeats=True) for name in _PLAIN_STRINGS),
+            *(Column(parts[2], parts[1]) for parts in nested.values()),
+        ]
+        results, counts = self._redactor.redact(columns)
+        self.stats.update(counts)
+        if not any(result.touched for result in results):
             return batch
-        number = rows.column("number").combine_chunks()
-        kind = rows.column("type").combine_chunks()
-        if result.changed is not None:
-            changed = pa.array(result.changed)
-            number = pc.if_else(changed, pa.scalar(None, pa.float64()), number)
-            kind = pc.if_else(changed, "string", kind)
-        columns = [rows.column("row"), rows.column("key"), result.values, number, kind]
-        edited = pa.table(columns, schema=ATTRIBUTE_ROWS_SCHEMA)
-        if result.dropped is not None:
-            edited = edited.filter(pa.array(~result.dropped))
-        return with_attribute_rows(batch, edited)
+        rows_result, resource_result, *rest = results
+        spans = _with_resource(spans, resource, resource_result)
+        for name, result in zip(_PLAIN_STRINGS, rest):
+            spans = _set(spans, name, result.values) if result.changed is not None else spans
+        for (name, parts), result in zip(nested.items(), rest[len(_PLAIN_STRINGS) :]):
+            spans = _with_nested(spans, name, parts, result)
+        return _with_rows(SpanBatch(spans, rows), rows_result)
 
-    def _resource_attributes(self, spans: pa.Table) -> pa.Table:
-        """Redact resource attributes; a redacted typed value loses its type entry."""
-        offsets, keys, values = _map_parts(_combined(spans.column("ResourceAttributes")))
-        result = self._run(values, keys, repeats=True)
-        if not result.touched:
-            return spans
-        spans = _set(spans, "ResourceAttributes", _rebuild_map(offsets, keys, result.values, result.dropped))
-        affected = _either(result.changed, result.dropped)
-        types = _combined(spans.column("ResourceAttributeTypes"))
-        return _set(spans, "ResourceAttributeTypes", _without_types(types, offsets, keys, affected))
 
-    def _plain_strings(self, spans: pa.Table, column: str) -> pa.Table:
-        result = self._run(_combined(spans.column(column)), None, droppable=False)
-        return _set(spans, column, result.values) if result.changed is not None else spans
+def _with_rows(batch: SpanBatch, result: Redaction) -> SpanBatch:
+    """The flat rows redacted (a redacted value is a string: no number, no other type),
+    then the span table's maps rebuilt from them."""
+    if not result.touched:
+        return batch
+    rows = batch.attributes
+    number = rows.column("number").combine_chunks()
+    kind = rows.column("type").combine_chunks()
+    if result.changed is not None:
+        changed = pa.array(result.changed)
+        number = pc.if_else(changed, pa.scalar(None, pa.float64()), number)
+        kind = pc.if_else(changed, "string", kind)
+    columns = [rows.column("row"), rows.column("key"), result.values, number, kind]
+    edited = pa.table(columns, schema=ATTRIBUTE_ROWS_SCHEMA)
+    if result.dropped is not None:
+        edited = edited.filter(pa.array(~result.dropped))
+    return with_attribute_rows(batch, edited)
 
-    def _nested_attributes(self, spans: pa.Table, column: str) -> pa.Table:
-        """Event or link attributes: a list of attribute maps per span."""
-        lists = _combined(spans.column(column))
-        offsets, keys, values = _map_parts(lists.flatten())
-        result = self._run(values, keys)
-        if not result.touched:
-            return spans
-        maps = _rebuild_map(offsets, keys, result.values, result.dropped)
-        list_offsets = lists.offsets.to_numpy() - lists.offsets[0].as_py()
-        rebuilt = pa.ListArray.from_arrays(pa.array(list_offsets.astype(np.int32)), maps, type=pa.list_(ATTRIBUTE_MAP))
-        return _set(spans, column, rebuilt)
+
+def _with_resource(spans: pa.Table, parts: _MapParts, result: Redaction) -> pa.Table:
+    """Resource attributes redacted; a redacted typed value loses its type entry."""
+    if not result.touched:
+        return spans
+    offsets, keys, _ = parts
+    spans = _set(spans, "ResourceAttributes", _rebuild_map(offsets, keys, result.values, result.dropped))
+    affected = _either(result.changed, result.dropped)
+    types = _combined(spans.column("ResourceAttributeTypes"))
+    return _set(spans, "ResourceAttributeTypes", _without_types(types, offsets, keys, affected))
+
+
+def _with_nested(spans: pa.Table, name: str, parts: _MapParts, result: Redaction) -> pa.Table:
+    """Event or link attributes (a list of attribute maps per span) redacted."""
+    if not result.touched:
+        return spans
+    offsets, keys, _ = parts
+    maps = _rebuild_map(offsets, keys, result.values, result.dropped)
+    lists = _combined(spans.column(name))
+    list_offsets = lists.offsets.to_numpy() - lists.offsets[0].as_py()
+    rebuilt = pa.ListArray.from_arrays(pa.array(list_offsets.astype(np.int32)), maps, type=pa.list_(ATTRIBUTE_MAP))
+    return _set(spans, name, rebuilt)
 
 
 def _combined(column: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -115,7 +125,7 @@ def _map_entries(column: pa.ChunkedArray) -> int:
     return sum(int(chunk.offsets[-1].as_py() - chunk.offsets[0].as_py()) for chunk in column.chunks)
 
 
-def _map_parts(maps: pa.MapArray) -> tuple[np.ndarray, pa.Array, pa.Array]:
+def _map_parts(maps: pa.MapArray) -> _MapParts:
     """Offsets (from 0), keys and values of a map array that may be a slice (`keys` and
     `items` of a sliced MapArray are not sliced)."""
     offsets = maps.offsets.to_numpy()
@@ -207,7 +217,7 @@ class HashedSearch:
         return cls(redactor) if redactor.hashes else None
 
     def __call__(self, key: str, value: str) -> str:
-        result = self._redactor.redact(pa.array([value], pa.string()), pa.array([key], pa.string()))
+        (result,), _ = self._redactor.redact([Column(pa.array([value], pa.string()), pa.array([key], pa.string()))])
         stored = result.values[0].as_py()
         if result.dropped is not None or not isinstance(stored, str) or HASH_PREFIX not in stored:
             return value
