@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import uvicorn
@@ -21,6 +22,7 @@ from starlette.applications import Starlette
 
 from spanwise.config import Config
 from spanwise.errors import ConfigError
+from spanwise.process.chain import ProcessorChain
 from spanwise.process.factory import build_chain
 from spanwise.process.forward import ForwardProcessor
 from spanwise.process.redaction import HashedSearch
@@ -34,7 +36,7 @@ from spanwise.serve.otlp_grpc import otlp_grpc_server
 from spanwise.serve.otlp_http import otlp_http_app
 from spanwise.serve.prometheus import metrics_routes
 from spanwise.store import open_store
-from spanwise.store.api import TailSamplingStore
+from spanwise.store.api import TailSamplingStore, TraceStore
 from spanwise.store.ingest_log import IngestLog
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,39 @@ def check_data_dir(path: str) -> None:
         raise ConfigError(f"data directory {path} is not writable: {exc.strerror}") from exc
 
 
+@dataclass
+class _Components:
+    """Everything behind the listeners; `shutdown` stops them in the safe order."""
+
+    store: TraceStore
+    committer: IngestLog
+    chain: ProcessorChain
+    forwarder: ForwardProcessor | None
+    decider: TailDecider | None
+    ingest: IngestService
+
+    def status(self) -> dict[str, Any]:
+        """Counters for /api/v1/status."""
+        return {
+            "ingest": dict(self.ingest.stats),
+            "processors": self.chain.all_stats(),
+            "tail_sampling": dict(self.decider.stats) if self.decider else {},
+            "flushed_rows": self.committer.flushed_rows,
+            "pending_rows": self.committer.pending_rows,
+            "replayed_rows": self.committer.replayed_rows,
+        }
+
+    def shutdown(self) -> None:
+        """After the receivers stopped: forward what is queued, store everything
+        acknowledged, stop deciding, close the store."""
+        if self.forwarder:
+            self.forwarder.shutdown()
+        self.committer.shutdown()
+        if self.decider:
+            self.decider.shutdown()
+        self.store.shutdown()
+
+
 class SpanwiseServer:
     """Builds every component from one Config and runs them until told to stop."""
 
@@ -90,11 +125,37 @@ class SpanwiseServer:
         http_sock = bind_socket(server.host, server.http_port, "OTLP/HTTP")
         query_sock = bind_socket(server.host, server.query_port, "the query API")
         bind_socket(server.host, server.grpc_port, "OTLP/gRPC").close()
+        parts = self._start_components()
+        grpc_server = otlp_grpc_server(parts.ingest, server.max_body_bytes)
+        if grpc_server.add_insecure_port(f"{server.host}:{server.grpc_port}") == 0:
+            raise ConfigError(f"cannot listen for OTLP/gRPC on {server.host}:{server.grpc_port}")
+        servers = [
+            (self._uvicorn(otlp_http_app(parts.ingest, server.max_body_bytes)), http_sock),
+            (self._uvicorn(self._query_app(parts)), query_sock),
+        ]
+        await grpc_server.start()
+        tasks = [asyncio.create_task(uv.serve(sockets=[sock])) for uv, sock in servers]
+        self._install_signal_handlers()
+        log.info(
+            "Spanwise listening: OTLP/gRPC :%d, OTLP/HTTP :%d, query :%d; store %s",
+            server.grpc_port, server.http_port, server.query_port, server.store_url,
+        )
+        await self._stop.wait()
+        log.info("stopping: draining accepted data")
+        for uv, _ in servers:
+            uv.should_exit = True
+        await grpc_server.stop(GRACE_SECONDS)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        parts.shutdown()
+        log.info("stopped cleanly")
+
+    def _start_components(self) -> "_Components":
+        """Open the store and start everything behind the listeners, in dependency order."""
+        server, ingest_cfg = self.config.server, self.config.ingest
         if server.store_url.startswith("chdb://"):
             check_data_dir(os.path.abspath(server.data_dir if not server.store else server.store_url[7:]))
         store = open_store(server.store_url, self.config.store.retention_days or None, self.config.metrics.spec())
         store.start()
-        ingest_cfg = self.config.ingest
         committer = IngestLog(
             os.path.join(os.path.abspath(server.data_dir), "ingest-log"),
             store,
@@ -109,44 +170,14 @@ class SpanwiseServer:
         if forwarder:
             forwarder.start()
         decider = self._tail_decider(store)
-        ingest = IngestService(chain, committer)
-        grpc_server = otlp_grpc_server(ingest, server.max_body_bytes)
-        if grpc_server.add_insecure_port(f"{server.host}:{server.grpc_port}") == 0:
-            raise ConfigError(f"cannot listen for OTLP/gRPC on {server.host}:{server.grpc_port}")
-        queries = QueryService(store, HashedSearch.from_config(self.config))
+        return _Components(store, committer, chain, forwarder, decider, IngestService(chain, committer))
 
-        def status_extra() -> dict[str, Any]:
-            return {"ingest": dict(ingest.stats), "processors": chain.all_stats(),
-                    "tail_sampling": dict(decider.stats) if decider else {}, "flushed_rows": committer.flushed_rows,
-                    "pending_rows": committer.pending_rows, "replayed_rows": committer.replayed_rows}
-
-        query_app = Starlette(routes=jaeger_routes(queries) + native_routes(queries, status_extra)
-                              + metrics_routes(metrics_service(store, self.config.metrics.spec())))
-        http_app = otlp_http_app(ingest, server.max_body_bytes)
-        servers = [self._uvicorn(http_app, server.log_level), self._uvicorn(query_app, server.log_level)]
-        await grpc_server.start()
-        tasks = [
-            asyncio.create_task(servers[0].serve(sockets=[http_sock])),
-            asyncio.create_task(servers[1].serve(sockets=[query_sock])),
-        ]
-        self._install_signal_handlers()
-        log.info(
-            "Spanwise listening: OTLP/gRPC :%d, OTLP/HTTP :%d, query :%d; store %s",
-            server.grpc_port, server.http_port, server.query_port, server.store_url,
-        )
-        await self._stop.wait()
-        log.info("stopping: draining accepted data")
-        for uv in servers:
-            uv.should_exit = True
-        await grpc_server.stop(GRACE_SECONDS)
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if forwarder:
-            forwarder.shutdown()  # the receivers have stopped: send what is queued
-        committer.shutdown()
-        if decider:
-            decider.shutdown()
-        store.shutdown()
-        log.info("stopped cleanly")
+    def _query_app(self, parts: "_Components") -> Starlette:
+        """Port 16686: the Jaeger API, the native API and Prometheus metrics."""
+        queries = QueryService(parts.store, HashedSearch.from_config(self.config))
+        metrics = metrics_service(parts.store, self.config.metrics.spec())
+        routes = jaeger_routes(queries) + native_routes(queries, parts.status) + metrics_routes(metrics)
+        return Starlette(routes=routes)
 
     def _tail_decider(self, store: object) -> TailDecider | None:
         """Start deciding pending traces when tail sampling is configured."""
@@ -160,10 +191,10 @@ class SpanwiseServer:
         decider.start()
         return decider
 
-    def _uvicorn(self, app: Starlette, log_level: str) -> uvicorn.Server:
+    def _uvicorn(self, app: Starlette) -> uvicorn.Server:
         config = uvicorn.Config(
             app,
-            log_level=log_level.lower(),
+            log_level=self.config.server.log_level.lower(),
             access_log=False,
             lifespan="off",
             http="httptools",
