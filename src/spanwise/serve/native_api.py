@@ -7,7 +7,7 @@ description lives next to the code it describes.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -28,21 +28,29 @@ SCHEMAS = SchemaGenerator(
 )
 
 
-def _endpoint(work: Callable[[Request], Any]) -> Callable[[Request], Any]:
-    """Run `work` in a thread; errors become `{"error": {"status", "message"}}`."""
+def endpoint(
+    work: Callable[..., Any], read: Callable[[Request], Awaitable[tuple[Any, ...]]] | None = None
+) -> Callable[[Request], Any]:
+    """Run `work` in a thread; errors become `{"error": {"status", "message"}}`. With
+    `read`, the body is read first (in the event loop) and passed on: `work(request, *read(request))`."""
 
-    async def endpoint(request: Request) -> Response:
+    async def handler(request: Request) -> Response:
         try:
-            return JSONResponse(await run_in_threadpool(work, request))
+            extra = await read(request) if read else ()
+            return JSONResponse(await run_in_threadpool(work, request, *extra))
         except SpanwiseError as exc:
             status = http_status(exc)
             return JSONResponse({"error": {"status": status, "message": str(exc)}}, status_code=status)
 
-    endpoint.__doc__ = work.__doc__
-    return endpoint
+    handler.__doc__ = work.__doc__
+    return handler
 
 
-def native_routes(queries: QueryService, status_extra: Callable[[], dict[str, Any]]) -> list[Route]:
+def native_routes(
+    queries: QueryService, status_extra: Callable[[], dict[str, Any]], documented: list[Route] | None = None
+) -> list[Route]:
+    """The native routes and `/api/v1/openapi.json`, which also describes `documented`
+    (routes of other native-API modules, e.g. `serve.models_api`)."""
     def health(request: Request) -> dict[str, Any]:
         """
         ---
@@ -144,18 +152,18 @@ def native_routes(queries: QueryService, status_extra: Callable[[], dict[str, An
         }
 
     routes = [
-        Route("/api/v1/health", _endpoint(health)),
-        Route("/api/v1/status", _endpoint(status)),
-        Route("/api/v1/traces/{trace_id}", _endpoint(trace)),
-        Route("/api/v1/traces", _endpoint(search)),
-        Route("/api/v1/services", _endpoint(services)),
-        Route("/api/v1/services/{service}/operations", _endpoint(operations)),
-        Route("/api/v1/dependencies", _endpoint(dependencies)),
-        Route("/api/v1/metrics/latency", _endpoint(latency)),
+        Route("/api/v1/health", endpoint(health)),
+        Route("/api/v1/status", endpoint(status)),
+        Route("/api/v1/traces/{trace_id}", endpoint(trace)),
+        Route("/api/v1/traces", endpoint(search)),
+        Route("/api/v1/services", endpoint(services)),
+        Route("/api/v1/services/{service}/operations", endpoint(operations)),
+        Route("/api/v1/dependencies", endpoint(dependencies)),
+        Route("/api/v1/metrics/latency", endpoint(latency)),
     ]
 
     async def openapi(request: Request) -> Response:
-        return JSONResponse(SCHEMAS.get_schema(routes=list[BaseRoute](routes)))
+        return JSONResponse(SCHEMAS.get_schema(routes=list[BaseRoute](routes + (documented or []))))
 
     return routes + [Route("/api/v1/openapi.json", openapi, include_in_schema=False)]
 

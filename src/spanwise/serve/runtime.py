@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 
 from spanwise.config import Config
 from spanwise.errors import ConfigError
+from spanwise.analyze.models import ModelService
 from spanwise.process.chain import ProcessorChain
 from spanwise.process.factory import build_chain
 from spanwise.process.forward import ForwardProcessor
@@ -31,12 +32,13 @@ from spanwise.query.metrics import metrics_service
 from spanwise.query.service import QueryService
 from spanwise.receive.ingest import IngestService
 from spanwise.serve.jaeger_api import jaeger_routes
+from spanwise.serve.models_api import model_routes
 from spanwise.serve.native_api import native_routes
 from spanwise.serve.otlp_grpc import otlp_grpc_server
 from spanwise.serve.otlp_http import otlp_http_app
 from spanwise.serve.prometheus import metrics_routes
 from spanwise.store import open_store
-from spanwise.store.api import TailSamplingStore, TraceStore
+from spanwise.store.api import FeedbackWriter, ModelReader, TailSamplingStore, TraceStore
 from spanwise.store.ingest_log import IngestLog
 
 log = logging.getLogger(__name__)
@@ -176,7 +178,10 @@ class SpanwiseServer:
         """Port 16686: the Jaeger API, the native API and Prometheus metrics."""
         queries = QueryService(parts.store, HashedSearch.from_config(self.config))
         metrics = metrics_service(parts.store, self.config.metrics.spec())
-        routes = jaeger_routes(queries) + native_routes(queries, parts.status) + metrics_routes(metrics)
+        store = parts.store
+        has_models = isinstance(store, ModelReader) and isinstance(store, FeedbackWriter)
+        models = model_routes(ModelService(store)) if has_models else []  # type: ignore[arg-type]
+        routes = jaeger_routes(queries) + native_routes(queries, parts.status, models) + models + metrics_routes(metrics)
         return Starlette(routes=routes)
 
     def _tail_decider(self, store: object) -> TailDecider | None:

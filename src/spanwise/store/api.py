@@ -246,3 +246,144 @@ class TailSamplingStore(Protocol):
         times `weights[i]`, drop those with weight 0, remember the decisions for
         `remember_s` and apply remembered decisions to late spans. Returns spans moved."""
         ...
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    """One version of a model as seen in `predictions` (times in ns; `predictions`
+    counts rows received, so a redelivered span counts twice)."""
+
+    model: str
+    version: str
+    first_seen_ns: int
+    last_seen_ns: int
+    predictions: int
+    services: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FeatureInfo:
+    """A feature a model received: `kind` is "numeric" (with its range) or "categorical"
+    (with its number of distinct values)."""
+
+    model: str
+    name: str
+    kind: str
+    minimum: float | None = None
+    maximum: float | None = None
+    distinct: int | None = None
+
+
+@dataclass(frozen=True)
+class PredictionPoint:
+    """Operational metrics of one model version in one time step. Buckets pair a bucket
+    index with its count: confidence buckets are tenths of [0, 1] (index 9 includes 1);
+    value buckets are tenths of [`value_min`, `value_max`] of the whole queried range, so
+    steps are comparable. `labels` are (predicted label, count), most frequent first."""
+
+    start_ns: int
+    version: str
+    count: int
+    errors: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    confidence_buckets: tuple[tuple[int, int], ...] = ()
+    value_buckets: tuple[tuple[int, int], ...] = ()
+    value_min: float | None = None
+    value_max: float | None = None
+    labels: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class QualityQuery:
+    """Which labelled predictions to score: `step_s` = 0 makes the whole range one window;
+    `positive_label` enables the score-based binary metrics (ROC AUC, log loss, calibration)."""
+
+    model: str
+    version: str | None
+    start_ns: int
+    end_ns: int
+    step_s: int
+    task: str
+    positive_label: str | None = None
+
+
+@dataclass(frozen=True)
+class QualityCounts:
+    """Aggregates of one (window, version), counted in the store; `analyze.quality` turns
+    them into metrics. `confusion` holds (actual, predicted, count); `calibration` holds
+    (bin, count, sum of scores, positives) for the 10 uniform bins of scikit-learn's
+    `calibration_curve`; `regression` holds n, sum |e|, sum e^2, sum |e|/max(|y|, eps) and
+    the total sum of squares of the labels."""
+
+    start_ns: int
+    version: str
+    total: int
+    labelled: int
+    confusion: tuple[tuple[str, str, int], ...] = ()
+    scored: int = 0
+    roc_auc: float | None = None
+    log_loss_sum: float | None = None
+    calibration: tuple[tuple[int, int, float, int], ...] = ()
+    regression: dict[str, float] = field(default_factory=dict)
+
+
+@runtime_checkable
+class ModelReader(Protocol):
+    """Optional capability: model analytics over `predictions` (100% of prediction spans,
+    whatever sampling kept) joined at query time with `feedback`. Every method returns a
+    small aggregate (DESIGN.md: no query hands more than 100k rows to Python). The
+    effective label of a prediction is its latest feedback label, else the `ml.label`
+    (GroundTruth) it carried. Thread-safe."""
+
+    def model_versions(self, model: str | None = None) -> list[ModelVersionInfo]:
+        """Every (model, version) seen, sorted, optionally of one model."""
+        ...
+
+    def model_features(self, model: str, version: str | None = None) -> list[FeatureInfo]:
+        """Features a model (version) received, numeric then categorical, sorted by name."""
+        ...
+
+    def prediction_series(
+        self, model: str, version: str | None, start_ns: int, end_ns: int, step_s: int
+    ) -> list[PredictionPoint]:
+        """Per-step operational metrics per version, oldest step first; empty steps absent."""
+        ...
+
+    def prediction(self, prediction_id: str) -> dict[str, object] | None:
+        """One prediction's row (columns of `predictions`, `Timestamp` in ns) with
+        `Label`/`LabelValue`/`LabelTimestamp` (feedback, else GroundTruth) and `Links`
+        (list of {trace_id, span_id, attributes}; empty when the span was not stored)."""
+        ...
+
+    def linked_predictions(self, trace_id: str, start_ns: int, end_ns: int, limit: int) -> list[dict[str, object]]:
+        """Predictions (stored spans in the range) with a span link into `trace_id`:
+        prediction_id, model, version, trace_id, span_id, timestamp_ns, linked_span_ids."""
+        ...
+
+    def quality_counts(self, query: QualityQuery) -> list[QualityCounts]:
+        """Labelled-prediction aggregates per window and version, oldest window first."""
+        ...
+
+
+@runtime_checkable
+class FeedbackWriter(Protocol):
+    """Optional capability: ground truth arriving after the prediction, stored in its own
+    table keyed by prediction id (latest `Timestamp` wins), joined at query time."""
+
+    def known_predictions(self, prediction_ids: list[str]) -> set[str]:
+        """The ids among `prediction_ids` that exist in `predictions`."""
+        ...
+
+    def prediction_ids_of_spans(self, spans: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """(trace id, span id) -> prediction id, for the spans that are predictions."""
+        ...
+
+    def labelled(self, prediction_ids: list[str]) -> set[str]:
+        """The ids among `prediction_ids` that already have feedback."""
+        ...
+
+    def write_feedback(self, rows: pa.Table) -> None:
+        """Insert rows (PredictionId, Label, LabelValue, Timestamp ns, ReceivedAt ns); return once committed."""
+        ...

@@ -1,0 +1,28 @@
+"""DDL of the ground-truth (feedback) table, joined with `predictions` at query time.
+
+Labels arrive minutes to weeks after the prediction, possibly more than once:
+`ReplacingMergeTree(Timestamp)` keyed by prediction id keeps the latest label when parts
+merge, and reads pick the latest with `argMax` so they never depend on merges having
+happened. `ReceivedAt` breaks ties between labels with the same timestamp (the later
+delivery wins).
+"""
+
+from __future__ import annotations
+
+FEEDBACK_TABLE = "feedback"
+
+
+def statements(retention_days: int | None = None) -> list[str]:
+    """Idempotent DDL (IF NOT EXISTS). Retention counts from when a label arrived."""
+    ttl = f"TTL toDateTime(ReceivedAt) + toIntervalDay({retention_days})" if retention_days else ""
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {FEEDBACK_TABLE} (
+            PredictionId String CODEC(ZSTD(1)),
+            Label String CODEC(ZSTD(1)),
+            LabelValue Nullable(Float64) CODEC(ZSTD(1)),
+            Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+            ReceivedAt DateTime64(9) CODEC(Delta, ZSTD(1))
+        ) ENGINE = ReplacingMergeTree(Timestamp)
+        ORDER BY PredictionId
+        {ttl}"""
+    ]

@@ -1,0 +1,341 @@
+"""`ModelReader` and `FeedbackWriter` in ClickHouse SQL over `predictions` and `feedback`.
+
+Counting happens in the engine: per-step counts, latency quantiles and histogram bins
+for operational metrics; confusion counts, regression sums, calibration-bin counts and
+ROC AUC (exact, from per-score positive/negative counts with window functions, ties
+counting one half as in the Mann-Whitney statistic) for quality. Python receives a few
+rows per (window, version), never one row per prediction.
+
+Predictions are deduplicated by id (`LIMIT 1 BY PredictionId`) before scoring, so a
+redelivered span does not count twice in quality; operational counts are raw (like the
+span metrics). Lineage reads span links from `otel_traces`, so it covers only spans
+that sampling stored.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from spanwise.store.api import FeatureInfo, ModelVersionInfo, PredictionPoint, QualityCounts, QualityQuery
+from spanwise.store.models_schema import FEEDBACK_TABLE
+
+_NS = "toInt64(toUnixTimestamp64Nano({column}))"
+_IN_RANGE = "Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp <= fromUnixTimestamp64Nano({hi:Int64})"
+_OF_MODEL = "ModelName = {model:String} AND ({version:String} = '' OR ModelVersion = {version:String})"
+#: Inner edges of scikit-learn's `calibration_curve(n_bins=10)`: np.linspace(0, 1, 11)[1:-1].
+_CALIBRATION_EDGES = "[" + ", ".join(repr(float(e)) for e in np.linspace(0.0, 1.0, 11)[1:-1]) + "]"
+_EPS = repr(float(np.finfo(np.float64).eps))
+#: The latest feedback per prediction among the ids of `base` (a subquery name).
+_LATEST_FEEDBACK = (
+    "SELECT PredictionId, 1 AS has_feedback, argMax(tuple(Label, LabelValue, Timestamp), (Timestamp, ReceivedAt)) AS fb "
+    f"FROM {FEEDBACK_TABLE} WHERE PredictionId IN (SELECT PredictionId FROM base) GROUP BY PredictionId"
+)
+
+
+def array_literal(values: list[str]) -> str:
+    """A ClickHouse Array(String) literal for a query parameter."""
+    escaped = (v.replace("\\", "\\\\").replace("'", "\\'") for v in values)
+    return "[" + ",".join(f"'{v}'" for v in escaped) + "]"
+
+
+def _step(step_s: int) -> str:
+    """Window start (Unix seconds) of each row: one window for the whole range when 0."""
+    if step_s <= 0:
+        return "toInt64(0)"
+    return "toInt64(toUnixTimestamp(toStartOfInterval(Timestamp, toIntervalSecond({step:UInt32}))))"
+
+
+class SqlModelReader(ABC):
+    """The ModelReader and FeedbackWriter half of `SqlTraceStore`."""
+
+    @abstractmethod
+    def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+        """Run a query with `{name:Type}` parameters and return its result."""
+
+    @abstractmethod
+    def _insert(self, table: str, rows: pa.Table) -> None:
+        """Insert an Arrow table; return once committed."""
+
+    # -- inventory --
+
+    def model_versions(self, model: str | None = None) -> list[ModelVersionInfo]:
+        rows = self._query(
+            f"SELECT ModelName, ModelVersion, {_NS.format(column='min(Timestamp)')} AS first, "
+            f"{_NS.format(column='max(Timestamp)')} AS last, count() AS n, arraySort(groupUniqArray(ServiceName)) AS services "
+            "FROM predictions WHERE {model:String} = '' OR ModelName = {model:String} "
+            "GROUP BY ModelName, ModelVersion ORDER BY ModelName, ModelVersion",
+            {"model": model or ""},
+        ).to_pylist()
+        return [
+            ModelVersionInfo(r["ModelName"], r["ModelVersion"], r["first"], r["last"], r["n"], tuple(r["services"]))
+            for r in rows
+        ]
+
+    def model_features(self, model: str, version: str | None = None) -> list[FeatureInfo]:
+        params = {"model": model, "version": version or ""}
+        numeric = self._query(
+            "SELECT name, min(value) AS lo, max(value) AS hi FROM predictions "
+            "ARRAY JOIN mapKeys(Features) AS name, mapValues(Features) AS value "
+            f"WHERE {_OF_MODEL} GROUP BY name ORDER BY name",
+            params,
+        ).to_pylist()
+        categorical = self._query(
+            "SELECT name, uniqExact(value) AS distinct_values FROM predictions "
+            "ARRAY JOIN mapKeys(StringFeatures) AS name, mapValues(StringFeatures) AS value "
+            f"WHERE {_OF_MODEL} GROUP BY name ORDER BY name",
+            params,
+        ).to_pylist()
+        return [FeatureInfo(model, r["name"], "numeric", r["lo"], r["hi"]) for r in numeric] + [
+            FeatureInfo(model, r["name"], "categorical", distinct=r["distinct_values"]) for r in categorical
+        ]
+
+    # -- operational metrics --
+
+    def prediction_series(
+        self, model: str, version: str | None, start_ns: int, end_ns: int, step_s: int
+    ) -> list[PredictionPoint]:
+        params: dict[str, Any] = {"model": model, "version": version or "", "lo": start_ns, "hi": end_ns, "step": step_s}
+        where = f"WHERE {_OF_MODEL} AND {_IN_RANGE}"
+        step = _step(step_s)
+        main = self._query(
+            f"SELECT {step} AS t, ModelVersion AS version, count() AS n, countIf(StatusCode = 'Error') AS errors, "
+            "quantiles(0.5, 0.95, 0.99)(Duration) AS q, min(PredictionValue) AS vmin, max(PredictionValue) AS vmax "
+            f"FROM predictions {where} GROUP BY t, version ORDER BY t, version",
+            params,
+        ).to_pylist()
+        if not main:
+            return []
+        confidence = self._buckets(
+            "least(greatest(toInt32(floor(assumeNotNull(Confidence) * 10)), 0), 9)",
+            f"{where} AND Confidence IS NOT NULL", params,
+        )
+        lows = [r["vmin"] for r in main if r["vmin"] is not None]
+        lo, hi = (min(lows), max(r["vmax"] for r in main if r["vmax"] is not None)) if lows else (None, None)
+        values: dict[tuple[int, str], list[tuple[Any, int]]] = {}
+        if lo is not None and hi is not None:
+            params.update(vlo=lo, width=(hi - lo) / 10 or 1.0)
+            values = self._buckets(
+                "least(greatest(toInt32(floor((assumeNotNull(PredictionValue) - {vlo:Float64}) / {width:Float64})), 0), 9)",
+                f"{where} AND PredictionValue IS NOT NULL", params,
+            )
+        labels = self._buckets("PredictionLabel", f"{where} AND PredictionLabel != ''", params, by_count=True)
+        points = []
+        for r in main:
+            key = (r["t"], r["version"])
+            q = [float(x) / 1e6 for x in r["q"]]
+            points.append(PredictionPoint(
+                r["t"] * 10**9, r["version"], r["n"], r["errors"], q[0], q[1], q[2],
+                tuple(confidence.get(key, [])), tuple(values.get(key, [])), lo, hi, tuple(labels.get(key, [])),
+            ))
+        return points
+
+    def _buckets(
+        self, bucket: str, where: str, params: dict[str, Any], by_count: bool = False
+    ) -> dict[tuple[int, str], list[tuple[Any, int]]]:
+        """(step, version) -> [(bucket, count)], by bucket or (labels: at most 50) by count."""
+        order = "n DESC, b" if by_count else "b"
+        rows = self._query(
+            f"SELECT {_step(params['step'])} AS t, ModelVersion AS version, {bucket} AS b, count() AS n "
+            f"FROM predictions {where} GROUP BY t, version, b ORDER BY t, version, {order} LIMIT 50 BY t, version",
+            params,
+        ).to_pylist()
+        found: dict[tuple[int, str], list[tuple[Any, int]]] = {}
+        for r in rows:
+            found.setdefault((r["t"], r["version"]), []).append((r["b"], r["n"]))
+        return found
+
+    # -- prediction lookup and lineage --
+
+    def prediction(self, prediction_id: str) -> dict[str, object] | None:
+        rows = self._query(
+            f"WITH base AS (SELECT * FROM predictions WHERE PredictionId = {{id:String}} LIMIT 1) "
+            f"SELECT base.*, {_NS.format(column='base.Timestamp')} AS TimestampNs, f.has_feedback AS has_feedback, "
+            "tupleElement(f.fb, 1) AS FeedbackLabel, tupleElement(f.fb, 2) AS FeedbackValue, toInt64(toUnixTimestamp64Nano(tupleElement(f.fb, 3))) AS FeedbackTs "
+            f"FROM base LEFT JOIN ({_LATEST_FEEDBACK}) AS f ON base.PredictionId = f.PredictionId",
+            {"id": prediction_id},
+        ).to_pylist()
+        if not rows:
+            return None
+        row = rows[0]
+        found: dict[str, object] = {k: v for k, v in row.items() if not k.startswith(("Feedback", "has_"))}
+        found["Timestamp"] = row["TimestampNs"]
+        if row["has_feedback"]:
+            found.update(Label=row["FeedbackLabel"], LabelValue=row["FeedbackValue"], LabelTimestamp=row["FeedbackTs"],
+                         LabelSource="feedback")
+        elif row["GroundTruth"]:
+            found.update(Label=row["GroundTruth"], LabelValue=_number(row["GroundTruth"]), LabelTimestamp=None,
+                         LabelSource="span")
+        else:
+            found.update(Label=None, LabelValue=None, LabelTimestamp=None, LabelSource=None)
+        found["Links"] = self._links(str(row["TraceId"]), str(row["SpanId"]), int(row["TimestampNs"]))
+        return found
+
+    def _links(self, trace_id: str, span_id: str, at_ns: int) -> list[dict[str, Any]]:
+        """Span links of one stored span (the prediction's lineage); [] when not stored."""
+        rows = self._query(
+            "SELECT Links.TraceId AS t, Links.SpanId AS s, Links.Attributes AS a FROM otel_traces "
+            "WHERE TraceId = {trace:String} AND SpanId = {span:String} "
+            "AND Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp <= fromUnixTimestamp64Nano({hi:Int64}) "
+            "LIMIT 1",
+            {"trace": trace_id, "span": span_id, "lo": at_ns - 10**9, "hi": at_ns + 10**9},
+        ).to_pylist()
+        if not rows:
+            return []
+        r = rows[0]
+        return [{"trace_id": t, "span_id": s, "attributes": dict(a)} for t, s, a in zip(r["t"], r["s"], r["a"])]
+
+    def linked_predictions(self, trace_id: str, start_ns: int, end_ns: int, limit: int) -> list[dict[str, object]]:
+        rows = self._query(
+            "SELECT PredictionId AS prediction_id, ModelName AS model, ModelVersion AS version, TraceId AS trace_id, "
+            f"SpanId AS span_id, {_NS.format(column='Timestamp')} AS timestamp_ns, "
+            "arrayFilter((s, t) -> t = {trace:String}, Links.SpanId, Links.TraceId) AS linked_span_ids "
+            f"FROM otel_traces WHERE IsPrediction AND has(Links.TraceId, {{trace:String}}) AND {_IN_RANGE} "
+            "ORDER BY Timestamp, TraceId, SpanId LIMIT 1 BY TraceId, SpanId LIMIT {limit:UInt32}",
+            {"trace": trace_id, "lo": start_ns, "hi": end_ns, "limit": limit},
+        )
+        return list(rows.to_pylist())
+
+    # -- quality --
+
+    def quality_counts(self, query: QualityQuery) -> list[QualityCounts]:
+        params: dict[str, Any] = {
+            "model": query.model, "version": query.version or "", "lo": query.start_ns, "hi": query.end_ns,
+            "step": query.step_s, "pos": query.positive_label or "",
+        }
+        labelled = _labelled_sql(query.step_s)
+        totals = self._query(
+            "SELECT t, version, count() AS total, countIf(has_label) AS labelled "
+            f"FROM ({labelled}) GROUP BY t, version ORDER BY t, version",
+            params,
+        ).to_pylist()
+        extra: dict[tuple[int, str], dict[str, Any]] = {(r["t"], r["version"]): {} for r in totals}
+        if query.task == "regression":
+            self._regression(labelled, params, extra)
+        else:
+            self._classification(labelled, params, extra, bool(query.positive_label))
+        return [
+            QualityCounts(r["t"] * 10**9, r["version"], r["total"], r["labelled"], **extra[(r["t"], r["version"])])
+            for r in totals
+        ]
+
+    def _classification(
+        self, labelled: str, params: dict[str, Any], extra: dict[tuple[int, str], dict[str, Any]], binary: bool
+    ) -> None:
+        rows = self._query(
+            f"SELECT t, version, actual, predicted, count() AS n FROM ({labelled}) WHERE has_label "
+            "GROUP BY t, version, actual, predicted ORDER BY t, version, actual, predicted",
+            params,
+        ).to_pylist()
+        for r in rows:
+            extra[(r["t"], r["version"])].setdefault("confusion", []).append((r["actual"], r["predicted"], r["n"]))
+        if not binary:
+            return
+        scored = (
+            f"SELECT t, version, assumeNotNull(p) AS score, actual = {{pos:String}} AS positive FROM ({labelled}) "
+            "WHERE has_label AND p IS NOT NULL"
+        )
+        for r in self._query(_AUC_SQL.format(scored=scored), params).to_pylist():
+            extra[(r["t"], r["version"])].update(scored=r["scored"], roc_auc=r["auc"], log_loss_sum=r["loss"])
+        bins = self._query(
+            f"SELECT t, version, arrayCount(e -> e < score, {_CALIBRATION_EDGES}) AS bin, count() AS n, "
+            f"sum(score) AS total, countIf(positive) AS positives FROM ({scored}) GROUP BY t, version, bin "
+            "ORDER BY t, version, bin",
+            params,
+        ).to_pylist()
+        for r in bins:
+            extra[(r["t"], r["version"])].setdefault("calibration", []).append(
+                (r["bin"], r["n"], r["total"], r["positives"])
+            )
+
+    def _regression(self, labelled: str, params: dict[str, Any], extra: dict[tuple[int, str], dict[str, Any]]) -> None:
+        rows = self._query(
+            "SELECT t, version, count() AS n, sum(abs(e)) AS abs_sum, sum(e * e) AS sq_sum, "
+            f"sum(abs(e) / greatest(abs(y), {_EPS})) AS ape_sum, varPopStable(y) * count() AS ss_tot "
+            f"FROM (SELECT t, version, assumeNotNull(actual_value) AS y, y - assumeNotNull(PredictionValue) AS e "
+            f"FROM ({labelled}) WHERE has_label AND actual_value IS NOT NULL AND PredictionValue IS NOT NULL) "
+            "GROUP BY t, version",
+            params,
+        ).to_pylist()
+        for r in rows:
+            extra[(r["t"], r["version"])]["regression"] = {
+                k: float(r[k]) for k in ("n", "abs_sum", "sq_sum", "ape_sum", "ss_tot")
+            }
+
+    # -- feedback --
+
+    def known_predictions(self, prediction_ids: list[str]) -> set[str]:
+        if not prediction_ids:
+            return set()
+        rows = self._query(
+            "SELECT DISTINCT PredictionId FROM predictions WHERE PredictionId IN {ids:Array(String)}",
+            {"ids": array_literal(prediction_ids)},
+        )
+        return set(rows.column("PredictionId").to_pylist()) if rows.num_rows else set()
+
+    def prediction_ids_of_spans(self, spans: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        if not spans:
+            return {}
+        rows = self._query(
+            "SELECT DISTINCT TraceId, SpanId, PredictionId FROM predictions WHERE TraceId IN {traces:Array(String)} "
+            "AND concat(TraceId, ':', SpanId) IN {keys:Array(String)}",
+            {"traces": array_literal(sorted({t for t, _ in spans})), "keys": array_literal([f"{t}:{s}" for t, s in spans])},
+        ).to_pylist()
+        return {(r["TraceId"], r["SpanId"]): r["PredictionId"] for r in rows}
+
+    def labelled(self, prediction_ids: list[str]) -> set[str]:
+        if not prediction_ids:
+            return set()
+        rows = self._query(
+            f"SELECT DISTINCT PredictionId FROM {FEEDBACK_TABLE} WHERE PredictionId IN {{ids:Array(String)}}",
+            {"ids": array_literal(prediction_ids)},
+        )
+        return set(rows.column("PredictionId").to_pylist()) if rows.num_rows else set()
+
+    def write_feedback(self, rows: pa.Table) -> None:
+        if rows.num_rows:
+            self._insert(FEEDBACK_TABLE, rows)
+
+
+def _labelled_sql(step_s: int) -> str:
+    """Deduplicated predictions of the query's range with their effective label:
+    `actual`/`actual_value` (latest feedback, else the span's GroundTruth), `has_label`,
+    `predicted` (label, else the value as text) and `p` (score of the positive class:
+    `Scores[positive]`, else `Scores['score']`)."""
+    return f"""WITH base AS (
+            SELECT {_step(step_s)} AS t, ModelVersion AS version, PredictionId, PredictionLabel, PredictionValue,
+                Scores, GroundTruth
+            FROM predictions WHERE {_OF_MODEL} AND {_IN_RANGE} LIMIT 1 BY PredictionId)
+        SELECT base.t AS t, base.version AS version, base.PredictionValue AS PredictionValue,
+            f.has_feedback = 1 OR base.GroundTruth != '' AS has_label,
+            if(f.has_feedback = 1, tupleElement(f.fb, 1), base.GroundTruth) AS actual,
+            if(f.has_feedback = 1, tupleElement(f.fb, 2), toFloat64OrNull(base.GroundTruth)) AS actual_value,
+            if(base.PredictionLabel != '' OR base.PredictionValue IS NULL, base.PredictionLabel,
+               toString(assumeNotNull(base.PredictionValue))) AS predicted,
+            if(mapContains(base.Scores, {{pos:String}}), base.Scores[{{pos:String}}],
+               if(mapContains(base.Scores, 'score'), base.Scores['score'], NULL)) AS p
+        FROM base LEFT JOIN ({_LATEST_FEEDBACK}) AS f ON base.PredictionId = f.PredictionId"""
+
+
+#: Exact ROC AUC per (window, version): for each distinct score, positives times the
+#: negatives ranked below it plus half the negatives tied with it, over P * N; and the
+#: binary log loss with scikit-learn's clipping to [eps, 1 - eps].
+_AUC_SQL = f"""SELECT t, version, sum(pos + neg) AS scored,
+        if(sum(pos) = 0 OR sum(neg) = 0, NULL, sum(pos * (neg_below + neg / 2)) / (sum(pos) * sum(neg))) AS auc,
+        sum(loss) AS loss
+    FROM (SELECT t, version, score, pos, neg, loss,
+            sum(neg) OVER (PARTITION BY t, version ORDER BY score ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS neg_below
+        FROM (SELECT t, version, score, countIf(positive) AS pos, countIf(NOT positive) AS neg,
+                sum(-log(if(positive, greatest(least(score, 1 - {_EPS}), {_EPS}), 1 - greatest(least(score, 1 - {_EPS}), {_EPS})))) AS loss
+            FROM ({{scored}}) GROUP BY t, version, score))
+    GROUP BY t, version"""
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None

@@ -1,0 +1,174 @@
+"""One suite for every ModelReader / FeedbackWriter backend, written against `store.api`,
+with quality checked against scikit-learn on the same rows (tests/support/model_data.py).
+
+Add a backend to BACKENDS.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Iterator, Protocol
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from model_data import HOUR, PIPELINE_SPANS, PIPELINE_TRACE, START_NS, Prediction, expected_classification
+from model_data import expected_regression, feedback_records, predictions
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from spanwise.analyze.feedback import FeedbackRecord, store_feedback
+from spanwise.analyze.quality import window_quality
+from spanwise.process.ml_fields import MlFieldsProcessor
+from spanwise.receive.decode import decode_export_requests
+from spanwise.store import open_store
+from spanwise.store.api import FeedbackWriter, ModelReader, QualityQuery, TraceStore
+
+BACKENDS: dict[str, Callable[[Any], str]] = {
+    "chdb": lambda tmp: f"chdb://{tmp}/store",
+}
+LO, HI = START_NS - HOUR, START_NS + HOUR
+
+
+class ModelStore(TraceStore, ModelReader, FeedbackWriter, Protocol):
+    """What the suite needs of a backend."""
+
+
+def _request(rows: list[Prediction]) -> bytes:
+    body = ExportTraceServiceRequest()
+    for i, p in enumerate(rows):
+        rs = body.resource_spans.add()
+        kv = rs.resource.attributes.add()
+        kv.key, kv.value.string_value = "service.name", f"{p.model}-service"
+        s = rs.scope_spans.add().spans.add()
+        s.trace_id, s.span_id = (i + 1).to_bytes(16, "big"), (i + 1).to_bytes(8, "big")
+        s.name, s.kind = "predict", 2
+        s.start_time_unix_nano = p.start_ns
+        s.end_time_unix_nano = p.start_ns + round(p.duration_ms * 10**6)
+        s.status.code = 2 if p.error else 0
+        attributes = {"ml.model.name": p.model, "ml.model.version": p.version, "ml.prediction.id": p.prediction_id,
+                      **p.attributes, **({"ml.label": p.span_label} if p.span_label else {})}
+        for key, value in attributes.items():
+            kv = s.attributes.add()
+            kv.key = key
+            if isinstance(value, str):
+                kv.value.string_value = value
+            else:
+                kv.value.double_value = value
+        if p.linked:
+            link = s.links.add()
+            link.trace_id, link.span_id = bytes.fromhex(PIPELINE_TRACE), bytes.fromhex(PIPELINE_SPANS[i % 2])
+    return body.SerializeToString()
+
+
+@pytest.fixture(scope="module", params=sorted(BACKENDS))
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelStore]:
+    backend = open_store(BACKENDS[request.param](tmp_path_factory.mktemp(request.param)))
+    backend.start()
+    assert isinstance(backend, ModelReader) and isinstance(backend, FeedbackWriter)
+    yield backend  # type: ignore[misc]
+    backend.shutdown()
+
+
+@pytest.fixture(scope="module")
+def rows(store: ModelStore) -> list[Prediction]:
+    made = predictions()
+    store.write_spans(MlFieldsProcessor().process(decode_export_requests([_request(made)]).batch).spans)
+    records = [FeedbackRecord(str(r["label"]), int(r["timestamp"] * 10**9), r["prediction_id"]) for r in feedback_records(made)]
+    outcome = store_feedback(store, records + [FeedbackRecord("yes", time.time_ns(), "no-such-prediction")])
+    assert outcome.unknown_ids == ["no-such-prediction"]
+    assert outcome.accepted == len(records)
+    assert outcome.updated == sum(len(p.feedback) - 1 for p in made if p.feedback)
+    return made
+
+
+def test_versions_and_features(store: ModelStore, rows: list[Prediction]) -> None:
+    versions = {(v.model, v.version): v for v in store.model_versions()}
+    assert set(versions) == {("churn", "v1"), ("churn", "v2"), ("price", "r1")}
+    v2 = versions[("churn", "v2")]
+    mine = [p for p in rows if p.version == "v2"]
+    assert v2.predictions == len(mine) and v2.services == ("churn-service",)
+    assert v2.first_seen_ns == min(p.start_ns for p in mine) and v2.last_seen_ns == max(p.start_ns for p in mine)
+    assert [v.version for v in store.model_versions("churn")] == ["v1", "v2"]
+    features = {f.name: f for f in store.model_features("churn")}
+    assert features["tenure"].kind == "numeric" and (features["tenure"].minimum, features["tenure"].maximum) == (0.0, 23.0)
+    assert features["plan"].kind == "categorical" and features["plan"].distinct == 2
+
+
+def test_prediction_series(store: ModelStore, rows: list[Prediction]) -> None:
+    points = store.prediction_series("churn", "v1", LO, HI, 3600)
+    assert len(points) == 1
+    point, mine = points[0], [p for p in rows if p.version == "v1"]
+    assert point.count == len(mine) and point.errors == sum(p.error for p in mine)
+    durations = np.array([round(p.duration_ms * 10**6) / 1e6 for p in mine])
+    assert point.p50_ms == pytest.approx(np.percentile(durations, 50), rel=0.05)
+    assert point.p99_ms == pytest.approx(np.percentile(durations, 99), rel=0.05)
+    confidence = np.minimum((np.array([p.attributes["ml.prediction.confidence"] for p in mine]) * 10).astype(int), 9)
+    assert dict(point.confidence_buckets) == {int(b): int(n) for b, n in zip(*np.unique(confidence, return_counts=True))}
+    labels = [p.attributes["ml.prediction.label"] for p in mine]
+    assert dict(point.labels) == {k: labels.count(k) for k in set(labels)}
+    price = store.prediction_series("price", None, LO, HI, 60)
+    assert sum(sum(n for _, n in p.value_buckets) for p in price) == 40
+    assert price[0].value_min == min(p.attributes["ml.prediction.value"] for p in rows if p.model == "price")
+
+
+def test_prediction_lookup_with_label_and_links(store: ModelStore, rows: list[Prediction]) -> None:
+    corrected = store.prediction("churn-0")  # corrected, then a stale duplicate
+    assert corrected is not None and corrected["Label"] == rows[0].actual and corrected["LabelSource"] == "feedback"
+    assert corrected["Links"] == [{"trace_id": PIPELINE_TRACE, "span_id": PIPELINE_SPANS[0], "attributes": {}}]
+    on_span = store.prediction("churn-3")
+    assert on_span is not None and on_span["Label"] == rows[3].actual and on_span["LabelSource"] == "span"
+    unlabelled = store.prediction("churn-7")
+    assert unlabelled is not None and unlabelled["Label"] is None and unlabelled["Links"] == []
+    assert store.prediction("nope") is None
+    linked = store.linked_predictions(PIPELINE_TRACE, LO, HI, 1000)
+    assert sorted(r["prediction_id"] for r in linked) == sorted(p.prediction_id for p in rows if p.linked)
+    assert store.linked_predictions(f"{1:032x}", LO, HI, 10) == []
+
+
+def test_feedback_ids(store: ModelStore, rows: list[Prediction]) -> None:
+    assert store.known_predictions(["churn-1", "x"]) == {"churn-1"}
+    assert store.prediction_ids_of_spans([(f"{2:032x}", f"{2:016x}"), (f"{2:032x}", f"{3:016x}")]) == {
+        (f"{2:032x}", f"{2:016x}"): "churn-1"
+    }
+    assert store.labelled(["churn-1", "churn-3", "churn-7"]) == {"churn-1"}
+
+
+@pytest.mark.parametrize("version", [None, "v1"])
+def test_classification_quality_equals_scikit_learn(store: ModelStore, rows: list[Prediction], version: str | None) -> None:
+    windows = store.quality_counts(QualityQuery("churn", version, LO, HI, 0, "classification", "yes"))
+    assert len(windows) == (1 if version else 2)
+    merged = [window_quality(w, "classification", "yes") for w in windows]
+    if version is None:  # one window per version: compare each with scikit-learn
+        for got in merged:
+            _compare(got, expected_classification(rows, got["version"]))
+    else:
+        _compare(merged[0], expected_classification(rows, version))
+
+
+def _compare(got: dict[str, Any], want: dict[str, Any]) -> None:
+    assert got["labelled"] == want["n"] and got["predictions"] == want["total"]
+    assert got["label_coverage"] == want["n"] / want["total"]
+    assert got["classes"] == ["no", "yes"] and got["confusion_matrix"] == want["confusion"]
+    for key in ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"):
+        assert got[key] == pytest.approx(want[key], rel=1e-9), key
+    assert got["macro"]["f1"] == pytest.approx(want["macro_f1"], rel=1e-9)
+    assert got["macro"]["recall"] == pytest.approx(want["macro_recall"], rel=1e-9)
+    assert got["weighted"]["f1"] == pytest.approx(want["weighted_f1"], rel=1e-9)
+    assert got["weighted"]["precision"] == pytest.approx(want["weighted_precision"], rel=1e-9)
+    assert [b["fraction_positive"] for b in got["calibration"]] == pytest.approx(want["prob_true"], rel=1e-9)
+    assert [b["mean_predicted"] for b in got["calibration"]] == pytest.approx(want["prob_pred"], rel=1e-9)
+
+
+def test_regression_quality_equals_scikit_learn(store: ModelStore, rows: list[Prediction]) -> None:
+    windows = store.quality_counts(QualityQuery("price", None, LO, HI, 0, "regression"))
+    got, want = window_quality(windows[0], "regression", None), expected_regression(rows)
+    assert got["n"] == want["n"] == got["labelled"] == 40
+    for key in ("mae", "rmse", "mape", "r2"):
+        assert got[key] == pytest.approx(want[key], rel=1e-9), key
+
+
+def test_quality_per_step_adds_up(store: ModelStore, rows: list[Prediction]) -> None:
+    windows = store.quality_counts(QualityQuery("churn", "v1", LO, HI, 60, "classification"))
+    assert sum(w.total for w in windows) == sum(1 for p in rows if p.version == "v1")
+    assert all(w.roc_auc is None for w in windows)  # no positive label: no score metrics
+    assert pa.table({"n": [w.labelled for w in windows]}).num_rows == len(windows)

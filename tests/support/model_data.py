@@ -1,0 +1,128 @@
+"""Deterministic prediction data for the model tests, and what scikit-learn says about it.
+
+Two models: `churn` (binary classification, versions v1/v2, a score, numeric and
+categorical features, some errors) and `price` (regression, one version). Ground truth
+arrives as feedback for most predictions, as `ml.label` on the span for a few, and not
+at all for the rest; some feedback is sent twice (the later timestamp wins).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+HOUR = 3600 * 10**9
+_HOUR_START = time.time_ns() // HOUR * HOUR
+#: Every prediction falls in the past, within one clock hour (so a 1h step has one point).
+START_NS = _HOUR_START + 10**9 if time.time_ns() - _HOUR_START > 180 * 10**9 else _HOUR_START - HOUR + 10**9
+PIPELINE_TRACE = f"{0xFEED:032x}"
+PIPELINE_SPANS = (f"{0xA1:016x}", f"{0xA2:016x}")
+
+
+@dataclass
+class Prediction:
+    prediction_id: str
+    model: str
+    version: str
+    start_ns: int
+    duration_ms: float
+    error: bool
+    attributes: dict[str, Any]
+    actual: str | None = None  # the label that should win
+    span_label: str | None = None  # sent as ml.label on the span
+    feedback: list[tuple[str, float]] = field(default_factory=list)  # (label, unix seconds), in sending order
+    linked: bool = False
+
+
+def predictions() -> list[Prediction]:
+    rng = random.Random(42)
+    made = []
+    for i in range(90):
+        score = round(rng.random(), 2)  # two decimals: tied scores exercise the AUC's tie handling
+        actual = "yes" if rng.random() < 0.15 + 0.7 * score else "no"
+        p = Prediction(
+            f"churn-{i}", "churn", "v1" if i % 3 else "v2", START_NS + i * 10**9, 2 + rng.random() * 40, i % 17 == 0,
+            {"ml.prediction.score": score, "ml.prediction.label": "yes" if score >= 0.5 else "no",
+             "ml.prediction.confidence": max(score, 1 - score), "ml.feature.tenure": float(i % 24),
+             "ml.feature.plan": "pro" if i % 4 == 0 else "basic"},
+            linked=i % 2 == 0,
+        )
+        if i % 10 == 3:
+            p.span_label, p.actual = actual, actual
+        elif i % 10 != 7:  # i % 10 == 7: never labelled
+            p.actual = actual
+            p.feedback = [(actual, 1_700_000_000 + i)]
+            if i % 5 == 0:  # a correction: wrong first, then right with a later timestamp
+                p.feedback = [("no" if actual == "yes" else "yes", 1_600_000_000.0), (actual, 1_700_000_000 + i)]
+            if i % 9 == 0:  # a stale duplicate arriving last: older timestamp, must not win
+                p.feedback.append(("no" if actual == "yes" else "yes", 1_500_000_000.0))
+        made.append(p)
+    for i in range(40):
+        value = round(rng.uniform(10, 100), 3)
+        actual = round(value + rng.gauss(0, 5), 3)
+        made.append(Prediction(
+            f"price-{i}", "price", "r1", START_NS + i * 10**9, 1 + rng.random() * 5, False,
+            {"ml.prediction.value": value, "ml.feature.sqft": 50.0 + i}, actual=str(actual),
+            feedback=[(str(actual), 1_700_000_000 + i)] if i % 8 else [],
+        ))
+        if i % 8 == 0:
+            made[-1].span_label = str(actual)
+    return made
+
+
+def feedback_records(rows: list[Prediction]) -> list[dict[str, Any]]:
+    """Feedback as a client sends it, in order (corrections after the first label)."""
+    first = [{"prediction_id": p.prediction_id, "label": p.feedback[0][0], "timestamp": p.feedback[0][1]}
+             for p in rows if p.feedback]
+    later = [{"prediction_id": p.prediction_id, "label": label, "timestamp": ts}
+             for p in rows for label, ts in p.feedback[1:]]
+    return first + later
+
+
+def expected_classification(rows: list[Prediction], version: str | None = None) -> dict[str, Any]:
+    """scikit-learn's metrics on the labelled `churn` predictions."""
+    from sklearn import metrics as m
+    from sklearn.calibration import calibration_curve
+
+    chosen = [p for p in rows if p.model == "churn" and p.actual is not None and version in (None, p.version)]
+    y_true = [p.actual for p in chosen]
+    y_pred = [p.attributes["ml.prediction.label"] for p in chosen]
+    score = np.array([p.attributes["ml.prediction.score"] for p in chosen])
+    positive = np.array([y == "yes" for y in y_true])
+    prob_true, prob_pred = calibration_curve(positive, score, n_bins=10)
+    return {
+        "n": len(chosen),
+        "total": sum(1 for p in rows if p.model == "churn" and version in (None, p.version)),
+        "accuracy": m.accuracy_score(y_true, y_pred),
+        "precision": m.precision_score(y_true, y_pred, pos_label="yes", zero_division=0),
+        "recall": m.recall_score(y_true, y_pred, pos_label="yes", zero_division=0),
+        "f1": m.f1_score(y_true, y_pred, pos_label="yes", zero_division=0),
+        "macro_f1": m.f1_score(y_true, y_pred, average="macro", zero_division=0),
+        "weighted_f1": m.f1_score(y_true, y_pred, average="weighted", zero_division=0),
+        "weighted_precision": m.precision_score(y_true, y_pred, average="weighted", zero_division=0),
+        "macro_recall": m.recall_score(y_true, y_pred, average="macro", zero_division=0),
+        "confusion": m.confusion_matrix(y_true, y_pred, labels=["no", "yes"]).tolist(),
+        "roc_auc": m.roc_auc_score(positive, score),
+        "log_loss": m.log_loss(positive, score),
+        "prob_true": prob_true.tolist(),
+        "prob_pred": prob_pred.tolist(),
+    }
+
+
+def expected_regression(rows: list[Prediction]) -> dict[str, Any]:
+    from sklearn import metrics as m
+
+    chosen = [p for p in rows if p.model == "price" and p.actual is not None]
+    y_true = [float(p.actual or 0) for p in chosen]
+    y_pred = [p.attributes["ml.prediction.value"] for p in chosen]
+    return {
+        "n": len(chosen),
+        "mae": m.mean_absolute_error(y_true, y_pred),
+        "rmse": m.root_mean_squared_error(y_true, y_pred),
+        "mape": m.mean_absolute_percentage_error(y_true, y_pred),
+        "r2": m.r2_score(y_true, y_pred),
+    }
