@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from model_data import HOUR, PIPELINE_SPANS, PIPELINE_TRACE, START_NS, Prediction, expected_classification
-from model_data import expected_regression, feedback_records, predictions
+from model_data import expected_multiclass, expected_regression, feedback_records, predictions
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from spanwise.analyze.feedback import FeedbackRecord, store_feedback
@@ -83,7 +83,7 @@ def rows(store: ModelStore) -> list[Prediction]:
 
 def test_versions_and_features(store: ModelStore, rows: list[Prediction]) -> None:
     versions = {(v.model, v.version): v for v in store.model_versions()}
-    assert set(versions) == {("churn", "v1"), ("churn", "v2"), ("price", "r1")}
+    assert set(versions) == {("churn", "v1"), ("churn", "v2"), ("price", "r1"), ("iris", "m1")}
     v2 = versions[("churn", "v2")]
     mine = [p for p in rows if p.version == "v2"]
     assert v2.predictions == len(mine) and v2.services == ("churn-service",)
@@ -172,3 +172,15 @@ def test_quality_per_step_adds_up(store: ModelStore, rows: list[Prediction]) -> 
     assert sum(w.total for w in windows) == sum(1 for p in rows if p.version == "v1")
     assert all(w.roc_auc is None for w in windows)  # no positive label: no score metrics
     assert pa.table({"n": [w.labelled for w in windows]}).num_rows == len(windows)
+
+
+def test_multiclass_quality_equals_scikit_learn(store: ModelStore, rows: list[Prediction]) -> None:
+    windows = store.quality_counts(QualityQuery("iris", None, LO, HI, 0, "classification"))
+    got, want = window_quality(windows[0], "classification", None), expected_multiclass(rows)
+    assert got["labelled"] == got["scored"] == want["n"]
+    assert got["classes"] == ["setosa", "versicolor", "virginica"] and got["confusion_matrix"] == want["confusion"]
+    assert got["accuracy"] == pytest.approx(want["accuracy"], rel=1e-9)
+    assert got["macro"]["f1"] == pytest.approx(want["macro_f1"], rel=1e-9)
+    assert got["weighted"]["precision"] == pytest.approx(want["weighted_precision"], rel=1e-9)
+    assert got["weighted"]["recall"] == pytest.approx(want["weighted_recall"], rel=1e-9)
+    assert got["log_loss"] == pytest.approx(want["log_loss"], rel=1e-9)

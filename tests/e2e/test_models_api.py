@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from model_data import HOUR, START_NS, Prediction, expected_classification, expected_regression
+from model_data import HOUR, START_NS, Prediction, expected_classification, expected_multiclass, expected_regression
 from model_data import feedback_records, predictions
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
@@ -27,7 +27,7 @@ def _send(server: SpanwiseProcess, rows: list[Prediction]) -> tuple[str, dict[st
     Returns the run's trace id and each prediction's (trace id, span id)."""
     ids: dict[str, tuple[str, str]] = {}
     providers = {}
-    for model in ("pipeline", "churn", "price"):
+    for model in ("pipeline", "churn", "price", "iris"):
         provider = TracerProvider(resource=Resource.create({"service.name": f"{model}-service"}))
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=server.grpc_endpoint, insecure=True)))
         providers[model] = provider
@@ -64,7 +64,8 @@ def sent(server: SpanwiseProcess) -> dict[str, Any]:
     records = feedback_records(rows)
     churn = [r for r in records if r["prediction_id"].startswith("churn")]
     price = [r for r in records if r["prediction_id"].startswith("price")]
-    json_part = churn[: len(churn) // 2] + [{"prediction_id": "nobody", "label": "yes"}]
+    iris = [r for r in records if r["prediction_id"].startswith("iris")]
+    json_part = churn[: len(churn) // 2] + iris + [{"prediction_id": "nobody", "label": "yes"}]
     answers = [_post(server, json_part)]
     csv_rows = ["prediction_id,label,timestamp"] + [f"{r['prediction_id']},{r['label']},{r['timestamp']}" for r in churn[len(churn) // 2:]]
     answers.append(_post(server, "\n".join(csv_rows) + "\n", "text/csv"))
@@ -103,7 +104,7 @@ def test_malformed_feedback_names_the_line(server: SpanwiseProcess) -> None:
 
 def test_inventory(server: SpanwiseProcess, sent: dict[str, Any]) -> None:
     models = {m["name"]: m for m in server.query("/api/v1/models").json()}
-    assert set(models) == {"churn", "price"}
+    assert set(models) == {"churn", "price", "iris"}
     churn = models["churn"]
     assert [v["version"] for v in churn["versions"]] == ["v1", "v2"]
     assert churn["versions"][1]["predictions"] == 30 and churn["versions"][1]["services"] == ["churn-service"]
@@ -164,6 +165,8 @@ def test_quality_equals_scikit_learn(server: SpanwiseProcess, sent: dict[str, An
     for key in ("mae", "rmse", "mape", "r2"):
         assert regression[key] == pytest.approx(expected[key], rel=1e-9), key
     assert regression["label_coverage"] == 1.0
+    multiclass = server.query("/api/v1/models/iris/quality", **RANGE).json()["windows"][0]
+    assert multiclass["log_loss"] == pytest.approx(expected_multiclass(sent["rows"])["log_loss"], rel=1e-9)
     assert server.query("/api/v1/models/churn/quality", task="ranking").status_code == 400
 
 

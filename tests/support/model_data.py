@@ -1,7 +1,8 @@
 """Deterministic prediction data for the model tests, and what scikit-learn says about it.
 
-Two models: `churn` (binary classification, versions v1/v2, a score, numeric and
-categorical features, some errors) and `price` (regression, one version). Ground truth
+Three models: `churn` (binary classification, versions v1/v2, a score, numeric and
+categorical features, some errors), `price` (regression, one version) and `iris`
+(multiclass, a probability per class). Ground truth
 arrives as feedback for most predictions, as `ml.label` on the span for a few, and not
 at all for the rest; some feedback is sent twice (the later timestamp wins).
 """
@@ -71,6 +72,24 @@ def predictions() -> list[Prediction]:
         ))
         if i % 8 == 0:
             made[-1].span_label = str(actual)
+    made += _iris(rng)
+    return made
+
+
+IRIS = ("setosa", "versicolor", "virginica")
+
+
+def _iris(rng: random.Random) -> list[Prediction]:
+    """Multiclass: a probability per class (`ml.prediction.proba.<class>`), labels as feedback."""
+    made = []
+    for i in range(30):
+        weights = [rng.random() + 0.05 for _ in IRIS]
+        proba = [w / sum(weights) for w in weights]
+        actual = IRIS[i % 3] if i % 4 else IRIS[(i + 1) % 3]
+        attributes: dict[str, Any] = {f"ml.prediction.proba.{c}": p for c, p in zip(IRIS, proba)}
+        attributes["ml.prediction.label"] = IRIS[proba.index(max(proba))] if i % 5 else IRIS[i % 3]
+        made.append(Prediction(f"iris-{i}", "iris", "m1", START_NS + i * 10**9, 1.0, False, attributes,
+                               actual=actual, feedback=[(actual, 1_700_000_000 + i)]))
     return made
 
 
@@ -107,9 +126,27 @@ def expected_classification(rows: list[Prediction], version: str | None = None) 
         "macro_recall": m.recall_score(y_true, y_pred, average="macro", zero_division=0),
         "confusion": m.confusion_matrix(y_true, y_pred, labels=["no", "yes"]).tolist(),
         "roc_auc": m.roc_auc_score(positive, score),
-        "log_loss": m.log_loss(positive, score),
+        "log_loss": m.log_loss(positive, y_proba=score),
         "prob_true": prob_true.tolist(),
         "prob_pred": prob_pred.tolist(),
+    }
+
+
+def expected_multiclass(rows: list[Prediction]) -> dict[str, Any]:
+    from sklearn import metrics as m
+
+    chosen = [p for p in rows if p.model == "iris"]
+    y_true = [p.actual for p in chosen]
+    y_pred = [p.attributes["ml.prediction.label"] for p in chosen]
+    proba = [[p.attributes[f"ml.prediction.proba.{c}"] for c in IRIS] for p in chosen]
+    return {
+        "n": len(chosen),
+        "accuracy": m.accuracy_score(y_true, y_pred),
+        "macro_f1": m.f1_score(y_true, y_pred, average="macro", zero_division=0),
+        "weighted_precision": m.precision_score(y_true, y_pred, average="weighted", zero_division=0),
+        "weighted_recall": m.recall_score(y_true, y_pred, average="weighted", zero_division=0),
+        "confusion": m.confusion_matrix(y_true, y_pred, labels=list(IRIS)).tolist(),
+        "log_loss": m.log_loss(y_true, y_proba=proba, labels=list(IRIS)),
     }
 
 

@@ -32,6 +32,7 @@ def window_quality(counts: QualityCounts, task: str, positive_label: str | None)
         result.update(regression_metrics(counts.regression))
     else:
         result.update(classification_metrics(counts.confusion, positive_label))
+        result.update(scored=counts.scored, log_loss=_log_loss(counts))
         if positive_label is not None:
             result.update(score_metrics(counts))
     return result
@@ -79,7 +80,7 @@ def _average(per_class: dict[str, dict[str, Any]], weighted: bool) -> dict[str, 
 
 
 def score_metrics(counts: QualityCounts) -> dict[str, Any]:
-    """ROC AUC, log loss and calibration of labelled predictions that carry a score."""
+    """ROC AUC and calibration of labelled predictions that carry a score."""
     bins = [
         {"bin": b, "count": n, "mean_predicted": total / n, "fraction_positive": positives / n}
         for b, n, total, positives in sorted(counts.calibration)
@@ -88,12 +89,18 @@ def score_metrics(counts: QualityCounts) -> dict[str, Any]:
     scored = sum(b["count"] for b in bins)
     ece = sum(b["count"] / scored * abs(b["fraction_positive"] - b["mean_predicted"]) for b in bins) if scored else None
     return {
-        "scored": counts.scored,
         "roc_auc": counts.roc_auc,
-        "log_loss": counts.log_loss_sum / counts.scored if counts.scored and counts.log_loss_sum is not None else None,
         "calibration": bins,
         "expected_calibration_error": ece,
     }
+
+
+def _log_loss(counts: QualityCounts) -> float | None:
+    """Mean log loss over scored predictions: binary from the positive class's score,
+    else multiclass from the true class's probability (`ml.prediction.proba.<class>`)."""
+    if not counts.scored or counts.log_loss_sum is None:
+        return None
+    return counts.log_loss_sum / counts.scored
 
 
 def regression_metrics(sums: dict[str, float]) -> dict[str, Any]:

@@ -315,7 +315,9 @@ class QualityCounts:
     them into metrics. `confusion` holds (actual, predicted, count); `calibration` holds
     (bin, count, sum of scores, positives) for the 10 uniform bins of scikit-learn's
     `calibration_curve`; `regression` holds n, sum |e|, sum e^2, sum |e|/max(|y|, eps) and
-    the total sum of squares of the labels."""
+    the total sum of squares of the labels. `scored` labelled predictions carry a score
+    (binary: of the positive class) or the true class's probability (multiclass); for
+    them `log_loss_sum` sums the log loss and (binary) `roc_auc` is exact."""
 
     start_ns: int
     version: str

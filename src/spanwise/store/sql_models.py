@@ -233,6 +233,7 @@ class SqlModelReader(ABC):
         for r in rows:
             extra[(r["t"], r["version"])].setdefault("confusion", []).append((r["actual"], r["predicted"], r["n"]))
         if not binary:
+            self._multiclass_log_loss(labelled, params, extra)
             return
         scored = (
             f"SELECT t, version, assumeNotNull(p) AS score, actual = {{pos:String}} AS positive FROM ({labelled}) "
@@ -250,6 +251,19 @@ class SqlModelReader(ABC):
             extra[(r["t"], r["version"])].setdefault("calibration", []).append(
                 (r["bin"], r["n"], r["total"], r["positives"])
             )
+
+    def _multiclass_log_loss(
+        self, labelled: str, params: dict[str, Any], extra: dict[tuple[int, str], dict[str, Any]]
+    ) -> None:
+        """-log of the probability given to the true class (`Scores[label]`, clipped to
+        [eps, 1 - eps] as scikit-learn does), over labelled predictions that carry it."""
+        rows = self._query(
+            f"SELECT t, version, count() AS scored, sum(-log(greatest(least(Scores[actual], 1 - {_EPS}), {_EPS}))) AS loss "
+            f"FROM ({labelled}) WHERE has_label AND mapContains(Scores, actual) GROUP BY t, version",
+            params,
+        ).to_pylist()
+        for r in rows:
+            extra[(r["t"], r["version"])].update(scored=r["scored"], log_loss_sum=r["loss"])
 
     def _regression(self, labelled: str, params: dict[str, Any], extra: dict[tuple[int, str], dict[str, Any]]) -> None:
         rows = self._query(
@@ -303,13 +317,13 @@ class SqlModelReader(ABC):
 def _labelled_sql(step_s: int) -> str:
     """Deduplicated predictions of the query's range with their effective label:
     `actual`/`actual_value` (latest feedback, else the span's GroundTruth), `has_label`,
-    `predicted` (label, else the value as text) and `p` (score of the positive class:
+    `predicted` (label, else the value as text), `Scores` and `p` (score of the positive class:
     `Scores[positive]`, else `Scores['score']`)."""
     return f"""WITH base AS (
             SELECT {_step(step_s)} AS t, ModelVersion AS version, PredictionId, PredictionLabel, PredictionValue,
                 Scores, GroundTruth
             FROM predictions WHERE {_OF_MODEL} AND {_IN_RANGE} LIMIT 1 BY PredictionId)
-        SELECT base.t AS t, base.version AS version, base.PredictionValue AS PredictionValue,
+        SELECT base.t AS t, base.version AS version, base.PredictionValue AS PredictionValue, base.Scores AS Scores,
             f.has_feedback = 1 OR base.GroundTruth != '' AS has_label,
             if(f.has_feedback = 1, tupleElement(f.fb, 1), base.GroundTruth) AS actual,
             if(f.has_feedback = 1, tupleElement(f.fb, 2), toFloat64OrNull(base.GroundTruth)) AS actual_value,
