@@ -21,6 +21,7 @@ from spanwise.model.metrics import MetricsSpec
 from spanwise.store import metrics_schema, models_schema, schema
 from spanwise.store.api import DependencyLink, LatencyPoint, Operation, StoreStats, TraceQuery
 from spanwise.store.sql_metrics import SqlMetricsReader
+from spanwise.store.sql_labelled import SqlLabelledReader
 from spanwise.store.sql_models import SqlModelReader, array_literal
 
 _HEX_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -46,7 +47,7 @@ FIRST_SEARCH_WINDOW_NS = 5 * 60 * 10**9
 _POINT_READ_SETTINGS = "max_threads = 2, use_skip_indexes = 0"
 
 
-class SqlTraceStore(SqlMetricsReader, SqlModelReader, ABC):
+class SqlTraceStore(SqlMetricsReader, SqlModelReader, SqlLabelledReader, ABC):
     """TraceStore (and MetricsReader, ModelReader, FeedbackWriter) over any ClickHouse engine; subclasses provide the
     connection. `metrics` says which span metrics the store's views compute."""
 

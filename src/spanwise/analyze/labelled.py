@@ -1,0 +1,73 @@
+"""LabelledService: concept drift and prediction export, independent of any wire format.
+
+Routes call this; it validates parameters (raising `InvalidQuery` / `NotFound` like
+`ModelService`), fills in the default reference window (the preceding window of equal
+length) and calls the store's `ConceptDriftReader` / `PredictionExporter` capabilities.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from spanwise.analyze.concept_drift import CLASSIFICATION, DEFAULT_ALPHA, REGRESSION, concept_drift
+from spanwise.analyze.export import flatten_export
+from spanwise.errors import InvalidQuery, NotFound
+from spanwise.store.api import ModelReader
+from spanwise.store.labelled_api import ConceptDriftReader, ConceptWindows, PredictionExporter
+
+MAX_EXPORT_ROWS = 1_000_000
+
+
+class LabelledStore(ModelReader, ConceptDriftReader, PredictionExporter, Protocol):
+    """What the service needs of a store."""
+
+
+class LabelledService:
+    """Concept drift over labelled predictions and export of predictions with labels."""
+
+    def __init__(self, store: LabelledStore) -> None:
+        self._store = store
+
+    def concept_drift(self, windows: ConceptWindows, alpha: float = DEFAULT_ALPHA) -> dict[str, Any]:
+        """Error shift of the current window against the reference, overall and per segment."""
+        if windows.task not in (CLASSIFICATION, REGRESSION):
+            raise InvalidQuery("task must be classification or regression")
+        if windows.end_ns < windows.start_ns or windows.reference_end_ns < windows.reference_start_ns:
+            raise InvalidQuery("the end of a time range is before its start")
+        if not 0 < alpha < 1:
+            raise InvalidQuery("alpha must be between 0 and 1")
+        if windows.min_count < 1:
+            raise InvalidQuery("min_count must be positive")
+        self._known(windows.model)
+        result = concept_drift(self._store.error_shift_counts(windows), windows.task, alpha)
+        return {
+            "name": windows.model, "version": windows.version, "min_count": windows.min_count,
+            "current": {"start": windows.start_ns, "end": windows.end_ns},
+            "reference": {"start": windows.reference_start_ns, "end": windows.reference_end_ns},
+            **result,
+        }
+
+    def export(self, model: str, version: str | None, start_ns: int, end_ns: int, limit: int) -> tuple[pa.Table, bool]:
+        """Up to `limit` predictions with labels as flat columns, oldest first, and whether
+        more matched (the table was cut at `limit`)."""
+        if end_ns < start_ns:
+            raise InvalidQuery("the end of the time range is before its start")
+        if not 0 < limit <= MAX_EXPORT_ROWS:
+            raise InvalidQuery(f"limit must be between 1 and {MAX_EXPORT_ROWS}")
+        self._known(model)
+        rows = self._store.export_predictions(model, version, start_ns, end_ns, limit + 1)
+        return flatten_export(rows.slice(0, limit)), rows.num_rows > limit
+
+    def _known(self, model: str) -> None:
+        if not self._store.model_versions(model):
+            raise NotFound(f"model {model!r} not found")
+
+
+def reference_window(start_ns: int, end_ns: int, reference_start: int | None, reference_end: int | None) -> tuple[int, int]:
+    """The reference given, else the window of equal length just before the current one."""
+    length = end_ns - start_ns
+    ref_end = reference_end if reference_end is not None else start_ns
+    ref_start = reference_start if reference_start is not None else ref_end - length
+    return ref_start, ref_end
