@@ -12,6 +12,8 @@ from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
 
+from spanwise.store.profiles import Baseline, Profile
+
 
 @dataclass(frozen=True)
 class TraceQuery:
@@ -388,4 +390,34 @@ class FeedbackWriter(Protocol):
 
     def write_feedback(self, rows: pa.Table) -> None:
         """Insert rows (PredictionId, Label, LabelValue, Timestamp ns, ReceivedAt ns); return once committed."""
+        ...
+
+
+@runtime_checkable
+class DriftReader(Protocol):
+    """Optional capability: distribution profiles of a model's features, outputs and labels
+    over a time window (`store.profiles`), from `predictions` and `feedback`. Returns bin
+    counts, category counts and samples of at most 10k values per feature, never rows."""
+
+    def window_profile(
+        self, model: str, version: str | None, start_ns: int, end_ns: int,
+        edges: dict[str, tuple[float, ...]] | None = None, bins: int = 10,
+    ) -> Profile:
+        """Profile of [start, end). With `edges` (a reference's inner bin edges per numeric
+        feature), numeric values are binned with them; without, the window's own quantile
+        edges (`bins` bins) are computed first."""
+        ...
+
+
+@runtime_checkable
+class BaselineStore(Protocol):
+    """Optional capability: reference baselines per model version, kept in `model_baselines`.
+    Saving a (model, version, name) again replaces it."""
+
+    def save_baseline(self, baseline: Baseline) -> None:
+        """Store a baseline; return once committed."""
+        ...
+
+    def baselines(self, model: str, with_profiles: bool = False) -> list[Baseline]:
+        """The model's baselines (latest per version and name), sorted; profiles only when asked."""
         ...

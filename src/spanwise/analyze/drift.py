@@ -1,0 +1,229 @@
+"""DriftService: reference baselines (part 6) and data, prediction and label drift (part 7).
+
+The reference of a drift request is, in order: the baseline named by `baseline`; else
+the newest baseline of the version (or of every version, stored with version ''); else
+the window of equal length just before the current one. Baselines are a fixed window
+(profiled once, when set), a rolling window (the `lookback` before the current window,
+profiled per request) or a training profile uploaded from a Parquet/CSV file. The store
+profiles windows in SQL (`DriftReader.window_profile`); current numeric values are
+binned with the reference's edges; `drift_stats` finishes the statistics.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from spanwise.analyze import drift_stats
+from spanwise.errors import InvalidQuery, NotFound
+from spanwise.store.api import BaselineStore, DriftReader
+from spanwise.store.profiles import (
+    LABEL, PREDICTION, PREDICTION_LABEL, Baseline, Profile, categorical_profile, numeric_profile,
+)
+
+KINDS = ("window", "rolling", "profile")
+_FEATURE_PREFIX = "ml.feature."
+#: Columns of an uploaded profile that are not features.
+_OUTPUT_COLUMNS = {"prediction": PREDICTION, "prediction_value": PREDICTION, "prediction_label": PREDICTION_LABEL,
+                   "label": LABEL}
+MAX_UPLOAD_ROWS = 10_000_000
+
+
+class DriftStore(DriftReader, BaselineStore, Protocol):
+    """What the service needs of a store."""
+
+
+class DriftService:
+    def __init__(self, store: DriftStore) -> None:
+        self._store = store
+
+    # -- baselines --
+
+    def baselines(self, model: str) -> dict[str, Any]:
+        return {"name": model, "baselines": [_baseline_json(b) for b in self._store.baselines(model)]}
+
+    def set_window_baseline(
+        self, model: str, version: str, name: str, kind: str, start_ns: int = 0, end_ns: int = 0, rolling_s: int = 0
+    ) -> dict[str, Any]:
+        """A fixed window (profiled now, then reused) or a rolling window (a definition)."""
+        _check_name(name)
+        if kind == "window":
+            if end_ns <= start_ns:
+                raise InvalidQuery("a window baseline needs start < end (Unix ns)")
+            profile: Profile | None = self._store.window_profile(model, version or None, start_ns, end_ns)
+            if profile is not None and not profile.rows:
+                raise InvalidQuery(f"no predictions of model {model!r} in the baseline window")
+            baseline = Baseline(model, version, name, kind, start_ns, end_ns, 0, profile, time.time_ns())
+        elif kind == "rolling":
+            if rolling_s <= 0:
+                raise InvalidQuery("a rolling baseline needs a positive lookback")
+            baseline = Baseline(model, version, name, kind, rolling_s=rolling_s, created_ns=time.time_ns())
+        else:
+            raise InvalidQuery(f"kind must be one of {', '.join(KINDS)}")
+        self._store.save_baseline(baseline)
+        return _baseline_json(baseline)
+
+    def upload_baseline(self, model: str, version: str, name: str, body: bytes, file_format: str) -> dict[str, Any]:
+        """A training profile from a Parquet or CSV file (one row per example)."""
+        _check_name(name)
+        baseline = Baseline(model, version, name, "profile", profile=profile_of_table(read_table(body, file_format)),
+                            created_ns=time.time_ns())
+        self._store.save_baseline(baseline)
+        return _baseline_json(baseline)
+
+    # -- drift --
+
+    def drift(
+        self, model: str, version: str | None, start_ns: int, end_ns: int, baseline: str | None = None
+    ) -> dict[str, Any]:
+        if end_ns <= start_ns:
+            raise InvalidQuery("the end of the time range must be after its start")
+        reference, described = self._reference(model, version, start_ns, end_ns, baseline)
+        edges = {k: v.edges for k, v in reference.numeric.items()}
+        current = self._store.window_profile(model, version, start_ns, end_ns, edges=edges)
+        if not current.rows and not reference.rows:
+            raise NotFound(f"no predictions of model {model!r} in the current or reference window")
+        features: list[dict[str, Any]] = []
+        outputs: list[dict[str, Any]] = []
+        for name in sorted(set(reference.numeric) | set(current.numeric)):
+            found = _numeric(name, reference, current)
+            (outputs if name.startswith("@") else features).append(found)
+        for name in sorted(set(reference.categorical) | set(current.categorical)):
+            found = _categorical(name, reference, current)
+            (outputs if name.startswith("@") else features).append(found)
+        drifted = [f["feature"] for f in features if f["drifted"]]
+        return {
+            "name": model, "version": version, "start_unix_nano": start_ns, "end_unix_nano": end_ns,
+            "reference": {**described, "rows": reference.rows}, "current": {"rows": current.rows},
+            "thresholds": drift_stats.THRESHOLDS, "psi_epsilon": drift_stats.PSI_EPSILON,
+            "drifted_features": drifted, "share_drifted": len(drifted) / len(features) if features else None,
+            "features": features,
+            "predictions": [o for o in outputs if o["feature"] in (PREDICTION, PREDICTION_LABEL)],
+            "label": next((o for o in outputs if o["feature"] == LABEL), None),
+        }
+
+    def _reference(
+        self, model: str, version: str | None, start_ns: int, end_ns: int, name: str | None
+    ) -> tuple[Profile, dict[str, Any]]:
+        chosen = self._choose(model, version, name)
+        if chosen is None:
+            lo = 2 * start_ns - end_ns
+            return self._store.window_profile(model, version, lo, start_ns), {
+                "kind": "preceding", "start_unix_nano": lo, "end_unix_nano": start_ns}
+        described = _baseline_json(chosen)
+        if chosen.kind == "rolling":
+            lo = start_ns - chosen.rolling_s * 10**9
+            described.update(start_unix_nano=lo, end_unix_nano=start_ns)
+            return self._store.window_profile(model, version, lo, start_ns), described
+        assert chosen.profile is not None
+        return chosen.profile, described
+
+    def _choose(self, model: str, version: str | None, name: str | None) -> Baseline | None:
+        found = self._store.baselines(model, with_profiles=True)
+        if name:
+            named = [b for b in found if b.name == name and b.version in (version or "", "")]
+            if not named:
+                raise NotFound(f"baseline {name!r} of model {model!r} not found")
+            return max(named, key=lambda b: (b.version != "", b.created_ns))
+        for candidate_version in ([version, ""] if version else [""]):
+            of_version = [b for b in found if b.version == candidate_version]
+            if of_version:
+                return max(of_version, key=lambda b: b.created_ns)
+        return None
+
+
+def read_table(body: bytes, file_format: str) -> pa.Table:
+    try:
+        if file_format == "parquet":
+            import pyarrow.parquet as pq
+
+            return pq.read_table(io.BytesIO(body))
+        if file_format == "csv":
+            import pyarrow.csv as pcsv
+
+            return pcsv.read_csv(io.BytesIO(body))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InvalidQuery(f"cannot read the {file_format} file: {exc}") from exc
+    raise InvalidQuery("format must be parquet or csv")
+
+
+def profile_of_table(table: pa.Table) -> Profile:
+    """Numeric columns become numeric features, others categorical; `prediction`,
+    `prediction_label` and `label` columns profile the model's output and labels; an
+    `ml.feature.` prefix is dropped."""
+    if not table.num_rows or table.num_rows > MAX_UPLOAD_ROWS:
+        raise InvalidQuery(f"a profile needs between 1 and {MAX_UPLOAD_ROWS} rows")
+    profile = Profile(table.num_rows)
+    for column_name in table.column_names:
+        column = table.column(column_name)
+        name = column_name.removeprefix(_FEATURE_PREFIX)
+        name = _OUTPUT_COLUMNS.get(name, name)
+        missing = column.null_count
+        numeric = pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+        if numeric and name not in (PREDICTION_LABEL, LABEL):
+            values = pc.drop_null(column).to_numpy().astype(np.float64)
+            profile.numeric[name] = numeric_profile(values, missing)
+        else:
+            values_text = pc.drop_null(pc.cast(column, pa.string())).to_pylist()
+            categorical_name = PREDICTION_LABEL if name == PREDICTION else name
+            profile.categorical[categorical_name] = categorical_profile(values_text, missing)
+    return profile
+
+
+def _check_name(name: str) -> None:
+    if not name or len(name) > 200:
+        raise InvalidQuery("a baseline needs a name of 1 to 200 characters")
+
+
+def _baseline_json(b: Baseline) -> dict[str, Any]:
+    found: dict[str, Any] = {"name": b.name, "version": b.version or None, "kind": b.kind,
+                             "created_unix_nano": b.created_ns}
+    if b.kind == "window":
+        found.update(start_unix_nano=b.start_ns, end_unix_nano=b.end_ns)
+    if b.kind == "rolling":
+        found.update(lookback_seconds=b.rolling_s)
+    if b.profile is not None:
+        found.update(rows=b.profile.rows, numeric=sorted(b.profile.numeric), categorical=sorted(b.profile.categorical))
+    return found
+
+
+def _numeric(name: str, reference: Profile, current: Profile) -> dict[str, Any]:
+    ref, cur = reference.numeric.get(name), current.numeric.get(name)
+    found: dict[str, Any] = {"feature": name, "type": "numeric", "reference": _numeric_json(ref),
+                             "current": _numeric_json(cur)}
+    if ref is None or cur is None or not ref.count or not cur.count:
+        found.update(methods={}, method=None, drifted=False, note="missing on one side")
+        return found
+    results, method = drift_stats.numeric_drift(ref, cur)
+    found.update(methods={k: v.to_json() for k, v in results.items()}, method=method,
+                 drifted=bool(results[method].drifted))
+    return found
+
+
+def _numeric_json(p: Any) -> dict[str, Any] | None:
+    if p is None:
+        return None
+    return {"count": p.count, "missing": p.missing, "min": p.minimum, "max": p.maximum, "edges": list(p.edges),
+            "counts": list(p.counts), "sample_size": len(p.sample)}
+
+
+def _categorical(name: str, reference: Profile, current: Profile) -> dict[str, Any]:
+    ref, cur = reference.categorical.get(name), current.categorical.get(name)
+    found: dict[str, Any] = {
+        "feature": name, "type": "categorical",
+        "reference": {"counts": dict(ref.counts), "missing": ref.missing} if ref else None,
+        "current": {"counts": dict(cur.counts), "missing": cur.missing} if cur else None,
+    }
+    if ref is None or cur is None:
+        found.update(methods={}, method=None, drifted=False, note="missing on one side")
+        return found
+    results, method = drift_stats.categorical_drift(ref, cur)
+    ref_keys = {k for k, _ in ref.counts}
+    found.update(methods={k: v.to_json() for k, v in results.items()}, method=method,
+                 drifted=bool(results[method].drifted), new_categories=sorted(k for k, _ in cur.counts if k not in ref_keys))
+    return found

@@ -1,0 +1,109 @@
+"""Reference baselines and drift under `/api/v1/models/{name}/`. Documented in the native
+API's OpenAPI description (each docstring's YAML after `---`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.routing import Route
+
+from spanwise.analyze.drift import DriftService
+from spanwise.errors import InvalidQuery, PayloadTooLarge, UnsupportedContentType
+from spanwise.serve.models_api import _range
+from spanwise.serve.native_api import endpoint
+from spanwise.serve.params import parse_duration_ns, parse_int
+
+MAX_BASELINE_BYTES = 256 * 1024 * 1024
+_FORMATS = {
+    "application/json": "json", "text/csv": "csv", "application/vnd.apache.parquet": "parquet",
+    "application/x-parquet": "parquet", "application/octet-stream": "parquet",
+}
+
+
+def drift_routes(drift: DriftService) -> list[Route]:
+    def baselines(request: Request) -> Any:
+        """
+        ---
+        summary: The model's reference baselines (latest per version and name).
+        parameters: [{name: name, in: path, required: true, schema: {type: string}}]
+        responses: {200: {description: baselines}}
+        """
+        return drift.baselines(request.path_params["name"])
+
+    async def read_body(request: Request) -> tuple[bytes, str]:
+        content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if content_type not in _FORMATS:
+            raise UnsupportedContentType(
+                f"unsupported content type {content_type!r}: use application/json, text/csv or application/vnd.apache.parquet"
+            )
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BASELINE_BYTES:
+                raise PayloadTooLarge(f"body exceeds the limit of {MAX_BASELINE_BYTES} bytes")
+        return body, _FORMATS[content_type]
+
+    def set_baseline(request: Request, body: bytes, file_format: str) -> Any:
+        """
+        ---
+        summary: Set a reference baseline for a model version.
+        description: >
+          JSON body {"name", "version" (optional; none = every version), "kind": "window" with
+          "start"/"end" (Unix ns; profiled once now and reused), or "rolling" with "lookback"
+          (e.g. 7d: the lookback before each drift request's window)}. Or a training file
+          (Content-Type text/csv or application/vnd.apache.parquet; query parameters version
+          and name, default "training"): one row per example, a column per feature, and
+          optional prediction / prediction_label / label columns; stored as a profile (quantile
+          bin edges and counts, min/max/count/missing and a sample of at most 10k values per
+          numeric column, category counts otherwise), never as rows.
+        parameters: [{name: name, in: path, required: true, schema: {type: string}}]
+        requestBody: {content: {application/json: {}, text/csv: {}, application/vnd.apache.parquet: {}}}
+        responses: {200: {description: the baseline}, 400: {description: malformed definition or file}}
+        """
+        model = request.path_params["name"]
+        params = request.query_params
+        if file_format != "json":
+            return drift.upload_baseline(model, params.get("version", ""), params.get("name") or "training", body,
+                                         file_format)
+        try:
+            spec = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidQuery(f"malformed JSON body: {exc}") from exc
+        if not isinstance(spec, dict):
+            raise InvalidQuery("the body must be a JSON object")
+        lookback = spec.get("lookback")
+        return drift.set_window_baseline(
+            model, str(spec.get("version") or ""), str(spec.get("name") or ""), str(spec.get("kind") or ""),
+            parse_int(str(spec.get("start", "")), "start") or 0, parse_int(str(spec.get("end", "")), "end") or 0,
+            parse_duration_ns(str(lookback), "lookback") // 10**9 if lookback else 0,
+        )
+
+    def drift_report(request: Request) -> Any:
+        """
+        ---
+        summary: Data drift per feature, prediction drift and label drift between a reference and the current window.
+        description: >
+          Query parameters version, start/end (Unix ns) or lookback (default 1d), baseline (a
+          baseline name; default the version's newest baseline, else the preceding window of
+          equal length). Numeric features: PSI over the reference's 10 quantile bins
+          (empty-bin share 1e-4; drifted > 0.2), two-sample KS on samples of at most 10k per
+          side (p < 0.05), Jensen-Shannon distance of the bin shares (> 0.1) and Wasserstein
+          distance / reference std (> 0.1). Categorical: chi-squared p-value (< 0.05), PSI and
+          Jensen-Shannon over the union of categories. A feature's `drifted` is its default
+          method's verdict: KS (numeric) or chi-squared (categorical) when the reference has
+          at most 1,000 values, else Wasserstein or Jensen-Shannon (Evidently's defaults).
+        parameters: [{name: name, in: path, required: true, schema: {type: string}}]
+        responses: {200: {description: drift report}, 404: {description: no predictions or unknown baseline}}
+        """
+        start, end = _range(request, "1d")
+        params = request.query_params
+        return drift.drift(request.path_params["name"], params.get("version") or None, start, end,
+                           params.get("baseline") or None)
+
+    return [
+        Route("/api/v1/models/{name}/baselines", endpoint(baselines), methods=["GET"]),
+        Route("/api/v1/models/{name}/baselines", endpoint(set_baseline, read_body), methods=["POST"]),
+        Route("/api/v1/models/{name}/drift", endpoint(drift_report)),
+    ]

@@ -1,0 +1,142 @@
+"""`DriftReader` and `BaselineStore` in ClickHouse SQL over `predictions`, `feedback` and
+`model_baselines`.
+
+A window's profile takes at most three queries, each returning one row per feature (or
+per (feature, category), at most 1,000 categories each): reference quantile edges
+(`quantiles`, only when no edges are given), then per numeric feature count, min, max,
+per-bin counts (`sumMap` of `arrayCount(e -> e <= value, edges)`) and a bounded sample
+(`groupArraySample`, ≤ 10k values, seeded), and category counts. Rows are counted as
+stored (a redelivered span counts twice, like the operational metrics).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from abc import ABC, abstractmethod
+from typing import Any
+
+import pyarrow as pa
+
+from spanwise.store.baselines_schema import BASELINES_TABLE
+from spanwise.store.models_schema import FEEDBACK_TABLE
+from spanwise.store.profiles import (
+    DEFAULT_BINS, LABEL, MAX_CATEGORIES, PREDICTION, PREDICTION_LABEL, SAMPLE_SIZE, Baseline, CategoricalProfile,
+    NumericProfile, Profile,
+)
+
+_WINDOW = (
+    "ModelName = {model:String} AND ({version:String} = '' OR ModelVersion = {version:String}) "
+    "AND Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp < fromUnixTimestamp64Nano({hi:Int64})"
+)
+_NUMERIC = (
+    "SELECT name, value FROM predictions ARRAY JOIN mapKeys(Features) AS name, mapValues(Features) AS value "
+    f"WHERE {_WINDOW} "
+    f"UNION ALL SELECT '{PREDICTION}' AS name, assumeNotNull(PredictionValue) AS value FROM predictions "
+    f"WHERE {_WINDOW} AND PredictionValue IS NOT NULL"
+)
+_CATEGORICAL = (
+    "SELECT name, value FROM predictions ARRAY JOIN mapKeys(StringFeatures) AS name, mapValues(StringFeatures) AS value "
+    f"WHERE {_WINDOW} "
+    f"UNION ALL SELECT '{PREDICTION_LABEL}' AS name, PredictionLabel AS value FROM predictions "
+    f"WHERE {_WINDOW} AND PredictionLabel != '' "
+    f"UNION ALL SELECT '{LABEL}' AS name, if(f.PredictionId != '', f.Label, p.GroundTruth) AS value "
+    f"FROM (SELECT PredictionId, GroundTruth FROM predictions WHERE {_WINDOW}) AS p "
+    "LEFT JOIN (SELECT PredictionId, argMax(Label, (Timestamp, ReceivedAt)) AS Label "
+    f"FROM {FEEDBACK_TABLE} WHERE PredictionId IN (SELECT PredictionId FROM predictions WHERE {_WINDOW}) "
+    "GROUP BY PredictionId) AS f ON p.PredictionId = f.PredictionId"
+)
+
+
+def _string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _edges_literal(edges: dict[str, tuple[float, ...]]) -> str:
+    """A Map(String, Array(Float64)) literal (floats by repr, names escaped)."""
+    if not edges:
+        return "CAST(map(), 'Map(String, Array(Float64))')"
+    items = ", ".join(f"{_string(k)}, CAST([{', '.join(repr(float(e)) for e in v)}], 'Array(Float64)')" for k, v in edges.items())
+    return f"CAST(map({items}), 'Map(String, Array(Float64))')"
+
+
+class SqlDriftReader(ABC):
+    """The DriftReader and BaselineStore half of `SqlTraceStore`."""
+
+    @abstractmethod
+    def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+        """Run a query with `{name:Type}` parameters and return its result."""
+
+    @abstractmethod
+    def _insert(self, table: str, rows: pa.Table) -> None:
+        """Insert an Arrow table; return once committed."""
+
+    def window_profile(
+        self, model: str, version: str | None, start_ns: int, end_ns: int,
+        edges: dict[str, tuple[float, ...]] | None = None, bins: int = DEFAULT_BINS,
+    ) -> Profile:
+        params: dict[str, Any] = {"model": model, "version": version or "", "lo": start_ns, "hi": end_ns}
+        rows = self._query(f"SELECT count() AS n FROM predictions WHERE {_WINDOW}", params).column("n")[0].as_py()
+        if edges is None:
+            levels = ", ".join(repr(i / bins) for i in range(1, bins))
+            found = self._query(
+                f"SELECT name, arraySort(arrayDistinct(quantiles({levels})(value))) AS q FROM ({_NUMERIC}) GROUP BY name",
+                params,
+            ).to_pylist()
+            edges = {r["name"]: tuple(r["q"]) for r in found}
+        numeric = self._query(
+            "SELECT name, count() AS n, min(value) AS lo, max(value) AS hi, "
+            "sumMap([bin], [toUInt64(1)]) AS bins, tupleElement(bins, 1) AS bin_ids, tupleElement(bins, 2) AS bin_counts, "
+            f"groupArraySample({SAMPLE_SIZE}, 20251125)(value) AS sample "
+            f"FROM (SELECT name, value, toUInt16(arrayCount(e -> e <= value, {_edges_literal(edges)}[name])) AS bin "
+            f"FROM ({_NUMERIC})) GROUP BY name ORDER BY name",
+            params,
+        ).to_pylist()
+        categorical = self._query(
+            f"SELECT name, value, count() AS n FROM ({_CATEGORICAL}) WHERE value != '' "
+            f"GROUP BY name, value ORDER BY name, n DESC, value LIMIT {MAX_CATEGORIES} BY name",
+            params,
+        ).to_pylist()
+        profile = Profile(int(rows))
+        for r in numeric:
+            feature_edges = edges.get(r["name"], ())
+            counts = [0] * (len(feature_edges) + 1)
+            for b, n in zip(r["bin_ids"], r["bin_counts"]):
+                counts[b] += n
+            profile.numeric[r["name"]] = NumericProfile(
+                feature_edges, tuple(counts), r["n"], max(int(rows) - r["n"], 0), r["lo"], r["hi"], tuple(r["sample"])
+            )
+        by_name: dict[str, list[tuple[str, int]]] = {}
+        for r in categorical:
+            by_name.setdefault(r["name"], []).append((r["value"], r["n"]))
+        for name, pairs in by_name.items():
+            seen = sum(n for _, n in pairs)
+            profile.categorical[name] = CategoricalProfile(tuple(pairs), max(int(rows) - seen, 0))
+        return profile
+
+    # -- baselines --
+
+    def save_baseline(self, baseline: Baseline) -> None:
+        profile = json.dumps(baseline.profile.to_json()) if baseline.profile else ""
+        self._insert(BASELINES_TABLE, pa.table({
+            "ModelName": [baseline.model], "ModelVersion": [baseline.version], "Name": [baseline.name],
+            "Kind": [baseline.kind], "StartNs": pa.array([baseline.start_ns], pa.int64()),
+            "EndNs": pa.array([baseline.end_ns], pa.int64()), "RollingSeconds": pa.array([baseline.rolling_s], pa.int64()),
+            "Profile": [profile], "CreatedAt": pa.array([baseline.created_ns or time.time_ns()], pa.timestamp("ns")),
+        }))
+
+    def baselines(self, model: str, with_profiles: bool = False) -> list[Baseline]:
+        profile = "argMax(Profile, CreatedAt)" if with_profiles else "''"
+        rows = self._query(
+            "SELECT ModelVersion, Name, argMax(Kind, CreatedAt) AS kind, argMax(StartNs, CreatedAt) AS lo, "
+            "argMax(EndNs, CreatedAt) AS hi, argMax(RollingSeconds, CreatedAt) AS rolling, "
+            f"{profile} AS profile, toInt64(toUnixTimestamp64Nano(max(CreatedAt))) AS created "
+            f"FROM {BASELINES_TABLE} WHERE ModelName = {{model:String}} GROUP BY ModelVersion, Name "
+            "ORDER BY ModelVersion, Name",
+            {"model": model},
+        ).to_pylist()
+        return [
+            Baseline(model, r["ModelVersion"], r["Name"], r["kind"], r["lo"], r["hi"], r["rolling"],
+                     Profile.from_json(json.loads(r["profile"])) if r["profile"] else None, r["created"])
+            for r in rows
+        ]
