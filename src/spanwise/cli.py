@@ -30,7 +30,35 @@ def _parser() -> argparse.ArgumentParser:
     config_commands = config.add_subparsers(dest="config_command", required=True)
     validate = config_commands.add_parser("validate", help="check a config file and report its errors")
     validate.add_argument("file")
+    _export_parser(commands)
     return parser
+
+
+def _export_parser(commands: Any) -> None:
+    export = commands.add_parser("export", help="a model's predictions with labels to Parquet, from a running server")
+    export.add_argument("model")
+    export.add_argument("--version", dest="model_version", help="one model version (default: all)")
+    export.add_argument("--start", help="Unix ns or ISO 8601 (default: the beginning)")
+    export.add_argument("--end", help="Unix ns or ISO 8601 (default: now)")
+    export.add_argument("--limit", type=int, help="at most this many rows (server default 100000)")
+    export.add_argument("-o", "--output", required=True, help="Parquet file to write")
+    export.add_argument("--url", default="http://localhost:16686", help="the server's query API (default %(default)s)")
+
+
+def _export(args: argparse.Namespace) -> int:
+    from spanwise.client import SpanwiseClient, SpanwiseClientError
+
+    try:
+        data = SpanwiseClient(args.url).predictions_parquet(args.model, args.model_version, args.start, args.end, args.limit)
+    except (SpanwiseClientError, ValueError) as exc:
+        print(f"spanwise: error: {exc}", file=sys.stderr)
+        return 1
+    with open(args.output, "wb") as out:
+        out.write(data)
+    import pyarrow.parquet as pq
+
+    print(f"{args.output}: {pq.read_metadata(args.output).num_rows} predictions")
+    return 0
 
 
 def _server_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -55,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
+        if args.command == "export":
+            return _export(args)
         load_config(args.file, environ={})
         print(f"{args.file}: OK")
         return 0

@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 
 from spanwise.config import Config
 from spanwise.errors import ConfigError
+from spanwise.analyze.labelled import LabelledService
 from spanwise.analyze.models import ModelService
 from spanwise.process.chain import ProcessorChain
 from spanwise.process.factory import build_chain
@@ -32,6 +33,7 @@ from spanwise.query.metrics import metrics_service
 from spanwise.query.service import QueryService
 from spanwise.receive.ingest import IngestService
 from spanwise.serve.jaeger_api import jaeger_routes
+from spanwise.serve.labelled_api import labelled_routes
 from spanwise.serve.models_api import model_routes
 from spanwise.serve.native_api import native_routes
 from spanwise.serve.otlp_grpc import otlp_grpc_server
@@ -40,6 +42,7 @@ from spanwise.serve.prometheus import metrics_routes
 from spanwise.store import open_store
 from spanwise.store.api import FeedbackWriter, ModelReader, TailSamplingStore, TraceStore
 from spanwise.store.ingest_log import IngestLog
+from spanwise.store.labelled_api import ConceptDriftReader, PredictionExporter
 
 log = logging.getLogger(__name__)
 GRACE_SECONDS = 10.0
@@ -181,6 +184,8 @@ class SpanwiseServer:
         store = parts.store
         has_models = isinstance(store, ModelReader) and isinstance(store, FeedbackWriter)
         models = model_routes(ModelService(store)) if has_models else []  # type: ignore[arg-type]
+        if has_models and isinstance(store, ConceptDriftReader) and isinstance(store, PredictionExporter):
+            models += labelled_routes(LabelledService(store))  # type: ignore[arg-type]
         routes = jaeger_routes(queries) + native_routes(queries, parts.status, models) + models + metrics_routes(metrics)
         return Starlette(routes=routes)
 

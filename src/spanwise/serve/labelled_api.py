@@ -1,0 +1,127 @@
+"""Concept drift and prediction export under `/api/v1/models/{name}/`. Documented in the
+native API's OpenAPI description (each docstring's YAML after `---`).
+
+Export answers Parquet (default; pyarrow), CSV or JSON, at most `limit` rows, oldest
+first; `X-Spanwise-Truncated: true` says more rows matched (narrow the time range or
+raise `limit`).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from spanwise.analyze.concept_drift import DEFAULT_ALPHA, DEFAULT_MIN_COUNT
+from spanwise.analyze.labelled import LabelledService, reference_window
+from spanwise.errors import InvalidQuery, SpanwiseError
+from spanwise.serve.native_api import endpoint
+from spanwise.serve.params import parse_duration_ns, parse_float, parse_int
+from spanwise.serve.status import http_status
+from spanwise.store.labelled_api import ConceptWindows
+
+DEFAULT_EXPORT_LIMIT = 100_000
+_MEDIA = {"parquet": "application/vnd.apache.parquet", "csv": "text/csv", "json": "application/json"}
+
+
+def _current(request: Request, lookback: str) -> tuple[int, int]:
+    params = request.query_params
+    end = parse_int(params.get("end"), "end") or time.time_ns()
+    start = parse_int(params.get("start"), "start")
+    if start is None:
+        start = end - parse_duration_ns(params.get("lookback", lookback), "lookback")
+    return start, end
+
+
+def encode(table: pa.Table, fmt: str) -> bytes:
+    """The table as Parquet, CSV (header, timestamps in ISO 8601) or a JSON array of objects."""
+    sink = io.BytesIO()
+    if fmt == "parquet":
+        pq.write_table(table, sink)
+    elif fmt == "csv":
+        pacsv.write_csv(table, sink)
+    else:
+        return orjson.dumps(table.to_pylist(), option=orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z)
+    return sink.getvalue()
+
+
+def labelled_routes(service: LabelledService) -> list[Route]:
+    def concept(request: Request) -> Any:
+        """
+        ---
+        summary: Concept drift, the model's error shift on labelled predictions (current window vs reference), overall and per categorical segment.
+        description: >
+          Query parameters version, start/end (Unix ns) or lookback (default 1d) for the
+          current window, reference_start/reference_end (default: the preceding window of
+          equal length), task (classification: error rate, chi-squared test; regression:
+          |label - value|, Mann-Whitney U), min_count (labelled predictions a segment needs in
+          both windows, default 30), alpha (default 0.05; segments are flagged below
+          alpha / segments tested, Bonferroni).
+        parameters: [{name: name, in: path, required: true, schema: {type: string}}]
+        responses: {200: {description: overall and per-segment shifts}, 400: {description: bad parameter}, 404: {description: unknown model}}
+        """
+        params = request.query_params
+        start, end = _current(request, "1d")
+        ref_start, ref_end = reference_window(
+            start, end, parse_int(params.get("reference_start"), "reference_start"),
+            parse_int(params.get("reference_end"), "reference_end"),
+        )
+        min_count = parse_int(params.get("min_count"), "min_count", DEFAULT_MIN_COUNT)
+        alpha = parse_float(params.get("alpha"), "alpha")
+        windows = ConceptWindows(
+            request.path_params["name"], params.get("version") or None, start, end, ref_start, ref_end,
+            params.get("task") or "classification", min_count if min_count is not None else DEFAULT_MIN_COUNT,
+        )
+        return service.concept_drift(windows, DEFAULT_ALPHA if alpha is None else alpha)
+
+    def export_table(request: Request) -> tuple[bytes, str, bool]:
+        params = request.query_params
+        fmt = (params.get("format") or "parquet").lower()
+        if fmt not in _MEDIA:
+            raise InvalidQuery("format must be parquet, csv or json")
+        end = parse_int(params.get("end"), "end") or time.time_ns()
+        start = parse_int(params.get("start"), "start", 0)
+        limit = parse_int(params.get("limit"), "limit", DEFAULT_EXPORT_LIMIT)
+        table, truncated = service.export(
+            request.path_params["name"], params.get("version") or None, start or 0, end,
+            DEFAULT_EXPORT_LIMIT if limit is None else limit,
+        )
+        return encode(table, fmt), fmt, truncated
+
+    async def export(request: Request) -> Response:
+        """
+        ---
+        summary: Predictions with their labels as Parquet (default), CSV or JSON, oldest first.
+        description: >
+          Query parameters version, start/end (Unix ns; default: everything up to now),
+          format (parquet|csv|json), limit (default 100000, at most 1000000). Columns:
+          timestamp, prediction_id, trace_id, span_id, service, model, version,
+          prediction_value, prediction_label, confidence, feature.<name> per feature,
+          score.<name> per score, label (latest feedback, else ml.label), label_timestamp
+          (feedback), label_source. Header X-Spanwise-Truncated is true when more rows matched.
+        parameters: [{name: name, in: path, required: true, schema: {type: string}}]
+        responses: {200: {description: the predictions}, 400: {description: bad parameter}, 404: {description: unknown model}}
+        """
+        try:
+            body, fmt, truncated = await run_in_threadpool(export_table, request)
+        except SpanwiseError as exc:
+            status = http_status(exc)
+            return JSONResponse({"error": {"status": status, "message": str(exc)}}, status_code=status)
+        headers = {"X-Spanwise-Truncated": "true" if truncated else "false"}
+        if fmt != "json":
+            headers["Content-Disposition"] = f'attachment; filename="predictions.{fmt}"'
+        return Response(body, media_type=_MEDIA[fmt], headers=headers)
+
+    return [
+        Route("/api/v1/models/{name}/concept-drift", endpoint(concept)),
+        Route("/api/v1/models/{name}/predictions", export),
+    ]

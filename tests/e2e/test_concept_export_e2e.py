@@ -1,0 +1,87 @@
+"""Concept drift and export end to end: prediction spans sent with the real OpenTelemetry
+SDK, labels posted to /api/v1/feedback, the concept-drift API finding the injected label
+flip in its segment, then `spanwise export` (a subprocess talking to the server's API)
+writing Parquet that equals the Python client's DataFrame."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+import httpx
+import pyarrow.parquet as pq
+import pytest
+from concept_data import CURRENT_END, CURRENT_START, REFERENCE_START, expected, feedback, predictions, span_attributes
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from server_process import SpanwiseProcess
+
+from spanwise.client import SpanwiseClient
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def sent(server: SpanwiseProcess) -> list[dict[str, Any]]:
+    rows = predictions()
+    providers: dict[str, TracerProvider] = {}
+    for p in rows:
+        if p["model"] not in providers:
+            provider = TracerProvider(resource=Resource.create({"service.name": f"{p['model']}-service"}))
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=server.grpc_endpoint, insecure=True)))
+            providers[p["model"]] = provider
+        span = providers[p["model"]].get_tracer("e2e").start_span("predict", start_time=p["start_ns"])
+        for key, value in span_attributes(p).items():
+            span.set_attribute(key, value)
+        span.end(end_time=p["start_ns"] + 10**6)
+    for provider in providers.values():
+        provider.shutdown()
+    assert server.wait_for(lambda: server.status()["predictions"] >= len(rows)), server.log()
+    answer = httpx.post(f"{server.query_url}/api/v1/feedback", json=feedback(rows), timeout=60).json()
+    assert answer["accepted"] == len(feedback(rows)) and answer["unknown_ids"] == []
+    return rows
+
+
+def test_concept_drift_api(server: SpanwiseProcess, sent: list[dict[str, Any]]) -> None:
+    body = server.query("/api/v1/models/fraud/concept-drift", start=CURRENT_START, end=CURRENT_END).json()
+    assert body["reference"] == {"start": CURRENT_START - (CURRENT_END - CURRENT_START), "end": CURRENT_START}
+    assert body["concept_drift"] and body["overall"]["drift"]
+    assert [(s["feature"], s["value"]) for s in body["segments"] if s["drift"]] == [("region", "south")]
+    assert body["overall"]["p_value"] == pytest.approx(expected(sent, "fraud")["p_value"], rel=1e-9)
+    steady = server.query("/api/v1/models/steady/concept-drift", start=CURRENT_START, end=CURRENT_END,
+                          reference_start=REFERENCE_START, reference_end=CURRENT_START).json()
+    assert not steady["concept_drift"] and steady["segments_tested"] == 3
+    eta = server.query("/api/v1/models/eta/concept-drift", start=CURRENT_START, end=CURRENT_END, task="regression").json()
+    assert eta["overall"]["drift"]
+    assert eta["overall"]["statistic"] == pytest.approx(expected(sent, "eta")["statistic"], rel=1e-9)
+    assert server.query("/api/v1/models/fraud/concept-drift", task="ranking").status_code == 400
+    assert server.query("/api/v1/models/nobody/concept-drift").status_code == 404
+    paths = server.query("/api/v1/openapi.json").json()["paths"]
+    assert "get" in paths["/api/v1/models/{name}/concept-drift"] and "get" in paths["/api/v1/models/{name}/predictions"]
+
+
+def test_cli_export_equals_client_dataframe(server: SpanwiseProcess, sent: list[dict[str, Any]], tmp_path: Any) -> None:
+    out = os.path.join(tmp_path, "fraud.parquet")
+    result = subprocess.run(
+        [sys.executable, "-m", "spanwise.cli", "export", "fraud", "--version", "v1", "--start", str(REFERENCE_START),
+         "--end", str(CURRENT_END), "-o", out, "--url", server.query_url],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    table = pq.read_table(out)
+    mine = {p["id"]: p for p in sent if p["model"] == "fraud"}
+    assert table.num_rows == len(mine) and f"{len(mine)} predictions" in result.stdout
+    assert {r["prediction_id"]: r["label"] for r in table.to_pylist()} == {k: p["actual"] for k, p in mine.items()}
+    assert {"timestamp", "trace_id", "span_id", "feature.amount", "feature.region", "score.yes", "confidence",
+            "label_timestamp"} <= set(table.column_names)
+    frame = SpanwiseClient(server.query_url).predictions("fraud", version="v1", start=REFERENCE_START, end=CURRENT_END)
+    assert frame.equals(table.to_pandas())
+    csv = server.query("/api/v1/models/fraud/predictions", format="csv", limit=10)
+    assert csv.headers["x-spanwise-truncated"] == "true" and len(csv.text.strip().splitlines()) == 11
+    missing = subprocess.run([sys.executable, "-m", "spanwise.cli", "export", "nobody", "-o", out, "--url", server.query_url],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1 and "404" in missing.stderr
