@@ -1,0 +1,95 @@
+"""Data quality per feature and window from the store's counts (`feature_quality`).
+
+Each window is compared with its reference (the preceding window of equal length, or a
+fixed reference range). Issues raised per feature and window:
+- `missing`: the share of predictions without the feature grew by more than
+  `MISSING_TOLERANCE` over the reference's (a feature seen in the model's predictions —
+  in any window or the reference — but absent from a prediction counts as missing);
+- `type_change`: the feature arrived both as a number and as a string in the window, or
+  with another type than in the reference;
+- `appeared` / `vanished`: present in the window and not in the (non-empty) reference,
+  or the other way round;
+- `out_of_range`: more than `OUT_OF_RANGE_TOLERANCE` of the numeric values fall outside the
+  reference's [min, max];
+- `new_categories`: string values never seen in the reference (for features the
+  reference saw as strings).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MISSING_TOLERANCE = 0.05
+OUT_OF_RANGE_TOLERANCE = 0.05
+
+
+def _type(numeric: int, strings: int) -> str | None:
+    if numeric and strings:
+        return "mixed"
+    return "numeric" if numeric else ("string" if strings else None)
+
+
+def data_quality(counts: dict[str, list[dict[str, Any]]], windows: int, fixed_reference: bool) -> list[dict[str, Any]]:
+    """Per window (0..windows-1, with predictions) the features and their issues."""
+    totals = {r["w"]: r["n"] for r in counts["totals"]}
+    presence = {(r["w"], r["name"]): r for r in counts["presence"]}
+    ranges = {(r["w"], r["name"]): r for r in counts["ranges"]}
+    categories = {(r["w"], r["name"]): r for r in counts["categories"]}
+    names = sorted({name for _, name in presence})
+    found = []
+    for w in range(windows):
+        n = totals.get(w, 0)
+        if not n:
+            continue
+        ref = -1 if fixed_reference else w - 1
+        ref_n = totals.get(ref, 0)
+        features = [_feature(name, n, ref_n, presence.get((w, name)), presence.get((ref, name)),
+                             ranges.get((w, name)), categories.get((w, name))) for name in names]
+        found.append({"window": w, "predictions": n, "reference_predictions": ref_n, "features": features,
+                      "issues": sum(len(f["issues"]) for f in features)})
+    return found
+
+
+def _feature(
+    name: str, n: int, ref_n: int, here: dict[str, Any] | None, there: dict[str, Any] | None,
+    span: dict[str, Any] | None, cats: dict[str, Any] | None,
+) -> dict[str, Any]:
+    present = here["present"] if here else 0
+    numeric, strings = (here["numeric"], here["strings"]) if here else (0, 0)
+    ref_present = there["present"] if there else 0
+    kind = _type(numeric, strings)
+    ref_kind = _type(there["numeric"], there["strings"]) if there else None
+    missing = 1 - present / n
+    ref_missing = 1 - ref_present / ref_n if ref_n else None
+    outside = span["outside"] / numeric if span and span["has_reference"] and numeric else None
+    checked_categories = bool(cats) and bool(there and there["strings"])
+    new_values = list(cats["new_values"]) if cats and checked_categories else []
+    result: dict[str, Any] = {
+        "name": name, "type": kind, "reference_type": ref_kind, "present": present, "numeric": numeric,
+        "strings": strings, "missing_rate": missing, "reference_missing_rate": ref_missing,
+        "min": span["vmin"] if span else None, "max": span["vmax"] if span else None,
+        "reference_min": span["reference_min"] if span and span["has_reference"] else None,
+        "reference_max": span["reference_max"] if span and span["has_reference"] else None,
+        "outside_reference_range": outside,
+        "categories": cats["categories"] if cats else None,
+        "new_categories": new_values,
+        "new_category_count": cats["new_categories"] if cats and checked_categories else 0,
+        "new_category_rows": cats["new_rows"] if cats and checked_categories else 0,
+    }
+    issues = []
+    appeared = bool(present and ref_n and not ref_present)
+    vanished = bool(ref_present and not present)
+    if ref_missing is not None and not vanished and missing - ref_missing > MISSING_TOLERANCE:
+        issues.append("missing")
+    if kind == "mixed" or (kind and ref_kind and kind != ref_kind):
+        issues.append("type_change")
+    if appeared:
+        issues.append("appeared")
+    if vanished:
+        issues.append("vanished")
+    if outside is not None and outside > OUT_OF_RANGE_TOLERANCE:
+        issues.append("out_of_range")
+    if result["new_category_count"]:
+        issues.append("new_categories")
+    result["issues"] = issues
+    return result

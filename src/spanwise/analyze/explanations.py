@@ -1,0 +1,42 @@
+"""Aggregated explanations: global importance (mean |attribution| per feature) per window,
+and attribution drift per feature against the reference window: the change of mean
+|attribution| and a two-sample KS test on the attribution values (bounded samples drawn
+in the store; equal to `scipy.stats.ks_2samp` on the same rows)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from spanwise.analyze.stat_tests import ks
+
+
+def explanations(
+    stats: list[dict[str, Any]], samples: dict[tuple[int, str], np.ndarray], windows: int, fixed_reference: bool
+) -> list[dict[str, Any]]:
+    """Per window (with attributions): features by importance, most important first."""
+    by_key = {(r["w"], r["name"]): r for r in stats}
+    found = []
+    for w in range(windows):
+        names = sorted((name for (window, name) in by_key if window == w),
+                       key=lambda name: (-by_key[(w, name)]["mean_abs"], name))
+        if not names:
+            continue
+        ref = -1 if fixed_reference else w - 1
+        features = []
+        for name in names:
+            here, there = by_key[(w, name)], by_key.get((ref, name))
+            change = here["mean_abs"] - there["mean_abs"] if there else None
+            relative = change / there["mean_abs"] if there and there["mean_abs"] else None
+            empty = np.empty(0)
+            test = ks(samples.get((ref, name), empty), samples.get((w, name), empty)) if there else None
+            features.append({
+                "name": name, "count": here["n"], "mean_abs_attribution": here["mean_abs"],
+                "mean_attribution": here["mean"],
+                "reference_mean_abs_attribution": there["mean_abs"] if there else None,
+                "importance_change": change, "relative_importance_change": relative,
+                "drift": test, "drifted": bool(test and test["significant"]),
+            })
+        found.append({"window": w, "features": features})
+    return found
