@@ -8,7 +8,7 @@ import logging
 import sys
 from typing import Any
 
-from spanwise import __version__
+from spanwise import __version__, cli_baseline
 from spanwise.config import load_config
 from spanwise.errors import ConfigError
 
@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     validate = config_commands.add_parser("validate", help="check a config file and report its errors")
     validate.add_argument("file")
     _export_parser(commands)
+    cli_baseline.add_parser(commands)
     return parser
 
 
@@ -85,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args)
         if args.command == "export":
             return _export(args)
+        if args.command == "baseline":
+            return cli_baseline.run(args)
         load_config(args.file, environ={})
         print(f"{args.file}: OK")
         return 0
