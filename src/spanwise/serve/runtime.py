@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 
 from spanwise.config import Config
 from spanwise.errors import ConfigError
+from spanwise.analyze.drift import DriftService
 from spanwise.analyze.labelled import LabelledService
 from spanwise.analyze.models import ModelService
 from spanwise.process.chain import ProcessorChain
@@ -33,6 +34,7 @@ from spanwise.query.metrics import metrics_service
 from spanwise.query.service import QueryService
 from spanwise.receive.ingest import IngestService
 from spanwise.serve.jaeger_api import jaeger_routes
+from spanwise.serve.drift_api import drift_routes
 from spanwise.serve.labelled_api import labelled_routes
 from spanwise.serve.models_api import model_routes
 from spanwise.serve.native_api import native_routes
@@ -40,7 +42,7 @@ from spanwise.serve.otlp_grpc import otlp_grpc_server
 from spanwise.serve.otlp_http import otlp_http_app
 from spanwise.serve.prometheus import metrics_routes
 from spanwise.store import open_store
-from spanwise.store.api import FeedbackWriter, ModelReader, TailSamplingStore, TraceStore
+from spanwise.store.api import BaselineStore, DriftReader, FeedbackWriter, ModelReader, TailSamplingStore, TraceStore
 from spanwise.store.ingest_log import IngestLog
 from spanwise.store.labelled_api import ConceptDriftReader, PredictionExporter
 
@@ -186,6 +188,8 @@ class SpanwiseServer:
         models = model_routes(ModelService(store)) if has_models else []  # type: ignore[arg-type]
         if has_models and isinstance(store, ConceptDriftReader) and isinstance(store, PredictionExporter):
             models += labelled_routes(LabelledService(store))  # type: ignore[arg-type]
+        if isinstance(store, DriftReader) and isinstance(store, BaselineStore):
+            models += drift_routes(DriftService(store))  # type: ignore[arg-type]
         routes = jaeger_routes(queries) + native_routes(queries, parts.status, models) + models + metrics_routes(metrics)
         return Starlette(routes=routes)
 

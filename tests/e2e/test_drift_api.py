@@ -1,0 +1,131 @@
+"""Baselines and drift end to end: prediction spans sent with the real OpenTelemetry SDK, a
+training profile uploaded from a Parquet file through the API and through
+`spanwise baseline upload`, and the drift report checked (statistics against scipy on the
+same rows)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from drift_data import CUR_END, CUR_START, MODEL, VERSION, Row, rows, window
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from scipy import stats
+from server_process import SpanwiseProcess
+
+pytestmark = pytest.mark.slow
+RANGE = {"version": VERSION, "start": CUR_START, "end": CUR_END}
+
+
+@pytest.fixture(scope="module")
+def sent(server: SpanwiseProcess) -> list[Row]:
+    made = rows()
+    provider = TracerProvider(resource=Resource.create({"service.name": "fraud-service"}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=server.grpc_endpoint, insecure=True)))
+    tracer = provider.get_tracer("e2e")
+    for r in made:
+        span = tracer.start_span("predict", start_time=r.start_ns)
+        for key, value in r.attributes().items():
+            span.set_attribute(key, value)
+        span.end(end_time=r.start_ns + 5 * 10**6)
+    provider.shutdown()
+    assert server.wait_for(lambda: server.status()["predictions"] >= len(made)), server.log()
+    return made
+
+
+@pytest.fixture(scope="module")
+def training_file(sent: list[Row], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    ref = window(sent, "ref")
+    path = tmp_path_factory.mktemp("training") / "training.parquet"
+    pq.write_table(pa.table({
+        "amount": [r.amount for r in ref], "age": [r.age for r in ref], "country": [r.country for r in ref],
+        "channel": [r.channel for r in ref], "prediction": [r.prediction for r in ref],
+    }), path)
+    return path
+
+
+def _drift(server: SpanwiseProcess, **params: Any) -> dict[str, Any]:
+    answer = server.query(f"/api/v1/models/{MODEL}/drift", **RANGE, **params)
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def _features(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {f["feature"]: f for f in report["features"] + report["predictions"]}
+
+
+def _check_against_scipy(report: dict[str, Any], made: list[Row]) -> None:
+    features = _features(report)
+    ref, cur = window(made, "ref"), window(made, "cur")
+    a, b = np.array([r.amount for r in ref]), np.array([r.amount for r in cur])
+    ks = stats.ks_2samp(a, b)
+    assert features["amount"]["methods"]["ks"]["statistic"] == pytest.approx(ks.statistic, rel=1e-9)
+    assert features["amount"]["methods"]["wasserstein"]["value"] == pytest.approx(
+        stats.wasserstein_distance(a, b) / np.std(a), rel=1e-9)
+    age = stats.ks_2samp([r.age for r in ref], [r.age for r in cur])
+    assert features["age"]["methods"]["ks"]["value"] == pytest.approx(age.pvalue, rel=1e-9)
+    keys = sorted({r.country for r in made})
+    table = [[sum(r.country == k for r in ref) for k in keys], [sum(r.country == k for r in cur) for k in keys]]
+    assert features["country"]["methods"]["chi2"]["statistic"] == pytest.approx(
+        stats.chi2_contingency(table).statistic, rel=1e-9)
+
+
+def test_drift_against_the_preceding_window(server: SpanwiseProcess, sent: list[Row]) -> None:
+    report = _drift(server)
+    assert report["reference"]["kind"] == "preceding"
+    assert sorted(report["drifted_features"]) == ["amount", "country"]
+    features = _features(report)
+    assert features["country"]["new_categories"] == ["br"] and features["@prediction"]["drifted"]
+    assert report["label"]["drifted"]
+    _check_against_scipy(report, sent)
+
+
+def test_baseline_uploaded_through_the_api(server: SpanwiseProcess, sent: list[Row], training_file: Path) -> None:
+    answer = httpx.post(
+        f"{server.query_url}/api/v1/models/{MODEL}/baselines", params={"version": VERSION, "name": "api-upload"},
+        content=training_file.read_bytes(), headers={"content-type": "application/vnd.apache.parquet"}, timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["rows"] == len(sent) // 2 and answer.json()["kind"] == "profile"
+    report = _drift(server, baseline="api-upload")
+    assert report["reference"]["name"] == "api-upload" and sorted(report["drifted_features"]) == ["amount", "country"]
+    _check_against_scipy(report, sent)
+
+
+def test_baseline_uploaded_with_the_cli(server: SpanwiseProcess, sent: list[Row], training_file: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "spanwise.cli", "baseline", "upload", str(training_file), "--model", MODEL,
+         "--version", VERSION, "--name", "cli-upload", "--url", server.query_url],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "cli-upload" in done.stdout
+    names = [b["name"] for b in server.query(f"/api/v1/models/{MODEL}/baselines").json()["baselines"]]
+    assert {"api-upload", "cli-upload"} <= set(names)
+    report = _drift(server, baseline="cli-upload")
+    assert sorted(report["drifted_features"]) == ["amount", "country"]
+    # Without a baseline parameter, the version's newest baseline is the reference.
+    assert _drift(server)["reference"]["name"] == "cli-upload"
+
+
+def test_window_baseline_and_errors(server: SpanwiseProcess, sent: list[Row]) -> None:
+    answer = httpx.post(f"{server.query_url}/api/v1/models/{MODEL}/baselines", json={
+        "name": "launch", "version": VERSION, "kind": "window", "start": CUR_START - 3600 * 10**9, "end": CUR_START,
+    }, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert sorted(_drift(server, baseline="launch")["drifted_features"]) == ["amount", "country"]
+    assert server.query(f"/api/v1/models/{MODEL}/drift", **RANGE, baseline="nope").status_code == 404
+    bad = httpx.post(f"{server.query_url}/api/v1/models/{MODEL}/baselines", json={"name": "x", "kind": "weekly"}, timeout=30)
+    assert bad.status_code == 400
+    spec = server.query("/api/v1/openapi.json").json()
+    assert "/api/v1/models/{name}/drift" in spec["paths"] and "/api/v1/models/{name}/baselines" in spec["paths"]
