@@ -92,9 +92,10 @@ class ModelAnalyticsService:
         self._exists(model, a)
         self._exists(model, b)
         summary = self._store.version_summary(model, [a, b], start_ns, end_ns)
+        # Accuracy only for classifiers (predicted labels); a regression's exact-match rate means nothing.
         quality = {
             v: self._store.quality_counts(QualityQuery(model, v, start_ns, end_ns, 0, "classification"))
             for v in (a, b)
-        }
+        } if summary["labels"] else {}
         return {"name": model, "a": a, "b": b, "start_unix_nano": start_ns, "end_unix_nano": end_ns,
                 **compare.compare(a, b, summary, quality)}

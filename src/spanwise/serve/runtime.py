@@ -24,6 +24,7 @@ from spanwise.config import Config
 from spanwise.errors import ConfigError
 from spanwise.analyze.drift import DriftService
 from spanwise.analyze.labelled import LabelledService
+from spanwise.analyze.model_analytics import ModelAnalyticsService
 from spanwise.analyze.models import ModelService
 from spanwise.process.chain import ProcessorChain
 from spanwise.process.factory import build_chain
@@ -36,6 +37,7 @@ from spanwise.receive.ingest import IngestService
 from spanwise.serve.jaeger_api import jaeger_routes
 from spanwise.serve.drift_api import drift_routes
 from spanwise.serve.labelled_api import labelled_routes
+from spanwise.serve.model_analytics_api import model_analytics_routes
 from spanwise.serve.models_api import model_routes
 from spanwise.serve.native_api import native_routes
 from spanwise.serve.otlp_grpc import otlp_grpc_server
@@ -43,6 +45,7 @@ from spanwise.serve.otlp_http import otlp_http_app
 from spanwise.serve.prometheus import metrics_routes
 from spanwise.store import open_store
 from spanwise.store.api import BaselineStore, DriftReader, FeedbackWriter, ModelReader, TailSamplingStore, TraceStore
+from spanwise.store.analytics_api import ModelAnalyticsReader
 from spanwise.store.ingest_log import IngestLog
 from spanwise.store.labelled_api import ConceptDriftReader, PredictionExporter
 
@@ -186,6 +189,8 @@ class SpanwiseServer:
         store = parts.store
         has_models = isinstance(store, ModelReader) and isinstance(store, FeedbackWriter)
         models = model_routes(ModelService(store)) if has_models else []  # type: ignore[arg-type]
+        if has_models and isinstance(store, ModelAnalyticsReader):
+            models += model_analytics_routes(ModelAnalyticsService(store))  # type: ignore[arg-type]
         if has_models and isinstance(store, ConceptDriftReader) and isinstance(store, PredictionExporter):
             models += labelled_routes(LabelledService(store))  # type: ignore[arg-type]
         if isinstance(store, DriftReader) and isinstance(store, BaselineStore):

@@ -23,6 +23,7 @@ from spanwise.store.api import DependencyLink, LatencyPoint, Operation, StoreSta
 from spanwise.store.sql_drift import SqlDriftReader
 from spanwise.store.sql_metrics import SqlMetricsReader
 from spanwise.store.sql_labelled import SqlLabelledReader
+from spanwise.store.sql_model_analytics import SqlModelAnalytics
 from spanwise.store.sql_models import SqlModelReader, array_literal
 
 _HEX_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -48,7 +49,7 @@ FIRST_SEARCH_WINDOW_NS = 5 * 60 * 10**9
 _POINT_READ_SETTINGS = "max_threads = 2, use_skip_indexes = 0"
 
 
-class SqlTraceStore(SqlMetricsReader, SqlModelReader, SqlLabelledReader, SqlDriftReader, ABC):
+class SqlTraceStore(SqlMetricsReader, SqlModelReader, SqlLabelledReader, SqlDriftReader, SqlModelAnalytics, ABC):
     """TraceStore (and MetricsReader, ModelReader, FeedbackWriter) over any ClickHouse engine; subclasses provide the
     connection. `metrics` says which span metrics the store's views compute."""
 
