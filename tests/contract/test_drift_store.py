@@ -152,3 +152,19 @@ def test_unknown_baseline_and_empty_model(store: DriftStore, made: list[Row]) ->
         DriftService(store).drift(MODEL, VERSION, CUR_START, CUR_END, baseline="nope")
     with pytest.raises(NotFound):
         DriftService(store).drift("no-such-model", None, CUR_START, CUR_END)
+
+
+def test_label_drift_uses_feedback_over_span_labels(store: DriftStore, made: list[Row]) -> None:
+    from spanwise.analyze.feedback import FeedbackRecord, store_feedback
+
+    cur = window(made, "cur")
+    # cur-0 carried ml.label on its span: feedback overrides it; cur-1 and cur-2 had no label.
+    records = [FeedbackRecord("disputed", CUR_START, r.prediction_id) for r in cur[:3]]
+    assert store_feedback(store, records).accepted == 3
+    report = DriftService(store).drift(MODEL, VERSION, CUR_START, CUR_END, baseline="launch")
+    expected: dict[str, int] = {"disputed": 3}
+    for r in cur[3:]:
+        if r.label:
+            expected[r.label] = expected.get(r.label, 0) + 1
+    assert report["label"]["current"]["counts"] == expected
+    assert report["label"]["new_categories"] == ["disputed"]
