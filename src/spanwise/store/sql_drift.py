@@ -1,11 +1,13 @@
 """`DriftReader` and `BaselineStore` in ClickHouse SQL over `predictions`, `feedback` and
 `model_baselines`.
 
-A window's profile takes at most three queries, each returning one row per feature (or
-per (feature, category), at most 1,000 categories each): reference quantile edges
-(`quantiles`, only when no edges are given), then per numeric feature count, min, max,
+A window's profile takes a row count and at most three queries, each returning one row
+per feature (or per (feature, category), at most 1,000 categories each): reference
+quantile edges (`quantiles`: approximate, from a reservoir of 8,192 values per feature;
+only when no edges are given), then per numeric feature count, min, max,
 per-bin counts (`countIf` of the bin `arrayCount(e -> e <= value, edges)`) and a bounded sample
-(`groupArraySample`, ≤ 10k values, seeded), and category counts. Rows are counted as
+(`groupArraySample`, ≤ 10k values, seeded; all values when there are fewer), and
+category counts. Rows are counted as
 stored (a redelivered span counts twice, like the operational metrics).
 """
 
