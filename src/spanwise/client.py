@@ -79,7 +79,7 @@ class SpanwiseClient:
         """Predictions in [start, end] (default: all up to now), oldest first, at most `limit`
         (server default 100,000): timestamp, prediction_id, trace_id, span_id, service,
         model, version, prediction_value, prediction_label, confidence, feature.<name>,
-        score.<name>, label, label_timestamp, label_source."""
+        score.<name>, attribution.<name>, label, label_timestamp, label_source."""
         return pq.read_table(io.BytesIO(self.predictions_parquet(model, version, start, end, limit)))
 
     def predictions(

@@ -103,6 +103,7 @@ def test_export_returns_every_prediction_with_its_label(store: LabelledStore, ro
         assert r["feature.amount"] == p["attributes"]["ml.feature.amount"]
         assert r["feature.region"] == p["attributes"]["ml.feature.region"]
         assert r["score.yes"] == pytest.approx(p["attributes"]["ml.prediction.proba.yes"])
+        assert r["attribution.amount"] == pytest.approx(p["attributes"]["ml.explanation.amount"])
         assert r["prediction_label"] == p["attributes"]["ml.prediction.label"] and r["version"] == "v1"
         assert (r["label_timestamp"] is None) == p["on_span"]
         assert r["timestamp"].timestamp() == pytest.approx(p["start_ns"] / 1e9, abs=1e-6)

@@ -76,7 +76,7 @@ def test_cli_export_equals_client_dataframe(server: SpanwiseProcess, sent: list[
     mine = {p["id"]: p for p in sent if p["model"] == "fraud"}
     assert table.num_rows == len(mine) and f"{len(mine)} predictions" in result.stdout
     assert {r["prediction_id"]: r["label"] for r in table.to_pylist()} == {k: p["actual"] for k, p in mine.items()}
-    assert {"timestamp", "trace_id", "span_id", "feature.amount", "feature.region", "score.yes", "confidence",
+    assert {"timestamp", "trace_id", "span_id", "feature.amount", "feature.region", "score.yes", "attribution.amount", "confidence",
             "label_timestamp"} <= set(table.column_names)
     frame = SpanwiseClient(server.query_url).predictions("fraud", version="v1", start=REFERENCE_START, end=CURRENT_END)
     assert frame.equals(table.to_pandas())

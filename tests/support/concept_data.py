@@ -53,7 +53,7 @@ def predictions() -> list[dict[str, Any]]:
                     label = ("no" if predicted == "yes" else "yes") if wrong else predicted
                     attributes = {"ml.prediction.label": predicted, "ml.prediction.confidence": 0.5 + abs(amount - 50) / 100,
                                   "ml.prediction.proba.yes": amount / 100, "ml.feature.amount": amount,
-                                  "ml.feature.region": region}
+                                  "ml.feature.region": region, "ml.explanation.amount": round((amount - 50) / 100, 4)}
                 made.append({"id": pid, "model": model, "start_ns": at, "window": w, "attributes": attributes,
                              "actual": label, "on_span": i % 7 == 0})
     return made

@@ -1,6 +1,7 @@
 """Predictions with their labels as one flat Arrow table, for Parquet/CSV/JSON export and
 pandas: map columns become one column per key (`feature.<name>` for numeric and
-categorical features, `score.<name>` for scores), flattened column-wise with
+categorical features, `score.<name>` for scores,
+`attribution.<name>` for attributions such as SHAP values), flattened column-wise with
 `pyarrow.compute.map_lookup` (no per-row Python).
 """
 
@@ -16,14 +17,14 @@ _COLUMNS = {
     "PredictionValue": "prediction_value", "PredictionLabel": "prediction_label", "Confidence": "confidence",
 }
 _LABEL_COLUMNS = {"Label": "label", "LabelTimestamp": "label_timestamp", "LabelSource": "label_source"}
-_MAPS = {"Features": "feature.", "StringFeatures": "feature.", "Scores": "score."}
+_MAPS = {"Features": "feature.", "StringFeatures": "feature.", "Scores": "score.", "Attributions": "attribution."}
 _UTC_NS = pa.timestamp("ns", tz="UTC")
 
 
 def flatten_export(rows: pa.Table) -> pa.Table:
     """The store's export rows (`PredictionExporter.export_predictions`) as flat columns:
     timestamp, prediction_id, trace_id, span_id, service, model, version, prediction_value,
-    prediction_label (null when empty), confidence, feature.<name>..., score.<name>...,
+    prediction_label (null when empty), confidence, feature.<name>..., score.<name>..., attribution.<name>...,
     label, label_timestamp, label_source. Missing map keys are null."""
     n = rows.num_rows
     source = {name: rows.column(name) for name in rows.column_names}

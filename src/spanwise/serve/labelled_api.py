@@ -106,7 +106,7 @@ def labelled_routes(service: LabelledService) -> list[Route]:
           format (parquet|csv|json), limit (default 100000, at most 1000000). Columns:
           timestamp, prediction_id, trace_id, span_id, service, model, version,
           prediction_value, prediction_label, confidence, feature.<name> per feature,
-          score.<name> per score, label (latest feedback, else ml.label), label_timestamp
+          score.<name> per score, attribution.<name> per attribution (ml.explanation.<name>), label (latest feedback, else ml.label), label_timestamp
           (feedback), label_source. Header X-Spanwise-Truncated is true when more rows matched.
         parameters: [{name: name, in: path, required: true, schema: {type: string}}]
         responses: {200: {description: the predictions}, 400: {description: bad parameter}, 404: {description: unknown model}}

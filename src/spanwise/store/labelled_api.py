@@ -73,6 +73,6 @@ class PredictionExporter(Protocol):
         """At most `limit` predictions in [start_ns, end_ns], oldest first, deduplicated by
         id. Columns: TimestampNs, PredictionId, TraceId, SpanId, ServiceName, ModelName,
         ModelVersion, Features, StringFeatures, PredictionValue, PredictionLabel,
-        Confidence, Scores, Label (latest feedback, else `ml.label`; null when none),
+        Confidence, Scores, Attributions, Label (latest feedback, else `ml.label`; null when none),
         LabelTimestampNs (feedback only), LabelSource ("feedback", "span" or null)."""
         ...

@@ -68,7 +68,7 @@ _EXPORT_SQL = f"""WITH base AS (
         base.TraceId AS TraceId, base.SpanId AS SpanId, base.ServiceName AS ServiceName, base.ModelName AS ModelName,
         base.ModelVersion AS ModelVersion, base.Features AS Features, base.StringFeatures AS StringFeatures,
         base.PredictionValue AS PredictionValue, base.PredictionLabel AS PredictionLabel,
-        base.Confidence AS Confidence, base.Scores AS Scores,
+        base.Confidence AS Confidence, base.Scores AS Scores, base.Attributions AS Attributions,
         if(f.has_feedback = 1, tupleElement(f.fb, 1), nullIf(base.GroundTruth, '')) AS Label,
         if(f.has_feedback = 1, toInt64(toUnixTimestamp64Nano(tupleElement(f.fb, 3))), NULL) AS LabelTimestampNs,
         multiIf(f.has_feedback = 1, 'feedback', base.GroundTruth != '', 'span', NULL) AS LabelSource
