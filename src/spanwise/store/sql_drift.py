@@ -5,7 +5,7 @@ A window's profile takes a row count and at most three queries, each returning o
 per feature (or per (feature, category), at most 1,000 categories each): reference
 quantile edges (`quantiles`: approximate, from a reservoir of 8,192 values per feature;
 only when no edges are given), then per numeric feature count, min, max,
-per-bin counts (`countIf` of the bin `arrayCount(e -> e <= value, edges)`) and a bounded sample
+per-bin counts (`countIf` of the bin `arrayCount(e -> e <= value, edges)`, see `_bin_sql`) and a bounded sample
 (`groupArraySample`, ≤ 10k values, seeded; all values when there are fewer), and
 category counts. Rows are counted as
 stored (a redelivered span counts twice, like the operational metrics).
@@ -54,12 +54,17 @@ def _string(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _edges_literal(edges: dict[str, tuple[float, ...]]) -> str:
-    """A Map(String, Array(Float64)) literal (floats by repr, names escaped)."""
+def _bin_sql(edges: dict[str, tuple[float, ...]]) -> str:
+    """The bin of `value` for feature `name`: the number of the feature's inner edges <=
+    value. Edges are a constant Array(Array(Float64)) picked by `transform` (a hash lookup):
+    a constant Map's `[name]` scans its keys per row, 10x slower with 1,000 features."""
     if not edges:
-        return "CAST(map(), 'Map(String, Array(Float64))')"
-    items = ", ".join(f"{_string(k)}, CAST([{', '.join(repr(float(e)) for e in v)}], 'Array(Float64)')" for k, v in edges.items())
-    return f"CAST(map({items}), 'Map(String, Array(Float64))')"
+        return "toUInt16(0)"
+    names = ", ".join(_string(k) for k in edges)
+    arrays = ", ".join(f"[{', '.join(repr(float(e)) for e in v)}]" for v in edges.values())
+    index = ", ".join(str(i + 1) for i in range(len(edges)))
+    return (f"toUInt16(arrayCount(e -> e <= value, arrayElement(CAST([{arrays}], 'Array(Array(Float64))'), "
+            f"transform(name, [{names}], CAST([{index}], 'Array(UInt32)'), toUInt32(0)))))")
 
 
 class SqlDriftReader(ABC):
@@ -92,7 +97,7 @@ class SqlDriftReader(ABC):
             "SELECT name, count() AS n, min(value) AS lo, max(value) AS hi, "
             f"[{per_bin}] AS bin_counts, "
             f"groupArraySample({SAMPLE_SIZE}, 20251125)(value) AS sample "
-            f"FROM (SELECT name, value, toUInt16(arrayCount(e -> e <= value, {_edges_literal(edges)}[name])) AS bin "
+            f"FROM (SELECT name, value, {_bin_sql(edges)} AS bin "
             f"FROM ({_NUMERIC})) GROUP BY name ORDER BY name",
             params,
         ).to_pylist()
