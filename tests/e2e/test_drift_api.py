@@ -124,7 +124,21 @@ def test_window_baseline_and_errors(server: SpanwiseProcess, sent: list[Row]) ->
     }, timeout=30)
     assert answer.status_code == 200, answer.text
     assert sorted(_drift(server, baseline="launch")["drifted_features"]) == ["amount", "country"]
+    rolling = httpx.post(f"{server.query_url}/api/v1/models/{MODEL}/baselines",
+                         json={"name": "last-hour", "kind": "rolling", "lookback": "1h"}, timeout=30)
+    assert rolling.status_code == 200 and rolling.json()["lookback_seconds"] == 3600
+    assert _drift(server, baseline="last-hour")["reference"]["kind"] == "rolling"
+    ref = window(sent, "ref")
+    csv = "amount,country\n" + "".join(f"{r.amount},{r.country}\n" for r in ref)
+    uploaded = httpx.post(f"{server.query_url}/api/v1/models/{MODEL}/baselines", params={"name": "csv"},
+                          content=csv, headers={"content-type": "text/csv"}, timeout=30)
+    assert uploaded.status_code == 200 and uploaded.json()["numeric"] == ["amount"], uploaded.text
+    by_csv = _drift(server, baseline="csv")
+    assert sorted(by_csv["drifted_features"]) == ["amount", "country"]
     assert server.query(f"/api/v1/models/{MODEL}/drift", **RANGE, baseline="nope").status_code == 404
+    garbage = httpx.post(f"{server.query_url}/api/v1/models/{MODEL}/baselines", content=b"not parquet",
+                         headers={"content-type": "application/vnd.apache.parquet"}, timeout=30)
+    assert garbage.status_code == 400
     bad = httpx.post(f"{server.query_url}/api/v1/models/{MODEL}/baselines", json={"name": "x", "kind": "weekly"}, timeout=30)
     assert bad.status_code == 400
     spec = server.query("/api/v1/openapi.json").json()
