@@ -301,6 +301,30 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class ModelScheduleConfig:
+    """One model's schedule: how often, over how long a window, and its task for quality."""
+
+    interval_s: float = 300.0
+    window_s: float = 3600.0
+    task: str = "classification"
+
+    def __post_init__(self) -> None:
+        if self.task not in ("classification", "regression"):
+            raise ValueError(f"task must be classification or regression, got {self.task!r}")
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    """Scheduled model signals (spanwise.analyze.signals): every `schedule_interval_s`
+    (0 = off) drift, data quality and quality over the last `window_s` are stored as time
+    series; `per_model` overrides both per model name."""
+
+    schedule_interval_s: float = 300.0
+    window_s: float = 3600.0
+    per_model: dict[str, ModelScheduleConfig] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
@@ -312,6 +336,7 @@ class Config:
     enrichment: EnrichmentConfig = field(default_factory=EnrichmentConfig)
     forward: ForwardConfig = field(default_factory=ForwardConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
 
 
 def load_config(

@@ -26,6 +26,7 @@ from spanwise.analyze.drift import DriftService
 from spanwise.analyze.labelled import LabelledService
 from spanwise.analyze.model_analytics import ModelAnalyticsService
 from spanwise.analyze.models import ModelService
+from spanwise.analyze.signals import SignalComputer, SignalScheduler
 from spanwise.process.chain import ProcessorChain
 from spanwise.process.factory import build_chain
 from spanwise.process.forward import ForwardProcessor
@@ -42,9 +43,18 @@ from spanwise.serve.models_api import model_routes
 from spanwise.serve.native_api import native_routes
 from spanwise.serve.otlp_grpc import otlp_grpc_server
 from spanwise.serve.otlp_http import otlp_http_app
+from spanwise.serve.signals_api import signals_routes
 from spanwise.serve.prometheus import metrics_routes
 from spanwise.store import open_store
-from spanwise.store.api import BaselineStore, DriftReader, FeedbackWriter, ModelReader, TailSamplingStore, TraceStore
+from spanwise.store.api import (
+    BaselineStore,
+    DriftReader,
+    FeedbackWriter,
+    ModelReader,
+    SignalStore,
+    TailSamplingStore,
+    TraceStore,
+)
 from spanwise.store.analytics_api import ModelAnalyticsReader
 from spanwise.store.ingest_log import IngestLog
 from spanwise.store.labelled_api import ConceptDriftReader, PredictionExporter
@@ -97,6 +107,7 @@ class _Components:
     forwarder: ForwardProcessor | None
     decider: TailDecider | None
     ingest: IngestService
+    scheduler: SignalScheduler | None = None
 
     def status(self) -> dict[str, Any]:
         """Counters for /api/v1/status."""
@@ -104,6 +115,7 @@ class _Components:
             "ingest": dict(self.ingest.stats),
             "processors": self.chain.all_stats(),
             "tail_sampling": dict(self.decider.stats) if self.decider else {},
+            "model_signals": dict(self.scheduler.stats) if self.scheduler else {},
             "flushed_rows": self.committer.flushed_rows,
             "pending_rows": self.committer.pending_rows,
             "replayed_rows": self.committer.replayed_rows,
@@ -117,6 +129,8 @@ class _Components:
         self.committer.shutdown()
         if self.decider:
             self.decider.shutdown()
+        if self.scheduler:
+            self.scheduler.shutdown()
         self.store.shutdown()
 
 
@@ -195,8 +209,18 @@ class SpanwiseServer:
             models += labelled_routes(LabelledService(store))  # type: ignore[arg-type]
         if isinstance(store, DriftReader) and isinstance(store, BaselineStore):
             models += drift_routes(DriftService(store))  # type: ignore[arg-type]
+            if has_models and isinstance(store, ModelAnalyticsReader) and isinstance(store, SignalStore):
+                models += self._signals(parts, store)
         routes = jaeger_routes(queries) + native_routes(queries, parts.status, models) + models + metrics_routes(metrics)
         return Starlette(routes=routes)
+
+    def _signals(self, parts: "_Components", store: Any) -> list[Any]:
+        """Scheduled model signals: start the scheduler, serve the stored series."""
+        model_service = ModelService(store)
+        computer = SignalComputer(model_service, DriftService(store), ModelAnalyticsService(store), store)
+        parts.scheduler = SignalScheduler(computer, model_service, self.config.models)
+        parts.scheduler.start()
+        return signals_routes(store, computer)
 
     def _tail_decider(self, store: object) -> TailDecider | None:
         """Start deciding pending traces when tail sampling is configured."""

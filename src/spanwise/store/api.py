@@ -421,3 +421,19 @@ class BaselineStore(Protocol):
     def baselines(self, model: str, with_profiles: bool = False) -> list[Baseline]:
         """The model's baselines (latest per version and name), sorted; profiles only when asked."""
         ...
+
+
+@runtime_checkable
+class SignalStore(Protocol):
+    """Optional capability: model signals stored as time series (spanwise.analyze.signals)."""
+
+    def write_signals(self, rows: pa.Table) -> None:
+        """Append signal rows (schema `store.sql_signals.SIGNAL_SCHEMA`)."""
+        ...
+
+    def read_signals(
+        self, model: str, start_ns: int, end_ns: int, signal: str | None = None, feature: str | None = None,
+        limit: int = 10_000,
+    ) -> pa.Table:
+        """Signal rows of a model whose window ended in [start, end], oldest first."""
+        ...

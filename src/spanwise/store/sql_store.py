@@ -18,12 +18,13 @@ import pyarrow.compute as pc
 
 from spanwise.model.spans import DECODED_SCHEMA, SPAN_SCHEMA
 from spanwise.model.metrics import MetricsSpec
-from spanwise.store import baselines_schema, metrics_schema, models_schema, schema
+from spanwise.store import baselines_schema, metrics_schema, models_schema, schema, signals_schema
 from spanwise.store.api import DependencyLink, LatencyPoint, Operation, StoreStats, TraceQuery
 from spanwise.store.sql_drift import SqlDriftReader
 from spanwise.store.sql_metrics import SqlMetricsReader
 from spanwise.store.sql_labelled import SqlLabelledReader
 from spanwise.store.sql_model_analytics import SqlModelAnalytics
+from spanwise.store.sql_signals import SqlSignals
 from spanwise.store.sql_models import SqlModelReader, array_literal
 
 _HEX_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -49,7 +50,9 @@ FIRST_SEARCH_WINDOW_NS = 5 * 60 * 10**9
 _POINT_READ_SETTINGS = "max_threads = 2, use_skip_indexes = 0"
 
 
-class SqlTraceStore(SqlMetricsReader, SqlModelReader, SqlLabelledReader, SqlDriftReader, SqlModelAnalytics, ABC):
+class SqlTraceStore(
+    SqlMetricsReader, SqlModelReader, SqlLabelledReader, SqlDriftReader, SqlModelAnalytics, SqlSignals, ABC
+):
     """TraceStore (and MetricsReader, ModelReader, FeedbackWriter) over any ClickHouse engine; subclasses provide the
     connection. `metrics` says which span metrics the store's views compute."""
 
@@ -79,6 +82,7 @@ class SqlTraceStore(SqlMetricsReader, SqlModelReader, SqlLabelledReader, SqlDrif
         existing = tables.column("name").to_pylist() if tables.num_columns else []
         ddl = schema.statements(self._retention_days) + metrics_schema.table_statements()
         ddl += models_schema.statements(self._retention_days) + baselines_schema.statements()
+        ddl += signals_schema.statements(self._retention_days)
         for statement in ddl + metrics_schema.view_statements(self._metrics, existing):
             self._execute(statement)
 

@@ -1,0 +1,51 @@
+"""Stored model signals under `/api/v1/models/{name}/signals` (spanwise.analyze.signals).
+Documented in the native API's OpenAPI description."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from spanwise.analyze.signals import SignalComputer
+from spanwise.serve.native_api import endpoint
+from spanwise.serve.params import parse_duration_ns, parse_int, parse_limit
+from spanwise.store.api import SignalStore
+
+
+def signals_routes(store: SignalStore, computer: SignalComputer) -> list[Route]:
+    def signals(request: Request) -> Any:
+        """
+        ---
+        summary: Stored signal time series of a model (drift, missing_rate, accuracy, mae, label_coverage).
+        description: Query parameters signal, feature, start/end (Unix ns) or lookback (default 24h), limit.
+        parameters: [{name: name, in: path, required: true, schema: {type: string}}]
+        responses: {200: {description: signal rows, oldest window first}}
+        """
+        params = request.query_params
+        end = parse_int(params.get("end"), "end") or time.time_ns()
+        start = parse_int(params.get("start"), "start")
+        if start is None:
+            start = end - parse_duration_ns(params.get("lookback", "24h"), "lookback")
+        rows = store.read_signals(request.path_params["name"], start, end, params.get("signal"),
+                                  params.get("feature"), parse_limit(params.get("limit"), 10_000))
+        return {"name": request.path_params["name"], "signals": rows.to_pylist()}
+
+    def compute(request: Request) -> Any:
+        """
+        ---
+        summary: Compute and store the model's signals now, for the last `window` (default 1h).
+        parameters: [{name: name, in: path, required: true, schema: {type: string}}]
+        responses: {200: {description: rows written}, 404: {description: unknown model}}
+        """
+        window_ns = parse_duration_ns(request.query_params.get("window", "1h"), "window")
+        task = request.query_params.get("task", "classification")
+        written = computer.compute(request.path_params["name"], time.time_ns(), window_ns / 1e9, task)
+        return {"name": request.path_params["name"], "rows_written": written}
+
+    return [
+        Route("/api/v1/models/{name}/signals", endpoint(signals)),
+        Route("/api/v1/models/{name}/signals/compute", endpoint(compute), methods=["POST"]),
+    ]

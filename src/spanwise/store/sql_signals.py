@@ -1,0 +1,55 @@
+"""SQL for stored model signals (`SignalStore` in store/api.py)."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any
+
+import pyarrow as pa
+
+from spanwise.store.signals_schema import SIGNALS_TABLE
+
+SIGNAL_SCHEMA = pa.schema(
+    [
+        ("ComputedAt", pa.timestamp("ms", tz="UTC")),
+        ("WindowStart", pa.timestamp("ns", tz="UTC")),
+        ("WindowEnd", pa.timestamp("ns", tz="UTC")),
+        ("ModelName", pa.string()),
+        ("ModelVersion", pa.string()),
+        ("Signal", pa.string()),
+        ("Feature", pa.string()),
+        ("Value", pa.float64()),
+        ("Flagged", pa.bool_()),
+    ]
+)
+
+
+class SqlSignals:
+    """Writes and reads `model_signals`; the backend supplies `_query`/`_insert`."""
+
+    @abstractmethod
+    def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table: ...
+
+    @abstractmethod
+    def _insert(self, table: str, rows: pa.Table) -> None: ...
+
+    def write_signals(self, rows: pa.Table) -> None:
+        if rows.num_rows:
+            self._insert(SIGNALS_TABLE, rows.cast(SIGNAL_SCHEMA))
+
+    def read_signals(
+        self, model: str, start_ns: int, end_ns: int, signal: str | None = None, feature: str | None = None,
+        limit: int = 10_000,
+    ) -> pa.Table:
+        return self._query(
+            f"""SELECT toInt64(toUnixTimestamp64Nano(WindowEnd)) AS window_end_unix_nano,
+                   toInt64(toUnixTimestamp64Nano(WindowStart)) AS window_start_unix_nano,
+                   ModelVersion AS version, Signal AS signal, Feature AS feature, Value AS value, Flagged AS flagged
+            FROM {SIGNALS_TABLE}
+            WHERE ModelName = {{model:String}}
+              AND WindowEnd >= fromUnixTimestamp64Nano({{lo:Int64}}) AND WindowEnd <= fromUnixTimestamp64Nano({{hi:Int64}})
+              AND ({{signal:String}} = '' OR Signal = {{signal:String}})
+              AND ({{feature:String}} = '' OR Feature = {{feature:String}})
+            ORDER BY WindowEnd, signal, feature, version LIMIT {{limit:UInt32}}""",
+            {"model": model, "lo": start_ns, "hi": end_ns, "signal": signal or "", "feature": feature or "", "limit": limit},
+        )
