@@ -118,7 +118,8 @@ class ModelService:
         if query.task not in (quality.CLASSIFICATION, quality.REGRESSION):
             raise InvalidQuery("task must be classification or regression")
         _check_range(query.start_ns, query.end_ns, query.step_s, allow_whole=True)
-        self.model(query.model)
+        if not self._store.model_versions(query.model):  # not `self.model`: it also scans features
+            raise NotFound(f"model {query.model!r} not found")
         windows = self._store.quality_counts(query)
         return {
             "name": query.model, "version": query.version, "task": query.task, "step_seconds": query.step_s,
