@@ -215,26 +215,28 @@ class SqlModelReader(ABC):
             f"FROM predictions WHERE {_OF_MODEL} AND {_IN_RANGE} GROUP BY t, version ORDER BY t, version",
             params,
         ).to_pylist()
-        counted = {
-            (r["t"], r["version"]): r["labelled"]
-            for r in self._query(
-                f"SELECT t, version, countIf(has_label) AS labelled FROM ({labelled}) GROUP BY t, version", params
-            ).to_pylist()
-        }
+        counts = self._query(
+            f"SELECT t, version, countIf(has_label) AS labelled, countIf(has_label AND notEmpty(Scores)) AS scored "
+            f"FROM ({labelled}) GROUP BY t, version",
+            params,
+        ).to_pylist()
+        counted = {(r["t"], r["version"]): r["labelled"] for r in counts}
         for r in totals:
             r["labelled"] = counted.get((r["t"], r["version"]), 0)
+        has_scores = any(r["scored"] for r in counts)
         extra: dict[tuple[int, str], dict[str, Any]] = {(r["t"], r["version"]): {} for r in totals}
         if query.task == "regression":
             self._regression(labelled, params, extra)
         else:
-            self._classification(labelled, params, extra, bool(query.positive_label))
+            self._classification(labelled, params, extra, bool(query.positive_label), has_scores)
         return [
             QualityCounts(r["t"] * 10**9, r["version"], r["total"], r["labelled"], **extra[(r["t"], r["version"])])
             for r in totals
         ]
 
     def _classification(
-        self, labelled: str, params: dict[str, Any], extra: dict[tuple[int, str], dict[str, Any]], binary: bool
+        self, labelled: str, params: dict[str, Any], extra: dict[tuple[int, str], dict[str, Any]], binary: bool,
+        has_scores: bool = True,
     ) -> None:
         rows = self._query(
             f"SELECT t, version, actual, predicted, count() AS n FROM ({labelled}) WHERE has_label "
@@ -243,6 +245,8 @@ class SqlModelReader(ABC):
         ).to_pylist()
         for r in rows:
             extra[(r["t"], r["version"])].setdefault("confusion", []).append((r["actual"], r["predicted"], r["n"]))
+        if not has_scores:  # log loss, ROC AUC and calibration need scores: skip their queries
+            return
         if not binary:
             self._multiclass_log_loss(labelled, params, extra)
             return
