@@ -215,41 +215,48 @@ class SqlModelReader(ABC):
             f"FROM predictions WHERE {_OF_MODEL} AND {_IN_RANGE} GROUP BY t, version ORDER BY t, version",
             params,
         ).to_pylist()
-        counts = self._query(
-            f"SELECT t, version, countIf(has_label) AS labelled, countIf(has_label AND notEmpty(Scores)) AS scored "
-            f"FROM ({labelled}) GROUP BY t, version",
-            params,
-        ).to_pylist()
-        counted = {(r["t"], r["version"]): r["labelled"] for r in counts}
-        for r in totals:
-            r["labelled"] = counted.get((r["t"], r["version"]), 0)
-        has_scores = any(r["scored"] for r in counts)
         extra: dict[tuple[int, str], dict[str, Any]] = {(r["t"], r["version"]): {} for r in totals}
         if query.task == "regression":
+            counted, _ = self._labelled_counts(labelled, params)
             self._regression(labelled, params, extra)
         else:
-            self._classification(labelled, params, extra, bool(query.positive_label), has_scores)
+            counted = self._classification(labelled, params, extra, bool(query.positive_label))
+        for r in totals:
+            r["labelled"] = counted.get((r["t"], r["version"]), 0)
         return [
             QualityCounts(r["t"] * 10**9, r["version"], r["total"], r["labelled"], **extra[(r["t"], r["version"])])
             for r in totals
         ]
 
-    def _classification(
-        self, labelled: str, params: dict[str, Any], extra: dict[tuple[int, str], dict[str, Any]], binary: bool,
-        has_scores: bool = True,
-    ) -> None:
+    def _labelled_counts(self, labelled: str, params: dict[str, Any]) -> tuple[dict[tuple[int, str], int], bool]:
+        """Labelled predictions per (window, version), and whether any carries scores."""
         rows = self._query(
-            f"SELECT t, version, actual, predicted, count() AS n FROM ({labelled}) WHERE has_label "
+            f"SELECT t, version, countIf(has_label) AS labelled, countIf(has_label AND notEmpty(Scores)) AS scored "
+            f"FROM ({labelled}) GROUP BY t, version",
+            params,
+        ).to_pylist()
+        return {(r["t"], r["version"]): r["labelled"] for r in rows}, any(r["scored"] for r in rows)
+
+    def _classification(
+        self, labelled: str, params: dict[str, Any], extra: dict[tuple[int, str], dict[str, Any]], binary: bool
+    ) -> dict[tuple[int, str], int]:
+        """Confusion counts (which also give the labelled counts, returned), then the
+        score-based metrics when any labelled prediction carries scores."""
+        rows = self._query(
+            f"SELECT t, version, actual, predicted, count() AS n, countIf(notEmpty(Scores)) AS scored "
+            f"FROM ({labelled}) WHERE has_label "
             "GROUP BY t, version, actual, predicted ORDER BY t, version, actual, predicted",
             params,
         ).to_pylist()
+        counted: dict[tuple[int, str], int] = {}
         for r in rows:
             extra[(r["t"], r["version"])].setdefault("confusion", []).append((r["actual"], r["predicted"], r["n"]))
-        if not has_scores:  # log loss, ROC AUC and calibration need scores: skip their queries
-            return
+            counted[(r["t"], r["version"])] = counted.get((r["t"], r["version"]), 0) + r["n"]
+        if not any(r["scored"] for r in rows):  # log loss, ROC AUC and calibration need scores
+            return counted
         if not binary:
             self._multiclass_log_loss(labelled, params, extra)
-            return
+            return counted
         scored = (
             f"SELECT t, version, assumeNotNull(p) AS score, actual = {{pos:String}} AS positive FROM ({labelled}) "
             "WHERE has_label AND p IS NOT NULL"
@@ -266,6 +273,7 @@ class SqlModelReader(ABC):
             extra[(r["t"], r["version"])].setdefault("calibration", []).append(
                 (r["bin"], r["n"], r["total"], r["positives"])
             )
+        return counted
 
     def _multiclass_log_loss(
         self, labelled: str, params: dict[str, Any], extra: dict[tuple[int, str], dict[str, Any]]
