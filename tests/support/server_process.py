@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -14,9 +15,20 @@ import httpx
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free port below the kernel's ephemeral range (32768+): an outgoing connection made
+    between this check and the server's bind cannot take it (seen in CI with OS-chosen ports)."""
+    for _ in range(200):
+        port = random.randint(20_000, 32_000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 32000")
+
+
+DEFAULT_GRPC_PORT = 4317  # the seed example's fixed port: never re-picked
 
 
 class SpanwiseProcess:
@@ -54,6 +66,17 @@ class SpanwiseProcess:
         ]
 
     def start(self, timeout: float = 60.0) -> None:
+        """Start and wait until healthy; if a chosen port was taken meanwhile, pick new ones."""
+        for _ in range(3):
+            try:
+                return self._start_once(timeout)
+            except RuntimeError as exc:
+                if "Address already in use" not in str(exc) or DEFAULT_GRPC_PORT in (self.grpc_port,):
+                    raise
+                self.grpc_port, self.http_port, self.query_port = free_port(), free_port(), free_port()
+        self._start_once(timeout)
+
+    def _start_once(self, timeout: float) -> None:
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
