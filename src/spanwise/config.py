@@ -157,6 +157,8 @@ class TailSamplingConfig:
     confidence_below: float = 0.0
     rate_limit_traces_per_s: float = 0.0  # per root service
     probabilistic_rate: float = 0.0
+    outlier_features: bool = False  # keep traces whose prediction has a feature outside its baseline's range
+    outlier_refresh_s: float = 300.0
     remember_decisions_s: float = 3600.0
 
     def __post_init__(self) -> None:

@@ -82,3 +82,41 @@ def test_policies_rate_limit_and_probabilistic_remainder() -> None:
     decision = decide(pa.Table.from_pylist(rows), remainder, RateLimiter(0.0))
     kept = [w for w in decision.weights if w > 0]
     assert set(kept) == {2.0} and len(kept) == sum(1 for r in rows if int(r["TraceId"][-14:], 16) < 2**55)
+
+
+def _predictions(store: Any, traces: range, x: float, defer: bool) -> None:
+    request = ExportTraceServiceRequest()
+    ss = request.resource_spans.add().scope_spans.add()
+    for trace in traces:
+        span = ss.spans.add()
+        span.trace_id, span.span_id, span.name = trace.to_bytes(16, "big"), (trace + 1).to_bytes(8, "big"), "predict"
+        span.start_time_unix_nano, span.end_time_unix_nano = NOW, NOW + 1000
+        for key, value in (("ml.model.name", "risk"), ("ml.model.version", "v1"), ("ml.feature.x", x + (trace % 7) / 100)):
+            attr = span.attributes.add()
+            attr.key = key
+            if isinstance(value, str):
+                attr.value.string_value = value
+            else:
+                attr.value.double_value = value
+        attr = span.attributes.add()
+        attr.key, attr.value.double_value = "ml.prediction.value", 1.0
+    batch = MlFieldsProcessor().process(decode_export_requests([request.SerializeToString()]).batch)
+    if defer:
+        batch = HeadSampler(HeadSamplingSettings(defer_to_tail=True)).process(batch)
+    store.write_spans(batch.spans)
+
+
+def test_predictions_outside_the_baseline_range_are_kept(store: Any) -> None:
+    from spanwise.analyze.drift import DriftService
+
+    _predictions(store, range(1000, 1100), 0.5, defer=False)  # history, stored in full
+    DriftService(store).set_window_baseline("risk", "v1", "history", "window", NOW - 10**9, NOW + 10**9)
+    _predictions(store, range(2000, 2001), 5.0, defer=True)  # far outside [0.5, 0.56]
+    _predictions(store, range(3000, 3001), 0.52, defer=True)  # inside
+    config = TailSamplingConfig(enabled=True, decision_wait_s=0.001, keep_errors=False, outlier_features=True)
+    decider = TailDecider(store, config)
+    time.sleep(0.01)
+    decision = decider.tick()
+    assert decision.reasons["outlier"] == 1 and decision.reasons["dropped"] == 1
+    assert store.get_traces([f"{2000:032x}"]).num_rows == 1
+    assert store.get_traces([f"{3000:032x}"]).num_rows == 0

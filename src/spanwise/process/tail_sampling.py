@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from spanwise.config import TailSamplingConfig
-from spanwise.store.api import TailSamplingStore
+from spanwise.store.api import BaselineStore, ModelReader, TailSamplingStore
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0
@@ -65,6 +65,8 @@ def _policy_reason(row: dict[str, object], config: TailSamplingConfig, rate_limi
     for key in config.attributes:
         if row.get(f"Match_{key}"):
             return "attribute"
+    if config.outlier_features and row.get("HasOutlier"):
+        return "outlier"
     confidence = row.get("MinConfidence")
     if config.confidence_below > 0 and confidence is not None and float(confidence) < config.confidence_below:  # type: ignore[arg-type]
         return "low_confidence"
@@ -103,6 +105,8 @@ class TailDecider:
         self._store = store
         self._config = config
         self._limiter = RateLimiter(config.rate_limit_traces_per_s)
+        self._ranges: dict[tuple[str, str], tuple[float, float]] = {}
+        self._ranges_at = -1e18
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.stats: Counter[str] = Counter()
@@ -126,7 +130,7 @@ class TailDecider:
         late = self._store.settle_traces([], [], remember)  # late spans of decided traces first
         quiet_before = time.time_ns() - int(self._config.decision_wait_s * 1e9)
         summaries = self._store.pending_trace_summaries(
-            quiet_before, self._config.max_pending_traces, self._config.attributes
+            quiet_before, self._config.max_pending_traces, self._config.attributes, self._feature_ranges() or None
         )
         decision = decide(summaries, self._config, self._limiter)
         moved = self._store.settle_traces(decision.trace_ids, decision.weights, remember) if decision.trace_ids else 0
@@ -134,6 +138,15 @@ class TailDecider:
         self.stats["spans_stored"] += moved + late
         self.stats["late_spans_stored"] += late
         return decision
+
+    def _feature_ranges(self) -> dict[tuple[str, str], tuple[float, float]]:
+        """(model, feature) -> baseline [min, max], refreshed every `outlier_refresh_s`."""
+        if not self._config.outlier_features:
+            return {}
+        now = time.monotonic()
+        if now - self._ranges_at >= self._config.outlier_refresh_s:
+            self._ranges, self._ranges_at = baseline_ranges(self._store), now
+        return self._ranges
 
     def _run(self) -> None:
         while not self._stop.wait(TICK_S):
@@ -143,3 +156,18 @@ class TailDecider:
                 self.stats["failed_ticks"] += 1
                 log.exception("tail sampling tick failed")
 
+
+
+def baseline_ranges(store: object) -> dict[tuple[str, str], tuple[float, float]]:
+    """Numeric feature ranges of each model's newest profiled baselines (model-wide: a
+    later baseline of any version overrides an earlier one). Empty without baselines, so
+    the outlier policy keeps nothing until a baseline exists."""
+    ranges: dict[tuple[str, str], tuple[float, float]] = {}
+    if not isinstance(store, BaselineStore) or not isinstance(store, ModelReader):
+        return ranges
+    for model in sorted({v.model for v in store.model_versions()}):
+        for baseline in sorted(store.baselines(model, with_profiles=True), key=lambda b: b.created_ns):
+            for name, numeric in (baseline.profile.numeric.items() if baseline.profile else ()):
+                if numeric.minimum is not None and numeric.maximum is not None:
+                    ranges[(model, name)] = (numeric.minimum, numeric.maximum)
+    return ranges

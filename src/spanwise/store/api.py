@@ -235,12 +235,15 @@ class TailSamplingStore(Protocol):
     tail_sampling: bool
 
     def pending_trace_summaries(
-        self, quiet_before_ns: int, max_pending: int, attribute_patterns: dict[str, str]
+        self, quiet_before_ns: int, max_pending: int, attribute_patterns: dict[str, str],
+        feature_ranges: dict[tuple[str, str], tuple[float, float]] | None = None,
     ) -> pa.Table:
         """One row per pending trace that is ready for a decision: first seen (ingest time)
         before `quiet_before_ns`, or among the oldest beyond `max_pending` traces.
         Columns: TraceId, FirstSeen (ns), RootService, HasError (bool), MaxDurationNs,
-        MinConfidence (nullable), and `Match_<key>` (bool) per attribute pattern."""
+        MinConfidence (nullable), `Match_<key>` (bool) per attribute pattern and, with
+        `feature_ranges` ((model, feature) -> (min, max)), HasOutlier: a prediction of the
+        trace has a numeric feature outside its range."""
         ...
 
     def settle_traces(self, trace_ids: list[str], weights: list[float], remember_s: float) -> int:

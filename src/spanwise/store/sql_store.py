@@ -154,9 +154,11 @@ class SqlTraceStore(
     # -- tail sampling (spanwise.process.tail_sampling.TailSamplingStore) --
 
     def pending_trace_summaries(
-        self, quiet_before_ns: int, max_pending: int, attribute_patterns: dict[str, str]
+        self, quiet_before_ns: int, max_pending: int, attribute_patterns: dict[str, str],
+        feature_ranges: dict[tuple[str, str], tuple[float, float]] | None = None,
     ) -> pa.Table:
         params: dict[str, Any] = {"quiet": quiet_before_ns}
+        outliers = _outlier_join(feature_ranges, params) if feature_ranges else ""
         matches = ""
         for i, (key, pattern) in enumerate(sorted(attribute_patterns.items())):
             params[f"k{i}"], params[f"p{i}"] = key, pattern
@@ -167,6 +169,8 @@ class SqlTraceStore(
             f"max(Duration) AS MaxDurationNs, min(Confidence) AS MinConfidence{matches} "
             f"FROM {schema.TAIL_PENDING_TABLE} GROUP BY TraceId"
         )
+        if outliers:
+            summary = f"SELECT s.*, o.HasOutlier = 1 AS HasOutlier FROM ({summary}) AS s {outliers}"
         pending = self._query(f"SELECT uniqExact(TraceId) AS n FROM {schema.TAIL_PENDING_TABLE}").column("n")[0].as_py()
         params["excess"] = max(0, int(pending or 0) - max_pending)
         return self._query(
@@ -337,3 +341,22 @@ def _with_prediction_maps(spans: pa.Table, maps: pa.Table) -> pa.Table:
         column = pa.array([values[r] if r >= 0 else [] for r in rows], SPAN_SCHEMA.field(name).type)
         spans = spans.append_column(SPAN_SCHEMA.field(name), column)
     return spans.select(SPAN_SCHEMA.names)
+
+
+def _outlier_join(ranges: dict[tuple[str, str], tuple[float, float]], params: dict[str, Any]) -> str:
+    """A LEFT JOIN adding `o.HasOutlier` per pending trace: 1 when a prediction of the trace
+    has a numeric feature outside its model's baseline range (ranges as array parameters)."""
+    keys = [f"{model}\x1f{feature}" for model, feature in ranges]
+    params.update(
+        range_keys=array_literal(keys),
+        range_lo="[" + ",".join(repr(float(lo)) for lo, _ in ranges.values()) + "]",
+        range_hi="[" + ",".join(repr(float(hi)) for _, hi in ranges.values()) + "]",
+    )
+    return (
+        "LEFT JOIN (SELECT TraceId, max(idx > 0 AND (v < arrayElement({range_lo:Array(Float64)}, idx) "
+        "OR v > arrayElement({range_hi:Array(Float64)}, idx))) AS HasOutlier "
+        "FROM (SELECT TraceId, v, indexOf({range_keys:Array(String)}, concat(ModelName, '\\x1f', k)) AS idx "
+        "FROM predictions ARRAY JOIN mapKeys(Features) AS k, mapValues(Features) AS v "
+        f"WHERE TraceId IN (SELECT TraceId FROM {schema.TAIL_PENDING_TABLE})) GROUP BY TraceId) AS o "
+        "ON s.TraceId = o.TraceId"
+    )
