@@ -12,9 +12,8 @@ from typing import Any, Callable, Iterator, Protocol
 import numpy as np
 import pyarrow as pa
 import pytest
-from model_data import HOUR, PIPELINE_SPANS, PIPELINE_TRACE, START_NS, Prediction, expected_classification
+from model_data import HOUR, PIPELINE_SPANS, PIPELINE_TRACE, START_NS, Prediction, expected_classification, export_request
 from model_data import expected_multiclass, expected_regression, feedback_records, predictions
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from spanwise.analyze.feedback import FeedbackRecord, store_feedback
 from spanwise.analyze.quality import window_quality
@@ -33,33 +32,6 @@ class ModelStore(TraceStore, ModelReader, FeedbackWriter, Protocol):
     """What the suite needs of a backend."""
 
 
-def _request(rows: list[Prediction]) -> bytes:
-    body = ExportTraceServiceRequest()
-    for i, p in enumerate(rows):
-        rs = body.resource_spans.add()
-        kv = rs.resource.attributes.add()
-        kv.key, kv.value.string_value = "service.name", f"{p.model}-service"
-        s = rs.scope_spans.add().spans.add()
-        s.trace_id, s.span_id = (i + 1).to_bytes(16, "big"), (i + 1).to_bytes(8, "big")
-        s.name, s.kind = "predict", 2
-        s.start_time_unix_nano = p.start_ns
-        s.end_time_unix_nano = p.start_ns + round(p.duration_ms * 10**6)
-        s.status.code = 2 if p.error else 0
-        attributes = {"ml.model.name": p.model, "ml.model.version": p.version, "ml.prediction.id": p.prediction_id,
-                      **p.attributes, **({"ml.label": p.span_label} if p.span_label else {})}
-        for key, value in attributes.items():
-            kv = s.attributes.add()
-            kv.key = key
-            if isinstance(value, str):
-                kv.value.string_value = value
-            else:
-                kv.value.double_value = value
-        if p.linked:
-            link = s.links.add()
-            link.trace_id, link.span_id = bytes.fromhex(PIPELINE_TRACE), bytes.fromhex(PIPELINE_SPANS[i % 2])
-    return body.SerializeToString()
-
-
 @pytest.fixture(scope="module", params=sorted(BACKENDS))
 def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelStore]:
     backend = open_store(BACKENDS[request.param](tmp_path_factory.mktemp(request.param)))
@@ -72,7 +44,7 @@ def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 @pytest.fixture(scope="module")
 def rows(store: ModelStore) -> list[Prediction]:
     made = predictions()
-    store.write_spans(MlFieldsProcessor().process(decode_export_requests([_request(made)]).batch).spans)
+    store.write_spans(MlFieldsProcessor().process(decode_export_requests([export_request(made)]).batch).spans)
     records = [FeedbackRecord(str(r["label"]), int(r["timestamp"] * 10**9), r["prediction_id"]) for r in feedback_records(made)]
     outcome = store_feedback(store, records + [FeedbackRecord("yes", time.time_ns(), "no-such-prediction")])
     assert outcome.unknown_ids == ["no-such-prediction"]

@@ -20,8 +20,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from model_data import Prediction
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from model_data import Prediction, export_request  # noqa: F401 - re-exported for the analytics suite
 
 MINUTE = 60 * 10**9
 #: Window 0 starts here; the first data minute (-1) starts one minute earlier, all in the past.
@@ -68,31 +67,6 @@ def _attributes(minute: int, i: int) -> dict[str, Any]:
     if minute < 1:
         found["ml.feature.legacy"] = 1.0
     return found
-
-
-def export_request(rows: list[Prediction]) -> bytes:
-    """One OTLP request with a span per prediction (as the colleague suite builds them)."""
-    body = ExportTraceServiceRequest()
-    for i, p in enumerate(rows):
-        rs = body.resource_spans.add()
-        kv = rs.resource.attributes.add()
-        kv.key, kv.value.string_value = "service.name", f"{p.model}-service"
-        s = rs.scope_spans.add().spans.add()
-        s.trace_id, s.span_id = (i + 1).to_bytes(16, "big"), (i + 1).to_bytes(8, "big")
-        s.name, s.kind = "predict", 2
-        s.start_time_unix_nano = p.start_ns
-        s.end_time_unix_nano = p.start_ns + round(p.duration_ms * 10**6)
-        s.status.code = 2 if p.error else 0
-        attributes = {"ml.model.name": p.model, "ml.model.version": p.version, "ml.prediction.id": p.prediction_id,
-                      **p.attributes, **({"ml.label": p.span_label} if p.span_label else {})}
-        for key, value in attributes.items():
-            kv = s.attributes.add()
-            kv.key = key
-            if isinstance(value, str):
-                kv.value.string_value = value
-            else:
-                kv.value.double_value = value
-    return body.SerializeToString()
 
 
 def in_window(rows: list[Prediction], version: str, window: int) -> list[Prediction]:

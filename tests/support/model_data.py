@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 HOUR = 3600 * 10**9
 _HOUR_START = time.time_ns() // HOUR * HOUR
@@ -163,3 +164,31 @@ def expected_regression(rows: list[Prediction]) -> dict[str, Any]:
         "mape": m.mean_absolute_percentage_error(y_true, y_pred),
         "r2": m.r2_score(y_true, y_pred),
     }
+
+
+def export_request(rows: list[Prediction]) -> bytes:
+    """One OTLP request with a span per prediction (linked ones point at the pipeline run)."""
+    body = ExportTraceServiceRequest()
+    for i, p in enumerate(rows):
+        rs = body.resource_spans.add()
+        kv = rs.resource.attributes.add()
+        kv.key, kv.value.string_value = "service.name", f"{p.model}-service"
+        s = rs.scope_spans.add().spans.add()
+        s.trace_id, s.span_id = (i + 1).to_bytes(16, "big"), (i + 1).to_bytes(8, "big")
+        s.name, s.kind = "predict", 2
+        s.start_time_unix_nano = p.start_ns
+        s.end_time_unix_nano = p.start_ns + round(p.duration_ms * 10**6)
+        s.status.code = 2 if p.error else 0
+        attributes = {"ml.model.name": p.model, "ml.model.version": p.version, "ml.prediction.id": p.prediction_id,
+                      **p.attributes, **({"ml.label": p.span_label} if p.span_label else {})}
+        for key, value in attributes.items():
+            kv = s.attributes.add()
+            kv.key = key
+            if isinstance(value, str):
+                kv.value.string_value = value
+            else:
+                kv.value.double_value = value
+        if p.linked:
+            link = s.links.add()
+            link.trace_id, link.span_id = bytes.fromhex(PIPELINE_TRACE), bytes.fromhex(PIPELINE_SPANS[i % 2])
+    return body.SerializeToString()
