@@ -3,9 +3,14 @@
 SPANWISE_EXTRAS=test
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
-# The span-metrics e2e test scrapes /metrics with a real Prometheus (Debian's package).
-if ! command -v prometheus >/dev/null; then
-  { apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
-    || echo "scripts/test.sh: could not install prometheus; tests/e2e/test_span_metrics.py will fail" >&2
+# Debian packages the end-to-end tests drive: a real Prometheus scrapes /metrics
+# (tests/e2e/test_span_metrics.py) and Chromium runs the web UI tests (tests/ui/, through
+# Playwright, which must not download a browser of its own here).
+missing=()
+command -v prometheus >/dev/null || missing+=(prometheus)
+[ -x /usr/bin/chromium ] || missing+=(chromium fonts-liberation)
+if [ ${#missing[@]} -gt 0 ]; then
+  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } \
+    || echo "scripts/test.sh: could not install ${missing[*]}; the tests that need them will fail" >&2
 fi
 exec "$ROOT/.venv/bin/python" -m pytest "$@"

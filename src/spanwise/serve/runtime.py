@@ -19,6 +19,8 @@ from typing import Any, Iterator
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 
 from spanwise.config import Config
 from spanwise.errors import ConfigError
@@ -45,6 +47,7 @@ from spanwise.serve.otlp_grpc import otlp_grpc_server
 from spanwise.serve.otlp_http import otlp_http_app
 from spanwise.serve.signals_api import signals_routes
 from spanwise.serve.prometheus import metrics_routes
+from spanwise.serve.ui import ui_routes
 from spanwise.store import open_store
 from spanwise.store.api import (
     BaselineStore,
@@ -197,7 +200,7 @@ class SpanwiseServer:
         return _Components(store, committer, chain, forwarder, decider, IngestService(chain, committer))
 
     def _query_app(self, parts: "_Components") -> Starlette:
-        """Port 16686: the Jaeger API, the native API and Prometheus metrics."""
+        """Port 16686: the Jaeger API, the native API, Prometheus metrics and the web UI."""
         queries = QueryService(parts.store, HashedSearch.from_config(self.config))
         metrics = metrics_service(parts.store, self.config.metrics.spec())
         store = parts.store
@@ -212,7 +215,8 @@ class SpanwiseServer:
             if has_models and isinstance(store, ModelAnalyticsReader) and isinstance(store, SignalStore):
                 models += self._signals(parts, store)
         routes = jaeger_routes(queries) + native_routes(queries, parts.status, models) + models + metrics_routes(metrics)
-        return Starlette(routes=routes)
+        # gzip: the UI's charting library is ~1.1 MB, ~0.35 MB compressed; API JSON shrinks too.
+        return Starlette(routes=routes + ui_routes(), middleware=[Middleware(GZipMiddleware, minimum_size=1024)])
 
     def _signals(self, parts: "_Components", store: Any) -> list[Any]:
         """Scheduled model signals: start the scheduler, serve the stored series."""

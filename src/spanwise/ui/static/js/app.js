@@ -1,0 +1,98 @@
+// The single-page app: a router over real URLs (state lives in the path and the query
+// string, so every view can be shared and reloaded), the theme switch and the id box.
+
+import { disposeCharts } from './charts.js';
+import { h, note, replace, seg } from './dom.js';
+import { navigate, setRenderer } from './nav.js';
+
+const ROUTES = [
+  [/^\/(?:traces)?$/, () => import('./pages/traces.js')],
+  [/^\/trace\/([^/]+)$/, () => import('./pages/trace.js')],
+  [/^\/prediction\/([^/]+)$/, () => import('./pages/prediction.js')],
+  [/^\/services$/, () => import('./pages/services.js')],
+  [/^\/models$/, () => import('./pages/models.js')],
+  [/^\/models\/([^/]+)$/, () => import('./pages/model.js')],
+];
+
+const main = document.getElementById('page');
+let generation = 0;
+
+async function render() {
+  const mine = ++generation;
+  disposeCharts();
+  const path = window.location.pathname;
+  const route = ROUTES.find(([pattern]) => pattern.test(path));
+  markNav(path);
+  const container = h('div', { class: 'page-body' });
+  replace(main, container);
+  if (!route) {
+    container.append(note('error', `No page at ${path}.`));
+    return;
+  }
+  const args = route[0].exec(path).slice(1).map(decodeURIComponent);
+  try {
+    const page = await route[1]();
+    if (mine !== generation) return;
+    await page.render(container, {
+      args,
+      query: new URLSearchParams(window.location.search),
+      isCurrent: () => mine === generation,
+    });
+  } catch (err) {
+    console.warn(err);
+    if (mine === generation) container.append(note('error', err.message || String(err)));
+  }
+}
+
+function markNav(path) {
+  const section = path.split('/')[1] || 'traces';
+  for (const a of document.querySelectorAll('[data-nav]')) {
+    const active = a.dataset.nav === section || (section === 'trace' && a.dataset.nav === 'traces')
+      || (section === 'prediction' && a.dataset.nav === 'traces');
+    a.classList.toggle('active', active);
+  }
+}
+
+function applyTheme(theme) {
+  document.documentElement.dataset.theme = theme;
+  document.getElementById('theme-toggle').textContent = theme === 'dark' ? 'Light' : 'Dark';
+}
+
+function initialTheme() {
+  const saved = localStorage.getItem('spanwise.theme');
+  if (saved === 'dark' || saved === 'light') return saved;
+  return window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
+}
+
+document.addEventListener('click', (event) => {
+  const a = event.target.closest('a[href]');
+  if (!a || a.target || event.defaultPrevented || event.button !== 0) return;
+  if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  const url = new URL(a.href, window.location.href);
+  if (url.origin !== window.location.origin || url.pathname.startsWith('/api/')) return;
+  event.preventDefault();
+  navigate(url.pathname + url.search + url.hash);
+});
+
+window.addEventListener('popstate', render);
+
+document.getElementById('theme-toggle').addEventListener('click', () => {
+  const next = document.documentElement.dataset.theme === 'dark' ? 'light' : 'dark';
+  localStorage.setItem('spanwise.theme', next);
+  applyTheme(next);
+  render();
+});
+
+document.getElementById('open-box').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const input = document.getElementById('open-id');
+  const id = input.value.trim();
+  if (!id) return;
+  input.value = '';
+  // Trace ids are 32 hex digits; anything else is taken as a prediction id.
+  navigate(/^[0-9a-fA-F]{32}$/.test(id) ? `/trace/${id.toLowerCase()}` : `/prediction/${seg(id)}`);
+});
+
+setRenderer(render);
+applyTheme(initialTheme());
+render();

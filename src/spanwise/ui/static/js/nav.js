@@ -1,0 +1,27 @@
+// Navigation helpers for pages: state lives in the URL so views can be shared and reloaded.
+
+let renderPage = () => {};
+
+/** Called once by app.js with its render function. */
+export function setRenderer(fn) {
+  renderPage = fn;
+}
+
+/** Go to an in-app URL (adds a history entry unless `replace`). */
+export function navigate(url, { replace = false } = {}) {
+  if (replace) history.replaceState(null, '', url);
+  else history.pushState(null, '', url);
+  renderPage();
+}
+
+/** Write page state into the query string without a new history entry or re-render. */
+export function setQuery(params) {
+  const url = new URL(window.location.href);
+  url.search = '';
+  for (const [key, value] of Object.entries(params)) {
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (v !== null && v !== undefined && v !== '') url.searchParams.append(key, String(v));
+    }
+  }
+  history.replaceState(null, '', url);
+}
