@@ -14,7 +14,15 @@ from typing import Callable
 import pyarrow as pa
 
 from spanwise.errors import InvalidQuery, NotFound
-from spanwise.store.api import DependencyLink, LatencyPoint, Operation, StoreStats, TraceQuery, TraceReader
+from spanwise.store.api import (
+    DependencyLink,
+    LatencyPoint,
+    Operation,
+    RedSummary,
+    StoreStats,
+    TraceQuery,
+    TraceReader,
+)
 
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{1,32}$")
 MAX_SEARCH_LIMIT = 1500
@@ -73,6 +81,12 @@ class QueryService:
         if lookback_ns <= 0:
             raise InvalidQuery("lookback must be positive")
         return self._reader.dependencies(end - lookback_ns, end)
+
+    def red_summary(self, start_ns: int, end_ns: int, service: str | None = None) -> list[RedSummary]:
+        """Rate, errors and duration per service (or per operation of `service`)."""
+        if end_ns <= start_ns:
+            raise InvalidQuery("the window must end after it starts")
+        return self._reader.red_summary(start_ns, end_ns, service)
 
     def latency_series(
         self, service: str, start_ns: int, end_ns: int, step_s: int = 60, operation: str | None = None

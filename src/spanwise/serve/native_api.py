@@ -46,6 +46,16 @@ def endpoint(
     return handler
 
 
+def _window(request: Request) -> tuple[int, int]:
+    """`start`/`end` (Unix ns) or `lookback` (default 1h) before `end` (default now)."""
+    params = request.query_params
+    end = parse_int(params.get("end"), "end") or time.time_ns()
+    start = parse_int(params.get("start"), "start")
+    if start is None:
+        start = end - parse_duration_ns(params.get("lookback", "1h"), "lookback")
+    return start, end
+
+
 def native_routes(
     queries: QueryService, status_extra: Callable[[], dict[str, Any]], documented: list[Route] | None = None
 ) -> list[Route]:
@@ -126,6 +136,27 @@ def native_routes(
         links = queries.dependencies(end, parse_duration_ns(lookback, "lookback"))
         return {"dependencies": [vars(d) for d in links]}
 
+    def red(request: Request) -> dict[str, Any]:
+        """
+        ---
+        summary: Rate (spans/s), error rate and p50/p95/p99 duration (ms) per service, or per operation of `service`.
+        description: Query parameters service (optional), start/end (Unix ns) or lookback (default 1h).
+        responses: {200: {description: one row per service or operation}}
+        """
+        start, end = _window(request)
+        service = request.query_params.get("service") or None
+        seconds = (end - start) / 1e9
+        return {
+            "service": service,
+            "window_seconds": seconds,
+            "rows": [
+                {"name": r.name, "count": r.count, "rate_per_s": r.count / seconds,
+                 "error_count": r.error_count, "error_rate": r.error_count / r.count if r.count else 0.0,
+                 "p50_ms": r.p50_ns / 1e6, "p95_ms": r.p95_ns / 1e6, "p99_ms": r.p99_ns / 1e6}
+                for r in queries.red_summary(start, end, service)
+            ],
+        }
+
     def latency(request: Request) -> dict[str, Any]:
         """
         ---
@@ -134,10 +165,7 @@ def native_routes(
         responses: {200: {description: time series}}
         """
         params = request.query_params
-        end = parse_int(params.get("end"), "end") or time.time_ns()
-        start = parse_int(params.get("start"), "start")
-        if start is None:
-            start = end - parse_duration_ns(params.get("lookback", "1h"), "lookback")
+        start, end = _window(request)
         step = parse_int(params.get("step"), "step", 60)
         assert step is not None
         points = queries.latency_series(params.get("service", ""), start, end, step, params.get("operation"))
@@ -146,7 +174,8 @@ def native_routes(
             "step_seconds": step,
             "points": [
                 {"start_unix_nano": p.start_ns, "count": p.count,
-                 "p50_ms": p.p50_ns / 1e6, "p95_ms": p.p95_ns / 1e6, "p99_ms": p.p99_ns / 1e6}
+                 "p50_ms": p.p50_ns / 1e6, "p95_ms": p.p95_ns / 1e6, "p99_ms": p.p99_ns / 1e6,
+                 "error_count": p.error_count}
                 for p in points
             ],
         }
@@ -160,6 +189,7 @@ def native_routes(
         Route("/api/v1/services/{service}/operations", endpoint(operations)),
         Route("/api/v1/dependencies", endpoint(dependencies)),
         Route("/api/v1/metrics/latency", endpoint(latency)),
+        Route("/api/v1/metrics/red", endpoint(red)),
     ]
 
     async def openapi(request: Request) -> Response:

@@ -54,6 +54,7 @@ class DependencyLink:
     child: str
     call_count: int
     error_count: int = 0
+    p95_ns: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,20 @@ class LatencyPoint:
 
     start_ns: int
     count: int
+    p50_ns: float
+    p95_ns: float
+    p99_ns: float
+    error_count: int = 0
+
+
+@dataclass(frozen=True)
+class RedSummary:
+    """Rate, errors and duration of one service, or of one operation of a service, over a
+    window: the numbers of a service map node or a RED table row."""
+
+    name: str
+    count: int
+    error_count: int
     p50_ns: float
     p95_ns: float
     p99_ns: float
@@ -173,10 +188,15 @@ class TraceReader(Protocol):
         """Parent -> child service edges from spans whose parent is in another service."""
         ...
 
+    def red_summary(self, start_ns: int, end_ns: int, service: str | None = None) -> list[RedSummary]:
+        """Span count, errors and p50/p95/p99 duration per service, or per operation of
+        `service` when given, sorted by name. Not deduplicated (see `latency_series`)."""
+        ...
+
     def latency_series(
         self, service: str, start_ns: int, end_ns: int, step_s: int, operation: str | None = None
     ) -> list[LatencyPoint]:
-        """Per-step span count and p50/p95/p99 duration of a service's spans (optionally one
+        """Per-step span count, error count and p50/p95/p99 duration of a service's spans (optionally one
         operation), oldest step first; steps without spans are absent. Aggregates are not
         deduplicated: a redelivered span (client retry, crash replay) counts twice."""
         ...

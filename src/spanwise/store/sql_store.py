@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from spanwise.model.spans import DECODED_SCHEMA, SPAN_SCHEMA
 from spanwise.model.metrics import MetricsSpec
 from spanwise.store import baselines_schema, metrics_schema, models_schema, schema, signals_schema
-from spanwise.store.api import DependencyLink, LatencyPoint, Operation, StoreStats, TraceQuery
+from spanwise.store.api import DependencyLink, LatencyPoint, Operation, RedSummary, StoreStats, TraceQuery
 from spanwise.store.sql_drift import SqlDriftReader
 from spanwise.store.sql_metrics import SqlMetricsReader
 from spanwise.store.sql_labelled import SqlLabelledReader
@@ -228,11 +228,11 @@ class SqlTraceStore(
     def dependencies(self, start_ns: int, end_ns: int) -> list[DependencyLink]:
         rows = self._query(
             """SELECT p.ServiceName AS parent, c.ServiceName AS child, count() AS calls,
-                   countIf(c.StatusCode = 'Error') AS errors
+                   countIf(c.StatusCode = 'Error') AS errors, quantile(0.95)(c.Duration) AS p95
             FROM (SELECT TraceId, SpanId, ServiceName FROM otel_traces
                   WHERE Timestamp BETWEEN fromUnixTimestamp64Nano({lo:Int64}) AND fromUnixTimestamp64Nano({hi:Int64})
                   LIMIT 1 BY TraceId, SpanId) AS p
-            INNER JOIN (SELECT TraceId, ParentSpanId, ServiceName, StatusCode FROM otel_traces
+            INNER JOIN (SELECT TraceId, ParentSpanId, ServiceName, StatusCode, Duration FROM otel_traces
                   WHERE ParentSpanId != ''
                     AND Timestamp BETWEEN fromUnixTimestamp64Nano({lo:Int64}) AND fromUnixTimestamp64Nano({hi:Int64})
                   LIMIT 1 BY TraceId, SpanId) AS c
@@ -241,14 +241,27 @@ class SqlTraceStore(
             GROUP BY parent, child ORDER BY parent, child""",
             {"lo": start_ns, "hi": end_ns},
         ).to_pylist()
-        return [DependencyLink(r["parent"], r["child"], r["calls"], r["errors"]) for r in rows]
+        return [DependencyLink(r["parent"], r["child"], r["calls"], r["errors"], r["p95"]) for r in rows]
+
+    def red_summary(self, start_ns: int, end_ns: int, service: str | None = None) -> list[RedSummary]:
+        name = "SpanName" if service else "ServiceName"
+        rows = self._query(
+            f"""SELECT {name} AS name, count() AS n, countIf(StatusCode = 'Error') AS errors,
+                   quantiles(0.5, 0.95, 0.99)(Duration) AS q
+            FROM otel_traces
+            WHERE Timestamp >= fromUnixTimestamp64Nano({{lo:Int64}}) AND Timestamp <= fromUnixTimestamp64Nano({{hi:Int64}})
+              AND ({{service:String}} = '' OR ServiceName = {{service:String}})
+            GROUP BY name ORDER BY name""",
+            {"lo": start_ns, "hi": end_ns, "service": service or ""},
+        ).to_pylist()
+        return [RedSummary(r["name"], r["n"], r["errors"], *r["q"]) for r in rows]
 
     def latency_series(
         self, service: str, start_ns: int, end_ns: int, step_s: int, operation: str | None = None
     ) -> list[LatencyPoint]:
         rows = self._query(
             """SELECT toInt64(toUnixTimestamp(toStartOfInterval(Timestamp, toIntervalSecond({step:UInt32})))) AS t,
-                   count() AS n, quantiles(0.5, 0.95, 0.99)(Duration) AS q
+                   count() AS n, quantiles(0.5, 0.95, 0.99)(Duration) AS q, countIf(StatusCode = 'Error') AS errors
             FROM otel_traces
             WHERE ServiceName = {service:String}
               AND Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp <= fromUnixTimestamp64Nano({hi:Int64})
@@ -256,7 +269,7 @@ class SqlTraceStore(
             GROUP BY t ORDER BY t""",
             {"service": service, "lo": start_ns, "hi": end_ns, "step": step_s, "operation": operation or ""},
         ).to_pylist()
-        return [LatencyPoint(r["t"] * 10**9, r["n"], *r["q"]) for r in rows]
+        return [LatencyPoint(r["t"] * 10**9, r["n"], r["q"][0], r["q"][1], r["q"][2], r["errors"]) for r in rows]
 
     def stats(self) -> StoreStats:
         parts = self._query(
