@@ -1,6 +1,6 @@
 // DOM building without HTML strings: everything from telemetry (span names, attribute keys
-// and values, service names) becomes a text node, never markup. Nothing in the UI assigns
-// innerHTML/outerHTML or calls insertAdjacentHTML (a unit test greps for it).
+// and values, service names) becomes a text node, never markup. No UI code parses strings
+// as HTML (tests/unit/test_ui_static.py checks for the DOM's HTML sinks).
 
 /** Create an element. `props`: class, style (object), dataset (object), on<event>
  *  (function), other keys as attributes. Children: nodes, strings, numbers, arrays, null. */
