@@ -105,7 +105,7 @@ function resultsTable(traces) {
       link(`/trace/${seg(t.traceId)}`, null, h('b', null, t.rootServiceName), ': ', t.rootSpanName),
       h('div', { class: 'mono muted' }, t.traceId)) },
     { label: 'Services', value: (t) => h('div', { class: 'chips' }, t.services.map((s) => serviceChip(s))) },
-    { label: 'Spans', class: 'num', value: (t) => [String(t.spanCount), t.errorCount ? [' ', badge(`${t.errorCount} errors`, 'error')] : null] },
+    { label: 'Spans', class: 'num', value: (t) => [String(t.spanCount), t.errorCount ? [' ', badge(`${t.errorCount} error${t.errorCount === 1 ? '' : 's'}`, 'error')] : null] },
     { label: 'Duration', class: 'num', value: (t) => fmtDuration(t.durationNano) },
     { label: 'Started', class: 'num', value: (t) => fmtTime(t.startTimeUnixNano) },
   ], traces, { rowClass: (t) => `trace-row${t.errorCount ? ' is-error' : ''}` });
@@ -120,17 +120,19 @@ function scatter(el, traces) {
     value: [t.startTimeUnixNano / 1e6, t.durationNano / 1e6],
     traceId: t.traceId, name: `${t.rootServiceName}: ${t.rootSpanName}`, spans: t.spanCount,
   });
+  // Dot size grows with the span count, as in Jaeger's scatter plot.
+  const size = (value, p) => Math.min(24, 7 + Math.sqrt(p.data.spans));
   const instance = chart(el, {
     grid: { left: 64, right: 20, top: 28, bottom: 30 },
     legend: { top: 0, right: 10, data: ['ok', 'error'] },
-    xAxis: { type: 'time' },
-    yAxis: { type: 'value', name: 'ms', scale: true },
+    xAxis: { type: 'time', min: (v) => v.min - (v.max - v.min || 60000) * 0.03, max: (v) => v.max + (v.max - v.min || 60000) * 0.03 },
+    yAxis: { type: 'value', name: 'ms', min: 0 },
     tooltip: {
       formatter: (p) => `${esc(p.data.name)}<br>${esc(fmtDuration(p.data.value[1] * 1e6))}, ${esc(p.data.spans)} spans`,
     },
     series: [
-      { name: 'ok', type: 'scatter', symbolSize: 9, itemStyle: { color: '#5b8ff9' }, data: traces.filter((t) => !t.errorCount).map(point) },
-      { name: 'error', type: 'scatter', symbolSize: 9, itemStyle: { color: '#e8684a' }, data: traces.filter((t) => t.errorCount).map(point) },
+      { name: 'ok', type: 'scatter', symbolSize: size, itemStyle: { color: '#5b8ff9' }, data: traces.filter((t) => !t.errorCount).map(point) },
+      { name: 'error', type: 'scatter', symbolSize: size, itemStyle: { color: '#e8684a' }, data: traces.filter((t) => t.errorCount).map(point) },
     ],
   });
   instance.on('click', (p) => navigate(`/trace/${seg(p.data.traceId)}`));
