@@ -1,0 +1,87 @@
+"""Where the SDK sends things, resolved once at `init()` from arguments, then the
+environment variables OpenTelemetry defines, then defaults.
+
+Precedence per setting: argument > environment > default. The OTLP protocol defaults to
+`http/protobuf` (the OTel specification's default) unless the endpoint's port is 4317,
+the gRPC port, in which case gRPC is meant.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from dataclasses import dataclass
+from typing import Mapping
+
+DEFAULT_HTTP_ENDPOINT = "http://localhost:4318"
+DEFAULT_API_PORT = 16686
+PROTOCOLS = ("grpc", "http/protobuf")
+
+
+@dataclass(frozen=True)
+class SdkConfig:
+    """Resolved settings; `api_url` is the query API (feedback, baselines)."""
+
+    service_name: str
+    endpoint: str
+    protocol: str
+    api_url: str
+    headers: Mapping[str, str]
+    export_timeout_s: float
+    disabled: bool
+
+    @property
+    def traces_url(self) -> str:
+        """The OTLP/HTTP traces URL (the endpoint plus `/v1/traces` when it has no path)."""
+        parsed = urllib.parse.urlsplit(self.endpoint)
+        return self.endpoint if parsed.path not in ("", "/") else self.endpoint.rstrip("/") + "/v1/traces"
+
+    @property
+    def grpc_target(self) -> tuple[str, bool]:
+        """host:port and whether the channel is insecure (http:// or no scheme)."""
+        parsed = urllib.parse.urlsplit(self.endpoint if "//" in self.endpoint else "//" + self.endpoint)
+        return parsed.netloc, parsed.scheme != "https"
+
+
+def resolve(
+    service_name: str | None = None, endpoint: str | None = None, protocol: str | None = None,
+    api_url: str | None = None, headers: Mapping[str, str] | None = None,
+    export_timeout_s: float | None = None, environ: Mapping[str, str] | None = None,
+) -> SdkConfig:
+    """Settings from arguments, then `OTEL_*` / `SPANWISE_API_URL`, then defaults."""
+    env = os.environ if environ is None else environ
+    endpoint = endpoint or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT") \
+        or DEFAULT_HTTP_ENDPOINT
+    if "//" not in endpoint:
+        endpoint = "http://" + endpoint
+    protocol = protocol or env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") \
+        or ("grpc" if urllib.parse.urlsplit(endpoint).port == 4317 else "http/protobuf")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unsupported OTLP protocol {protocol!r}: use one of {', '.join(PROTOCOLS)}")
+    timeout = export_timeout_s if export_timeout_s is not None else float(env.get("OTEL_EXPORTER_OTLP_TIMEOUT", "10000")) / 1000
+    return SdkConfig(
+        service_name=service_name or env.get("OTEL_SERVICE_NAME") or "unknown_service",
+        endpoint=endpoint,
+        protocol=protocol,
+        api_url=(api_url or env.get("SPANWISE_API_URL") or _api_url_beside(endpoint)).rstrip("/"),
+        headers=dict(headers or _parse_headers(env.get("OTEL_EXPORTER_OTLP_HEADERS", ""))),
+        export_timeout_s=timeout,
+        disabled=env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true",
+    )
+
+
+def _api_url_beside(endpoint: str) -> str:
+    """The query API on the OTLP endpoint's host (Spanwise serves both)."""
+    host = urllib.parse.urlsplit(endpoint).hostname or "localhost"
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{DEFAULT_API_PORT}"
+
+
+def _parse_headers(text: str) -> dict[str, str]:
+    """`key1=value1,key2=value2` as OTEL_EXPORTER_OTLP_HEADERS writes them (URL-encoded)."""
+    found = {}
+    for item in text.split(","):
+        if "=" in item:
+            key, value = item.split("=", 1)
+            found[urllib.parse.unquote(key.strip())] = urllib.parse.unquote(value.strip())
+    return found

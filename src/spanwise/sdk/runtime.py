@@ -1,0 +1,195 @@
+"""`Spanwise`: one configured telemetry pipeline (tracer provider, exporter, feedback
+sender) and the SDK's operations on it. `spanwise.sdk.init()` makes the process-wide one;
+several can live side by side (the demo runs one per simulated service).
+
+Never crashes the user's program when the platform is down: spans are exported from a
+background thread by OpenTelemetry's batch processor (which logs and drops on failure,
+after `export_timeout_s`), feedback from another, and `flush()`/`shutdown()` are bounded
+by their timeouts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable, Mapping, Sequence, TypeVar
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.trace import Span, SpanKind, Tracer
+
+from spanwise import __version__
+from spanwise.sdk import feature_store, pipelines, predictions, propagation
+from spanwise.sdk.config import SdkConfig, resolve
+from spanwise.sdk.explain import Explainer
+from spanwise.sdk.export import TrackedExporter, bounded_flush
+from spanwise.sdk.feedback import FeedbackSender
+from spanwise.sdk.predictions import Prediction
+from spanwise.sdk.redaction import RedactingExporter, Redactor
+from spanwise.sdk.sklearn import InstrumentedModel
+from spanwise.sdk.training import TrainingRun
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Spans the batch processor may hold; batch predictions flush every `pace_rows` rows so
+#: a large batch never overflows it (an overflow drops spans, with a warning from OTel).
+MAX_QUEUE_SPANS = 50_000
+EXPORT_BATCH_SPANS = 2_048
+
+
+class Spanwise:
+    """A tracer provider exporting over OTLP, plus feedback and baseline calls to the API."""
+
+    def __init__(
+        self, service_name: str | None = None, endpoint: str | None = None, *, protocol: str | None = None,
+        api_url: str | None = None, resource_attributes: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None, redactor: Redactor | None = None,
+        export_timeout_s: float | None = None, schedule_delay_s: float = 1.0, set_global: bool = False,
+        exporter: SpanExporter | None = None, feedback_interval_s: float = 1.0,
+        tracer_provider: Any = None,
+    ) -> None:
+        self.config: SdkConfig = resolve(service_name, endpoint, protocol, api_url, headers, export_timeout_s)
+        self._owns_provider = tracer_provider is None
+        self.exporter: TrackedExporter | None = None
+        self.provider: Any = tracer_provider if tracer_provider is not None else self._provider(
+            resource_attributes, exporter, redactor, schedule_delay_s)
+        if set_global and self._owns_provider:
+            trace.set_tracer_provider(self.provider)
+        self.tracer: Tracer = self.provider.get_tracer("spanwise.sdk", __version__)
+        self.feedback_sender = FeedbackSender(self.config.api_url, interval_s=feedback_interval_s,
+                                              timeout_s=min(5.0, self.config.export_timeout_s))
+        self.pace_rows = EXPORT_BATCH_SPANS * 4
+        self._shut = False
+
+    def _provider(self, resource_attributes: Mapping[str, Any] | None, exporter: SpanExporter | None,
+                  redactor: Redactor | None, schedule_delay_s: float) -> TracerProvider:
+        resource = Resource.create({"service.name": self.config.service_name, "spanwise.sdk.version": __version__,
+                                    **dict(resource_attributes or {})})
+        provider = TracerProvider(resource=resource)
+        if not self.config.disabled:
+            inner = exporter or _exporter(self.config)
+            self.exporter = TrackedExporter(RedactingExporter(inner, redactor) if redactor else inner)
+            provider.add_span_processor(BatchSpanProcessor(
+                self.exporter, max_queue_size=MAX_QUEUE_SPANS,
+                max_export_batch_size=EXPORT_BATCH_SPANS, schedule_delay_millis=schedule_delay_s * 1000,
+                export_timeout_millis=self.config.export_timeout_s * 1000))
+        return provider
+
+    # -- predictions --
+
+    def record_prediction(self, model: str, version: str = "", **fields: Any) -> str:
+        """Record a finished prediction (see `predictions.record`); returns its id."""
+        return predictions.record(self.tracer, model, version, **fields)
+
+    def prediction(self, model: str, version: str = "", **fields: Any) -> Prediction:
+        """A context manager timing a prediction: `with sdk.prediction(...) as p: p.set_output(...)`."""
+        return Prediction(self.tracer, model, version, **fields)
+
+    def predicts(self, model: str, version: str = "", features_arg: int | str | None = 0) -> Callable[[F], F]:
+        """Decorator: every call of the function is a prediction."""
+        return predictions.predicts(lambda: self.tracer, model, version, features_arg)
+
+    def wrap(self, estimator: Any, model: str, version: str = "", *, feature_names: Sequence[str] | None = None,
+             explainer: Explainer | None = None, explain_sample_rate: float = 0.1,
+             record_proba: bool = True) -> InstrumentedModel:
+        """A scikit-learn estimator or pipeline whose predictions are recorded row by row."""
+        return InstrumentedModel(self, estimator, model, version, feature_names=feature_names, explainer=explainer,
+                                 explain_sample_rate=explain_sample_rate, record_proba=record_proba)
+
+    # -- ground truth, training, pipelines, features --
+
+    def feedback(self, prediction_id: str, label: Any, timestamp: float | None = None) -> None:
+        """Queue a ground-truth label (sent in batches from a background thread; never raises)."""
+        self.feedback_sender.send(prediction_id, label, timestamp)
+
+    def training_run(self, model: str, version: str = "", **options: Any) -> TrainingRun:
+        """A context manager tracing a training run that uploads its data's profile as baseline."""
+        return TrainingRun(self.tracer, self.config.api_url, model, version, **options)
+
+    def pipeline_run(self, name: str, **attributes: Any) -> pipelines.PipelineStep:
+        """A pipeline run: the root span of a new trace that predictions can link to (`.ref`)."""
+        return pipelines.PipelineStep(self.tracer, name, "run", attributes)
+
+    def pipeline_step(self, name: str, **attributes: Any) -> pipelines.PipelineStep:
+        """A pipeline step (context manager); `.record(data)` adds rows, schema, nulls."""
+        return pipelines.PipelineStep(self.tracer, name, "step", attributes)
+
+    def step(self, name: str | None = None) -> Callable[[F], F]:
+        """Decorator form of `pipeline_step` describing the function's input and output."""
+        return pipelines.step_decorator(lambda: self.tracer, name)
+
+    def feature_lookup(self, store: str, entity_id: Any, max_age_s: float | None = None) -> feature_store.FeatureLookup:
+        """A context manager tracing a feature fetch with values and ages (`.record(...)`)."""
+        return feature_store.FeatureLookup(self.tracer, store, entity_id, max_age_s)
+
+    # -- queues --
+
+    def produce(self, name: str, headers: propagation.Headers, **attributes: Any) -> Any:
+        """A PRODUCER span whose context is injected into `headers` (use as a context manager)."""
+        return _ProducerSpan(self.tracer, name, headers, attributes)
+
+    def consume(self, name: str, headers: propagation.Headers | None, **attributes: Any) -> Any:
+        """A CONSUMER span continuing the trace carried by `headers` (a context manager)."""
+        return self.tracer.start_as_current_span(name, context=propagation.extract(headers), kind=SpanKind.CONSUMER,
+                                                 attributes=attributes)
+
+    # -- lifecycle --
+
+    def pace(self) -> None:
+        """Let the exporter catch up during a large batch, so the span queue never
+        overflows (skipped while exports fail: a down platform must not slow the caller)."""
+        self._force_flush(self.config.export_timeout_s)
+
+    def _force_flush(self, timeout_s: float) -> bool:
+        flush = getattr(self.provider, "force_flush", None)
+        return bounded_flush(flush, self.exporter, timeout_s) if flush else True
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Export buffered spans, then deliver queued feedback, within about `timeout_s`.
+        True when everything went out."""
+        deadline = time.monotonic() + timeout_s
+        spans_ok = self._force_flush(timeout_s)
+        feedback_ok = self.feedback_sender.flush(max(0.0, deadline - time.monotonic()))
+        return bool(spans_ok) and feedback_ok
+
+    def shutdown(self, timeout_s: float = 10.0) -> None:
+        """Flush and stop (safe to call twice)."""
+        if self._shut:
+            return
+        self._shut = True
+        deadline = time.monotonic() + timeout_s
+        self._force_flush(timeout_s)
+        self.feedback_sender.shutdown(max(0.5, deadline - time.monotonic()))
+        if self._owns_provider:  # bounded: OTel's own shutdown may wait 30 s on a down platform
+            bounded_flush(self.provider.shutdown, None, max(0.5, deadline - time.monotonic()))
+
+
+class _ProducerSpan:
+    def __init__(self, tracer: Tracer, name: str, headers: propagation.Headers, attributes: Mapping[str, Any]) -> None:
+        self._manager = tracer.start_as_current_span(name, kind=SpanKind.PRODUCER, attributes=attributes)
+        self._headers = headers
+
+    def __enter__(self) -> Span:
+        span = self._manager.__enter__()
+        propagation.inject(self._headers)
+        return span
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._manager.__exit__(*exc)
+
+
+def _exporter(config: SdkConfig) -> SpanExporter:
+    """The OTLP exporter for the configured protocol (imported only when used)."""
+    if config.protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+
+        target, insecure = config.grpc_target
+        return GrpcExporter(endpoint=target, insecure=insecure, headers=dict(config.headers),
+                            timeout=config.export_timeout_s)
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+
+    return HttpExporter(endpoint=config.traces_url, headers=dict(config.headers), timeout=config.export_timeout_s)
+

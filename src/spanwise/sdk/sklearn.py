@@ -1,0 +1,132 @@
+"""Wrap any scikit-learn estimator or pipeline so that `predict` / `predict_proba` record
+every row as a prediction: `model = sdk.wrap(clf, "churn", "v2")`.
+
+A call with one row is one span; a batch is a `predict_batch` span with one child span per
+row (so drift and quality see every row, and each row has its own prediction id for
+feedback). Row spans carry the call's start and end. Classifiers also record each class's
+probability (`predict_proba`, computed after the timed call) and the confidence.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+from opentelemetry import trace
+
+from spanwise.model import ml_attributes as ml
+from spanwise.sdk import attributes as attrs
+from spanwise.sdk import explain, tables
+from spanwise.sdk.predictions import LinkTarget, record
+
+if TYPE_CHECKING:
+    from spanwise.sdk.runtime import Spanwise
+
+
+class InstrumentedModel:
+    """The estimator, with predictions recorded; every other attribute passes through."""
+
+    def __init__(
+        self, sdk: "Spanwise", estimator: Any, model: str, version: str = "", *,
+        feature_names: Sequence[str] | None = None, explainer: explain.Explainer | None = None,
+        explain_sample_rate: float = 0.1, record_proba: bool = True,
+    ) -> None:
+        self.estimator, self.model, self.version = estimator, model, version
+        self.feature_names = list(feature_names) if feature_names is not None else _names_in(estimator)
+        self.explainer, self.explain_sample_rate, self.record_proba = explainer, explain_sample_rate, record_proba
+        self._sdk = sdk
+        self._local = threading.local()
+
+    @property
+    def last_prediction_ids(self) -> list[str]:
+        """The prediction ids of this thread's latest call, one per row."""
+        return list(getattr(self._local, "ids", []))
+
+    def predict(self, X: Any, *, prediction_ids: Sequence[str] | None = None,
+                links: Iterable[LinkTarget] | None = None, attributes: Mapping[str, Any] | None = None) -> Any:
+        return self.predict_with_ids(X, prediction_ids=prediction_ids, links=links, attributes=attributes)[0]
+
+    def predict_with_ids(self, X: Any, *, prediction_ids: Sequence[str] | None = None,
+                         links: Iterable[LinkTarget] | None = None,
+                         attributes: Mapping[str, Any] | None = None) -> tuple[Any, list[str]]:
+        """`predict(X)` and the prediction id of each row."""
+        start = time.time_ns()
+        predicted = self.estimator.predict(X)
+        end = time.time_ns()
+        proba = self._proba(X) if self.record_proba else None
+        ids = self._record(X, _listed(predicted), proba, start, end, prediction_ids, links, attributes)
+        return predicted, ids
+
+    def predict_proba(self, X: Any, *, prediction_ids: Sequence[str] | None = None,
+                      links: Iterable[LinkTarget] | None = None, attributes: Mapping[str, Any] | None = None) -> Any:
+        """Class probabilities; the recorded label is the most probable class."""
+        start = time.time_ns()
+        proba = self.estimator.predict_proba(X)
+        end = time.time_ns()
+        classes = list(self.estimator.classes_)
+        rows = _listed(proba)
+        labels = [classes[max(range(len(r)), key=r.__getitem__)] for r in rows]
+        self._record(X, labels, rows, start, end, prediction_ids, links, attributes)
+        return proba
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.estimator, name)
+
+    def _proba(self, X: Any) -> list[list[float]] | None:
+        if not hasattr(self.estimator, "classes_") or not hasattr(self.estimator, "predict_proba"):
+            return None
+        return _listed(self.estimator.predict_proba(X))
+
+    def _outputs(self, predicted: list[Any], proba: list[list[float]] | None) -> list[dict[str, Any]]:
+        if not hasattr(self.estimator, "classes_"):
+            return [attrs.output(value=v) for v in predicted]
+        classes = list(self.estimator.classes_)
+        if proba is None:
+            return [attrs.output(label=v) for v in predicted]
+        return [attrs.output(label=v, scores=dict(zip(classes, p))) for v, p in zip(predicted, proba)]
+
+    def _record(
+        self, X: Any, predicted: list[Any], proba: list[list[float]] | None, start: int, end: int,
+        prediction_ids: Sequence[str] | None, links: Iterable[LinkTarget] | None,
+        attributes: Mapping[str, Any] | None,
+    ) -> list[str]:
+        names, rows = tables.rows(X, self.feature_names)
+        ids = list(prediction_ids) if prediction_ids is not None else [attrs.new_prediction_id() for _ in rows]
+        if len(ids) != len(rows):
+            raise ValueError(f"{len(ids)} prediction ids for {len(rows)} rows")
+        outputs = self._outputs(predicted, proba)
+        explained = self._explanations(names, rows, ids)
+        tracer, links = self._sdk.tracer, list(links or ())
+        context, parent = None, None
+        if len(rows) > 1:
+            parent = tracer.start_span("predict_batch", start_time=start, attributes={
+                ml.MODEL_NAME: self.model, **({ml.MODEL_VERSION: self.version} if self.version else {}),
+                "ml.batch.size": len(rows)})
+            context = trace.set_span_in_context(parent)
+        for index, (row, pid, out) in enumerate(zip(rows, ids, outputs)):
+            record(tracer, self.model, self.version, features=dict(zip(names, row)), prediction_id=pid,
+                   attributions=explained.get(index), attributes={**out, **dict(attributes or {})}, links=links,
+                   start_time=start, end_time=end, context=context)
+            if parent is not None and (index + 1) % self._sdk.pace_rows == 0:
+                self._sdk.pace()
+        if parent is not None:
+            parent.end(end_time=end)
+        self._local.ids = ids
+        return ids
+
+    def _explanations(self, names: list[str], rows: list[list[Any]], ids: list[str]) -> dict[int, dict[str, float]]:
+        if self.explainer is None:
+            return {}
+        chosen = [i for i, pid in enumerate(ids) if explain.sampled(pid, self.explain_sample_rate)]
+        found = explain.attributions(self.explainer, names, [rows[i] for i in chosen])
+        return dict(zip(chosen, found))
+
+
+def _names_in(estimator: Any) -> list[str] | None:
+    names = getattr(estimator, "feature_names_in_", None)
+    return [str(n) for n in names] if names is not None else None
+
+
+def _listed(values: Any) -> list[Any]:
+    return values.tolist() if hasattr(values, "tolist") else list(values)
