@@ -1,0 +1,115 @@
+"""Models pages in a real browser, on real OTLP traffic sent with the OpenTelemetry SDK:
+`fraud` (tests/support/drift_data.py: `amount` shifts and `country` gains `br` in the
+second hour), `churn` (two versions, ground truth as feedback) and `price` (regression)
+from tests/support/model_data.py, and `payments` (tests/support/analytics_data.py's data
+quality and attribution changes, under another model name)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator
+
+import drift_data
+import httpx
+import pytest
+from analytics_data import fraud_predictions
+from model_data import feedback_records
+from model_data import predictions as model_predictions
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Status, StatusCode
+from playwright.sync_api import Page, expect
+from server_process import SpanwiseProcess
+
+Span = tuple[int, int, dict[str, Any], bool]  # start ns, duration ns, attributes, error
+
+
+def _send(server: SpanwiseProcess, service: str, spans: Iterable[Span]) -> int:
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=server.grpc_endpoint, insecure=True)))
+    tracer = provider.get_tracer("ui-models")
+    sent = 0
+    for start, duration, attributes, error in spans:
+        span = tracer.start_span("predict", start_time=start)
+        for key, value in attributes.items():
+            span.set_attribute(key, value)
+        if error:
+            span.set_status(Status(StatusCode.ERROR, "failed"))
+        span.end(end_time=start + duration)
+        sent += 1
+    provider.shutdown()
+    return sent
+
+
+@pytest.fixture(scope="module")
+def base_url(server: SpanwiseProcess) -> Iterator[str]:
+    fraud = [(r.start_ns, 5 * 10**6, r.attributes(), False) for r in drift_data.rows()]
+    churn = [p for p in model_predictions() if p.model in ("churn", "price")]
+    labelled = [(p.start_ns, round(p.duration_ms * 10**6), {
+        "ml.model.name": p.model, "ml.model.version": p.version, "ml.prediction.id": p.prediction_id,
+        **p.attributes, **({"ml.label": p.span_label} if p.span_label else {})}, p.error) for p in churn]
+    payments = [(p.start_ns, round(p.duration_ms * 10**6), {
+        "ml.model.name": "payments", "ml.model.version": p.version, "ml.prediction.id": f"pay-{p.prediction_id}",
+        "ml.label": p.span_label, **p.attributes}, p.error) for p in fraud_predictions()]
+    total = _send(server, "fraud-service", fraud) + _send(server, "churn-service", labelled)
+    total += _send(server, "payments-service", payments)
+    assert server.wait_for(lambda: server.status()["predictions"] >= total), server.log()
+    answer = httpx.post(f"{server.query_url}/api/v1/feedback", json=feedback_records(churn), timeout=30)
+    assert answer.status_code == 200 and not answer.json()["unknown_ids"], answer.text
+    yield server.query_url
+
+
+def _row(page: Page, model: str, version: str) -> Any:
+    return page.locator("tr.model-row").filter(has=page.locator("a.model-link", has_text=model)).filter(
+        has=page.locator(".version-badge", has_text=version))
+
+
+def test_models_list(ui) -> None:
+    page = ui.open("/models?lookback=6h")
+    fraud = _row(page, "fraud", "v1")
+    expect(fraud).to_have_count(1)
+    expect(fraud.locator(".traffic")).to_have_text("800")
+    expect(fraud.locator(".drift-badge")).to_have_text("2 of 4 drifted")
+    expect(_row(page, "churn", "v2").locator(".traffic")).to_have_text("30")
+    expect(_row(page, "churn", "v1")).to_contain_text("acc ")
+    expect(_row(page, "price", "r1")).to_contain_text("MAE ")
+    expect(page.locator("select[name=lookback]")).to_have_value("6h")
+    ui.shot("list")
+    fraud.locator("a.model-link").click()
+    expect(page).to_have_url(f"{ui.base_url}/models/fraud?version=v1&lookback=6h")
+    expect(page.locator("h1.model-title")).to_have_text("fraud")
+
+
+def test_overview(ui) -> None:
+    page = ui.open("/models/churn?lookback=6h")
+    expect(page.locator("#model-tabs a.active")).to_have_text("Overview")
+    expect(page.locator("#overview-cards")).to_contain_text("90")
+    for chart in ("traffic", "latency", "errors", "confidence", "predictions"):
+        expect(page.locator(f"#chart-{chart} canvas")).to_have_count(1)
+    ui.shot("overview")
+
+
+def _drift_row(page: Page, feature: str) -> Any:
+    return page.locator("#drift-summary tr.drift-row").filter(has=page.locator(".feature-name", has_text=feature))
+
+
+def test_drift(ui) -> None:
+    page = ui.open("/models/fraud?tab=drift&lookback=6h")
+    expect(page.locator("#drift-heatmap canvas").first).to_be_visible()
+    expect(page.locator("#drift-reference-text")).to_contain_text("preceding window")
+    for feature in ("amount", "country"):
+        expect(_drift_row(page, feature).locator(".drift-status")).to_have_text("drifted")
+    for feature in ("age", "channel"):
+        expect(_drift_row(page, feature).locator(".drift-status")).to_have_text("stable")
+    expect(_drift_row(page, "country")).to_contain_text("new: br")
+    ui.shot("drift")
+    _drift_row(page, "amount").click()
+    expect(page.locator("#drift-overlay h3")).to_have_text("amount: reference vs current")
+    expect(page.locator("#chart-overlay canvas")).to_have_count(1)
+    expect(page.locator("#drift-methods")).to_contain_text("Kolmogorov–Smirnov p (decides)")
+    assert "feature=amount" in page.url and "tab=drift" in page.url
+    page.reload()
+    expect(page.locator("#drift-overlay h3")).to_have_text("amount: reference vs current")
+    expect(page.locator("#model-tabs a.active")).to_have_text("Drift")
+    ui.shot("drift-amount")
