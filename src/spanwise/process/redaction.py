@@ -199,6 +199,42 @@ def redaction_processor(config: Config, environ: Mapping[str, str] | None = None
     return RedactionProcessor(redactor_from_config(config.redaction, os.environ if environ is None else environ))
 
 
+class LogRedaction:
+    """The span pipeline's redactor applied to log records: the body (masked, never
+    dropped), log attributes and resource attributes. Logs are where PII leaks most."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
+        self.stats: Counter[str] = Counter()
+
+    @classmethod
+    def from_config(cls, config: Config, environ: Mapping[str, str] | None = None) -> LogRedaction | None:
+        """None when the span pipeline does not redact either."""
+        if "redaction" not in config.pipeline.processors or not config.redaction.enabled:
+            return None
+        return cls(redactor_from_config(config.redaction, os.environ if environ is None else environ))
+
+    def process(self, logs: pa.Table) -> pa.Table:
+        if logs.num_rows == 0:
+            return logs
+        attributes = _map_parts(_combined(logs.column("LogAttributes")))
+        resource = _map_parts(_combined(logs.column("ResourceAttributes")))
+        results, counts = self._redactor.redact([
+            Column(_combined(logs.column("Body")), droppable=False),
+            Column(attributes[2], attributes[1]),
+            Column(resource[2], resource[1], repeats=True),
+        ])
+        self.stats.update(counts)
+        body, attribute_result, resource_result = results
+        if body.touched:
+            logs = _set(logs, "Body", body.values)
+        for name, parts, result in (("LogAttributes", attributes, attribute_result),
+                                    ("ResourceAttributes", resource, resource_result)):
+            if result.touched:
+                logs = _set(logs, name, _rebuild_map(parts[0], parts[1], result.values, result.dropped))
+        return logs
+
+
 class HashedSearch:
     """Rewrites a searched attribute value into what redaction stored for it, when that
     is a keyed hash: `user.email=alice@example.com` then finds the spans that hold

@@ -191,7 +191,7 @@ def attributes(lists: pa.Array) -> _Attributes:
     owner = pc.list_parent_indices(lists)
     keys = pc.struct_field(kv, "key")
     value = pc.struct_field(kv, "value")
-    text, number, kind = _render_values(value)
+    text, number, kind = render_values(value)
     list_offsets = _offsets(lists)
     values = pa.MapArray.from_arrays(list_offsets, keys, text)
     typed = pc.not_equal(kind, "string")
@@ -210,7 +210,7 @@ def _offsets(lists: pa.ListArray) -> pa.Array:
     return pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
 
 
-def _render_values(value: pa.StructArray) -> tuple[pa.Array, pa.Array, pa.Array]:
+def render_values(value: pa.StructArray) -> tuple[pa.Array, pa.Array, pa.Array]:
     """Text, numeric value and OTLP type name of each AnyValue."""
     string_value = pc.struct_field(value, "string_value")
     bool_value = pc.struct_field(value, "bool_value")
@@ -266,11 +266,20 @@ def _rare_values(bytes_value: pa.Array, array_value: pa.Array, kvlist_value: pa.
     return pa.array(out, pa.string())
 
 
-def _kvlist_to_dict(serialized_pairs: list[bytes]) -> dict[str, object]:
+def _kvlist_to_dict(pairs: list[bytes] | list[dict[str, object]]) -> dict[str, object]:
+    """Pairs arrive serialized (attribute values, where ptars stops recursing) or one
+    level decoded (log bodies: `{"key", "value": serialized AnyValue}`)."""
     from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
-    pairs = [KeyValue.FromString(b) for b in serialized_pairs]
-    return {p.key: any_value_to_python(p.value) for p in pairs}
+    found: dict[str, object] = {}
+    for pair in pairs:
+        if isinstance(pair, dict):
+            raw = pair.get("value")
+            found[str(pair["key"])] = any_value_to_python(AnyValue.FromString(raw if isinstance(raw, bytes) else b""))
+        else:
+            kv = KeyValue.FromString(pair)
+            found[kv.key] = any_value_to_python(kv.value)
+    return found
 
 
 def any_value_to_python(value: AnyValue) -> object:

@@ -122,3 +122,58 @@ def _parse_span_by_span(resource_spans: list[Any]) -> JsonRequest:
 
 def _short(exc: Exception) -> str:
     return str(exc).splitlines()[0][:300]
+
+
+# ---------------------------------------------------------------------- logs
+
+
+def logs_json_to_protobuf(body: bytes) -> JsonRequest:
+    """Parse an OTLP/JSON `ExportLogsServiceRequest` (hex `traceId`/`spanId` as for spans);
+    when the whole does not parse, records are parsed one by one and bad ones rejected."""
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedPayload(f"invalid JSON: {exc}") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("resourceLogs", []), list):
+        raise MalformedPayload("invalid OTLP/JSON: the body must be an object with a resourceLogs array")
+    records = [r for rl in _list(document.get("resourceLogs")) if isinstance(rl, dict)
+               for sl in _list(rl.get("scopeLogs")) if isinstance(sl, dict)
+               for r in _list(sl.get("logRecords")) if isinstance(r, dict)]
+    for record in records:
+        for name in ("traceId", "spanId"):
+            if isinstance(record.get(name), str):
+                record[name] = _b64(_hex_bytes(record[name]) if record[name] else b"")
+    try:
+        return JsonRequest(json_format.ParseDict(document, ExportLogsServiceRequest(), ignore_unknown_fields=True)
+                           .SerializeToString())
+    except (json_format.ParseError, TypeError, ValueError, AttributeError):
+        pass
+    request, rejected, first_error = ExportLogsServiceRequest(), 0, ""
+    for rl in _list(document.get("resourceLogs")):
+        if not isinstance(rl, dict):
+            continue
+        target = request.resource_logs.add()
+        _parse_lenient(rl.get("resource", {}), target.resource)
+        for sl in _list(rl.get("scopeLogs")):
+            if not isinstance(sl, dict):
+                continue
+            out = target.scope_logs.add()
+            _parse_lenient(sl.get("scope", {}), out.scope)
+            for record in _list(sl.get("logRecords")):
+                try:
+                    json_format.ParseDict(record, out.log_records.add(), ignore_unknown_fields=True)
+                except (json_format.ParseError, TypeError, ValueError, AttributeError) as exc:
+                    del out.log_records[-1]
+                    rejected += 1
+                    first_error = first_error or _short(exc)
+    return JsonRequest(request.SerializeToString(), rejected, f"invalid log record JSON: {first_error}" if rejected else "")
+
+
+def _parse_lenient(document: Any, target: Any) -> None:
+    """Parse a resource or scope; a malformed one is left empty rather than losing its records."""
+    try:
+        json_format.ParseDict(document, target, ignore_unknown_fields=True)
+    except (json_format.ParseError, TypeError, ValueError, AttributeError):
+        target.Clear()

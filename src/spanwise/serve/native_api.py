@@ -46,7 +46,7 @@ def endpoint(
     return handler
 
 
-def _window(request: Request) -> tuple[int, int]:
+def time_window(request: Request) -> tuple[int, int]:
     """`start`/`end` (Unix ns) or `lookback` (default 1h) before `end` (default now)."""
     params = request.query_params
     end = parse_int(params.get("end"), "end") or time.time_ns()
@@ -143,7 +143,7 @@ def native_routes(
         description: Query parameters service (optional), start/end (Unix ns) or lookback (default 1h).
         responses: {200: {description: one row per service or operation}}
         """
-        start, end = _window(request)
+        start, end = time_window(request)
         service = request.query_params.get("service") or None
         seconds = (end - start) / 1e9
         return {
@@ -165,7 +165,7 @@ def native_routes(
         responses: {200: {description: time series}}
         """
         params = request.query_params
-        start, end = _window(request)
+        start, end = time_window(request)
         step = parse_int(params.get("step"), "step", 60)
         assert step is not None
         points = queries.latency_series(params.get("service", ""), start, end, step, params.get("operation"))

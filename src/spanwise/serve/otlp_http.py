@@ -1,6 +1,7 @@
-"""OTLP/HTTP receiver: `POST /v1/traces`, protobuf or JSON, optionally gzip, on :4318.
+"""OTLP/HTTP receiver: `POST /v1/traces` and `POST /v1/logs`, protobuf or JSON, optionally
+gzip, on :4318.
 
-Answers follow the OTLP specification: 200 with an `ExportTraceServiceResponse` (with
+Answers follow the OTLP specification: 200 with the signal's export response (with
 `partial_success` when spans were rejected) in the request's encoding; 400 with a
 `google.rpc.Status` for malformed bodies; 413 over the body limit (checked on the
 declared length, while streaming, and after decompression); 415 for other content types
@@ -11,18 +12,19 @@ from __future__ import annotations
 
 import logging
 import zlib
+from typing import Awaitable, Callable
 
 from google.protobuf import json_format
 from google.rpc import status_pb2
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from google.protobuf.message import Message
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from spanwise.errors import MalformedPayload, PayloadTooLarge, SpanwiseError, UnsupportedContentType
-from spanwise.receive.ingest import ExportOutcome, IngestService
-from spanwise.receive.otlp_json import json_to_protobuf
+from spanwise.receive.ingest import ExportOutcome
+from spanwise.receive.signals import OtlpSignal
 from spanwise.serve.status import http_status, retry_headers
 
 log = logging.getLogger(__name__)
@@ -31,10 +33,13 @@ PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 
 
-def otlp_http_app(ingest: IngestService, max_body_bytes: int) -> Starlette:
-    """The ASGI app serving OTLP/HTTP."""
+def otlp_http_app(signals: list[OtlpSignal], max_body_bytes: int) -> Starlette:
+    """The ASGI app serving OTLP/HTTP: one POST route per signal."""
+    return Starlette(routes=[Route(s.http_path, _receiver(s, max_body_bytes), methods=["POST"]) for s in signals])
 
-    async def traces(request: Request) -> Response:
+
+def _receiver(signal: OtlpSignal, max_body_bytes: int) -> Callable[[Request], Awaitable[Response]]:
+    async def receive(request: Request) -> Response:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         try:
             if content_type not in (PROTOBUF, JSON):
@@ -42,14 +47,14 @@ def otlp_http_app(ingest: IngestService, max_body_bytes: int) -> Starlette:
                     f"unsupported content type {content_type or '(none)'!r}: use {PROTOBUF} or {JSON}"
                 )
             body = await _read_body(request, max_body_bytes)
-            outcome = await _export(ingest, body, content_type)
+            outcome = await _export(signal, body, content_type)
         except SpanwiseError as exc:
             return _error(exc, content_type)
         except ClientDisconnect:
             return Response(status_code=400)
-        return _success(outcome, content_type)
+        return _success(signal.response(outcome), content_type)
 
-    return Starlette(routes=[Route("/v1/traces", traces, methods=["POST"])])
+    return receive
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -94,18 +99,14 @@ def _gunzip(body: bytes, limit: int) -> bytes:
             return b"".join(parts)
 
 
-async def _export(ingest: IngestService, body: bytes, content_type: str) -> ExportOutcome:
+async def _export(signal: OtlpSignal, body: bytes, content_type: str) -> ExportOutcome:
     if content_type == JSON:
-        parsed = json_to_protobuf(body)
-        return await ingest.export_protobuf(parsed.protobuf, parsed.rejected, parsed.message)
-    return await ingest.export_protobuf(body)
+        parsed = signal.from_json(body)
+        return await signal.exporter.export_protobuf(parsed.protobuf, parsed.rejected, parsed.message)
+    return await signal.exporter.export_protobuf(body)
 
 
-def _success(outcome: ExportOutcome, content_type: str) -> Response:
-    response = ExportTraceServiceResponse()
-    if outcome.rejected:
-        response.partial_success.rejected_spans = outcome.rejected
-        response.partial_success.error_message = outcome.message
+def _success(response: Message, content_type: str) -> Response:
     if content_type == JSON:
         return Response(json_format.MessageToJson(response, indent=None), media_type=JSON)
     return Response(response.SerializeToString(), media_type=PROTOBUF)

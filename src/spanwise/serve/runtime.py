@@ -32,14 +32,18 @@ from spanwise.analyze.signals import SignalComputer, SignalScheduler
 from spanwise.process.chain import ProcessorChain
 from spanwise.process.factory import build_chain
 from spanwise.process.forward import ForwardProcessor
-from spanwise.process.redaction import HashedSearch
+from spanwise.process.redaction import HashedSearch, LogRedaction
 from spanwise.process.tail_sampling import TailDecider
 from spanwise.query.metrics import metrics_service
+from spanwise.query.logs import LogQueryService
 from spanwise.query.service import QueryService
 from spanwise.receive.ingest import IngestService
+from spanwise.receive.logs_ingest import LogIngestService
+from spanwise.receive.signals import OtlpSignal, logs_signal, traces_signal
 from spanwise.serve.jaeger_api import jaeger_routes
 from spanwise.serve.drift_api import drift_routes
 from spanwise.serve.labelled_api import labelled_routes
+from spanwise.serve.logs_api import logs_routes
 from spanwise.serve.model_analytics_api import model_analytics_routes
 from spanwise.serve.models_api import model_routes
 from spanwise.serve.native_api import native_routes
@@ -53,6 +57,7 @@ from spanwise.store.api import (
     BaselineStore,
     DriftReader,
     FeedbackWriter,
+    LogStore,
     ModelReader,
     SignalStore,
     TailSamplingStore,
@@ -110,12 +115,17 @@ class _Components:
     forwarder: ForwardProcessor | None
     decider: TailDecider | None
     ingest: IngestService
+    logs: LogIngestService | None = None
     scheduler: SignalScheduler | None = None
+
+    def otlp_signals(self) -> list[OtlpSignal]:
+        """What the OTLP receivers accept: traces, and logs when the store keeps them."""
+        return [traces_signal(self.ingest)] + ([logs_signal(self.logs)] if self.logs else [])
 
     def status(self) -> dict[str, Any]:
         """Counters for /api/v1/status."""
         return {
-            "ingest": dict(self.ingest.stats),
+            "ingest": dict(self.ingest.stats) | (dict(self.logs.stats) if self.logs else {}),
             "processors": self.chain.all_stats(),
             "tail_sampling": dict(self.decider.stats) if self.decider else {},
             "model_signals": dict(self.scheduler.stats) if self.scheduler else {},
@@ -153,11 +163,11 @@ class SpanwiseServer:
         query_sock = bind_socket(server.host, server.query_port, "the query API")
         bind_socket(server.host, server.grpc_port, "OTLP/gRPC").close()
         parts = self._start_components()
-        grpc_server = otlp_grpc_server(parts.ingest, server.max_body_bytes)
+        grpc_server = otlp_grpc_server(parts.otlp_signals(), server.max_body_bytes)
         if grpc_server.add_insecure_port(f"{server.host}:{server.grpc_port}") == 0:
             raise ConfigError(f"cannot listen for OTLP/gRPC on {server.host}:{server.grpc_port}")
         servers = [
-            (self._uvicorn(otlp_http_app(parts.ingest, server.max_body_bytes)), http_sock),
+            (self._uvicorn(otlp_http_app(parts.otlp_signals(), server.max_body_bytes)), http_sock),
             (self._uvicorn(self._query_app(parts)), query_sock),
         ]
         await grpc_server.start()
@@ -197,7 +207,8 @@ class SpanwiseServer:
         if forwarder:
             forwarder.start()
         decider = self._tail_decider(store)
-        return _Components(store, committer, chain, forwarder, decider, IngestService(chain, committer))
+        logs = LogIngestService(store, LogRedaction.from_config(self.config)) if isinstance(store, LogStore) else None
+        return _Components(store, committer, chain, forwarder, decider, IngestService(chain, committer), logs)
 
     def _query_app(self, parts: "_Components") -> Starlette:
         """Port 16686: the Jaeger API, the native API, Prometheus metrics and the web UI."""
@@ -214,6 +225,8 @@ class SpanwiseServer:
             models += drift_routes(DriftService(store))  # type: ignore[arg-type]
             if has_models and isinstance(store, ModelAnalyticsReader) and isinstance(store, SignalStore):
                 models += self._signals(parts, store)
+        if isinstance(store, LogStore):
+            models += logs_routes(LogQueryService(store))
         routes = jaeger_routes(queries) + native_routes(queries, parts.status, models) + models + metrics_routes(metrics)
         # gzip: the UI's charting library is ~1.1 MB, ~0.35 MB compressed; API JSON shrinks too.
         return Starlette(routes=routes + ui_routes(), middleware=[Middleware(GZipMiddleware, minimum_size=1024)])

@@ -83,6 +83,19 @@ class RedSummary:
 
 
 @dataclass(frozen=True)
+class LogQuery:
+    """A log search: a time window and optional trace, service, minimum severity and text."""
+
+    start_ns: int
+    end_ns: int
+    trace_id: str = ""
+    service: str = ""
+    min_severity: int = 0
+    text: str = ""
+    limit: int = 500
+
+
+@dataclass(frozen=True)
 class StoreStats:
     """What is stored, for status pages and benchmarks."""
 
@@ -459,4 +472,17 @@ class SignalStore(Protocol):
         limit: int = 10_000,
     ) -> pa.Table:
         """Signal rows of a model whose window ended in [start, end], oldest first."""
+        ...
+
+
+@runtime_checkable
+class LogStore(Protocol):
+    """Where OTLP log records live (`otel_logs`), next to the spans they correlate with."""
+
+    def write_logs(self, logs: pa.Table) -> None:
+        """Insert decoded records (`LOG_SCHEMA`); return once they are durable."""
+        ...
+
+    def search_logs(self, query: LogQuery) -> pa.Table:
+        """Matching records: a trace's in time order, otherwise newest first; at most `limit`."""
         ...

@@ -1,0 +1,120 @@
+"""OTLP log export requests (protobuf bytes) to columnar log records (`LOG_SCHEMA`).
+
+Same approach as the span decoder (`receive.decode`): ptars builds nested Arrow arrays
+in Rust, and the rest is vectorized column arithmetic reusing the span decoder's
+attribute and id rendering, so log attributes and ids look exactly like span ones.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import ptars
+import pyarrow as pa
+import pyarrow.compute as pc
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+from spanwise.errors import MalformedPayload
+from spanwise.model.logs import LOG_SCHEMA
+from spanwise.model.spans import TIMESTAMP
+from spanwise.receive.decode import UNKNOWN_SERVICE, attributes, hex_ids, render_values
+
+_HANDLER = ptars.HandlerPool([ExportLogsServiceRequest.DESCRIPTOR.file]).get_for_message(
+    ExportLogsServiceRequest.DESCRIPTOR
+)
+_MAX_TIME = pa.scalar(2**63, pa.uint64())
+
+
+@dataclass(frozen=True)
+class DecodedLogs:
+    """Log records decoded from requests, and how many were rejected and why."""
+
+    logs: pa.Table
+    rejected: int = 0
+    reject_reason: str = ""
+
+
+def decode_logs_requests(bodies: list[bytes]) -> DecodedLogs:
+    """Decode serialized `ExportLogsServiceRequest`s. Raises `MalformedPayload` when a body
+    is not a valid protobuf message; records with malformed ids or times are rejected."""
+    try:
+        record = _HANDLER.list_to_record_batch(bodies)
+    except (ValueError, RuntimeError) as exc:
+        raise MalformedPayload(f"invalid OTLP protobuf payload: {exc}") from exc
+    rl = pc.list_flatten(record.column("resource_logs"))
+    resource = pc.struct_field(rl, "resource")
+    scope_lists = pc.struct_field(rl, "scope_logs")
+    sl = pc.list_flatten(scope_lists)
+    sl_to_rl = pc.list_parent_indices(scope_lists)
+    record_lists = pc.struct_field(sl, "log_records")
+    records = pc.list_flatten(record_lists)
+    rec_to_sl = pc.list_parent_indices(record_lists)
+    valid, reason = _valid(records)
+    rejected = len(records) - pc.sum(valid).as_py() if len(records) else 0
+    if rejected:
+        records, rec_to_sl = pc.filter(records, valid), pc.filter(rec_to_sl, valid)
+    rec_to_rl = pc.take(sl_to_rl, rec_to_sl)
+    return DecodedLogs(_log_table(records, rec_to_sl, rec_to_rl, resource, sl), rejected, reason)
+
+
+def _log_table(records: pa.StructArray, to_scope: pa.Array, to_resource: pa.Array,
+               resource: pa.StructArray, scope_logs: pa.StructArray) -> pa.Table:
+    res_attrs = attributes(pc.struct_field(resource, "attributes"))
+    log_attrs = attributes(pc.struct_field(records, "attributes"))
+    scope = pc.struct_field(scope_logs, "scope")
+    service = pc.map_lookup(res_attrs.values, "service.name", "first")
+    service = pc.fill_null(pc.if_else(pc.equal(service, ""), None, service), UNKNOWN_SERVICE)
+    columns = {
+        "Timestamp": _timestamps(records),
+        "TraceId": hex_ids(pc.struct_field(records, "trace_id"), 16),
+        "SpanId": hex_ids(pc.struct_field(records, "span_id"), 8),
+        "TraceFlags": pc.cast(pc.bit_wise_and(pc.struct_field(records, "flags"), 0xFF), pa.uint8()),
+        "SeverityText": pc.fill_null(pc.struct_field(records, "severity_text"), ""),
+        "SeverityNumber": pc.cast(pc.min_element_wise(pc.max_element_wise(
+            pc.fill_null(pc.struct_field(records, "severity_number"), 0), 0), 24), pa.uint8()),
+        "ServiceName": pc.take(service, to_resource),
+        "Body": _body_text(pc.struct_field(records, "body")),
+        "ResourceAttributes": pc.take(res_attrs.values, to_resource),
+        "ScopeName": pc.take(pc.fill_null(pc.struct_field(scope, "name"), ""), to_scope),
+        "ScopeVersion": pc.take(pc.fill_null(pc.struct_field(scope, "version"), ""), to_scope),
+        "LogAttributes": log_attrs.values,
+    }
+    return pa.Table.from_pydict(columns).cast(LOG_SCHEMA)
+
+
+def _timestamps(records: pa.StructArray) -> pa.Array:
+    """The event time; else the observed time (OTLP allows either to be unset); else now."""
+    event = pc.struct_field(records, "time_unix_nano")
+    observed = pc.struct_field(records, "observed_time_unix_nano")
+    zero = pa.scalar(0, pa.uint64())
+    chosen = pc.if_else(pc.not_equal(event, zero), event, observed)
+    chosen = pc.if_else(pc.not_equal(chosen, zero), chosen, pa.scalar(time.time_ns(), pa.uint64()))
+    return pc.cast(pc.cast(chosen, pa.int64()), TIMESTAMP)
+
+
+def _body_text(body: pa.StructArray) -> pa.Array:
+    """A body of any AnyValue type as text (maps and arrays as JSON); no body is ''."""
+    text, _, _ = render_values(body)
+    return pc.if_else(pc.is_valid(body), text, "")
+
+
+def _valid(records: pa.StructArray) -> tuple[pa.Array, str]:
+    """Ids, when present, must have their OTLP lengths; times must fit in int64 ns."""
+    trace_len = pc.binary_length(pc.struct_field(records, "trace_id"))
+    span_len = pc.binary_length(pc.struct_field(records, "span_id"))
+    checks = (
+        ("trace_id must be empty or 16 bytes", pc.or_(pc.equal(trace_len, 0), pc.equal(trace_len, 16))),
+        ("span_id must be empty or 8 bytes", pc.or_(pc.equal(span_len, 0), pc.equal(span_len, 8))),
+        ("times must be below 2^63 ns",
+         pc.and_(pc.less(pc.struct_field(records, "time_unix_nano"), _MAX_TIME),
+                 pc.less(pc.struct_field(records, "observed_time_unix_nano"), _MAX_TIME))),
+    )
+    valid = pa.array(np.ones(len(records), dtype=bool))
+    problems = []
+    for message, ok in checks:
+        valid = pc.and_(valid, ok)
+        if pc.all(ok).as_py() is False:
+            problems.append(message)
+    return valid, "; ".join(problems)

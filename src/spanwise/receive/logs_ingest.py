@@ -1,0 +1,36 @@
+"""The logs path both receivers feed: decode, redact, store, report.
+
+Logs are written to the store before the export is acknowledged (an insert per request,
+off the event loop). Log volumes in an ML service are far below span volumes, so the
+span path's ingest log and batching flusher are not needed here yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from spanwise.process.redaction import LogRedaction
+from spanwise.receive.ingest import ExportOutcome
+from spanwise.receive.logs_decode import decode_logs_requests
+from spanwise.store.api import LogStore
+
+
+class LogIngestService:
+    """Decode -> PII redaction -> `otel_logs`."""
+
+    def __init__(self, store: LogStore, redaction: LogRedaction | None) -> None:
+        self._store = store
+        self._redaction = redaction
+        self.stats: Counter[str] = Counter()
+
+    async def export_protobuf(self, body: bytes, extra_rejected: int = 0, extra_message: str = "") -> ExportOutcome:
+        """Ingest one serialized `ExportLogsServiceRequest`; returns once it is stored."""
+        decoded = decode_logs_requests([body])
+        logs = self._redaction.process(decoded.logs) if self._redaction else decoded.logs
+        await asyncio.to_thread(self._store.write_logs, logs)
+        rejected = decoded.rejected + extra_rejected
+        self.stats["logs_accepted"] += logs.num_rows
+        self.stats["logs_rejected"] += rejected
+        message = "; ".join(m for m in (extra_message, decoded.reject_reason) if m)
+        return ExportOutcome(logs.num_rows, rejected, f"{rejected} log record(s) rejected: {message}" if rejected else "")

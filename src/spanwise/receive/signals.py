@@ -1,0 +1,59 @@
+"""The OTLP signals Spanwise receives, described once for both receivers.
+
+A signal is its HTTP path, its gRPC service, the service that ingests its serialized
+export requests, its OTLP/JSON parser and its export response: the gRPC and HTTP
+receivers are the same code for traces and logs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+from google.protobuf.message import Message
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from spanwise.receive.ingest import ExportOutcome
+from spanwise.receive.otlp_json import JsonRequest, json_to_protobuf, logs_json_to_protobuf
+
+
+class Exporter(Protocol):
+    async def export_protobuf(self, body: bytes, extra_rejected: int = 0, extra_message: str = "") -> ExportOutcome:
+        """Ingest one serialized export request; return once it is durable."""
+        ...
+
+
+@dataclass(frozen=True)
+class OtlpSignal:
+    http_path: str
+    grpc_service: str
+    exporter: Exporter
+    from_json: Callable[[bytes], JsonRequest]
+    response: Callable[[ExportOutcome], Message]
+
+
+def _trace_response(outcome: ExportOutcome) -> Message:
+    response = ExportTraceServiceResponse()
+    if outcome.rejected:
+        response.partial_success.rejected_spans = outcome.rejected
+        response.partial_success.error_message = outcome.message
+    return response
+
+
+def _logs_response(outcome: ExportOutcome) -> Message:
+    response = ExportLogsServiceResponse()
+    if outcome.rejected:
+        response.partial_success.rejected_log_records = outcome.rejected
+        response.partial_success.error_message = outcome.message
+    return response
+
+
+def traces_signal(exporter: Exporter) -> OtlpSignal:
+    return OtlpSignal("/v1/traces", "opentelemetry.proto.collector.trace.v1.TraceService",
+                      exporter, json_to_protobuf, _trace_response)
+
+
+def logs_signal(exporter: Exporter) -> OtlpSignal:
+    return OtlpSignal("/v1/logs", "opentelemetry.proto.collector.logs.v1.LogsService",
+                      exporter, logs_json_to_protobuf, _logs_response)
