@@ -49,7 +49,7 @@ class Services:
         if service not in self.providers:
             provider = TracerProvider(resource=Resource.create({"service.name": service, "service.version": "1.4.2"}))
             exporter = OTLPSpanExporter(endpoint=self.endpoint, insecure=True)
-            provider.add_span_processor(BatchSpanProcessor(exporter, max_export_batch_size=2048))
+            provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=20_000, max_export_batch_size=2048))
             self.providers[service] = provider
         return self.providers[service].get_tracer("ui-traffic")
 
