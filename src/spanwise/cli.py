@@ -1,4 +1,5 @@
-"""The `spanwise` command: `serve` first; `config validate` checks a config file."""
+"""The `spanwise` command: `serve` first; `config validate` checks a config file; `demo`
+runs a living AI system against the platform."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from typing import Any
 
 from spanwise import __version__, cli_baseline
+from spanwise.demo import cli as cli_demo
 from spanwise.config import load_config
 from spanwise.errors import ConfigError
 
@@ -32,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("file")
     _export_parser(commands)
     cli_baseline.add_parser(commands)
+    cli_demo.add_parser(commands)
     return parser
 
 
@@ -88,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             return _export(args)
         if args.command == "baseline":
             return cli_baseline.run(args)
+        if args.command == "demo":
+            return cli_demo.run(args)
         load_config(args.file, environ={})
         print(f"{args.file}: OK")
         return 0

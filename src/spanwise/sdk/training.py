@@ -67,7 +67,7 @@ class TrainingRun:
         self.span.set_attribute(f"training.metric.{name}", float(value))
 
     def set_training_data(self, features: Any, *, feature_names: Sequence[str] | None = None,
-                          predictions: Sequence[Any] | None = None, labels: Sequence[Any] | None = None) -> None:
+                          predictions: Any = None, labels: Any = None) -> None:
         """The data the model was trained on: its profile becomes the drift baseline.
         `predictions` are the model's outputs on it (numbers for regressors, classes for
         classifiers), `labels` the ground truth."""
@@ -100,8 +100,8 @@ class TrainingRun:
             log.warning("training run of %s %s: baseline upload failed: %s", self.model, self.version, exc)
 
 
-def training_csv(names: Sequence[str], rows: list[list[Any]], predictions: Sequence[Any] | None = None,
-                 labels: Sequence[Any] | None = None, classes: bool = False) -> bytes:
+def training_csv(names: Sequence[str], rows: list[list[Any]], predictions: Any = None,
+                 labels: Any = None, classes: bool = False) -> bytes:
     """The CSV the baselines API profiles: features, then `prediction` (or, for classes,
     `prediction_label`, which the server always profiles as categories) and `label`."""
     out = io.StringIO()
@@ -127,7 +127,7 @@ def _cell(value: Any) -> str:
     return str(converted).lower() if isinstance(converted, bool) else str(converted)
 
 
-def _is_classes(predictions: Sequence[Any] | None) -> bool:
+def _is_classes(predictions: Any) -> bool:
     """Class predictions: an estimator's labels (text, or integers), not real numbers."""
     if predictions is None:
         return False

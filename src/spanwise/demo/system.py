@@ -1,0 +1,134 @@
+"""The demo's services, wired over HTTP: web-frontend -> checkout-api -> feature-store,
+churn-classifier, ltv-regressor, post-processor. Each has its own SDK instance (tracer
+provider and resource); the models are SDK-wrapped scikit-learn pipelines."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from spanwise.demo import world
+from spanwise.demo.http_service import HttpService, ServiceError, call
+from spanwise.demo.models import Models
+from spanwise.sdk import Spanwise
+
+SERVICES = ("web-frontend", "checkout-api", "feature-store", "churn-classifier", "ltv-regressor", "post-processor")
+ERROR_RATE, SLOW_RATE, STALE_RATE = 0.015, 0.03, 0.03
+
+
+class DemoSystem:
+    """Start with `start()`; `url` is the frontend's; `shutdown()` stops and flushes all."""
+
+    def __init__(self, endpoint: str, api_url: str, models: Models, incidents: world.Incidents, seed: int) -> None:
+        self.sdks = {name: Spanwise(name, endpoint, api_url=api_url, resource_attributes={
+            "service.namespace": "spanwise-demo", "deployment.environment": "demo"}) for name in SERVICES}
+        self.incidents, self._rng, self._lock = incidents, np.random.default_rng(seed), threading.Lock()
+        classifier, regressor = self.sdks["churn-classifier"], self.sdks["ltv-regressor"]
+        self.churn = {v: classifier.wrap(m, "churn", v) for v, m in models.churn.items()}
+        self.churn_broken = classifier.wrap(models.churn_v2_broken, "churn", "v2")
+        self.ltv = {v: regressor.wrap(_Throttled(m, self._ltv_delay), "ltv", v) for v, m in models.ltv.items()}
+        self.services = {
+            "feature-store": HttpService("feature-store", self.sdks["feature-store"], {"/features": self._features}),
+            "churn-classifier": HttpService("churn-classifier", classifier, {"/predict": self._churn}),
+            "ltv-regressor": HttpService("ltv-regressor", regressor, {"/predict": self._ltv}),
+            "post-processor": HttpService("post-processor", self.sdks["post-processor"], {"/decide": self._decide}),
+            "checkout-api": HttpService("checkout-api", self.sdks["checkout-api"], {"/score": self._score}),
+            "web-frontend": HttpService("web-frontend", self.sdks["web-frontend"], {"/page": self._page}),
+        }
+
+    @property
+    def url(self) -> str:
+        return self.services["web-frontend"].url
+
+    def start(self) -> None:
+        for service in self.services.values():
+            service.start()
+
+    def shutdown(self, timeout_s: float = 15.0) -> None:
+        for service in self.services.values():
+            service.shutdown()
+        for sdk in self.sdks.values():
+            sdk.shutdown(timeout_s)
+
+    def _random(self) -> float:
+        with self._lock:
+            return float(self._rng.random())
+
+    # -- handlers --
+
+    def _features(self, body: dict[str, Any]) -> dict[str, Any]:
+        customer = int(body["customer_id"])
+        now = time.time_ns()
+        with self._lock:
+            frame = world.customers(self._rng, np.array([customer]), self.incidents.drifted(np.array([now])))
+            age = float(self._rng.exponential(600.0))
+        if self._random() < STALE_RATE:
+            age = 2 * 86_400 + age  # a failed refresh job: two days old
+        if self._random() < SLOW_RATE:
+            time.sleep(0.12)
+        values = {k: _plain(v) for k, v in frame.iloc[0].items() if k != "customer_id"}
+        with self.sdks["feature-store"].feature_lookup("customer_features", customer, max_age_s=86_400) as lookup:
+            lookup.record(values, updated_at=now / 1e9 - age)
+        return {"features": values}
+
+    def _churn(self, body: dict[str, Any]) -> dict[str, Any]:
+        version = world.version_of(int(body["customer_id"]))
+        if self._random() < ERROR_RATE:
+            raise ServiceError("model server timeout")
+        model = self.churn_broken if version == "v2" and self.incidents.regressed(time.time_ns()) else self.churn[version]
+        time.sleep(0.004 + 0.01 * self._random())
+        label, ids = model.predict_with_ids(pd.DataFrame([body["features"]])[world.CHURN_FEATURES])
+        return {"label": str(label[0]), "version": version, "prediction_id": ids[0]}
+
+    def _ltv(self, body: dict[str, Any]) -> dict[str, Any]:
+        version = world.version_of(int(body["customer_id"]))
+        value, ids = self.ltv[version].predict_with_ids(pd.DataFrame([body["features"]])[world.LTV_FEATURES])
+        return {"value": float(value[0]), "version": version, "prediction_id": ids[0]}
+
+    def _ltv_delay(self) -> float:
+        """The model's compute time: 300-500 ms during a latency spike."""
+        spiking = self.incidents.spiking(np.array([time.time_ns()]))[0]
+        return 0.3 + 0.2 * self._random() if spiking else 0.01 * self._random()
+
+    def _decide(self, body: dict[str, Any]) -> dict[str, Any]:
+        time.sleep(0.002)
+        offer = "retention_offer" if body["churn"] == "churn" and body["ltv"] > 900 else "none"
+        return {"offer": offer}
+
+    def _score(self, body: dict[str, Any]) -> dict[str, Any]:
+        sdk, urls = self.sdks["checkout-api"], {n: s.url for n, s in self.services.items()}
+        features = call(sdk, urls["feature-store"], "/features", body)["features"]
+        request = {"customer_id": body["customer_id"], "features": features}
+        churn = call(sdk, urls["churn-classifier"], "/predict", request)
+        ltv = call(sdk, urls["ltv-regressor"], "/predict", request)
+        decision = call(sdk, urls["post-processor"], "/decide", {"churn": churn["label"], "ltv": ltv["value"]})
+        return {"features": features, "churn": churn, "ltv": ltv, **decision}
+
+    def _page(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return call(self.sdks["web-frontend"], self.services["checkout-api"].url, "/score", body)
+        except ServiceError as exc:
+            raise ServiceError(f"checkout failed: {exc}") from None
+
+
+class _Throttled:
+    """An estimator whose predict takes `delay()` seconds more (the spike incident: a
+    starved model server), so the slowness is inside the prediction span."""
+
+    def __init__(self, estimator: Any, delay: Callable[[], float]) -> None:
+        self.estimator, self.delay = estimator, delay
+
+    def predict(self, X: Any) -> Any:
+        time.sleep(self.delay())
+        return self.estimator.predict(X)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.estimator, name)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
