@@ -113,3 +113,69 @@ def test_drift(ui) -> None:
     expect(page.locator("#drift-overlay h3")).to_have_text("amount: reference vs current")
     expect(page.locator("#model-tabs a.active")).to_have_text("Drift")
     ui.shot("drift-amount")
+
+
+def test_quality(ui) -> None:
+    page = ui.open("/models/churn?tab=quality&lookback=6h")
+    rows = page.locator("#quality-table tr.quality-row")
+    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text="v1").locator(".coverage")).to_have_text("90.0%")
+    expect(rows.filter(has_text="v1").locator(".accuracy")).to_have_text("70.4%")
+    expect(page.locator("#chart-quality canvas").first).to_be_visible()
+    expect(page.locator("#chart-coverage canvas").first).to_be_visible()
+    ui.shot("quality")
+    page.select_option("select[name=version]", "v2")
+    expect(rows).to_have_count(1)
+    page.reload()
+    expect(page.locator("select[name=version]")).to_have_value("v2")
+    expect(page.locator("#model-tabs a.active")).to_have_text("Quality")
+    expect(rows.filter(has_text="v2").locator(".accuracy")).to_have_text("63.0%")
+
+
+def test_no_labels_says_so(ui) -> None:
+    page = ui.open("/models/fraud?tab=quality&task=classification&lookback=1h")
+    expect(page.locator(".note-empty")).to_contain_text("No predictions")
+    page = ui.open("/models/fraud?tab=quality&lookback=6h")
+    expect(page.locator(".note-empty")).to_contain_text("none is a number")
+
+
+def test_data_quality(ui) -> None:
+    page = ui.open("/models/payments?tab=data-quality&version=v1&lookback=1h")
+    rows = page.locator("#dq-table tr.dq-row")
+    expect(rows.filter(has_text="zip")).to_have_count(1)
+    expect(rows.filter(has_text="amount")).to_have_count(1)
+    expect(page.locator("#chart-missing canvas").first).to_be_visible()
+    ui.shot("data-quality")
+
+
+def test_explanations(ui) -> None:
+    page = ui.open("/models/payments?tab=explanations&version=v1&lookback=1h")
+    rows = page.locator("#explain-table tr.explain-row")
+    expect(rows).to_have_count(2)
+    expect(rows.first.locator(".feature-name")).to_have_text("amount")
+    expect(page.locator("#chart-importance canvas").first).to_be_visible()
+    expect(page.locator("#chart-importance-latest canvas").first).to_be_visible()
+    ui.shot("explanations")
+    page = ui.open("/models/churn?tab=explanations&lookback=6h")
+    expect(page.locator(".note-empty")).to_contain_text("No attributions")
+
+
+def test_compare(ui) -> None:
+    page = ui.open("/models/payments?tab=compare&lookback=1h")
+    expect(page.locator("select[name=a]")).to_have_value("v1")
+    expect(page.locator("select[name=b]")).to_have_value("v2")
+    latency = page.locator("#compare-table tr.compare-row").filter(has_text="Latency p50")
+    expect(latency.locator(".compare-result")).to_have_text("significant")
+    errors = page.locator("#compare-table tr.compare-row").filter(has_text="Error rate")
+    expect(errors.locator(".compare-result")).to_have_text("no significant difference")
+    expect(page.locator("#compare-table")).to_contain_text("65.0% of 160")
+    expect(page.locator("#chart-compare-latency canvas").first).to_be_visible()
+    ui.shot("compare")
+    page.select_option("select[name=a]", "v2")
+    expect(page.locator("select[name=b]")).to_have_value("v1")
+    page.reload()
+    expect(page.locator("#model-tabs a.active")).to_have_text("Compare versions")
+    expect(page.locator("select[name=a]")).to_have_value("v2")
+    expect(page.locator("select[name=b]")).to_have_value("v1")
+    page = ui.open("/models/fraud?tab=compare&lookback=6h")
+    expect(page.locator(".note-empty")).to_contain_text("one version")

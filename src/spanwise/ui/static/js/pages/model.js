@@ -10,7 +10,11 @@ import { DEFAULT_LOOKBACK, LOOKBACKS, timeRange } from '../model/range.js';
 
 const TABS = [
   ['overview', 'Overview', () => import('../model/overview.js')],
+  ['quality', 'Quality', () => import('../model/quality.js')],
   ['drift', 'Drift', () => import('../model/drift.js')],
+  ['data-quality', 'Data quality', () => import('../model/data_quality.js')],
+  ['explanations', 'Explanations', () => import('../model/explain.js')],
+  ['compare', 'Compare versions', () => import('../model/compare.js')],
 ];
 /** Query keys each tab keeps in the URL besides tab, version and lookback. */
 const TAB_KEYS = ['task', 'feature', 'window', 'a', 'b'];
