@@ -100,7 +100,8 @@ def send_shop(endpoint: str, count: int = 40, seed: int = 3) -> Sent:
         model.end(end_time=start + (250 if slow else 18) * MS)
         if failed:
             api.set_status(Status(StatusCode.ERROR, "payment declined"))
-            api.add_event("exception", {"exception.type": "PaymentError", "exception.message": "card declined"})
+            api.add_event("exception", {"exception.type": "PaymentError", "exception.message": "card declined"},
+                          timestamp=start + 21 * MS)
         api.end(end_time=start + (260 if slow else 25) * MS)
         frontend.end(end_time=start + (270 if slow else 30) * MS)
         trace_id = _hex(frontend)

@@ -139,6 +139,8 @@ def test_waterfall_collapse_expand_and_errors(ui, server: SpanwiseProcess, shop:
     expect(detail).to_contain_text("payment declined")
     expect(page.locator("#sd-events")).to_contain_text("exception")
     expect(page.locator("#sd-events")).to_contain_text("card declined")
+    expect(page.locator("#sd-events .sd-offset")).to_have_text("+19.0 ms")  # sent 21 ms after the trace, 2 ms after the span
+    expect(api.locator(".wf-event")).to_have_count(1)
     assert f"span={spans['POST /api/checkout']['spanId']}" in page.url
 
 
@@ -270,3 +272,15 @@ def test_ten_thousand_span_trace_opens_virtualized(ui, extra: Extra) -> None:
     ui.shot("big-bottom")
     page.click("#collapse-all")
     expect(page.locator("#waterfall")).to_have_attribute("data-rows", "101")  # the root and 100 batches
+
+
+def test_unknown_trace_and_span_say_so(ui, shop: Sent) -> None:
+    page = ui.open("/trace/" + "ab" * 16)
+    expect(page.locator(".note-error")).to_contain_text("was not found")
+    # Chromium logs the API's (expected) 404 as a console error: drop just that one.
+    expected_404 = [e for e in ui.errors if "status of 404" in e]
+    assert len(expected_404) == 1, ui.errors
+    ui.errors.remove(expected_404[0])
+    page = ui.open(f"/trace/{shop.trace_ids[0]}?span=00000000deadbeef")
+    expect(page.locator("#tv-detail .note-error")).to_contain_text("is not in this trace")
+    expect(page.locator(".wf-row")).to_have_count(4)

@@ -11,6 +11,7 @@ const OVERSCAN = 12;
 const INDENT = 14;
 const MAX_INDENT_DEPTH = 24;
 const TICKS = 5;
+const MAX_EVENT_MARKS = 20;
 
 /**
  * `trace` from buildTrace, `critical` from criticalPath; `onSelect(span)` on a click.
@@ -87,10 +88,14 @@ export function createWaterfall(trace, critical, { onSelect, onFind }) {
     const timeline = h('div', { class: 'wf-timeline' },
       h('div', { class: 'wf-bar', style: { left: pct(start), width: width(span.durationNano), background: color } }),
       (sections || []).map((s) => h('div', { class: 'wf-crit', style: { left: pct(s.start), width: width(s.end - s.start) } })),
+      (span.events || []).slice(0, MAX_EVENT_MARKS).map((e) => h('div', {
+        class: 'wf-event', style: { left: pct(span._start + Math.min(Math.max(e._offset, 0), span.durationNano)) },
+      })),
       h('span', { class: 'wf-dur', style: { left: `calc(${pct(start + span.durationNano)} + 4px)` } }, fmtDuration(span.durationNano)));
     return h('div', {
       class: classes.join(' '), style: { top: `${r * ROW_HEIGHT}px`, height: `${ROW_HEIGHT}px` },
-      dataset: { spanId: span.spanId, row: String(r) }, role: 'row',
+      dataset: { spanId: span.spanId, row: String(r) },
+      title: `${span.serviceName}: ${span.name} — ${fmtDuration(span.durationNano)} at +${fmtDuration(span._start)}`,
       onclick: () => { select(span.spanId, { scroll: false }); onSelect(span); },
     }, name, timeline);
   }
