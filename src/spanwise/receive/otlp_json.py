@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 from google.protobuf import json_format
+from google.protobuf.message import Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 
@@ -177,3 +178,18 @@ def _parse_lenient(document: Any, target: Any) -> None:
         json_format.ParseDict(document, target, ignore_unknown_fields=True)
     except (json_format.ParseError, TypeError, ValueError, AttributeError):
         target.Clear()
+
+
+def whole_json_to_protobuf(body: bytes, message: Message) -> JsonRequest:
+    """Parse an OTLP/JSON metrics request as a whole; a malformed one is rejected with the
+    parser's message. Exemplar ids stay unconverted: exemplars are not stored."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedPayload(f"invalid JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise MalformedPayload("invalid OTLP/JSON: the body must be a JSON object")
+    try:
+        return JsonRequest(json_format.ParseDict(document, message, ignore_unknown_fields=True).SerializeToString())
+    except (json_format.ParseError, TypeError, ValueError, AttributeError) as exc:
+        raise MalformedPayload(f"invalid OTLP/JSON: {_short(exc)}") from exc

@@ -2,7 +2,7 @@
 
 A signal is its HTTP path, its gRPC service, the service that ingests its serialized
 export requests, its OTLP/JSON parser and its export response: the gRPC and HTTP
-receivers are the same code for traces and logs.
+receivers are the same code for traces, logs and metrics.
 """
 
 from __future__ import annotations
@@ -12,10 +12,14 @@ from typing import Callable, Protocol
 
 from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from spanwise.receive.ingest import ExportOutcome
-from spanwise.receive.otlp_json import JsonRequest, json_to_protobuf, logs_json_to_protobuf
+from spanwise.receive.otlp_json import JsonRequest, json_to_protobuf, logs_json_to_protobuf, whole_json_to_protobuf
 
 
 class Exporter(Protocol):
@@ -49,6 +53,14 @@ def _logs_response(outcome: ExportOutcome) -> Message:
     return response
 
 
+def _metrics_response(outcome: ExportOutcome) -> Message:
+    response = ExportMetricsServiceResponse()
+    if outcome.rejected:
+        response.partial_success.rejected_data_points = outcome.rejected
+        response.partial_success.error_message = outcome.message
+    return response
+
+
 def traces_signal(exporter: Exporter) -> OtlpSignal:
     return OtlpSignal("/v1/traces", "opentelemetry.proto.collector.trace.v1.TraceService",
                       exporter, json_to_protobuf, _trace_response)
@@ -57,3 +69,9 @@ def traces_signal(exporter: Exporter) -> OtlpSignal:
 def logs_signal(exporter: Exporter) -> OtlpSignal:
     return OtlpSignal("/v1/logs", "opentelemetry.proto.collector.logs.v1.LogsService",
                       exporter, logs_json_to_protobuf, _logs_response)
+
+
+def metrics_signal(exporter: Exporter) -> OtlpSignal:
+    return OtlpSignal("/v1/metrics", "opentelemetry.proto.collector.metrics.v1.MetricsService",
+                      exporter, lambda body: whole_json_to_protobuf(body, ExportMetricsServiceRequest()),
+                      _metrics_response)

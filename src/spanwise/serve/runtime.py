@@ -36,14 +36,17 @@ from spanwise.process.redaction import HashedSearch, LogRedaction
 from spanwise.process.tail_sampling import TailDecider
 from spanwise.query.metrics import metrics_service
 from spanwise.query.logs import LogQueryService
+from spanwise.query.otlp_metrics import OtlpMetricQueries
 from spanwise.query.service import QueryService
 from spanwise.receive.ingest import IngestService
 from spanwise.receive.logs_ingest import LogIngestService
-from spanwise.receive.signals import OtlpSignal, logs_signal, traces_signal
+from spanwise.receive.metrics_ingest import MetricIngestService
+from spanwise.receive.signals import OtlpSignal, logs_signal, metrics_signal, traces_signal
 from spanwise.serve.jaeger_api import jaeger_routes
 from spanwise.serve.drift_api import drift_routes
 from spanwise.serve.labelled_api import labelled_routes
 from spanwise.serve.logs_api import logs_routes
+from spanwise.serve.otlp_metrics_api import otlp_metrics_routes
 from spanwise.serve.model_analytics_api import model_analytics_routes
 from spanwise.serve.models_api import model_routes
 from spanwise.serve.native_api import native_routes
@@ -58,6 +61,7 @@ from spanwise.store.api import (
     DriftReader,
     FeedbackWriter,
     LogStore,
+    OtlpMetricStore,
     ModelReader,
     SignalStore,
     TailSamplingStore,
@@ -116,16 +120,23 @@ class _Components:
     decider: TailDecider | None
     ingest: IngestService
     logs: LogIngestService | None = None
+    metrics: MetricIngestService | None = None
     scheduler: SignalScheduler | None = None
 
     def otlp_signals(self) -> list[OtlpSignal]:
-        """What the OTLP receivers accept: traces, and logs when the store keeps them."""
-        return [traces_signal(self.ingest)] + ([logs_signal(self.logs)] if self.logs else [])
+        """What the OTLP receivers accept: traces, and logs and metrics when the store keeps them."""
+        signals = [traces_signal(self.ingest)]
+        if self.logs:
+            signals.append(logs_signal(self.logs))
+        if self.metrics:
+            signals.append(metrics_signal(self.metrics))
+        return signals
 
     def status(self) -> dict[str, Any]:
         """Counters for /api/v1/status."""
         return {
-            "ingest": dict(self.ingest.stats) | (dict(self.logs.stats) if self.logs else {}),
+            "ingest": dict(self.ingest.stats) | dict(self.logs.stats if self.logs else {})
+            | dict(self.metrics.stats if self.metrics else {}),
             "processors": self.chain.all_stats(),
             "tail_sampling": dict(self.decider.stats) if self.decider else {},
             "model_signals": dict(self.scheduler.stats) if self.scheduler else {},
@@ -208,7 +219,9 @@ class SpanwiseServer:
             forwarder.start()
         decider = self._tail_decider(store)
         logs = LogIngestService(store, LogRedaction.from_config(self.config)) if isinstance(store, LogStore) else None
-        return _Components(store, committer, chain, forwarder, decider, IngestService(chain, committer), logs)
+        metrics = MetricIngestService(store) if isinstance(store, OtlpMetricStore) else None
+        ingest = IngestService(chain, committer)
+        return _Components(store, committer, chain, forwarder, decider, ingest, logs, metrics)
 
     def _query_app(self, parts: "_Components") -> Starlette:
         """Port 16686: the Jaeger API, the native API, Prometheus metrics and the web UI."""
@@ -227,6 +240,8 @@ class SpanwiseServer:
                 models += self._signals(parts, store)
         if isinstance(store, LogStore):
             models += logs_routes(LogQueryService(store))
+        if isinstance(store, OtlpMetricStore):
+            models += otlp_metrics_routes(OtlpMetricQueries(store))
         routes = jaeger_routes(queries) + native_routes(queries, parts.status, models) + models + metrics_routes(metrics)
         # gzip: the UI's charting library is ~1.1 MB, ~0.35 MB compressed; API JSON shrinks too.
         return Starlette(routes=routes + ui_routes(), middleware=[Middleware(GZipMiddleware, minimum_size=1024)])

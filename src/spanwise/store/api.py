@@ -486,3 +486,21 @@ class LogStore(Protocol):
     def search_logs(self, query: LogQuery) -> pa.Table:
         """Matching records: a trace's in time order, otherwise newest first; at most `limit`."""
         ...
+
+
+@runtime_checkable
+class OtlpMetricStore(Protocol):
+    """Where OTLP metric points live (`otel_metrics_gauge`, `_sum`, `_histogram`)."""
+
+    def write_metric_points(self, points: dict[str, pa.Table]) -> None:
+        """Insert decoded points per kind (`POINT_SCHEMAS`); return once durable."""
+        ...
+
+    def list_metrics(self, start_ns: int, end_ns: int) -> pa.Table:
+        """One row per metric name and kind seen in the window: unit, description, services, points."""
+        ...
+
+    def metric_series(self, kind: str, name: str, service: str, start_ns: int, end_ns: int, step_s: int) -> pa.Table:
+        """Per-step values of one metric, oldest first: gauges avg/min/max/last, sums their
+        increase, histograms their count and sum increase."""
+        ...

@@ -18,12 +18,21 @@ import pyarrow.compute as pc
 
 from spanwise.model.spans import DECODED_SCHEMA, SPAN_SCHEMA
 from spanwise.model.metrics import MetricsSpec
-from spanwise.store import baselines_schema, logs_schema, metrics_schema, models_schema, schema, signals_schema
+from spanwise.store import (
+    baselines_schema,
+    logs_schema,
+    metrics_schema,
+    models_schema,
+    otlp_metrics_schema,
+    schema,
+    signals_schema,
+)
 from spanwise.store.api import DependencyLink, LatencyPoint, Operation, RedSummary, StoreStats, TraceQuery
 from spanwise.store.sql_drift import SqlDriftReader
 from spanwise.store.sql_metrics import SqlMetricsReader
 from spanwise.store.sql_labelled import SqlLabelledReader
 from spanwise.store.sql_logs import SqlLogs
+from spanwise.store.sql_otlp_metrics import SqlOtlpMetrics
 from spanwise.store.sql_model_analytics import SqlModelAnalytics
 from spanwise.store.sql_signals import SqlSignals
 from spanwise.store.sql_models import SqlModelReader, array_literal
@@ -52,7 +61,7 @@ _POINT_READ_SETTINGS = "max_threads = 2, use_skip_indexes = 0"
 
 
 class SqlTraceStore(
-    SqlMetricsReader, SqlModelReader, SqlLabelledReader, SqlDriftReader, SqlModelAnalytics, SqlSignals, SqlLogs, ABC
+    SqlMetricsReader, SqlModelReader, SqlLabelledReader, SqlDriftReader, SqlModelAnalytics, SqlSignals, SqlLogs, SqlOtlpMetrics, ABC
 ):
     """TraceStore (and MetricsReader, ModelReader, FeedbackWriter) over any ClickHouse engine; subclasses provide the
     connection. `metrics` says which span metrics the store's views compute."""
@@ -84,6 +93,7 @@ class SqlTraceStore(
         ddl = schema.statements(self._retention_days) + metrics_schema.table_statements()
         ddl += models_schema.statements(self._retention_days) + baselines_schema.statements()
         ddl += signals_schema.statements(self._retention_days) + logs_schema.statements(self._retention_days)
+        ddl += otlp_metrics_schema.statements(self._retention_days)
         for statement in ddl + metrics_schema.view_statements(self._metrics, existing):
             self._execute(statement)
 

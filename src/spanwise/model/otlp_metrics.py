@@ -1,0 +1,40 @@
+"""Columnar OTLP metric points, named like the OpenTelemetry Collector ClickHouse
+exporter's `otel_metrics_gauge`, `otel_metrics_sum` and `otel_metrics_histogram` tables."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from spanwise.model.spans import ATTRIBUTE_MAP, TIMESTAMP
+
+GAUGE, SUM, HISTOGRAM = "gauge", "sum", "histogram"
+
+_COMMON = [
+    pa.field("ResourceAttributes", ATTRIBUTE_MAP, nullable=False),
+    pa.field("ServiceName", pa.string(), nullable=False),
+    pa.field("ScopeName", pa.string(), nullable=False),
+    pa.field("ScopeVersion", pa.string(), nullable=False),
+    pa.field("MetricName", pa.string(), nullable=False),
+    pa.field("MetricDescription", pa.string(), nullable=False),
+    pa.field("MetricUnit", pa.string(), nullable=False),
+    pa.field("Attributes", ATTRIBUTE_MAP, nullable=False),
+    pa.field("StartTimeUnix", TIMESTAMP, nullable=False),
+    pa.field("TimeUnix", TIMESTAMP, nullable=False),
+    pa.field("Flags", pa.uint32(), nullable=False),
+]
+_TEMPORALITY = pa.field("AggregationTemporality", pa.int32(), nullable=False)
+
+POINT_SCHEMAS: dict[str, pa.Schema] = {
+    GAUGE: pa.schema(_COMMON + [pa.field("Value", pa.float64(), nullable=False)]),
+    SUM: pa.schema(_COMMON + [pa.field("Value", pa.float64(), nullable=False), _TEMPORALITY,
+                              pa.field("IsMonotonic", pa.bool_(), nullable=False)]),
+    HISTOGRAM: pa.schema(_COMMON + [
+        pa.field("Count", pa.uint64(), nullable=False),
+        pa.field("Sum", pa.float64(), nullable=False),
+        pa.field("BucketCounts", pa.list_(pa.uint64()), nullable=False),
+        pa.field("ExplicitBounds", pa.list_(pa.float64()), nullable=False),
+        pa.field("Min", pa.float64()),
+        pa.field("Max", pa.float64()),
+        _TEMPORALITY,
+    ]),
+}

@@ -1,0 +1,41 @@
+"""OTLP metrics from SDKs in the native API: which metrics exist, and a metric's series."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from spanwise.query.otlp_metrics import OtlpMetricQueries
+from spanwise.serve.native_api import endpoint, time_window
+from spanwise.serve.params import parse_int
+
+
+def otlp_metrics_routes(queries: OtlpMetricQueries) -> list[Route]:
+    def names(request: Request) -> dict[str, Any]:
+        """
+        ---
+        summary: OTLP metrics received from SDKs (name, kind, unit, description, services, points).
+        description: Query parameters start/end (Unix ns) or lookback (default 1h).
+        responses: {200: {description: metrics}}
+        """
+        return {"metrics": queries.metrics(*time_window(request))}
+
+    def series(request: Request) -> dict[str, Any]:
+        """
+        ---
+        summary: Per-step values of one OTLP metric; gauges avg/min/max/last, sums their increase, histograms count and sum.
+        description: Query parameters service, step (seconds, default 60), start/end (Unix ns) or lookback (default 1h).
+        parameters: [{name: name, in: path, required: true, schema: {type: string}}]
+        responses: {200: {description: time series}, 404: {description: no such metric in the window}}
+        """
+        step = parse_int(request.query_params.get("step"), "step", 60)
+        assert step is not None
+        start, end = time_window(request)
+        return queries.series(request.path_params["name"], request.query_params.get("service", ""), start, end, step)
+
+    return [
+        Route("/api/v1/otlp/metrics", endpoint(names)),
+        Route("/api/v1/otlp/metrics/{name}", endpoint(series)),
+    ]

@@ -1,0 +1,78 @@
+"""SQL for OTLP metric points (`OtlpMetricStore` in store/api.py): write, list the metrics
+seen, and per-step series computed in the store.
+
+Cumulative sums and histograms are turned into per-step increases from consecutive
+points of the same series (a counter reset counts from zero), so a dashboard sees the
+same numbers whatever temporality the SDK was set to.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any
+
+import pyarrow as pa
+
+from spanwise.model.otlp_metrics import GAUGE, HISTOGRAM, POINT_SCHEMAS, SUM
+from spanwise.store.otlp_metrics_schema import TABLES
+
+_CUMULATIVE = 2  # AggregationTemporality.CUMULATIVE
+_WINDOW = "TimeUnix >= fromUnixTimestamp64Nano({lo:Int64}) AND TimeUnix <= fromUnixTimestamp64Nano({hi:Int64})"
+_FILTER = "MetricName = {name:String} AND ({service:String} = '' OR ServiceName = {service:String})"
+_STEP = "toInt64(toUnixTimestamp(toStartOfInterval(TimeUnix, toIntervalSecond({step:UInt32}))))"
+
+
+def _increase(column: str) -> str:
+    """Per point: the increase since the previous point of its series (cumulative), or the
+    point itself (delta). A series' first point in the window counts in full when the
+    series started inside the window (its StartTimeUnix), else it only anchors the next."""
+    previous = (f"lagInFrame(toNullable({column}), 1, NULL) OVER (PARTITION BY ServiceName, Attributes, "
+                "StartTimeUnix ORDER BY TimeUnix ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)")
+    first = f"if(StartTimeUnix >= fromUnixTimestamp64Nano({{lo:Int64}}), {column}, 0)"
+    cumulative = f"if(isNull({previous}), {first}, if({column} >= {previous}, {column} - {previous}, {column}))"
+    return f"if(AggregationTemporality = {_CUMULATIVE}, {cumulative}, {column})"
+
+
+class SqlOtlpMetrics:
+    """Writes and reads the `otel_metrics_*` tables; the backend supplies `_query`/`_insert`."""
+
+    @abstractmethod
+    def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table: ...
+
+    @abstractmethod
+    def _insert(self, table: str, rows: pa.Table) -> None: ...
+
+    def write_metric_points(self, points: dict[str, pa.Table]) -> None:
+        for kind, table in points.items():
+            if table.num_rows:
+                self._insert(TABLES[kind], table.select(POINT_SCHEMAS[kind].names))
+
+    def list_metrics(self, start_ns: int, end_ns: int) -> pa.Table:
+        selects = [
+            f"""SELECT MetricName AS name, '{kind}' AS kind, any(MetricUnit) AS unit,
+                   any(MetricDescription) AS description, groupUniqArray(ServiceName) AS services,
+                   count() AS points
+            FROM {table} WHERE {_WINDOW} GROUP BY MetricName"""
+            for kind, table in TABLES.items()
+        ]
+        return self._query(" UNION ALL ".join(selects) + " ORDER BY name, kind", {"lo": start_ns, "hi": end_ns})
+
+    def metric_series(self, kind: str, name: str, service: str, start_ns: int, end_ns: int, step_s: int) -> pa.Table:
+        params = {"name": name, "service": service, "lo": start_ns, "hi": end_ns, "step": step_s}
+        if kind == GAUGE:
+            sql = f"""SELECT {_STEP} AS t, avg(Value) AS avg, min(Value) AS min, max(Value) AS max,
+                          argMax(Value, TimeUnix) AS last, count() AS points
+                      FROM {TABLES[GAUGE]} WHERE {_FILTER} AND {_WINDOW} GROUP BY t ORDER BY t"""
+        elif kind == SUM:
+            sql = f"""SELECT {_STEP} AS t, sum(increase) AS increase, count() AS points FROM (
+                          SELECT TimeUnix, {_increase('Value')} AS increase
+                          FROM {TABLES[SUM]} WHERE {_FILTER} AND {_WINDOW})
+                      GROUP BY t ORDER BY t"""
+        elif kind == HISTOGRAM:
+            sql = f"""SELECT {_STEP} AS t, sum(count) AS count, sum(total) AS sum, count() AS points FROM (
+                          SELECT TimeUnix, {_increase('toFloat64(Count)')} AS count, {_increase('Sum')} AS total
+                          FROM {TABLES[HISTOGRAM]} WHERE {_FILTER} AND {_WINDOW})
+                      GROUP BY t ORDER BY t"""
+        else:
+            raise ValueError(f"unknown metric kind {kind!r}")
+        return self._query(sql, params)
