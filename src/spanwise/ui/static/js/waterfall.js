@@ -3,7 +3,7 @@
 // body is a fixed-height scroller over a spacer as tall as every visible row, and only the
 // rows in (or near) the viewport are in the DOM, so a 10,000-span trace scrolls smoothly.
 
-import { colorFor, fmtDuration, h, replace } from './dom.js';
+import { colorFor, fmtDuration, h } from './dom.js';
 import { ancestors, spanMatches, visibleRows } from './trace_model.js';
 
 export const ROW_HEIGHT = 26;
@@ -42,7 +42,7 @@ export function createWaterfall(trace, critical, { onSelect, onFind }) {
 
   let frame = 0;
   function schedule() {
-    if (!frame) frame = requestAnimationFrame(() => { frame = 0; draw(); });
+    if (!frame) frame = requestAnimationFrame(() => { frame = 0; draw(false); });
   }
 
   function layout() {
@@ -51,13 +51,27 @@ export function createWaterfall(trace, critical, { onSelect, onFind }) {
     el.dataset.rows = String(rows.length);
   }
 
-  function draw() {
+  // Rows in the DOM by row number. A scroll only adds the rows that came into range and
+  // removes those that left it; a change of state (selection, find, collapse) redraws all.
+  const live = new Map();
+  function draw(full = true) {
     const viewport = body.clientHeight || 600;
     const first = Math.max(0, Math.floor(body.scrollTop / ROW_HEIGHT) - OVERSCAN);
     const last = Math.min(rows.length, Math.ceil((body.scrollTop + viewport) / ROW_HEIGHT) + OVERSCAN);
-    const made = [];
-    for (let r = first; r < last; r++) made.push(row(trace.order[rows[r]], r));
-    replace(layer, made);
+    if (full) {
+      live.clear();
+      layer.replaceChildren();
+    }
+    for (const [r, node] of live) {
+      if (r < first || r >= last) { node.remove(); live.delete(r); }
+    }
+    for (let r = first; r < last; r++) {
+      if (!live.has(r)) {
+        const node = row(trace.order[rows[r]], r);
+        live.set(r, node);
+        layer.append(node);
+      }
+    }
   }
 
   function row(span, r) {
