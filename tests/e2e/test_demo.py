@@ -40,8 +40,8 @@ def _q(server: SpanwiseProcess, path: str, **params: Any) -> Any:
 
 
 def test_demo_runs_within_its_budget_and_serves_every_service(server: SpanwiseProcess, demo: dict[str, Any]) -> None:
-    assert demo["backfill_s"] < 30 and demo["wall_s"] < DURATION_S + 60
-    assert demo["requests"]["ok"] > DURATION_S * 12 * 0.8
+    assert demo["backfill_s"] < 45 and demo["wall_s"] < DURATION_S + 90  # ~10 s and ~35 s on an idle 2-core machine
+    assert demo["requests"]["ok"] > DURATION_S * 12 * 0.6
     services = set(_q(server, "/api/services")["data"])
     assert {"web-frontend", "checkout-api", "feature-store", "churn-classifier", "ltv-regressor", "post-processor",
             "model-training"} <= services

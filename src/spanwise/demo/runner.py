@@ -59,12 +59,13 @@ def _run(options: DemoOptions) -> dict[str, Any]:
     trained = models.train(trainer, rng)
     trainer.shutdown()
     say(f"trained churn and ltv, versions v1 and v2, baselines uploaded ({time.monotonic() - started:.1f} s)")
-    live_start = time.time_ns()
-    incidents = world.Incidents.schedule(live_start, options.duration_s, options.backfill)
+    planned = time.time_ns()
+    incidents = world.Incidents.schedule(planned, options.duration_s, options.backfill)
     system = DemoSystem(options.endpoint, options.api_url, trained, incidents, options.seed)
     timings: dict[str, float] = {}
     if options.backfill:
-        timings["backfill_s"] = _backfill(system, trained, incidents, rng, options, live_start)
+        timings["backfill_s"] = _backfill(system, trained, incidents, rng, options, planned)
+    incidents = system.incidents = incidents.live_from(time.time_ns(), options.duration_s, options.backfill)
     system.start()
     say(f"live traffic for {options.duration_s:.0f} s at {options.rate:g} requests/s: {system.url}/page")
     counts = traffic.run(system.url, system.sdks["checkout-api"], options.duration_s, options.rate, options.seed + 1)

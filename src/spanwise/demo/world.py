@@ -39,6 +39,14 @@ class Incidents:
             return cls(live_start - DAY_NS, live_start - 3 * DAY_NS, ((live_start - 30 * HOUR_NS, live_start - 29 * HOUR_NS), spike))
         return cls(live_start + int(live * 0.3), live_start + int(live * 0.5), (spike,))
 
+    def live_from(self, live_start: int, duration_s: float, backfill: bool) -> "Incidents":
+        """The schedule with its live part moved to when live traffic really starts (after
+        the backfill); the history's windows stay as they were recorded."""
+        if not backfill:
+            return Incidents.schedule(live_start, duration_s, backfill=False)
+        live = Incidents.schedule(live_start, duration_s, backfill=True)
+        return Incidents(self.drift_start, self.regression_start, self.spikes[:-1] + live.spikes[-1:])
+
     def drifted(self, times: np.ndarray) -> np.ndarray:
         return times >= self.drift_start
 
