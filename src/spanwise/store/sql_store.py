@@ -87,9 +87,15 @@ class SqlTraceStore(
         """Insert an Arrow table; return once committed."""
 
     def create_schema(self) -> None:
-        """Create what is missing; recreate the metric views from the current spec."""
-        tables = self._query("SELECT name FROM system.tables WHERE database = currentDatabase()")
-        existing = tables.column("name").to_pylist() if tables.num_columns else []
+        """Create what is missing and recreate every materialized view from this build's
+        definitions: views hold no data, so a store made by an older build gets today's
+        routing (sampling filters, new columns) instead of keeping its old views. Runs at
+        start, before any insert."""
+        tables = self._query("SELECT name, engine FROM system.tables WHERE database = currentDatabase()").to_pylist()
+        existing = [t["name"] for t in tables]
+        for view in [t["name"] for t in tables if t["engine"] == "MaterializedView"]:
+            if not view.startswith(metrics_schema.METRIC_VIEW_PREFIX):
+                self._execute(f"DROP VIEW IF EXISTS `{view}`")
         ddl = schema.statements(self._retention_days) + metrics_schema.table_statements()
         ddl += models_schema.statements(self._retention_days) + baselines_schema.statements()
         ddl += signals_schema.statements(self._retention_days) + logs_schema.statements(self._retention_days)
