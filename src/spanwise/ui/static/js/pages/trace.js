@@ -7,6 +7,7 @@ import { ApiError } from '../api.js';
 import { badge, colorFor, fmtDuration, fmtTime, h, note, replace, seg } from '../dom.js';
 import { setQuery } from '../nav.js';
 import { spanDetail } from '../span_detail.js';
+import { logsPanel } from '../trace_logs.js';
 import { buildTrace, criticalPath, keepNanos } from '../trace_model.js';
 import { createWaterfall } from '../waterfall.js';
 
@@ -85,11 +86,17 @@ export async function render(root, { args, query, isCurrent }) {
     h('button', { type: 'button', id: 'collapse-all', onclick: () => waterfall.collapseAll() }, 'Collapse all'),
     h('button', { type: 'button', id: 'expand-all', onclick: () => waterfall.expandAll() }, 'Expand all'));
 
+  const selectById = (spanId) => {
+    const span = waterfall.select(spanId);
+    if (span) onSelect(span);
+  };
+  const spanNames = new Map(trace.order.map((span) => [span.spanId, span.name]));
   replace(root,
     header(trace, traceId, (name) => { find.value = name; applyFind(); }, (span) => { waterfall.select(span.spanId); onSelect(span); }),
     h('div', { class: 'tv-split' },
       h('section', { class: 'panel tv-waterfall' }, toolbar, waterfall.el),
-      detail));
+      detail),
+    logsPanel(traceId, trace.startUnixNano, spanNames, selectById));
 
   if (state.find) applyFind();
   const selected = state.span ? waterfall.select(state.span) : null;
