@@ -6,6 +6,8 @@ quality and attribution changes, under another model name)."""
 
 from __future__ import annotations
 
+import time
+
 from typing import Any, Iterable, Iterator
 
 import drift_data
@@ -21,6 +23,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 from playwright.sync_api import Page, expect
 from server_process import SpanwiseProcess
+from ui_traffic import XSS
 
 Span = tuple[int, int, dict[str, Any], bool]  # start ns, duration ns, attributes, error
 
@@ -54,10 +57,21 @@ def base_url(server: SpanwiseProcess) -> Iterator[str]:
         "ml.label": p.span_label, **p.attributes}, p.error) for p in fraud_predictions()]
     total = _send(server, "fraud-service", fraud) + _send(server, "churn-service", labelled)
     total += _send(server, "payments-service", payments)
+    total += _send(server, "hostile-service", _hostile())
     assert server.wait_for(lambda: server.status()["predictions"] >= total), server.log()
     answer = httpx.post(f"{server.query_url}/api/v1/feedback", json=feedback_records(churn), timeout=30)
     assert answer.status_code == 200 and not answer.json()["unknown_ids"], answer.text
     yield server.query_url
+
+
+def _hostile() -> list[Span]:
+    """A model whose name, version, feature names and values are HTML/script payloads."""
+    start = time.time_ns() - 20 * 60 * 10**9
+    return [(start + i * 30 * 10**9, 10**6, {
+        "ml.model.name": XSS[1], "ml.model.version": XSS[0], "ml.prediction.id": f"xss-{i}",
+        f"ml.feature.{XSS[2]}": float(i % 7) + (30 if i >= 20 else 0), f"ml.feature.{XSS[3]}": XSS[i % 4],
+        "ml.prediction.label": XSS[i % 2], "ml.prediction.confidence": 0.6, f"ml.explanation.{XSS[0]}": i / 40,
+    }, False) for i in range(40)]
 
 
 def _row(page: Page, model: str, version: str) -> Any:
@@ -68,7 +82,7 @@ def _row(page: Page, model: str, version: str) -> Any:
 def test_models_list(ui) -> None:
     page = ui.open("/models?lookback=6h")
     fraud = _row(page, "fraud", "v1")
-    expect(fraud).to_have_count(1)
+    expect(fraud).to_have_count(1, timeout=20_000)  # every version's metrics, quality and drift load first
     expect(fraud.locator(".traffic")).to_have_text("800")
     expect(fraud.locator(".drift-badge")).to_have_text("2 of 4 drifted")
     expect(_row(page, "churn", "v2").locator(".traffic")).to_have_text("30")
@@ -179,3 +193,52 @@ def test_compare(ui) -> None:
     expect(page.locator("select[name=b]")).to_have_value("v1")
     page = ui.open("/models/fraud?tab=compare&lookback=6h")
     expect(page.locator(".note-empty")).to_contain_text("one version")
+
+
+def test_hostile_telemetry_is_text(ui) -> None:
+    page = ui.open("/models?lookback=1h")
+    row = _row(page, XSS[1], XSS[0])
+    expect(row).to_have_count(1)
+    row.locator("a.model-link").click()
+    expect(page.locator("h1.model-title")).to_have_text(XSS[1])
+    for tab in ("overview", "quality", "drift", "data-quality", "explanations"):
+        page.locator(f"#model-tabs a[data-tab={tab}]").click()
+        expect(page.locator("#model-tabs a.active")).to_have_attribute("data-tab", tab)
+        expect(page.locator(".note-loading")).to_have_count(0)
+        page.mouse.move(700, 450)
+    expect(page.locator("#explain-table")).to_contain_text(XSS[0])
+    ui.shot("hostile")
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("script:not([src])").count() == 0
+    assert page.locator("img[src=x], svg[onload]").count() == 0
+
+
+def test_dark_theme(ui) -> None:
+    page = ui.open("/models/fraud?tab=drift&lookback=6h&feature=country")
+    expect(page.locator("#chart-overlay canvas").first).to_be_visible()
+    page.click("#theme-toggle")
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    expect(page.locator("#drift-heatmap canvas").first).to_be_visible()
+    expect(page.locator("#drift-overlay h3")).to_have_text("country: reference vs current")
+    ui.shot("drift-dark")
+    for tab in ("overview", "quality", "compare"):
+        name = "churn" if tab != "overview" else "payments"
+        page.goto(f"{ui.base_url}/models/{name}?tab={tab}&lookback=6h")
+        expect(page.locator(".chart canvas").first).to_be_visible()
+        ui.shot(f"{tab}-dark")
+    page.goto(f"{ui.base_url}/models?lookback=6h")
+    expect(page.locator("tr.model-row").first).to_be_visible()
+    ui.shot("list-dark")
+
+
+def test_drift_against_a_baseline(ui, server: SpanwiseProcess) -> None:
+    answer = httpx.post(f"{server.query_url}/api/v1/models/fraud/baselines", json={
+        "name": "launch", "version": "v1", "kind": "window", "start": drift_data.REF_START, "end": drift_data.CUR_START,
+    }, timeout=30)
+    assert answer.status_code == 200, answer.text
+    page = ui.open("/models/fraud?tab=drift&version=v1&lookback=6h")
+    expect(page.locator("#drift-reference-text")).to_contain_text("baseline “launch” (a fixed window)")
+    expect(_drift_row(page, "amount")).to_contain_text("1 of 2")
+    expect(_drift_row(page, "amount").locator(".drift-status")).to_have_text("drifted")
+    expect(_drift_row(page, "age").locator(".drift-status")).to_have_text("stable")
+    ui.shot("drift-baseline")

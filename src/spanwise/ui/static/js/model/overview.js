@@ -103,6 +103,9 @@ function binLabel(bin) {
   return `${fmtNumber(bin.lower)}–${fmtNumber(bin.upper)}`;
 }
 
+/** Distinct colours by order: hashed colours of a few labels can collide. */
+const LABEL_COLORS = ['#5b8ff9', '#f6bd16', '#5ad8a6', '#e8684a', '#9270ca', '#6dc8ec', '#ff9d4d', '#269a99', '#ff99c3', '#5d7092'];
+
 /** Stacked shares per window: each bucket (a bin or a label) is a series. */
 function distributionChart(el, points, range, buckets, categorical = false) {
   const byWindow = new Map();
@@ -118,9 +121,10 @@ function distributionChart(el, points, range, buckets, categorical = false) {
   }
   let keys = [...order.keys()];
   if (!categorical) keys.sort((a, b) => parseFloat(a) - parseFloat(b));
-  const windows = range.windows.filter((w) => byWindow.has(w));
+  const windows = range.windows;
   const share = (w, key) => {
     const counts = byWindow.get(w);
+    if (!counts) return 0;
     const total = [...counts.values()].reduce((n, c) => n + c, 0);
     return total ? (counts.get(key) || 0) / total : 0;
   };
@@ -137,7 +141,7 @@ function distributionChart(el, points, range, buckets, categorical = false) {
     },
     series: keys.map((key, i) => ({
       name: key, type: 'bar', stack: 'share', barMaxWidth: 36,
-      color: categorical ? colorFor(key) : ramp[Math.min(i, ramp.length - 1)],
+      color: categorical ? LABEL_COLORS[i % LABEL_COLORS.length] : ramp[Math.min(i, ramp.length - 1)],
       data: windows.map((w) => share(w, key)),
     })),
   });
