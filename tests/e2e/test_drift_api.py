@@ -55,7 +55,7 @@ def training_file(sent: list[Row], tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def _drift(server: SpanwiseProcess, **params: Any) -> dict[str, Any]:
-    answer = server.query(f"/api/v1/models/{MODEL}/drift", **RANGE, **params)
+    answer = server.query(f"/api/v1/models/{MODEL}/drift", **{**RANGE, **params})
     assert answer.status_code == 200, answer.text
     return dict(answer.json())
 
@@ -116,6 +116,20 @@ def test_baseline_uploaded_with_the_cli(server: SpanwiseProcess, sent: list[Row]
     assert sorted(report["drifted_features"]) == ["amount", "country"]
     # Without a baseline parameter, the version's newest baseline is the reference.
     assert _drift(server)["reference"]["name"] == "cli-upload"
+    # Without a version too: every baseline belongs to v1, so v1's newest is still the reference.
+    whole_model = server.query(f"/api/v1/models/{MODEL}/drift", start=CUR_START, end=CUR_END).json()
+    assert whole_model["reference"]["name"] == "cli-upload"
+    assert sorted(whole_model["drifted_features"]) == ["amount", "country"]
+
+
+def test_too_few_current_values_are_not_flagged(server: SpanwiseProcess, sent: list[Row]) -> None:
+    # The first 10 current rows (8 s apart): `amount` moved, but 10 values flag nothing.
+    report = _drift(server, start=CUR_START, end=CUR_START + 79 * 10**9)
+    assert report["current"]["rows"] == 10
+    amount = _features(report)["amount"]
+    assert amount["drifted"] is False and "too few values" in amount["note"]
+    assert amount["methods"], "the statistics are still reported"
+    assert report["drifted_features"] == []
 
 
 def test_window_baseline_and_errors(server: SpanwiseProcess, sent: list[Row]) -> None:

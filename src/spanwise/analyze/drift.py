@@ -1,8 +1,9 @@
 """DriftService: reference baselines (part 6) and data, prediction and label drift (part 7).
 
 The reference of a drift request is, in order: the baseline named by `baseline`; else
-the newest baseline of the version (or of every version, stored with version ''); else
-the window of equal length just before the current one. Baselines are a fixed window
+the newest baseline of the version (or of every version, stored with version ''; for a
+request without a version, the newest baseline when all baselines belong to one version);
+else the window of equal length just before the current one. Baselines are a fixed window
 (profiled once, when set), a rolling window (the `lookback` before the current window,
 profiled per request) or a training profile uploaded from a Parquet/CSV file. The store
 profiles windows in SQL (`DriftReader.window_profile`); current numeric values are
@@ -32,6 +33,9 @@ _FEATURE_PREFIX = "ml.feature."
 _OUTPUT_COLUMNS = {"prediction": PREDICTION, "prediction_value": PREDICTION, "prediction_label": PREDICTION_LABEL,
                    "label": LABEL}
 MAX_UPLOAD_ROWS = 10_000_000
+#: Fewer values than this on either side: statistics are computed but nothing is flagged
+#: (a few dozen current rows against a training set flag features that never moved).
+MIN_ROWS_TO_FLAG = 30
 
 
 class DriftStore(DriftReader, BaselineStore, Protocol):
@@ -134,6 +138,10 @@ class DriftService:
             of_version = [b for b in found if b.version == candidate_version]
             if of_version:
                 return max(of_version, key=lambda b: b.created_ns)
+        if version is None and len({b.version for b in found}) == 1 and found:
+            # A model-wide request on a model whose only baselines belong to one version:
+            # its (training) baseline is the reference users expect, not the preceding window.
+            return max(found, key=lambda b: b.created_ns)
         return None
 
 
@@ -202,6 +210,14 @@ def _numeric(name: str, reference: Profile, current: Profile) -> dict[str, Any]:
     results, method = drift_stats.numeric_drift(ref, cur)
     found.update(methods={k: v.to_json() for k, v in results.items()}, method=method,
                  drifted=bool(results[method].drifted))
+    return _enough_values(found, ref.count, cur.count)
+
+
+def _enough_values(found: dict[str, Any], reference_count: int, current_count: int) -> dict[str, Any]:
+    """Unflag a feature with too few values on either side to trust the test."""
+    if min(reference_count, current_count) < MIN_ROWS_TO_FLAG:
+        found.update(drifted=False, note=f"too few values to flag (reference {reference_count}, current "
+                                         f"{current_count}; at least {MIN_ROWS_TO_FLAG} each)")
     return found
 
 
@@ -226,4 +242,4 @@ def _categorical(name: str, reference: Profile, current: Profile) -> dict[str, A
     ref_keys = {k for k, _ in ref.counts}
     found.update(methods={k: v.to_json() for k, v in results.items()}, method=method,
                  drifted=bool(results[method].drifted), new_categories=sorted(k for k, _ in cur.counts if k not in ref_keys))
-    return found
+    return _enough_values(found, sum(n for _, n in ref.counts), sum(n for _, n in cur.counts))
