@@ -22,6 +22,9 @@ def _spans(*specs: tuple[int, int | None, dict[str, Any]], processor: MlFieldsPr
         if parent:
             span.parent_span_id = parent.to_bytes(8, "big")
         span.name = f"s{span_id}"
+        attrs = dict(attrs)
+        if attrs.pop("status.error", False):
+            span.status.code = 2
         for key, value in attrs.items():
             item = span.attributes.add()
             item.key = key
@@ -94,3 +97,17 @@ def test_spans_without_ai_attributes_are_not_predictions() -> None:
     row = rows["s1"]
     assert not row["IsPrediction"] and row["ModelName"] == "" and row["PredictionId"] == ""
     assert row["SampleWeight"] == 1.0
+
+
+def test_failed_model_calls_are_predictions_without_output() -> None:
+    named = {"ml.model.name": "churn", "ml.model.version": "v2", "ml.prediction.id": "p-1"}
+    rows = _spans(
+        (1, None, {**named, "ml.feature.tenure": 3.0, "status.error": True}),  # failed before an output
+        (2, None, {**named, "ml.prediction.id": "p-2"}),  # no output, no error: not a prediction
+        (3, None, {"ml.model.name": "churn", "status.error": True}),  # no prediction id: a plain error span
+    )
+    failed = rows["s1"]
+    assert failed["IsPrediction"] and failed["StatusCode"] == "Error"
+    assert (failed["ModelName"], failed["ModelVersion"], failed["PredictionId"]) == ("churn", "v2", "p-1")
+    assert failed["PredictionValue"] is None and failed["PredictionLabel"] == ""
+    assert not rows["s2"]["IsPrediction"] and not rows["s3"]["IsPrediction"]

@@ -31,7 +31,8 @@ _MAX_ANCESTOR_DEPTH = 32
 class MlFieldsProcessor:
     """Derives model name/version, prediction, confidence, features, scores and
     attributions columns; a span is a prediction iff it carries a prediction value,
-    label, score or confidence (DESIGN.md)."""
+    label, score or confidence (DESIGN.md), or failed (status Error) naming its model and
+    prediction id."""
 
     name = "ml_fields"
 
@@ -56,6 +57,7 @@ class MlFieldsProcessor:
             pc.or_(pc.is_valid(value), pc.not_equal(label, "")),
             pc.or_(pc.is_valid(confidence), pa.array(np.diff(scores.offsets.to_numpy()) > 0)),
         )
+        is_prediction = pc.or_(is_prediction, self._failed_call(spans, keys, text, number))
         name, version = self._model_identity(spans, keys, text, number, is_prediction)
         prediction_id = pc.fill_null(keys.pick(self._aliases[ml.PREDICTION_ID], text, number)[0], "")
         own_id = pc.binary_join_element_wise(spans.column("TraceId"), spans.column("SpanId"), ":")
@@ -117,6 +119,14 @@ class MlFieldsProcessor:
                 numbers.append(float(item) if not isinstance(item, str) else None)
                 texts.append(item if isinstance(item, str) else None)
         return np.asarray(rows, dtype=np.int64), names, numbers, texts
+
+    def _failed_call(self, spans: pa.Table, keys: "_AttributeKeys", text: pa.Array, number: pa.Array) -> pa.Array:
+        """An errored span naming its model and prediction id: a prediction that produced no
+        output. Counted so that model error rates include calls that failed."""
+        own_name = keys.pick(self._aliases[ml.MODEL_NAME], text, number)[0]
+        own_id = keys.pick(self._aliases[ml.PREDICTION_ID], text, number)[0]
+        errored = pc.equal(spans.column("StatusCode").combine_chunks(), "Error")
+        return pc.fill_null(pc.and_(errored, pc.and_(pc.is_valid(own_name), pc.is_valid(own_id))), False)
 
     def _model_identity(
         self, spans: pa.Table, keys: "_AttributeKeys", text: pa.Array, number: pa.Array, is_prediction: pa.Array
