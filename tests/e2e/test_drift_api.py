@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from drift_data import CUR_END, CUR_START, MODEL, VERSION, Row, rows, window
+from drift_data import CUR_END, CUR_START, HOUR, MODEL, REF_START, VERSION, Row, rows, window
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -157,3 +157,15 @@ def test_window_baseline_and_errors(server: SpanwiseProcess, sent: list[Row]) ->
     assert bad.status_code == 400
     spec = server.query("/api/v1/openapi.json").json()
     assert "/api/v1/models/{name}/drift" in spec["paths"] and "/api/v1/models/{name}/baselines" in spec["paths"]
+
+
+def test_fixed_reference_window(server: SpanwiseProcess, sent: list[Row]) -> None:
+    report = _drift(server, reference_start=REF_START, reference_end=CUR_START)
+    assert report["reference"] == {"kind": "window", "start_unix_nano": REF_START, "end_unix_nano": CUR_START,
+                                   "rows": len(sent) // 2}
+    assert sorted(report["drifted_features"]) == ["amount", "country"] and report["note"] is None
+    empty = _drift(server, reference_start=CUR_END + HOUR, reference_end=CUR_END + 2 * HOUR)
+    assert empty["reference"]["rows"] == 0 and empty["drifted_features"] == []
+    assert "reference has no predictions" in empty["note"]
+    half = server.query(f"/api/v1/models/{MODEL}/drift", **RANGE, reference_start=REF_START)
+    assert half.status_code == 400 and "reference_end" in half.json()["error"]["message"]

@@ -83,11 +83,21 @@ class DriftService:
     # -- drift --
 
     def drift(
-        self, model: str, version: str | None, start_ns: int, end_ns: int, baseline: str | None = None
+        self, model: str, version: str | None, start_ns: int, end_ns: int, baseline: str | None = None,
+        reference_window: tuple[int, int] | None = None,
     ) -> dict[str, Any]:
+        """Drift of [start, end) against `baseline`, else against `reference_window` (a
+        fixed range, e.g. the first of several windows compared), else the default."""
         if end_ns <= start_ns:
             raise InvalidQuery("the end of the time range must be after its start")
-        reference, described = self._reference(model, version, start_ns, end_ns, baseline)
+        if reference_window and not baseline:
+            lo, hi = reference_window
+            if hi <= lo:
+                raise InvalidQuery("reference_end must be after reference_start")
+            reference = self._store.window_profile(model, version, lo, hi)
+            described = {"kind": "window", "start_unix_nano": lo, "end_unix_nano": hi}
+        else:
+            reference, described = self._reference(model, version, start_ns, end_ns, baseline)
         edges = {k: v.edges for k, v in reference.numeric.items()}
         current = self._store.window_profile(model, version, start_ns, end_ns, edges=edges)
         if not current.rows and not reference.rows:
@@ -106,6 +116,7 @@ class DriftService:
             "reference": {**described, "rows": reference.rows}, "current": {"rows": current.rows},
             "thresholds": drift_stats.THRESHOLDS, "psi_epsilon": drift_stats.PSI_EPSILON,
             "drifted_features": drifted, "share_drifted": len(drifted) / len(features) if features else None,
+            "note": None if reference.rows else "the reference has no predictions: nothing can be flagged",
             "features": features,
             "predictions": [o for o in outputs if o["feature"] in (PREDICTION, PREDICTION_LABEL)],
             "label": next((o for o in outputs if o["feature"] == LABEL), None),

@@ -87,7 +87,8 @@ def drift_routes(drift: DriftService) -> list[Route]:
         description: >
           Query parameters version, start/end (Unix ns) or lookback (default 1d), baseline (a
           baseline name; default the version's newest baseline, else the preceding window of
-          equal length). Numeric features: PSI over the reference's 10 quantile bins
+          equal length) or a fixed reference range reference_start/reference_end (Unix ns);
+          `note` says when the reference is empty (then nothing is flagged). Numeric features: PSI over the reference's 10 quantile bins
           (empty-bin share 1e-4; drifted > 0.2), two-sample KS on samples of at most 10k per
           side (p < 0.05), Jensen-Shannon distance of the bin shares (> 0.1) and Wasserstein
           distance / reference std (> 0.1). Categorical: chi-squared p-value (< 0.05), PSI and
@@ -99,8 +100,13 @@ def drift_routes(drift: DriftService) -> list[Route]:
         """
         start, end = _range(request, "1d")
         params = request.query_params
+        ref_start = parse_int(params.get("reference_start"), "reference_start")
+        ref_end = parse_int(params.get("reference_end"), "reference_end")
+        if (ref_start is None) != (ref_end is None):
+            raise InvalidQuery("give both reference_start and reference_end, or neither")
+        window = (ref_start, ref_end) if ref_start is not None and ref_end is not None else None
         return drift.drift(request.path_params["name"], params.get("version") or None, start, end,
-                           params.get("baseline") or None)
+                           params.get("baseline") or None, window)
 
     return [
         Route("/api/v1/models/{name}/baselines", endpoint(baselines), methods=["GET"]),
