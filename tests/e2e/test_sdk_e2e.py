@@ -1,10 +1,12 @@
 """The SDK against a real server: a scikit-learn model wrapped in one line, every row of a
 batch recorded (drift and quality see all of them), feedback joined in quality, the
 training run's baseline used for drift, lineage links, trace context across a simulated
-queue and over gRPC."""
+queue and over gRPC; `logging` records inside a wrapped predict found with the trace, and
+the prediction counter among the OTLP metrics (both protocols)."""
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from typing import Any, Iterator
@@ -131,3 +133,36 @@ def test_grpc_protocol(server: SpanwiseProcess) -> None:
     grpc_sw.shutdown()
     found = server.wait_for(lambda: (r := server.query(f"/api/v1/predictions/{pid}")).status_code == 200 and r.json())
     assert found["prediction_value"] == 2.0 and found["features"] == {"x": 1.0}
+
+
+class _LoggingModel:
+    """A model that logs while it predicts."""
+
+    def predict(self, X: Any) -> Any:
+        logging.getLogger("sdk-e2e.model").warning("scoring %d rows", len(X))
+        return np.asarray(X).sum(axis=1)
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_logs_and_metrics_from_a_wrapped_model(server: SpanwiseProcess, protocol: str) -> None:
+    service = f"sdk-e2e-telemetry-{protocol.split('/')[0]}"
+    endpoint = server.http_url if protocol == "http/protobuf" else f"http://{server.grpc_endpoint}"
+    instance = Spanwise(service, endpoint, protocol=protocol, api_url=server.query_url, log_handler="sdk-e2e.model")
+    try:
+        model = instance.wrap(_LoggingModel(), "sdk-telemetry", "v1", feature_names=["a", "b"])
+        model.predict(np.ones((3, 2)))
+        pid = model.last_prediction_ids[0]
+        assert instance.flush(10)
+    finally:
+        instance.shutdown()
+    trace_id = server.wait_for(lambda: server.query(f"/api/v1/predictions/{pid}").json().get("trace_id"))
+    logs = server.wait_for(lambda: server.query(f"/api/v1/traces/{trace_id}/logs").json()["logs"])
+    spans = server.wait_for(lambda: server.query(f"/api/v1/traces/{trace_id}").json().get("spans"))
+    batch = next(s for s in spans if s["name"] == "predict_batch")
+    assert [(e["body"], e["severityText"], e["serviceName"], e["spanId"]) for e in logs] == [
+        ("scoring 3 rows", "WARN", service, batch["spanId"])]
+    listed = server.wait_for(lambda: [m for m in server.query("/api/v1/otlp/metrics").json()["metrics"]
+                                      if m["name"] == "spanwise.predictions" and service in m["services"]])
+    assert listed[0]["kind"] == "sum"
+    series = server.query("/api/v1/otlp/metrics/spanwise.predictions", service=service, lookback="1h").json()
+    assert sum(p["increase"] for p in series["points"]) == 3

@@ -1,6 +1,6 @@
-"""`spanwise.sdk` imports and records predictions without the server's dependencies
-(chDB, ptars, Starlette, uvicorn, gRPC, pyarrow...): proven in a fresh interpreter whose
-import hook refuses them."""
+"""`spanwise.sdk` imports and records predictions (logs and metrics pipelines included)
+without the server's dependencies (chDB, ptars, Starlette, uvicorn, gRPC, pyarrow...):
+proven in a fresh interpreter whose import hook refuses them."""
 
 from __future__ import annotations
 
@@ -27,8 +27,10 @@ SCRIPT = textwrap.dedent("""
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     exporter = InMemorySpanExporter()
-    sw = sdk.Spanwise("import-check", "http://127.0.0.1:9", exporter=exporter)
+    sw = sdk.Spanwise("import-check", "http://127.0.0.1:9", exporter=exporter, log_handler="import-check",
+                      export_timeout_s=1.0)
     pid = sw.record_prediction("m", "v1", features={{"a": 1.0}}, value=0.5)
+    __import__("logging").getLogger("import-check").warning("logs and metrics pipelines built")
     with sw.pipeline_run("etl") as run:
         with sw.pipeline_step("clean") as step:
             step.record([{{"a": 1, "b": None}}])

@@ -1,9 +1,11 @@
 """With the platform down, the SDK never raises into user code and never blocks it for
 long: predictions, a large sklearn batch, feedback, a training run's baseline upload,
-flush and shutdown against a closed port, over OTLP/HTTP and gRPC."""
+logs through the `logging` handler, metrics, flush and shutdown against a closed port,
+over OTLP/HTTP and gRPC."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import subprocess
 import sys
@@ -28,12 +30,19 @@ def test_nothing_raises_and_everything_is_bounded(protocol: str) -> None:
     port = closed_port()
     started = time.monotonic()
     sw = Spanwise("down", f"http://127.0.0.1:{port}", protocol=protocol, api_url=f"http://127.0.0.1:{port}",
-                  export_timeout_s=1.0)
+                  export_timeout_s=1.0, log_handler="down.app", metric_interval_s=0.2)
+    app_log = logging.getLogger("down.app")
+    app_log.setLevel(logging.INFO)
+    assert sw.config.logs and sw.config.metrics and sw.log_handler in app_log.handlers
     rng = np.random.default_rng(0)
     X = rng.normal(size=(20_000, 3))
     model = sw.wrap(LogisticRegression().fit(X[:100], (X[:100, 0] > 0).astype(int)), "m", "v1")
     model.predict(X)  # larger than the pacing step: one failed flush, then no more waiting
     ids = model.last_prediction_ids
+    for index in range(2_000):
+        with sw.prediction("m", "v1"):
+            app_log.info("scored %d", index)
+    time.sleep(0.5)  # a few periodic metric exports fail meanwhile
     for pid in ids[:100]:
         sw.feedback(pid, 1)
     sw.feedback("", None)  # invalid: logged and counted, not raised
@@ -43,19 +52,25 @@ def test_nothing_raises_and_everything_is_bounded(protocol: str) -> None:
     assert sw.flush(timeout_s=2.0) is False
     sw.shutdown(timeout_s=2.0)
     sw.shutdown(timeout_s=2.0)  # safe twice
+    app_log.info("after shutdown")  # the handler is gone: nothing to a stopped provider
+    assert sw.log_handler not in app_log.handlers
     assert len(ids) == 20_000
     assert sw.feedback_sender.stats["invalid"] == 1 and sw.feedback_sender.stats["unavailable"] >= 1
     assert time.monotonic() - started < 25
 
 
 def test_a_program_using_init_exits_promptly_with_the_platform_down() -> None:
-    """Module-level API, atexit handlers included: the interpreter exits, status 0."""
+    """Module-level API, atexit handlers included (logging's flush of the handler on the
+    root logger among them): the interpreter exits, status 0."""
     script = textwrap.dedent(f"""
+        import logging
         from spanwise import sdk
-        sdk.init(service_name="down", endpoint="http://127.0.0.1:{closed_port()}", export_timeout_s=1.0)
+        sdk.init(service_name="down", endpoint="http://127.0.0.1:{closed_port()}", export_timeout_s=1.0,
+                 log_handler=True)
         pid = sdk.record_prediction("m", "v1", features={{"a": 1}}, value=0.5)
         sdk.feedback(pid, 1.0)
         with sdk.prediction("m", "v1") as p:
+            logging.getLogger("app").warning("inside the prediction")
             p.set_output(label="x", confidence=0.4)
         print("done", pid == sdk.get().feedback_sender._pending[0].prediction_id)
     """)

@@ -6,7 +6,7 @@
     y = model.predict(X); ids = model.last_prediction_ids
     sdk.feedback(ids[0], "churned")                                # ground truth, later
 
-Imports only OpenTelemetry (API and SDK) and the standard library: none of the server's
+Imports only OpenTelemetry (API, SDK, exporters, logging handler) and the standard library: none of the server's
 dependencies. The module-level functions act on the instance `init()` made; without
 `init()` they fall back to an instance on the global tracer provider (so an application
 that configured OpenTelemetry itself still gets the ml attributes) with settings from the
@@ -40,11 +40,15 @@ _lock = threading.Lock()
 
 
 def init(service_name: str | None = None, endpoint: str | None = None, **options: Any) -> Spanwise:
-    """Configure tracing for this process (the global tracer provider) and return the SDK
-    instance. Options: protocol ("grpc" | "http/protobuf"), api_url, resource_attributes,
-    headers, redactor, export_timeout_s, schedule_delay_s. Arguments win over the OTel
-    environment variables (OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_ENDPOINT/PROTOCOL/HEADERS,
-    OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED) and SPANWISE_API_URL."""
+    """Configure tracing, OTLP logs and metrics for this process (the global tracer, logger
+    and meter providers) and return the SDK instance. Options: protocol ("grpc" |
+    "http/protobuf"), api_url, resource_attributes, headers, redactor, export_timeout_s,
+    schedule_delay_s, logs / metrics (default on), log_handler (True or a logger name:
+    `logging` records there become OTLP logs correlated with the current span), log_level,
+    metric_interval_s. Arguments win over the OTel environment variables
+    (OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_ENDPOINT/PROTOCOL/HEADERS, OTEL_RESOURCE_ATTRIBUTES,
+    OTEL_SDK_DISABLED, OTEL_LOGS_EXPORTER / OTEL_METRICS_EXPORTER=none,
+    OTEL_METRIC_EXPORT_INTERVAL) and SPANWISE_API_URL."""
     global _default
     with _lock:
         if _default is not None:

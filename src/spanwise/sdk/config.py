@@ -3,7 +3,9 @@ environment variables OpenTelemetry defines, then defaults.
 
 Precedence per setting: argument > environment > default. The OTLP protocol defaults to
 `http/protobuf` (the OTel specification's default) unless the endpoint's port is 4317,
-the gRPC port, in which case gRPC is meant.
+the gRPC port, in which case gRPC is meant. Logs and metrics go to the same endpoint with
+the same protocol and headers; `OTEL_LOGS_EXPORTER=none` / `OTEL_METRICS_EXPORTER=none`
+turn them off.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import Mapping
 
 DEFAULT_HTTP_ENDPOINT = "http://localhost:4318"
 DEFAULT_API_PORT = 16686
+DEFAULT_METRIC_INTERVAL_S = 60.0
 PROTOCOLS = ("grpc", "http/protobuf")
+SIGNALS = ("traces", "logs", "metrics")
 
 
 @dataclass(frozen=True)
@@ -29,12 +33,30 @@ class SdkConfig:
     headers: Mapping[str, str]
     export_timeout_s: float
     disabled: bool
+    logs: bool = True
+    metrics: bool = True
+    metric_interval_s: float = DEFAULT_METRIC_INTERVAL_S
 
     @property
     def traces_url(self) -> str:
         """The OTLP/HTTP traces URL (the endpoint plus `/v1/traces` when it has no path)."""
-        parsed = urllib.parse.urlsplit(self.endpoint)
-        return self.endpoint if parsed.path not in ("", "/") else self.endpoint.rstrip("/") + "/v1/traces"
+        return self.signal_url("traces")
+
+    def signal_url(self, signal: str) -> str:
+        """The OTLP/HTTP URL of `signal` (traces, logs, metrics): the endpoint plus
+        `/v1/<signal>` when it has no path; an endpoint ending in `/v1/<other signal>`
+        (a traces URL given as the endpoint) has that suffix swapped; any other path is
+        the traces URL as given, and the base of the others."""
+        if signal not in SIGNALS:
+            raise ValueError(f"unknown OTLP signal {signal!r}")
+        base = self.endpoint.rstrip("/")
+        path = urllib.parse.urlsplit(self.endpoint).path.rstrip("/")
+        for other in SIGNALS:
+            if path.endswith(f"/v1/{other}"):
+                return base[: -len(other)] + signal
+        if path and signal == "traces":
+            return self.endpoint
+        return f"{base}/v1/{signal}"
 
     @property
     def grpc_target(self) -> tuple[str, bool]:
@@ -46,7 +68,8 @@ class SdkConfig:
 def resolve(
     service_name: str | None = None, endpoint: str | None = None, protocol: str | None = None,
     api_url: str | None = None, headers: Mapping[str, str] | None = None,
-    export_timeout_s: float | None = None, environ: Mapping[str, str] | None = None,
+    export_timeout_s: float | None = None, environ: Mapping[str, str] | None = None, *,
+    logs: bool | None = None, metrics: bool | None = None, metric_interval_s: float | None = None,
 ) -> SdkConfig:
     """Settings from arguments, then `OTEL_*` / `SPANWISE_API_URL`, then defaults."""
     env = os.environ if environ is None else environ
@@ -67,7 +90,16 @@ def resolve(
         headers=dict(headers or _parse_headers(env.get("OTEL_EXPORTER_OTLP_HEADERS", ""))),
         export_timeout_s=timeout,
         disabled=env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true",
+        logs=logs if logs is not None else _exporter_on(env.get("OTEL_LOGS_EXPORTER", "")),
+        metrics=metrics if metrics is not None else _exporter_on(env.get("OTEL_METRICS_EXPORTER", "")),
+        metric_interval_s=metric_interval_s if metric_interval_s is not None
+        else float(env.get("OTEL_METRIC_EXPORT_INTERVAL", DEFAULT_METRIC_INTERVAL_S * 1000)) / 1000,
     )
+
+
+def _exporter_on(value: str) -> bool:
+    """`OTEL_<SIGNAL>_EXPORTER`: `none` turns the signal off; unset or `otlp` leaves it on."""
+    return value.strip().lower() != "none"
 
 
 def _api_url_beside(endpoint: str) -> str:

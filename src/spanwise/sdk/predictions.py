@@ -32,7 +32,8 @@ def last_prediction_id() -> str:
     return _last_id.get()
 
 
-def _links(targets: Iterable[LinkTarget] | None) -> list[Link]:
+def span_links(targets: Iterable[LinkTarget] | None) -> list[Link]:
+    """The OTel links to `targets` (those that name no span are left out)."""
     return [link for link in (as_link(t) for t in targets or ()) if link is not None]
 
 
@@ -43,16 +44,22 @@ def record(
     prediction_id: str | None = None, attributes: Mapping[str, Any] | None = None,
     links: Iterable[LinkTarget] | None = None, start_time: int | None = None, end_time: int | None = None,
     error: str | None = None, name: str = "predict", context: otel_context.Context | None = None,
+    span: Span | None = None,
 ) -> str:
     """Record one finished prediction as a span (child of the current span) and return
     its prediction id. `start_time`/`end_time` are Unix ns (default: now); `context` is
-    the parent (default: the current span)."""
+    the parent (default: the current span). With `span` (already started, e.g. current
+    while the model ran), the attributes go on it and it is ended instead (`links`,
+    `start_time`, `name` and `context` then do not apply)."""
     pid = prediction_id or attrs.new_prediction_id()
     values: dict[str, Any] = {**attrs.identity(model, version, pid), **attrs.features(features),
                               **attrs.output(value, label, confidence, scores), **attrs.explanations(attributions)}
     values.update({k: v for k, v in (attributes or {}).items() if attrs.scalar(v) is not None})
-    span = tracer.start_span(name, context=context, kind=SpanKind.INTERNAL, attributes=values,
-                             links=_links(links), start_time=start_time)
+    if span is None:
+        span = tracer.start_span(name, context=context, kind=SpanKind.INTERNAL, attributes=values,
+                                 links=span_links(links), start_time=start_time)
+    else:
+        span.set_attributes(values)
     if error:
         span.set_status(Status(StatusCode.ERROR, error))
     span.end(end_time=end_time)
@@ -73,7 +80,7 @@ class Prediction:
         self._tracer, self._name = tracer, name
         self._attributes: dict[str, Any] = {**attrs.identity(model, version, self.prediction_id),
                                             **attrs.features(features), **dict(attributes or {})}
-        self._links = _links(links)
+        self._links = span_links(links)
         self.span: Span = trace.INVALID_SPAN
         self._token: object | None = None
 

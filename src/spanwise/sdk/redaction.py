@@ -1,5 +1,6 @@
-"""Client-side redaction: a hook that sees every span attribute before it leaves the
-process, in the export thread (the user's threads pay nothing).
+"""Client-side redaction: a hook that sees every span attribute, and every log record's
+attributes and text body (key `body`), before they leave the process, in the export
+thread (the user's threads pay nothing).
 
 A redactor is `f(key, value) -> value | None`: return the value (changed or not), or None
 to drop the attribute. A redactor that raises drops the attribute (fail closed: a bug in
@@ -8,11 +9,15 @@ the hook must not leak what it was meant to hide) and is logged.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import fnmatch
 import logging
 import re
 from typing import Any, Callable, Mapping, Sequence
 
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Link
@@ -89,6 +94,31 @@ class RedactingExporter(SpanExporter):
             kind=span.kind, status=span.status, start_time=span.start_time, end_time=span.end_time,
             instrumentation_scope=span.instrumentation_scope,
         )
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+
+class RedactingLogExporter(LogRecordExporter):
+    """Wraps a log exporter: each record's attributes, and its body when it is text (as
+    the attribute `body`), pass the redactor first."""
+
+    def __init__(self, inner: LogRecordExporter, redactor: Redactor) -> None:
+        self._inner = inner
+        self._redactor = redactor
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        return self._inner.export([self._redacted(record) for record in batch])
+
+    def _redacted(self, record: ReadableLogRecord) -> ReadableLogRecord:
+        inner = copy.copy(record.log_record)
+        inner.attributes = redact_attributes(self._redactor, inner.attributes)
+        if isinstance(inner.body, str):
+            inner.body = redact_attributes(self._redactor, {"body": inner.body}).get("body")
+        return dataclasses.replace(record, log_record=inner)
 
     def shutdown(self) -> None:
         self._inner.shutdown()

@@ -1,20 +1,26 @@
-"""`Spanwise`: one configured telemetry pipeline (tracer provider, exporter, feedback
-sender) and the SDK's operations on it. `spanwise.sdk.init()` makes the process-wide one;
+"""`Spanwise`: one configured telemetry pipeline (tracer, logger and meter providers with
+their OTLP exporters, an optional `logging` handler, the feedback sender) and the SDK's
+operations on it. `spanwise.sdk.init()` makes the process-wide one;
 several can live side by side (the demo runs one per simulated service).
 
-Never crashes the user's program when the platform is down: spans are exported from a
-background thread by OpenTelemetry's batch processor (which logs and drops on failure,
-after `export_timeout_s`), feedback from another, and `flush()`/`shutdown()` are bounded
-by their timeouts.
+Never crashes the user's program when the platform is down: spans and logs are exported
+from background threads by OpenTelemetry's batch processors (which log and drop on
+failure, after `export_timeout_s`), metrics by its periodic reader, feedback from another
+thread, and `flush()`/`shutdown()` are bounded by their timeouts.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import time
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
+from opentelemetry import _logs as otel_logs
+from opentelemetry import metrics as otel_metrics
 from opentelemetry import trace
+from opentelemetry.sdk._logs.export import LogRecordExporter
+from opentelemetry.sdk.metrics.export import MetricExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
@@ -22,9 +28,11 @@ from opentelemetry.trace import Span, SpanKind, Tracer
 
 from spanwise import __version__
 from spanwise.sdk import feature_store, pipelines, predictions, propagation
+from spanwise.sdk import logs as logs_module
+from spanwise.sdk import metrics as metrics_module
 from spanwise.sdk.config import SdkConfig, resolve
 from spanwise.sdk.explain import Explainer
-from spanwise.sdk.export import TrackedExporter, bounded_flush
+from spanwise.sdk.export import Health, TrackedExporter, bounded_flush, otlp_exporter
 from spanwise.sdk.feedback import FeedbackSender
 from spanwise.sdk.predictions import Prediction
 from spanwise.sdk.redaction import RedactingExporter, Redactor
@@ -41,7 +49,17 @@ EXPORT_BATCH_SPANS = 2_048
 
 
 class Spanwise:
-    """A tracer provider exporting over OTLP, plus feedback and baseline calls to the API."""
+    """Tracer, logger and meter providers exporting over OTLP, plus feedback and baseline
+    calls to the API.
+
+    `logs` / `metrics` (default on unless `OTEL_LOGS_EXPORTER` / `OTEL_METRICS_EXPORTER`
+    is `none`) export OTLP logs and metrics to the same endpoint; `log_handler` (True or
+    "root" for the root logger, a logger name, or a logger) attaches a `logging` handler
+    there, so records logged inside spans become logs correlated with their trace;
+    `log_level` is its level. `exporter`, `log_exporter` and `metric_exporter` replace
+    the OTLP exporters (tests). With `tracer_provider` given, the global logger and meter
+    providers are used instead of new ones.
+    """
 
     def __init__(
         self, service_name: str | None = None, endpoint: str | None = None, *, protocol: str | None = None,
@@ -49,28 +67,58 @@ class Spanwise:
         headers: Mapping[str, str] | None = None, redactor: Redactor | None = None,
         export_timeout_s: float | None = None, schedule_delay_s: float = 1.0, set_global: bool = False,
         exporter: SpanExporter | None = None, feedback_interval_s: float = 1.0,
-        tracer_provider: Any = None,
+        tracer_provider: Any = None, logs: bool | None = None, metrics: bool | None = None,
+        log_handler: logs_module.HandlerTarget = None, log_level: int = logging.NOTSET,
+        metric_interval_s: float | None = None, log_exporter: LogRecordExporter | None = None,
+        metric_exporter: MetricExporter | None = None,
     ) -> None:
-        self.config: SdkConfig = resolve(service_name, endpoint, protocol, api_url, headers, export_timeout_s)
+        self.config: SdkConfig = resolve(service_name, endpoint, protocol, api_url, headers, export_timeout_s,
+                                         logs=logs, metrics=metrics, metric_interval_s=metric_interval_s)
         self._owns_provider = tracer_provider is None
         self.exporter: TrackedExporter | None = None
-        self.provider: Any = tracer_provider if tracer_provider is not None else self._provider(
-            resource_attributes, exporter, redactor, schedule_delay_s)
+        self.log_exporter: Health | None = None
+        self.metric_exporter: Health | None = None
+        if tracer_provider is None:
+            resource = Resource.create({"service.name": self.config.service_name, "spanwise.sdk.version": __version__,
+                                        **dict(resource_attributes or {})})
+            self.provider: Any = self._provider(resource, exporter, redactor, schedule_delay_s)
+            self.logger_provider: Any
+            self.meter_provider: Any
+            self.logger_provider, self.log_exporter = logs_module.logger_provider(
+                self.config, resource, log_exporter, schedule_delay_s, redactor)
+            self.meter_provider, self.metric_exporter = metrics_module.meter_provider(
+                self.config, resource, metric_exporter)
+        else:
+            self.provider = tracer_provider
+            self.logger_provider = otel_logs.get_logger_provider()
+            self.meter_provider = otel_metrics.get_meter_provider()
         if set_global and self._owns_provider:
             trace.set_tracer_provider(self.provider)
+            if self.log_exporter is not None:
+                otel_logs.set_logger_provider(self.logger_provider)
+            if self.metric_exporter is not None:
+                otel_metrics.set_meter_provider(self.meter_provider)
         self.tracer: Tracer = self.provider.get_tracer("spanwise.sdk", __version__)
+        self.prediction_metrics = metrics_module.PredictionMetrics(
+            self.meter_provider.get_meter("spanwise.sdk", __version__))
+        self.log_handler: logging.Handler | None = None
+        self._handler_logger: logging.Logger | None = None
+        if log_handler not in (None, False) and (self.log_exporter is not None or not self._owns_provider):
+            self.log_handler = logs_module.CorrelatedLogHandler(
+                self.logger_provider, self.log_exporter, log_level, min(2.0, self.config.export_timeout_s))
+            self._handler_logger = logs_module.attach(log_handler, self.log_handler)
+        if self._owns_provider:  # before OTel's own exit handlers, whose waits are unbounded
+            atexit.register(self._at_exit)
         self.feedback_sender = FeedbackSender(self.config.api_url, interval_s=feedback_interval_s,
                                               timeout_s=min(5.0, self.config.export_timeout_s))
         self.pace_rows = EXPORT_BATCH_SPANS * 4
         self._shut = False
 
-    def _provider(self, resource_attributes: Mapping[str, Any] | None, exporter: SpanExporter | None,
-                  redactor: Redactor | None, schedule_delay_s: float) -> TracerProvider:
-        resource = Resource.create({"service.name": self.config.service_name, "spanwise.sdk.version": __version__,
-                                    **dict(resource_attributes or {})})
+    def _provider(self, resource: Resource, exporter: SpanExporter | None, redactor: Redactor | None,
+                  schedule_delay_s: float) -> TracerProvider:
         provider = TracerProvider(resource=resource)
         if not self.config.disabled:
-            inner = exporter or _exporter(self.config)
+            inner = exporter or otlp_exporter(self.config, "traces")
             self.exporter = TrackedExporter(RedactingExporter(inner, redactor) if redactor else inner)
             provider.add_span_processor(BatchSpanProcessor(
                 self.exporter, max_queue_size=MAX_QUEUE_SPANS,
@@ -147,24 +195,49 @@ class Spanwise:
         flush = getattr(self.provider, "force_flush", None)
         return bounded_flush(flush, self.exporter, timeout_s) if flush else True
 
+    def _signals(self) -> list[tuple[Any, Health | None]]:
+        """The providers this instance exports through, with their exporters' health."""
+        if not self._owns_provider:
+            return [(self.provider, None)]
+        return [(self.provider, self.exporter), (self.logger_provider, self.log_exporter),
+                (self.meter_provider, self.metric_exporter)]
+
+    def _flush_all(self, deadline: float) -> bool:
+        """Flush spans, logs and metrics (each skipped while its exports fail), one after
+        the other, by `deadline` (monotonic)."""
+        ok = True
+        for provider, health in self._signals():
+            flush = getattr(provider, "force_flush", None)
+            if flush is not None and (health is not None or provider is self.provider):
+                ok = bounded_flush(flush, health, max(0.0, deadline - time.monotonic())) and ok
+        return ok
+
     def flush(self, timeout_s: float = 10.0) -> bool:
-        """Export buffered spans, then deliver queued feedback, within about `timeout_s`.
-        True when everything went out."""
+        """Export buffered spans, logs and metrics, then deliver queued feedback, within
+        about `timeout_s`. True when everything went out."""
         deadline = time.monotonic() + timeout_s
-        spans_ok = self._force_flush(timeout_s)
+        exported = self._flush_all(deadline)
         feedback_ok = self.feedback_sender.flush(max(0.0, deadline - time.monotonic()))
-        return bool(spans_ok) and feedback_ok
+        return exported and feedback_ok
+
+    def _at_exit(self) -> None:
+        self.shutdown(self.config.export_timeout_s + 1.0)
 
     def shutdown(self, timeout_s: float = 10.0) -> None:
-        """Flush and stop (safe to call twice)."""
+        """Flush and stop; the `logging` handler is removed first (safe to call twice).
+        Runs at interpreter exit unless called before."""
         if self._shut:
             return
         self._shut = True
+        atexit.unregister(self._at_exit)
         deadline = time.monotonic() + timeout_s
-        self._force_flush(timeout_s)
+        logs_module.detach(self._handler_logger, self.log_handler)
+        self._flush_all(deadline)
         self.feedback_sender.shutdown(max(0.5, deadline - time.monotonic()))
         if self._owns_provider:  # bounded: OTel's own shutdown may wait 30 s on a down platform
-            bounded_flush(self.provider.shutdown, None, max(0.5, deadline - time.monotonic()))
+            for provider, health in self._signals():
+                wait = max(0.5, deadline - time.monotonic())
+                bounded_flush(provider.shutdown, None, min(wait, 0.5) if health is not None and health.failing else wait)
 
 
 class _ProducerSpan:
@@ -179,17 +252,3 @@ class _ProducerSpan:
 
     def __exit__(self, *exc: Any) -> Any:
         return self._manager.__exit__(*exc)
-
-
-def _exporter(config: SdkConfig) -> SpanExporter:
-    """The OTLP exporter for the configured protocol (imported only when used)."""
-    if config.protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
-
-        target, insecure = config.grpc_target
-        return GrpcExporter(endpoint=target, insecure=insecure, headers=dict(config.headers),
-                            timeout=config.export_timeout_s)
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
-
-    return HttpExporter(endpoint=config.traces_url, headers=dict(config.headers), timeout=config.export_timeout_s)
-

@@ -5,6 +5,11 @@ A call with one row is one span; a batch is a `predict_batch` span with one chil
 row (so drift and quality see every row, and each row has its own prediction id for
 feedback). Row spans carry the call's start and end. Classifiers also record each class's
 probability (`predict_proba`, computed after the timed call) and the confidence.
+
+The call's span (the batch span, or the single row's) is current while the estimator
+runs, so whatever the model logs is correlated with it, and an exception marks it as an
+error. Each call also adds its rows to the `spanwise.predictions` counter and its
+duration to the `spanwise.prediction.latency` histogram.
 """
 
 from __future__ import annotations
@@ -13,12 +18,14 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.trace import Span, Status, StatusCode, Tracer
 
 from spanwise.model import ml_attributes as ml
 from spanwise.sdk import attributes as attrs
 from spanwise.sdk import explain, tables
-from spanwise.sdk.predictions import LinkTarget, record
+from spanwise.sdk.predictions import LinkTarget, record, span_links
 
 if TYPE_CHECKING:
     from spanwise.sdk.runtime import Spanwise
@@ -51,23 +58,27 @@ class InstrumentedModel:
                          links: Iterable[LinkTarget] | None = None,
                          attributes: Mapping[str, Any] | None = None) -> tuple[Any, list[str]]:
         """`predict(X)` and the prediction id of each row."""
-        start = time.time_ns()
-        predicted = self.estimator.predict(X)
-        end = time.time_ns()
-        proba = self._proba(X) if self.record_proba else None
-        ids = self._record(X, _listed(predicted), proba, start, end, prediction_ids, links, attributes)
+        names, rows = tables.rows(X, self.feature_names)
+        links = list(links or ())
+        with _Call(self._sdk.tracer, self.model, self.version, len(rows), links) as call:
+            predicted = self.estimator.predict(X)
+            call.end = time.time_ns()
+            proba = self._proba(X) if self.record_proba else None
+        ids = self._record(call, names, rows, _listed(predicted), proba, prediction_ids, links, attributes)
         return predicted, ids
 
     def predict_proba(self, X: Any, *, prediction_ids: Sequence[str] | None = None,
                       links: Iterable[LinkTarget] | None = None, attributes: Mapping[str, Any] | None = None) -> Any:
         """Class probabilities; the recorded label is the most probable class."""
-        start = time.time_ns()
-        proba = self.estimator.predict_proba(X)
-        end = time.time_ns()
+        names, rows = tables.rows(X, self.feature_names)
+        links = list(links or ())
+        with _Call(self._sdk.tracer, self.model, self.version, len(rows), links) as call:
+            proba = self.estimator.predict_proba(X)
+            call.end = time.time_ns()
         classes = list(self.estimator.classes_)
-        rows = _listed(proba)
-        labels = [classes[max(range(len(r)), key=r.__getitem__)] for r in rows]
-        self._record(X, labels, rows, start, end, prediction_ids, links, attributes)
+        scores = _listed(proba)
+        labels = [classes[max(range(len(r)), key=r.__getitem__)] for r in scores]
+        self._record(call, names, rows, labels, scores, prediction_ids, links, attributes)
         return proba
 
     def __getattr__(self, name: str) -> Any:
@@ -87,31 +98,28 @@ class InstrumentedModel:
         return [attrs.output(label=v, scores=dict(zip(classes, p))) for v, p in zip(predicted, proba)]
 
     def _record(
-        self, X: Any, predicted: list[Any], proba: list[list[float]] | None, start: int, end: int,
-        prediction_ids: Sequence[str] | None, links: Iterable[LinkTarget] | None,
+        self, call: "_Call", names: list[str], rows: list[list[Any]], predicted: list[Any],
+        proba: list[list[float]] | None, prediction_ids: Sequence[str] | None, links: list[LinkTarget],
         attributes: Mapping[str, Any] | None,
     ) -> list[str]:
-        names, rows = tables.rows(X, self.feature_names)
+        start, end = call.start, call.end
         ids = list(prediction_ids) if prediction_ids is not None else [attrs.new_prediction_id() for _ in rows]
         if len(ids) != len(rows):
+            call.span.end(end_time=end)
             raise ValueError(f"{len(ids)} prediction ids for {len(rows)} rows")
         outputs = self._outputs(predicted, proba)
         explained = self._explanations(names, rows, ids)
-        tracer, links = self._sdk.tracer, list(links or ())
-        context, parent = None, None
-        if len(rows) > 1:
-            parent = tracer.start_span("predict_batch", start_time=start, attributes={
-                ml.MODEL_NAME: self.model, **({ml.MODEL_VERSION: self.version} if self.version else {}),
-                "ml.batch.size": len(rows)})
-            context = trace.set_span_in_context(parent)
+        batch = len(rows) > 1
+        context = trace.set_span_in_context(call.span) if batch else None
         for index, (row, pid, out) in enumerate(zip(rows, ids, outputs)):
-            record(tracer, self.model, self.version, features=dict(zip(names, row)), prediction_id=pid,
+            record(self._sdk.tracer, self.model, self.version, features=dict(zip(names, row)), prediction_id=pid,
                    attributions=explained.get(index), attributes={**out, **dict(attributes or {})}, links=links,
-                   start_time=start, end_time=end, context=context)
-            if parent is not None and (index + 1) % self._sdk.pace_rows == 0:
+                   start_time=start, end_time=end, context=context, span=None if batch else call.span)
+            if batch and (index + 1) % self._sdk.pace_rows == 0:
                 self._sdk.pace()
-        if parent is not None:
-            parent.end(end_time=end)
+        if batch:
+            call.span.end(end_time=end)
+        self._sdk.prediction_metrics.record(self.model, self.version, len(rows), (end - start) / 1e9)
         self._local.ids = ids
         return ids
 
@@ -121,6 +129,36 @@ class InstrumentedModel:
         chosen = [i for i, pid in enumerate(ids) if explain.sampled(pid, self.explain_sample_rate)]
         found = explain.attributions(self.explainer, names, [rows[i] for i in chosen])
         return dict(zip(chosen, found))
+
+
+class _Call:
+    """The span of one predict call, current while the estimator runs: `predict_batch`
+    for several rows (ended by the caller after the row spans), the row's own `predict`
+    span for one (finished by `record`), none for zero rows. An exception from the
+    estimator ends it as an error."""
+
+    def __init__(self, tracer: Tracer, model: str, version: str, rows: int, links: list[LinkTarget]) -> None:
+        self.start = time.time_ns()
+        self.end = 0
+        self.span: Span = trace.INVALID_SPAN
+        if rows > 1:
+            self.span = tracer.start_span("predict_batch", start_time=self.start, attributes={
+                ml.MODEL_NAME: model, **({ml.MODEL_VERSION: version} if version else {}), "ml.batch.size": rows})
+        elif rows == 1:
+            self.span = tracer.start_span("predict", start_time=self.start, links=span_links(links))
+        self._token: object | None = None
+
+    def __enter__(self) -> "_Call":
+        self._token = otel_context.attach(trace.set_span_in_context(self.span))
+        return self
+
+    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
+        otel_context.detach(self._token)  # type: ignore[arg-type]
+        self.end = self.end or time.time_ns()
+        if error is not None:
+            self.span.record_exception(error)
+            self.span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+            self.span.end(end_time=self.end)
 
 
 def _names_in(estimator: Any) -> list[str] | None:
