@@ -1,16 +1,21 @@
 """Concept drift and export end to end: prediction spans sent with the real OpenTelemetry
 SDK, labels posted to /api/v1/feedback, the concept-drift API finding the injected label
 flip in its segment, then `spanwise export` (a subprocess talking to the server's API)
-writing Parquet that equals the Python client's DataFrame."""
+writing Parquet that equals the Python client's DataFrame, and the JSON and CSV exports
+agreeing with it (times as ISO 8601 text)."""
 
 from __future__ import annotations
 
+import csv
+import datetime
+import io
 import os
 import subprocess
 import sys
 from typing import Any
 
 import httpx
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from concept_data import CURRENT_END, CURRENT_START, REFERENCE_START, expected, feedback, predictions, span_attributes
@@ -85,3 +90,30 @@ def test_cli_export_equals_client_dataframe(server: SpanwiseProcess, sent: list[
     missing = subprocess.run([sys.executable, "-m", "spanwise.cli", "export", "nobody", "-o", out, "--url", server.query_url],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 1 and "404" in missing.stderr
+
+
+def _iso(ns: int | None) -> str | None:
+    if ns is None:
+        return None
+    seconds = datetime.datetime.fromtimestamp(ns // 10**9, datetime.timezone.utc)
+    return f"{seconds:%Y-%m-%dT%H:%M:%S}.{ns % 10**9:09d}Z"
+
+
+def test_json_export_writes_times_as_iso_8601(server: SpanwiseProcess, sent: list[dict[str, Any]]) -> None:
+    """Regression: `format=json` answered 500 (pandas Timestamps are not JSON)."""
+    window = {"version": "v1", "start": REFERENCE_START, "end": CURRENT_END}
+    answer = server.query("/api/v1/models/fraud/predictions", format="json", **window)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("application/json")
+    rows = answer.json()
+    table = pq.read_table(io.BytesIO(server.query("/api/v1/models/fraud/predictions", **window).content))
+    assert [r["prediction_id"] for r in rows] == table.column("prediction_id").to_pylist()
+    for column in ("timestamp", "label_timestamp"):
+        nanos = table.column(column).cast(pa.int64()).to_pylist()
+        assert [r[column] for r in rows] == [_iso(ns) for ns in nanos]
+    assert any(r["label_timestamp"] for r in rows)
+    assert rows[0]["label"] == table.column("label")[0].as_py()
+    assert rows[0]["feature.amount"] == table.column("feature.amount")[0].as_py()
+    text = server.query("/api/v1/models/fraud/predictions", format="csv", **window).text
+    assert [line["timestamp"] for line in csv.DictReader(io.StringIO(text))] == [
+        r["timestamp"].replace("T", " ") for r in rows]

@@ -3,7 +3,8 @@ native API's OpenAPI description (each docstring's YAML after `---`).
 
 Export answers Parquet (default; pyarrow), CSV or JSON, at most `limit` rows, oldest
 first; `X-Spanwise-Truncated: true` says more rows matched (narrow the time range or
-raise `limit`).
+raise `limit`). Times are timestamps in Parquet, ISO 8601 text in UTC with nanoseconds
+in CSV and JSON (`2026-11-01T12:00:00.123456789Z` in JSON; CSV writes a space for the T).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from starlette.concurrency import run_in_threadpool
@@ -43,15 +45,26 @@ def _current(request: Request, lookback: str) -> tuple[int, int]:
 
 
 def encode(table: pa.Table, fmt: str) -> bytes:
-    """The table as Parquet, CSV (header, timestamps in ISO 8601) or a JSON array of objects."""
+    """The table as Parquet, CSV (header, timestamps in ISO 8601) or a JSON array of
+    objects (timestamps as ISO 8601 strings)."""
     sink = io.BytesIO()
     if fmt == "parquet":
         pq.write_table(table, sink)
     elif fmt == "csv":
         pacsv.write_csv(table, sink)
     else:
-        return orjson.dumps(table.to_pylist(), option=orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z)
+        return orjson.dumps(_times_as_text(table).to_pylist())
     return sink.getvalue()
+
+
+def _times_as_text(table: pa.Table) -> pa.Table:
+    """Timestamp columns as ISO 8601 UTC strings at their full precision (nanoseconds
+    have no Python `datetime`: `to_pylist()` would give pandas Timestamps, or fail)."""
+    for index, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type):
+            utc = table.column(index).cast(pa.timestamp(field.type.unit, "UTC"))
+            table = table.set_column(index, field.name, pc.strftime(utc, format="%Y-%m-%dT%H:%M:%SZ"))
+    return table
 
 
 def labelled_routes(service: LabelledService) -> list[Route]:
