@@ -38,6 +38,8 @@ def test_static_files_are_gzipped_and_revalidated(server: SpanwiseProcess) -> No
 def test_unknown_paths_stay_404(server: SpanwiseProcess) -> None:
     assert httpx.get(server.query_url + "/nope").status_code == 404
     assert httpx.get(server.query_url + "/static/js/nope.js").status_code == 404
+    outside = httpx.get(server.query_url + "/static/..%2F..%2Fserve%2Fui.py")
+    assert outside.status_code == 404 and b"STATIC_DIR" not in outside.content
     missing = httpx.get(server.query_url + "/api/v1/nope")
     assert missing.status_code == 404 and "<main" not in missing.text
     assert httpx.get(server.query_url + "/api/v1/health").json()["status"] == "ok"

@@ -1,9 +1,8 @@
 // The single-page app: a router over real URLs (state lives in the path and the query
 // string, so every view can be shared and reloaded), the theme switch and the id box.
 
-import { disposeCharts } from './charts.js';
 import { h, note, replace, seg } from './dom.js';
-import { navigate, setRenderer } from './nav.js';
+import { leavePage, navigate, setRenderer } from './nav.js';
 
 const ROUTES = [
   [/^\/(?:traces)?$/, () => import('./pages/traces.js')],
@@ -19,7 +18,7 @@ let generation = 0;
 
 async function render() {
   const mine = ++generation;
-  disposeCharts();
+  leavePage();
   const path = window.location.pathname;
   const route = ROUTES.find(([pattern]) => pattern.test(path));
   markNav(path);

@@ -2,6 +2,7 @@
 // are drawn on canvas; tooltips are HTML, so every tooltip formatter here escapes its text.
 
 import * as echarts from '/static/vendor/echarts/echarts.esm.min.mjs';
+import { onLeave } from './nav.js';
 
 const live = new Set();
 
@@ -25,13 +26,11 @@ export function chart(el, option) {
     ...option,
   });
   live.add(instance);
+  onLeave(() => {
+    instance.dispose();
+    live.delete(instance);
+  });
   return instance;
-}
-
-/** Dispose every chart (called by the router before rendering another page). */
-export function disposeCharts() {
-  for (const instance of live) instance.dispose();
-  live.clear();
 }
 
 window.addEventListener('resize', () => {

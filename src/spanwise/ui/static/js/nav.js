@@ -25,3 +25,17 @@ export function setQuery(params) {
   }
   history.replaceState(null, '', url);
 }
+
+const leaving = new Set();
+
+/** Run `fn` when the current page is left (charts dispose themselves this way, so the
+ *  router needs no charting code and pages without charts never load the library). */
+export function onLeave(fn) {
+  leaving.add(fn);
+}
+
+/** Called by the router before it renders another page. */
+export function leavePage() {
+  for (const fn of leaving) fn();
+  leaving.clear();
+}

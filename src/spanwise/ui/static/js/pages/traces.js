@@ -37,6 +37,9 @@ function apiParams(state) {
 
 export async function render(root, { query, isCurrent }) {
   const state = Object.fromEntries(FIELDS.map((f) => [f, query.get(f) || '']));
+  // The search starts now, beside the service list, not after the form is built.
+  const firstResults = getJSON('/api/v1/traces', apiParams(state));
+  firstResults.catch(() => {});
   const services = await getJSON('/api/v1/services').then((r) => r.services).catch(() => []);
   if (!isCurrent()) return;
 
@@ -66,7 +69,7 @@ export async function render(root, { query, isCurrent }) {
     setQuery(next);
     search(next, results, isCurrent);
   });
-  await search(state, results, isCurrent);
+  await search(state, results, isCurrent, firstResults);
 }
 
 async function loadOperations(service, selectEl, current) {
@@ -78,11 +81,11 @@ async function loadOperations(service, selectEl, current) {
   replace(selectEl, [...select("operation", options, current).children]);
 }
 
-async function search(state, results, isCurrent) {
+async function search(state, results, isCurrent, pending = null) {
   replace(results, note('loading', 'Searching…'));
   let traces;
   try {
-    traces = (await getJSON('/api/v1/traces', apiParams(state))).traces;
+    traces = (await (pending || getJSON('/api/v1/traces', apiParams(state)))).traces;
   } catch (err) {
     replace(results, note('error', err.message));
     return;
