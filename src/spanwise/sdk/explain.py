@@ -44,11 +44,22 @@ def shap_explainer(estimator: Any, background: Any, max_background: int = 100) -
     import numpy as np
 
     sample = np.asarray(background)[:max_background]
+    names = getattr(estimator, "feature_names_in_", None)
+
+    def framed(x: Any) -> Any:
+        """Rows as the estimator was fitted (a DataFrame when it saw column names)."""
+        if names is None:
+            return x
+        import pandas as pd  # a dependency of shap
+
+        return pd.DataFrame(x, columns=list(names))
+
     if hasattr(estimator, "predict_proba"):
         def output(x: Any) -> Any:
-            return estimator.predict_proba(x)[:, -1]
+            return estimator.predict_proba(framed(x))[:, -1]
     else:
-        output = estimator.predict
+        def output(x: Any) -> Any:
+            return estimator.predict(framed(x))
     explainer = shap.Explainer(output, sample)
 
     def explain(rows: list[list[Any]]) -> Any:
