@@ -14,6 +14,8 @@ from typing import Iterator
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
+from server_process import SpanwiseProcess
+from ui_traffic import Sent, send_shop
 
 CHROMIUM = "/usr/bin/chromium"
 # Flags from the machine notes: without the background-networking ones Chromium keeps
@@ -81,3 +83,11 @@ def ui(browser: Browser, request: pytest.FixtureRequest) -> Iterator[BrowserPage
         pass
     context.close()
     assert not wrapped.errors, f"JavaScript errors on {request.node.name}: {wrapped.errors}"
+
+
+@pytest.fixture(scope="module")
+def shop(server: SpanwiseProcess) -> Sent:
+    """The shop's traffic (tests/support/ui_traffic.py) in the module's server, stored."""
+    sent = send_shop(server.grpc_endpoint)
+    assert server.wait_for(lambda: server.status()["predictions"] >= len(sent.predictions)), server.log()
+    return sent

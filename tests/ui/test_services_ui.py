@@ -5,14 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 from server_process import SpanwiseProcess
-from ui_traffic import Sent, send_shop
-
-
-@pytest.fixture(scope="module")
-def shop(server: SpanwiseProcess) -> Sent:
-    sent = send_shop(server.grpc_endpoint)
-    assert server.wait_for(lambda: server.status()["predictions"] >= len(sent.predictions)), server.log()
-    return sent
+from ui_traffic import Sent
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -16,7 +16,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Link
 from playwright.sync_api import Page, expect
 from server_process import SpanwiseProcess
-from ui_traffic import Sent, Services, send_big_trace, send_shop
+from ui_traffic import Sent, Services, send_big_trace
 
 MS = 10**6
 
@@ -70,13 +70,6 @@ def _baseline_csv() -> str:
     lines = ["tenure_months,monthly_spend,plan"]
     lines += [f"{i * 0.6:.2f},{10 + i * 3.9:.2f},{('basic', 'pro', 'team')[i % 3]}" for i in range(101)]
     return "\n".join(lines) + "\n"
-
-
-@pytest.fixture(scope="module")
-def shop(server: SpanwiseProcess) -> Iterator[Sent]:
-    sent = send_shop(server.grpc_endpoint)
-    assert server.wait_for(lambda: server.status()["predictions"] >= len(sent.predictions)), server.log()
-    yield sent
 
 
 @pytest.fixture(scope="module")

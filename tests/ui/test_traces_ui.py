@@ -3,19 +3,11 @@ trace id box, URL state that survives a reload, and hostile telemetry rendered a
 
 from __future__ import annotations
 
-from typing import Iterator
 
 import pytest
 from playwright.sync_api import expect
 from server_process import SpanwiseProcess
-from ui_traffic import XSS, Sent, send_hostile, send_shop
-
-
-@pytest.fixture(scope="module")
-def shop(server: SpanwiseProcess) -> Iterator[Sent]:
-    sent = send_shop(server.grpc_endpoint)
-    assert server.wait_for(lambda: server.status()["predictions"] >= len(sent.predictions)), server.log()
-    yield sent
+from ui_traffic import XSS, Sent, send_hostile
 
 
 @pytest.fixture(scope="module")

@@ -150,7 +150,12 @@ def _valid_ids(spans: pa.StructArray) -> tuple[pa.Array, str]:
          pc.and_(pc.less(pc.struct_field(spans, "start_time_unix_nano"), _MAX_TIME),
                  pc.less(pc.struct_field(spans, "end_time_unix_nano"), _MAX_TIME))),
     )
-    valid = pa.array(np.ones(len(spans), dtype=bool))
+    return combine_checks(checks, len(spans))
+
+
+def combine_checks(checks: tuple[tuple[str, pa.Array], ...], length: int) -> tuple[pa.Array, str]:
+    """Rows that pass every (message, mask) check, and the messages of the checks some row failed."""
+    valid = pa.array(np.ones(length, dtype=bool))
     problems = []
     for message, ok in checks:
         valid = pc.and_(valid, ok)

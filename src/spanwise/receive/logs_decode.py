@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import ptars
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,7 +18,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from spanwise.errors import MalformedPayload
 from spanwise.model.logs import LOG_SCHEMA
 from spanwise.model.spans import TIMESTAMP
-from spanwise.receive.decode import UNKNOWN_SERVICE, attributes, hex_ids, render_values
+from spanwise.receive.decode import UNKNOWN_SERVICE, attributes, combine_checks, hex_ids, render_values
 
 _HANDLER = ptars.HandlerPool([ExportLogsServiceRequest.DESCRIPTOR.file]).get_for_message(
     ExportLogsServiceRequest.DESCRIPTOR
@@ -111,10 +110,4 @@ def _valid(records: pa.StructArray) -> tuple[pa.Array, str]:
          pc.and_(pc.less(pc.struct_field(records, "time_unix_nano"), _MAX_TIME),
                  pc.less(pc.struct_field(records, "observed_time_unix_nano"), _MAX_TIME))),
     )
-    valid = pa.array(np.ones(len(records), dtype=bool))
-    problems = []
-    for message, ok in checks:
-        valid = pc.and_(valid, ok)
-        if pc.all(ok).as_py() is False:
-            problems.append(message)
-    return valid, "; ".join(problems)
+    return combine_checks(checks, len(records))

@@ -37,41 +37,30 @@ class OtlpSignal:
     response: Callable[[ExportOutcome], Message]
 
 
-def _trace_response(outcome: ExportOutcome) -> Message:
-    response = ExportTraceServiceResponse()
-    if outcome.rejected:
-        response.partial_success.rejected_spans = outcome.rejected
-        response.partial_success.error_message = outcome.message
-    return response
+def _response(message: type[Message], rejected_field: str) -> Callable[[ExportOutcome], Message]:
+    """The signal's export response; partial success names what was rejected and why."""
 
+    def build(outcome: ExportOutcome) -> Message:
+        response = message()
+        if outcome.rejected:
+            setattr(response.partial_success, rejected_field, outcome.rejected)  # type: ignore[attr-defined]
+            response.partial_success.error_message = outcome.message  # type: ignore[attr-defined]
+        return response
 
-def _logs_response(outcome: ExportOutcome) -> Message:
-    response = ExportLogsServiceResponse()
-    if outcome.rejected:
-        response.partial_success.rejected_log_records = outcome.rejected
-        response.partial_success.error_message = outcome.message
-    return response
-
-
-def _metrics_response(outcome: ExportOutcome) -> Message:
-    response = ExportMetricsServiceResponse()
-    if outcome.rejected:
-        response.partial_success.rejected_data_points = outcome.rejected
-        response.partial_success.error_message = outcome.message
-    return response
+    return build
 
 
 def traces_signal(exporter: Exporter) -> OtlpSignal:
     return OtlpSignal("/v1/traces", "opentelemetry.proto.collector.trace.v1.TraceService",
-                      exporter, json_to_protobuf, _trace_response)
+                      exporter, json_to_protobuf, _response(ExportTraceServiceResponse, "rejected_spans"))
 
 
 def logs_signal(exporter: Exporter) -> OtlpSignal:
     return OtlpSignal("/v1/logs", "opentelemetry.proto.collector.logs.v1.LogsService",
-                      exporter, logs_json_to_protobuf, _logs_response)
+                      exporter, logs_json_to_protobuf, _response(ExportLogsServiceResponse, "rejected_log_records"))
 
 
 def metrics_signal(exporter: Exporter) -> OtlpSignal:
     return OtlpSignal("/v1/metrics", "opentelemetry.proto.collector.metrics.v1.MetricsService",
                       exporter, lambda body: whole_json_to_protobuf(body, ExportMetricsServiceRequest()),
-                      _metrics_response)
+                      _response(ExportMetricsServiceResponse, "rejected_data_points"))

@@ -14,9 +14,10 @@ from typing import Any, Callable, Mapping, Union
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import Span, SpanKind, Tracer
 
 from spanwise.sdk.attributes import scalar
+from spanwise.sdk.spans import end_span
 
 #: When a feature was last written: Unix seconds or a datetime; one for all features or
 #: one per feature.
@@ -64,12 +65,7 @@ class FeatureLookup:
         return self.stale
 
     def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
-        if error is not None:
-            self.span.record_exception(error)
-            self.span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
-        self.span.end()
-        if self._token is not None:
-            otel_context.detach(self._token)  # type: ignore[arg-type]
+        end_span(self.span, self._token, error)
 
 
 def lookup(

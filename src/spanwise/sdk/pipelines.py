@@ -15,9 +15,10 @@ from typing import Any, Callable, Mapping, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Link, Span, SpanContext, Status, StatusCode, TraceFlags, Tracer
+from opentelemetry.trace import Link, Span, SpanContext, TraceFlags, Tracer
 
 from spanwise.sdk import tables
+from spanwise.sdk.spans import end_span
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -93,12 +94,7 @@ class PipelineStep:
         self.span.set_attributes(describe(data, prefix))
 
     def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
-        if error is not None:
-            self.span.record_exception(error)
-            self.span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
-        self.span.end()
-        if self._token is not None:
-            otel_context.detach(self._token)  # type: ignore[arg-type]
+        end_span(self.span, self._token, error)
 
 
 def describe(data: Any, prefix: str) -> dict[str, Any]:

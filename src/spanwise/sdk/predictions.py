@@ -18,6 +18,7 @@ from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, Statu
 
 from spanwise.sdk import attributes as attrs
 from spanwise.sdk.pipelines import LineageRef, as_link
+from spanwise.sdk.spans import end_span
 
 #: Something a prediction can link to: a pipeline run/step (`LineageRef`), a span
 #: context, or a W3C traceparent string.
@@ -110,12 +111,7 @@ class Prediction:
         self.span.set_attributes(attrs.explanations(attributions))
 
     def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
-        if error is not None:
-            self.span.record_exception(error)
-            self.span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
-        self.span.end()
-        if self._token is not None:
-            otel_context.detach(self._token)  # type: ignore[arg-type]
+        end_span(self.span, self._token, error)
         _last_id.set(self.prediction_id)
 
 
