@@ -242,3 +242,8 @@ def test_drift_against_a_baseline(ui, server: SpanwiseProcess) -> None:
     expect(_drift_row(page, "amount").locator(".drift-status")).to_have_text("drifted")
     expect(_drift_row(page, "age").locator(".drift-status")).to_have_text("stable")
     ui.shot("drift-baseline")
+    # All versions, but the only baseline belongs to v1: v1 is compared with it, and the page says so.
+    page = ui.open("/models/fraud?tab=drift&lookback=6h")
+    expect(page.locator(".note-info")).to_contain_text("showing v1 against its own baseline")
+    expect(page.locator("#drift-reference-text")).to_contain_text("baseline “launch”")
+    expect(_drift_row(page, "amount").locator(".drift-status")).to_have_text("drifted")

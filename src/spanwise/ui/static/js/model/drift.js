@@ -37,9 +37,12 @@ export async function render(root, ctx) {
     replace(root, note('empty', `No predictions in the ${range.label.toLowerCase()}: nothing to compare.`));
     return;
   }
+  // All versions, but baselines only per version (training profiles): compare the newest
+  // such version with its own baseline rather than every window with the one before it.
+  const version = state.version || driftVersion(baselines.baselines);
   const reports = new Map();
   await Promise.all(active.map(async (start) => {
-    reports.set(start, await fetchDrift(name, start, range.step, state.version).catch(() => null));
+    reports.set(start, await fetchDrift(name, start, range.step, version).catch(() => null));
   }));
   if (!isCurrent()) return;
   const compared = active.filter((w) => reports.get(w)?.reference.rows);
@@ -60,6 +63,9 @@ export async function render(root, ctx) {
     overlay(overlayEl, reports, active, selected, range, choose);
   };
   replace(root,
+    version !== state.version
+      ? note('info', `All versions selected, but the baselines belong to single versions: showing ${version} against its own baseline. Choose a version above to see another.`)
+      : null,
     referencePanel(name, reports, compared, baselines.baselines, state),
     panel('Drift per window', `Features × ${fmtStep(range.step)} windows. Colour: PSI against the reference; ● marks a window where the feature’s test flags drift; grey: traffic but nothing to compare with. Click a cell to compare its distributions.`,
       compared.length ? heatEl : note('empty', 'No window has reference data to compare with: widen the time range, or set a baseline.')),
@@ -68,6 +74,12 @@ export async function render(root, ctx) {
       overlayEl));
   if (compared.length) heatmap(heatEl, features, reports, range, selected, choose);
   choose({});
+}
+
+/** The version of the newest baseline when no baseline covers every version, else none. */
+function driftVersion(baselines) {
+  if (!baselines.length || baselines.some((b) => !b.version)) return '';
+  return [...baselines].sort((a, b) => b.created_unix_nano - a.created_unix_nano)[0].version;
 }
 
 /** Feature rows: input features first, then the model's outputs. */
