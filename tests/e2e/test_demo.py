@@ -82,3 +82,14 @@ def test_latency_spikes_show_in_the_models_latency(server: SpanwiseProcess, demo
     assert max(p["latency_ms"]["p95"] for p in before) < 100, before
     live = _q(server, "/api/v1/models/ltv/metrics", start=live_start, end=live_end, step=(live_end - live_start) // 10**9)
     assert max(p["latency_ms"]["p95"] for p in live["points"]) > 250
+
+
+def test_demo_services_log_into_their_traces(server: SpanwiseProcess, demo: dict[str, Any]) -> None:
+    warnings = _q(server, "/api/v1/logs", service="feature-store", severity="WARN", lookback="1h")["logs"]
+    assert warnings, "stale features are logged as warnings"
+    entry = warnings[0]
+    assert "refresh job failed" in entry["body"] and entry["traceId"] and entry["spanId"]
+    in_trace = _q(server, f"/api/v1/traces/{entry['traceId']}/logs")["logs"]
+    assert entry["body"] in [e["body"] for e in in_trace]
+    span_ids = {s["spanId"] for s in _q(server, f"/api/v1/traces/{entry['traceId']}")["spans"]}
+    assert entry["spanId"] in span_ids

@@ -4,6 +4,7 @@ provider and resource); the models are SDK-wrapped scikit-learn pipelines."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any, Callable
@@ -24,8 +25,11 @@ class DemoSystem:
     """Start with `start()`; `url` is the frontend's; `shutdown()` stops and flushes all."""
 
     def __init__(self, endpoint: str, api_url: str, models: Models, incidents: world.Incidents, seed: int) -> None:
+        # Each service logs through Python logging into its own logger, exported as OTLP logs
+        # correlated with the span that is current (shown under the trace's waterfall).
         self.sdks = {name: Spanwise(name, endpoint, api_url=api_url, resource_attributes={
-            "service.namespace": "spanwise-demo", "deployment.environment": "demo"}) for name in SERVICES}
+            "service.namespace": "spanwise-demo", "deployment.environment": "demo"},
+            log_handler=_logger(name), log_level=logging.INFO) for name in SERVICES}
         self.incidents, self._rng, self._lock = incidents, np.random.default_rng(seed), threading.Lock()
         classifier, regressor = self.sdks["churn-classifier"], self.sdks["ltv-regressor"]
         self.churn = {v: classifier.wrap(m, "churn", v) for v, m in models.churn.items()}
@@ -68,7 +72,10 @@ class DemoSystem:
             age = float(self._rng.exponential(600.0))
         if self._random() < STALE_RATE:
             age = 2 * 86_400 + age  # a failed refresh job: two days old
+            _logger("feature-store").warning("features of customer %d are %.1f h old: the refresh job failed",
+                                             customer, age / 3600, extra={"customer.id": customer})
         if self._random() < SLOW_RATE:
+            _logger("feature-store").info("cache miss for customer %d: reading the offline store", customer)
             time.sleep(0.12)
         values = {k: _plain(v) for k, v in frame.iloc[0].items() if k != "customer_id"}
         with self.sdks["feature-store"].feature_lookup("customer_features", customer, max_age_s=86_400) as lookup:
@@ -78,6 +85,7 @@ class DemoSystem:
     def _churn(self, body: dict[str, Any]) -> dict[str, Any]:
         version = world.version_of(int(body["customer_id"]))
         if self._random() < ERROR_RATE:
+            _logger("churn-classifier").error("model server timeout after 2 s (churn %s)", version)
             raise ServiceError("model server timeout")
         model = self.churn_broken if version == "v2" and self.incidents.regressed(time.time_ns()) else self.churn[version]
         time.sleep(0.004 + 0.01 * self._random())
@@ -112,6 +120,7 @@ class DemoSystem:
         try:
             return call(self.sdks["web-frontend"], self.services["checkout-api"].url, "/score", body)
         except ServiceError as exc:
+            _logger("web-frontend").error("checkout failed for customer %s: %s", body.get("customer_id"), exc)
             raise ServiceError(f"checkout failed: {exc}") from None
 
 
@@ -128,6 +137,13 @@ class _Throttled:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.estimator, name)
+
+
+def _logger(service: str) -> logging.Logger:
+    """The service's logger: exported as OTLP logs, kept out of the demo's console output."""
+    logger = logging.getLogger(f"spanwise.demo.{service}")
+    logger.propagate = False
+    return logger
 
 
 def _plain(value: Any) -> Any:
