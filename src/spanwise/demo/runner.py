@@ -68,6 +68,7 @@ def _run(options: DemoOptions) -> dict[str, Any]:
     incidents = system.incidents = incidents.live_from(time.time_ns(), options.duration_s, options.backfill)
     system.start()
     say(f"live traffic for {options.duration_s:.0f} s at {options.rate:g} requests/s: {system.url}/page")
+    say(f"watch it in the web UI: {options.api_url}/services, {options.api_url}/models/churn?tab=drift")
     counts = traffic.run(system.url, system.sdks["checkout-api"], options.duration_s, options.rate, options.seed + 1)
     system.shutdown()
     summary = {"incidents": _incident_json(incidents), "requests": dict(counts), **timings,
