@@ -84,7 +84,7 @@ function layout(names, edges) {
   for (const name of names) (columns[depth[name]] ||= []).push(name);
   const position = {};
   for (const [col, members] of Object.entries(columns)) {
-    members.forEach((name, i) => { position[name] = [Number(col) * 260, (i - (members.length - 1) / 2) * 110]; });
+    members.forEach((name, i) => { position[name] = [Number(col) * 300, (i - (members.length - 1) / 2) * 110]; });
   }
   return position;
 }
@@ -93,6 +93,10 @@ function serviceMap(el, red, edges, state, go) {
   const byName = Object.fromEntries(red.rows.map((r) => [r.name, r]));
   const names = [...new Set([...red.rows.map((r) => r.name), ...edges.flatMap((e) => [e.parent, e.child])])];
   const position = layout(names, edges);
+  // Room for the tallest column of services, so nodes and labels keep their size.
+  const perColumn = {};
+  for (const [x] of Object.values(position)) perColumn[x] = (perColumn[x] || 0) + 1;
+  el.style.height = `${Math.max(300, 110 * Math.max(...Object.values(perColumn)) + 100)}px`;
   const colors = { ok: '#47b881', warn: '#f0a020', error: '#e5484d' };
   const nodes = names.map((name) => {
     const r = byName[name];
