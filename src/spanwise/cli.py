@@ -11,8 +11,11 @@ from typing import Any
 
 from spanwise import __version__, cli_baseline
 from spanwise.demo import cli as cli_demo
-from spanwise.config import load_config
 from spanwise.errors import ConfigError
+
+#: Top-level modules that only `pip install "spanwise[server]"` brings.
+SERVER_MODULES = {"chdb", "ptars", "pyarrow", "numpy", "uvicorn", "uvloop", "starlette", "orjson", "yaml", "scipy",
+                  "grpc", "google"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,6 +74,7 @@ def _server_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from spanwise.config import load_config
     from spanwise.serve.runtime import SpanwiseServer
 
     config = load_config(args.config, overrides={"server": _server_overrides(args)})
@@ -85,20 +89,32 @@ def _serve(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "serve":
-            return _serve(args)
-        if args.command == "export":
-            return _export(args)
-        if args.command == "baseline":
-            return cli_baseline.run(args)
-        if args.command == "demo":
-            return cli_demo.run(args)
-        load_config(args.file, environ={})
-        print(f"{args.file}: OK")
-        return 0
+        return _run(args)
     except ConfigError as exc:
         print(f"spanwise: error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in SERVER_MODULES:
+            raise
+        print(f"spanwise: error: `spanwise {args.command}` needs the server's dependencies ({exc.name} is missing): "
+              "pip install 'spanwise[server]'", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "export":
+        return _export(args)
+    if args.command == "baseline":
+        return cli_baseline.run(args)
+    if args.command == "demo":
+        return cli_demo.run(args)
+    from spanwise.config import load_config
+
+    load_config(args.file, environ={})
+    print(f"{args.file}: OK")
+    return 0
 
 
 if __name__ == "__main__":
