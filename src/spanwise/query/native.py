@@ -47,9 +47,22 @@ def typed_attributes(pairs: list[tuple[str, str]], types: list[tuple[str, str]])
     return {key: typed_value(value, kinds.get(key)) for key, value in pairs}
 
 
+def plain_rows(spans: pa.Table) -> list[dict[str, Any]]:
+    """Rows with timestamps as Unix-ns integers: converting them to datetime objects (which
+    `to_pylist` does, through pandas when it is installed) was most of a big trace's cost."""
+    columns = []
+    for field, column in zip(spans.schema, spans.columns):
+        if pa.types.is_timestamp(field.type):
+            column = column.cast(pa.int64())
+        elif pa.types.is_list(field.type) and pa.types.is_timestamp(field.type.value_type):
+            column = column.cast(pa.list_(pa.int64()))
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=spans.schema.names).to_pylist()
+
+
 def span_to_native(row: dict[str, Any]) -> dict[str, Any]:
-    """One stored span row (from `Table.to_pylist()`) as native JSON."""
-    start_ns = int(row["Timestamp"].value)
+    """One stored span row (from `plain_rows`) as native JSON."""
+    start_ns = int(row["Timestamp"])
     span = {
         "traceId": row["TraceId"],
         "spanId": row["SpanId"],
@@ -66,7 +79,7 @@ def span_to_native(row: dict[str, Any]) -> dict[str, Any]:
         "resource": typed_attributes(row["ResourceAttributes"], row["ResourceAttributeTypes"]),
         "attributes": typed_attributes(row["SpanAttributes"], row["SpanAttributeTypes"]),
         "events": [
-            {"timeUnixNano": int(ts.value), "name": name, "attributes": dict(attrs)}
+            {"timeUnixNano": int(ts), "name": name, "attributes": dict(attrs)}
             for ts, name, attrs in zip(row["Events.Timestamp"], row["Events.Name"], row["Events.Attributes"])
         ],
         "links": [
@@ -86,7 +99,7 @@ def span_to_native(row: dict[str, Any]) -> dict[str, Any]:
 def trace_to_native(spans: pa.Table) -> dict[str, Any]:
     """All spans of one trace, deduplicated by span id, ordered by start time."""
     seen: dict[str, dict[str, Any]] = {}
-    for row in spans.to_pylist():
+    for row in plain_rows(spans):
         seen.setdefault(row["SpanId"], span_to_native(row))
     ordered = sorted(seen.values(), key=lambda s: (s["startTimeUnixNano"], s["spanId"]))
     return {"traceId": ordered[0]["traceId"] if ordered else None, "spans": ordered}
@@ -95,15 +108,15 @@ def trace_to_native(spans: pa.Table) -> dict[str, Any]:
 def trace_summaries(trace_ids: list[str], spans: pa.Table) -> list[dict[str, Any]]:
     """One line per trace for search results, in the order of `trace_ids`."""
     by_trace: dict[str, list[dict[str, Any]]] = {t: [] for t in trace_ids}
-    for row in spans.to_pylist() if spans.num_rows else []:
+    for row in plain_rows(spans) if spans.num_rows else []:
         by_trace.setdefault(row["TraceId"], []).append(row)
     summaries = []
     for trace_id, rows in by_trace.items():
         if not rows:
             continue
         root = next((r for r in rows if not r["ParentSpanId"]), min(rows, key=lambda r: r["Timestamp"]))
-        start = min(int(r["Timestamp"].value) for r in rows)
-        end = max(int(r["Timestamp"].value) + r["Duration"] for r in rows)
+        start = min(int(r["Timestamp"]) for r in rows)
+        end = max(int(r["Timestamp"]) + r["Duration"] for r in rows)
         summaries.append(
             {
                 "traceId": trace_id,
