@@ -150,3 +150,15 @@ def test_signal_urls(endpoint: str, logs: str, traces: str) -> None:
     config = resolve(endpoint=endpoint, environ={})
     assert (config.signal_url("logs"), config.traces_url) == (logs, traces)
     assert config.signal_url("metrics") == logs.replace("/v1/logs", "/v1/metrics")
+
+
+def test_otel_traces_exporter_none_turns_span_export_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
+    assert resolve().traces is False
+    sw = Spanwise("quiet", "http://127.0.0.1:9", logs=False, metrics=False)
+    assert sw.exporter is None  # no OTLP span exporter was built
+    assert sw.record_prediction("m", "v1", value=1.0)  # recording still works (spans are just not sent)
+    assert sw.flush(2)
+    sw.shutdown(1)
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
+    assert resolve().traces is True

@@ -4,8 +4,8 @@ environment variables OpenTelemetry defines, then defaults.
 Precedence per setting: argument > environment > default. The OTLP protocol defaults to
 `http/protobuf` (the OTel specification's default) unless the endpoint's port is 4317,
 the gRPC port, in which case gRPC is meant. Logs and metrics go to the same endpoint with
-the same protocol and headers; `OTEL_LOGS_EXPORTER=none` / `OTEL_METRICS_EXPORTER=none`
-turn them off.
+the same protocol and headers; `OTEL_TRACES_EXPORTER`, `OTEL_LOGS_EXPORTER` or
+`OTEL_METRICS_EXPORTER` set to `none` turns that signal off.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class SdkConfig:
     disabled: bool
     logs: bool = True
     metrics: bool = True
+    traces: bool = True
     metric_interval_s: float = DEFAULT_METRIC_INTERVAL_S
 
     @property
@@ -92,6 +93,7 @@ def resolve(
         disabled=env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true",
         logs=logs if logs is not None else _exporter_on(env.get("OTEL_LOGS_EXPORTER", "")),
         metrics=metrics if metrics is not None else _exporter_on(env.get("OTEL_METRICS_EXPORTER", "")),
+        traces=_exporter_on(env.get("OTEL_TRACES_EXPORTER", "")),
         metric_interval_s=metric_interval_s if metric_interval_s is not None
         else float(env.get("OTEL_METRIC_EXPORT_INTERVAL", DEFAULT_METRIC_INTERVAL_S * 1000)) / 1000,
     )

@@ -117,7 +117,7 @@ class Spanwise:
     def _provider(self, resource: Resource, exporter: SpanExporter | None, redactor: Redactor | None,
                   schedule_delay_s: float) -> TracerProvider:
         provider = TracerProvider(resource=resource)
-        if not self.config.disabled:
+        if not self.config.disabled and (exporter or self.config.traces):
             inner = exporter or otlp_exporter(self.config, "traces")
             self.exporter = TrackedExporter(RedactingExporter(inner, redactor) if redactor else inner)
             provider.add_span_processor(BatchSpanProcessor(
