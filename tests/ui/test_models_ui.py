@@ -247,3 +247,26 @@ def test_drift_against_a_baseline(ui, server: SpanwiseProcess) -> None:
     expect(page.locator(".note-info")).to_contain_text("showing v1 against its own baseline")
     expect(page.locator("#drift-reference-text")).to_contain_text("baseline “launch”")
     expect(_drift_row(page, "amount").locator(".drift-status")).to_have_text("drifted")
+
+
+def test_monitoring_signals(ui, server: SpanwiseProcess) -> None:
+    # A fixed reference for v1: the reference hour (the drift test's window, profiled once).
+    answer = httpx.post(f"{server.query_url}/api/v1/models/fraud/baselines", json={
+        "name": "signals-ref", "version": "v1", "kind": "window", "start": drift_data.REF_START, "end": drift_data.CUR_START,
+    }, timeout=30)
+    assert answer.status_code == 200, answer.text
+    page = ui.open("/models/fraud?tab=monitoring&lookback=6h")
+    expect(page.locator("#model-tabs a.active")).to_have_text("Monitoring")
+    page.click("#compute-signals")
+    rows = page.locator("tr.signal-row")
+    expect(rows.first).to_be_visible()
+
+    def row(signal: str, feature: str) -> Any:
+        return rows.filter(has=page.locator("td", has_text=signal)).filter(has=page.locator("td", has_text=feature))
+
+    expect(row("drift", "amount")).to_contain_text("flagged")
+    expect(row("drift", "age")).to_contain_text("ok")
+    expect(page.locator("#signals-drift canvas").first).to_be_visible()
+    stored = server.query("/api/v1/models/fraud/signals", lookback="1h", signal="drift", feature="amount").json()
+    assert any(s["flagged"] for s in stored["signals"])
+    ui.shot("monitoring")

@@ -1,5 +1,6 @@
 // One model: its versions and features, and tabs (in the URL with the version and the time
-// range) for operations, quality, drift, data quality, explanations and version comparison.
+// range) for operations, quality, drift, data quality, explanations, version comparison and
+// the stored monitoring signals.
 
 import { getJSON } from '../api.js';
 import {
@@ -15,6 +16,7 @@ const TABS = [
   ['data-quality', 'Data quality', () => import('../model/data_quality.js')],
   ['explanations', 'Explanations', () => import('../model/explain.js')],
   ['compare', 'Compare versions', () => import('../model/compare.js')],
+  ['monitoring', 'Monitoring', () => import('../model/signals.js')],
 ];
 /** Query keys each tab keeps in the URL besides tab, version and lookback. */
 const TAB_KEYS = ['task', 'feature', 'window', 'a', 'b'];
