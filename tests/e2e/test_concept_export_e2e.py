@@ -14,15 +14,10 @@ import subprocess
 import sys
 from typing import Any
 
-import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from concept_data import CURRENT_END, CURRENT_START, REFERENCE_START, expected, feedback, predictions, span_attributes
-from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from concept_data import CURRENT_END, CURRENT_START, REFERENCE_START, expected, send
 from server_process import SpanwiseProcess
 
 from spanwise.client import SpanwiseClient
@@ -32,23 +27,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def sent(server: SpanwiseProcess) -> list[dict[str, Any]]:
-    rows = predictions()
-    providers: dict[str, TracerProvider] = {}
-    for p in rows:
-        if p["model"] not in providers:
-            provider = TracerProvider(resource=Resource.create({"service.name": f"{p['model']}-service"}))
-            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=server.grpc_endpoint, insecure=True)))
-            providers[p["model"]] = provider
-        span = providers[p["model"]].get_tracer("e2e").start_span("predict", start_time=p["start_ns"])
-        for key, value in span_attributes(p).items():
-            span.set_attribute(key, value)
-        span.end(end_time=p["start_ns"] + 10**6)
-    for provider in providers.values():
-        provider.shutdown()
-    assert server.wait_for(lambda: server.status()["predictions"] >= len(rows)), server.log()
-    answer = httpx.post(f"{server.query_url}/api/v1/feedback", json=feedback(rows), timeout=60).json()
-    assert answer["accepted"] == len(feedback(rows)) and answer["unknown_ids"] == []
-    return rows
+    return send(server)
 
 
 def test_concept_drift_api(server: SpanwiseProcess, sent: list[dict[str, Any]]) -> None:

@@ -111,3 +111,31 @@ def expected(rows: list[dict[str, Any]], model: str, feature: str | None = None,
     chi2 = stats.chi2_contingency(table, correction=False)
     return {"statistic": float(chi2.statistic), "p_value": float(chi2.pvalue),
             "reference_error_rate": sum(ref) / len(ref), "current_error_rate": sum(cur) / len(cur)}
+
+
+def send(server: Any) -> list[dict[str, Any]]:
+    """Send every prediction with the real OpenTelemetry SDK (one tracer provider per model's
+    service) and post the feedback labels; returns the rows once they are stored."""
+    import httpx
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    rows = predictions()
+    providers: dict[str, TracerProvider] = {}
+    for p in rows:
+        if p["model"] not in providers:
+            provider = TracerProvider(resource=Resource.create({"service.name": f"{p['model']}-service"}))
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=server.grpc_endpoint, insecure=True)))
+            providers[p["model"]] = provider
+        span = providers[p["model"]].get_tracer("e2e").start_span("predict", start_time=p["start_ns"])
+        for key, value in span_attributes(p).items():
+            span.set_attribute(key, value)
+        span.end(end_time=p["start_ns"] + 10**6)
+    for provider in providers.values():
+        provider.shutdown()
+    assert server.wait_for(lambda: server.status()["predictions"] >= len(rows)), server.log()
+    answer = httpx.post(f"{server.query_url}/api/v1/feedback", json=feedback(rows), timeout=60).json()
+    assert answer["accepted"] == len(feedback(rows)) and answer["unknown_ids"] == []
+    return rows

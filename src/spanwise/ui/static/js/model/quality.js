@@ -1,5 +1,5 @@
 // Quality: metrics of the labelled predictions over time with label coverage, per version,
-// and the whole range per version (`/api/v1/models/{name}/quality`). The task comes from the
+// the whole range per version (`/api/v1/models/{name}/quality`), and concept drift. The task comes from the
 // URL, else from the predictions (labels → classification, values → regression).
 
 import { getJSON } from '../api.js';
@@ -7,6 +7,7 @@ import { chart, lineSeries, timeAxis, timeTooltip } from '../charts.js';
 import {
   colorFor, field, fmtNumber, fmtPercent, h, note, replace, select, seg, table,
 } from '../dom.js';
+import { conceptPanel } from './concept.js';
 import { card, chartGrid, fmtStat, panel } from './parts.js';
 import { detectTask, fetchMetrics, fmtStep, rangeParams } from './range.js';
 
@@ -52,7 +53,8 @@ export async function render(root, { name, state, range, go, isCurrent }) {
       scored ? panel(METRICS[task].map((m) => m[1]).join(' and '), `per ${fmtStep(range.step)} window and version`, metricEl) : null,
       coverage),
     panel('Per version', `the whole ${range.label.toLowerCase()}`, h('div', { id: 'quality-table' }, versionTable(task, whole.windows))),
-    task === 'classification' ? confusions(whole.windows) : null);
+    task === 'classification' ? confusions(whole.windows) : null,
+    scored ? conceptPanel(name, state, range, task, windows) : null);
   if (scored) metricChart(metricEl, task, windows, range);
   coverageChart(root.querySelector('#chart-coverage'), windows, range);
 }
