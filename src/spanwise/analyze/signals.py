@@ -13,7 +13,6 @@ rows instead of recomputing; `compute_now` does the same on demand.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from spanwise.analyze.model_analytics import ModelAnalyticsService
 from spanwise.analyze.models import ModelService
 from spanwise.config import ModelsConfig
 from spanwise.errors import SpanwiseError
+from spanwise.periodic import PeriodicWorker
 from spanwise.store.analytics_api import WindowQuery
 from spanwise.store.api import QualityQuery
 from spanwise.store.sql_signals import SIGNAL_SCHEMA
@@ -108,21 +108,15 @@ class SignalScheduler:
     def __init__(self, computer: SignalComputer, models: ModelService, config: ModelsConfig) -> None:
         self._computer, self._models, self._config = computer, models, config
         self._last_run: dict[str, float] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.stats: Counter[str] = Counter()
+        self._worker = PeriodicWorker("spanwise-signals", self.tick, TICK_S, self.stats)
 
     def start(self) -> None:
-        if self._thread is None and self._config.schedule_interval_s > 0:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="spanwise-signals", daemon=True)
-            self._thread.start()
+        if self._config.schedule_interval_s > 0:
+            self._worker.start()
 
     def shutdown(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._worker.shutdown()
 
     def tick(self, now: float | None = None) -> int:
         """Compute every model whose interval has passed; rows written."""
@@ -140,11 +134,3 @@ class SignalScheduler:
             self.stats["runs"] += 1
         self.stats["rows_written"] += written
         return written
-
-    def _run(self) -> None:
-        while not self._stop.wait(TICK_S):
-            try:
-                self.tick()
-            except Exception:  # noqa: BLE001 - keep the schedule alive; the next tick retries
-                self.stats["failed_ticks"] += 1
-                log.exception("scheduled model signals failed")

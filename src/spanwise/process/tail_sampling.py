@@ -19,13 +19,13 @@ stored spans are unbiased for the remainder and exact for the traces policies se
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 import pyarrow as pa
 
 from spanwise.config import TailSamplingConfig
+from spanwise.periodic import PeriodicWorker
 from spanwise.store.api import BaselineStore, ModelReader, TailSamplingStore
 
 log = logging.getLogger(__name__)
@@ -107,22 +107,15 @@ class TailDecider:
         self._limiter = RateLimiter(config.rate_limit_traces_per_s)
         self._ranges: dict[tuple[str, str], tuple[float, float]] = {}
         self._ranges_at = -1e18
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.stats: Counter[str] = Counter()
+        self._worker = PeriodicWorker("spanwise-tail", self.tick, TICK_S, self.stats)
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="spanwise-tail", daemon=True)
-            self._thread.start()
+        self._worker.start()
 
     def shutdown(self) -> None:
         """Stop deciding; undecided spans stay pending on disk for the next run."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._worker.shutdown()
 
     def tick(self) -> Decision:
         """Decide every ready trace once (also called directly by tests)."""
@@ -147,14 +140,6 @@ class TailDecider:
         if now - self._ranges_at >= self._config.outlier_refresh_s:
             self._ranges, self._ranges_at = baseline_ranges(self._store), now
         return self._ranges
-
-    def _run(self) -> None:
-        while not self._stop.wait(TICK_S):
-            try:
-                self.tick()
-            except Exception:  # noqa: BLE001 - keep deciding; the spans stay pending meanwhile
-                self.stats["failed_ticks"] += 1
-                log.exception("tail sampling tick failed")
 
 
 
