@@ -144,12 +144,25 @@ def test_environment_turns_logs_and_metrics_off_and_arguments_win() -> None:
     ("http://h:4318", "http://h:4318/v1/logs", "http://h:4318/v1/traces"),
     ("http://h:4318/", "http://h:4318/v1/logs", "http://h:4318/v1/traces"),
     ("http://h:4318/v1/traces", "http://h:4318/v1/logs", "http://h:4318/v1/traces"),
-    ("https://h/otlp", "https://h/otlp/v1/logs", "https://h/otlp"),
+    ("https://h/otlp", "https://h/otlp/v1/logs", "https://h/otlp/v1/traces"),
 ])
 def test_signal_urls(endpoint: str, logs: str, traces: str) -> None:
     config = resolve(endpoint=endpoint, environ={})
     assert (config.signal_url("logs"), config.traces_url) == (logs, traces)
     assert config.signal_url("metrics") == logs.replace("/v1/logs", "/v1/metrics")
+    from_env = resolve(environ={"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint})
+    assert (from_env.signal_url("logs"), from_env.traces_url) == (logs, traces)
+
+
+def test_a_traces_endpoint_variable_is_used_exactly() -> None:
+    """OTel: signal-specific endpoint variables are full URLs, used as given."""
+    config = resolve(environ={"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://h/ingest/spans",
+                              "OTEL_EXPORTER_OTLP_ENDPOINT": "https://h/otlp"})
+    assert (config.traces_url, config.signal_url("logs")) == ("https://h/ingest/spans", "https://h/otlp/v1/logs")
+    only = resolve(environ={"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://h/otlp/v1/traces"})
+    assert (only.traces_url, only.signal_url("metrics")) == ("https://h/otlp/v1/traces", "https://h/otlp/v1/metrics")
+    assert resolve(endpoint="http://c:4318", environ={"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://x/y"}).traces_url \
+        == "http://c:4318/v1/traces"  # an explicit argument wins over the environment
 
 
 def test_otel_traces_exporter_none_turns_span_export_off(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -38,25 +38,32 @@ class SdkConfig:
     traces: bool = True
     metric_interval_s: float = DEFAULT_METRIC_INTERVAL_S
 
+    #: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: the traces URL exactly as given (OTel's rule for
+    #: signal-specific endpoints); empty when traces follow `endpoint`.
+    traces_endpoint: str = ""
+
     @property
     def traces_url(self) -> str:
-        """The OTLP/HTTP traces URL (the endpoint plus `/v1/traces` when it has no path)."""
+        """The OTLP/HTTP traces URL."""
         return self.signal_url("traces")
 
     def signal_url(self, signal: str) -> str:
-        """The OTLP/HTTP URL of `signal` (traces, logs, metrics): the endpoint plus
-        `/v1/<signal>` when it has no path; an endpoint ending in `/v1/<other signal>`
-        (a traces URL given as the endpoint) has that suffix swapped; any other path is
-        the traces URL as given, and the base of the others."""
+        """The OTLP/HTTP URL of `signal` (traces, logs, metrics). As OTel specifies for
+        OTEL_EXPORTER_OTLP_ENDPOINT, `endpoint` is a base URL: `/v1/<signal>` is appended to
+        it, path or not; an endpoint that already ends in `/v1/<some signal>` (a traces URL
+        given as the endpoint) has that suffix swapped instead."""
         if signal not in SIGNALS:
             raise ValueError(f"unknown OTLP signal {signal!r}")
-        base = self.endpoint.rstrip("/")
-        path = urllib.parse.urlsplit(self.endpoint).path.rstrip("/")
+        if signal == "traces" and self.traces_endpoint:
+            return self.traces_endpoint
+        endpoint = self.endpoint
+        if self.traces_endpoint and endpoint == self.traces_endpoint:
+            endpoint = _without_signal_path(endpoint)
+        base = endpoint.rstrip("/")
+        path = urllib.parse.urlsplit(endpoint).path.rstrip("/")
         for other in SIGNALS:
             if path.endswith(f"/v1/{other}"):
                 return base[: -len(other)] + signal
-        if path and signal == "traces":
-            return self.endpoint
         return f"{base}/v1/{signal}"
 
     @property
@@ -74,8 +81,8 @@ def resolve(
 ) -> SdkConfig:
     """Settings from arguments, then `OTEL_*` / `SPANWISE_API_URL`, then defaults."""
     env = os.environ if environ is None else environ
-    endpoint = endpoint or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT") \
-        or DEFAULT_HTTP_ENDPOINT
+    traces_endpoint = "" if endpoint else env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+    endpoint = endpoint or env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or traces_endpoint or DEFAULT_HTTP_ENDPOINT
     if "//" not in endpoint:
         endpoint = "http://" + endpoint
     protocol = protocol or env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") \
@@ -86,6 +93,7 @@ def resolve(
     return SdkConfig(
         service_name=service_name or env.get("OTEL_SERVICE_NAME") or "unknown_service",
         endpoint=endpoint,
+        traces_endpoint=traces_endpoint,
         protocol=protocol,
         api_url=(api_url or env.get("SPANWISE_API_URL") or _api_url_beside(endpoint)).rstrip("/"),
         headers=dict(headers or _parse_headers(env.get("OTEL_EXPORTER_OTLP_HEADERS", ""))),
@@ -102,6 +110,14 @@ def resolve(
 def _exporter_on(value: str) -> bool:
     """`OTEL_<SIGNAL>_EXPORTER`: `none` turns the signal off; unset or `otlp` leaves it on."""
     return value.strip().lower() != "none"
+
+
+def _without_signal_path(url: str) -> str:
+    """A signal URL's base: `https://h/otlp/v1/traces` -> `https://h/otlp`."""
+    for signal in SIGNALS:
+        if url.rstrip("/").endswith(f"/v1/{signal}"):
+            return url.rstrip("/")[: -len(f"/v1/{signal}")]
+    return url
 
 
 def _api_url_beside(endpoint: str) -> str:
