@@ -262,16 +262,9 @@ class SqlModelReader(ABC):
             "WHERE has_label AND p IS NOT NULL"
         )
         for r in self._query(_AUC_SQL.format(scored=scored), params).to_pylist():
-            extra[(r["t"], r["version"])].update(scored=r["scored"], roc_auc=r["auc"], log_loss_sum=r["loss"])
-        bins = self._query(
-            f"SELECT t, version, arrayCount(e -> e < score, {_CALIBRATION_EDGES}) AS bin, count() AS n, "
-            f"sum(score) AS total, countIf(positive) AS positives FROM ({scored}) GROUP BY t, version, bin "
-            "ORDER BY t, version, bin",
-            params,
-        ).to_pylist()
-        for r in bins:
-            extra[(r["t"], r["version"])].setdefault("calibration", []).append(
-                (r["bin"], r["n"], r["total"], r["positives"])
+            extra[(r["t"], r["version"])].update(
+                scored=r["scored"], roc_auc=r["auc"], log_loss_sum=r["loss"],
+                calibration=list(zip(*r["bins"].values())),  # a tuple arrives as {"1": bins, "2": ...}
             )
         return counted
 
@@ -360,13 +353,17 @@ def _labelled_sql(step_s: int) -> str:
         FROM base LEFT JOIN ({_LATEST_FEEDBACK}) AS f ON base.PredictionId = f.PredictionId"""
 
 
-#: Exact ROC AUC per (window, version): for each distinct score, positives times the
-#: negatives ranked below it plus half the negatives tied with it, over P * N; and the
-#: binary log loss with scikit-learn's clipping to [eps, 1 - eps].
+#: Per (window, version), in one pass over the labelled rows: exact ROC AUC (for each
+#: distinct score, positives times the negatives ranked below it plus half the negatives
+#: tied with it, over P * N), the binary log loss with scikit-learn's clipping to
+#: [eps, 1 - eps], and the calibration bins (count, score sum, positives per uniform bin:
+#: one `sumMap` with three value arrays, which keeps a bin whose positives sum to 0 where a
+#: single-value `sumMap` would drop it).
 _AUC_SQL = f"""SELECT t, version, sum(pos + neg) AS scored,
         if(sum(pos) = 0 OR sum(neg) = 0, NULL, sum(pos * (neg_below + neg / 2)) / (sum(pos) * sum(neg))) AS auc,
-        sum(loss) AS loss
-    FROM (SELECT t, version, score, pos, neg, loss,
+        sum(loss) AS loss,
+        sumMap([bin], [toUInt64(pos + neg)], [score * (pos + neg)], [toUInt64(pos)]) AS bins
+    FROM (SELECT t, version, score, pos, neg, loss, arrayCount(e -> e < score, {_CALIBRATION_EDGES}) AS bin,
             sum(neg) OVER (PARTITION BY t, version ORDER BY score ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS neg_below
         FROM (SELECT t, version, score, countIf(positive) AS pos, countIf(NOT positive) AS neg,
                 sum(-log(if(positive, greatest(least(score, 1 - {_EPS}), {_EPS}), 1 - greatest(least(score, 1 - {_EPS}), {_EPS})))) AS loss
