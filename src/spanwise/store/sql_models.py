@@ -14,8 +14,10 @@ that sampling stored.
 
 from __future__ import annotations
 
+import uuid
 from abc import ABC, abstractmethod
-from typing import Any
+from contextlib import contextmanager, nullcontext
+from typing import Any, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -216,17 +218,40 @@ class SqlModelReader(ABC):
             params,
         ).to_pylist()
         extra: dict[tuple[int, str], dict[str, Any]] = {(r["t"], r["version"]): {} for r in totals}
-        if query.task == "regression":
-            counted, _ = self._labelled_counts(labelled, params)
-            self._regression(labelled, params, extra)
-        else:
-            counted = self._classification(labelled, params, extra, bool(query.positive_label))
+        # Several metric queries read the labelled rows when there are scores (or for
+        # regression); then they are materialized once, else one direct query is cheaper.
+        several = query.task == "regression" or self._has_scores(params)
+        with self._materialized(labelled, params) if several else nullcontext(labelled) as table:
+            rows = f"SELECT * FROM {table}" if several else labelled
+            if query.task == "regression":
+                counted, _ = self._labelled_counts(rows, params)
+                self._regression(rows, params, extra)
+            else:
+                counted = self._classification(rows, params, extra, bool(query.positive_label))
         for r in totals:
             r["labelled"] = counted.get((r["t"], r["version"]), 0)
         return [
             QualityCounts(r["t"] * 10**9, r["version"], r["total"], r["labelled"], **extra[(r["t"], r["version"])])
             for r in totals
         ]
+
+    def _has_scores(self, params: dict[str, Any]) -> bool:
+        found = self._query(
+            f"SELECT count() AS n FROM (SELECT 1 FROM predictions WHERE {_OF_MODEL} AND {_IN_RANGE} "
+            "AND notEmpty(Scores) LIMIT 1)", params)
+        return bool(found.column("n")[0].as_py())
+
+    @contextmanager
+    def _materialized(self, sql: str, params: dict[str, Any]) -> Iterator[str]:
+        """The rows of `sql` in a temporary in-memory table for the queries that follow on
+        this connection: the labelled rows (a scan of the range joined with the feedback)
+        are read once instead of once per metric query."""
+        name = f"spanwise_labelled_{uuid.uuid4().hex}"
+        self._query(f"CREATE TEMPORARY TABLE {name} ENGINE = Memory AS {sql}", params)
+        try:
+            yield name
+        finally:
+            self._query(f"DROP TEMPORARY TABLE IF EXISTS {name}")
 
     def _labelled_counts(self, labelled: str, params: dict[str, Any]) -> tuple[dict[tuple[int, str], int], bool]:
         """Labelled predictions per (window, version), and whether any carries scores."""
