@@ -67,6 +67,7 @@ def test_seed_example_runs_unchanged_and_its_traces_arrive(seed_server: Spanwise
         assert prediction["prediction_value"] == pytest.approx(expected)
         assert prediction["prediction_id"] == f"{root['traceId']}:{spans['model_predict']['spanId']}"
         assert "prediction" not in spans["fetch_features"]
+        assert summary["models"] == [{"name": "ai-inference-service", "version": version, "predictions": 1}]
     assert versions == {"v1", "v2"}
     assert seed_server.status()["predictions"] == 2
 

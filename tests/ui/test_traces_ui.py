@@ -49,6 +49,7 @@ def test_model_and_confidence_filters(ui, shop: Sent) -> None:
                 if a["ml.model.version"] == "v2" and float(a["ml.prediction.confidence"]) >= 0.9}  # type: ignore[arg-type]
     assert expected, "the traffic must contain confident v2 predictions"
     expect(page.locator("tr.trace-row")).to_have_count(len(expected))
+    expect(page.locator("tr.trace-row .model-chip").first).to_have_text("churn v2")
 
 
 def test_trace_id_box_opens_any_trace(ui, shop: Sent) -> None:

@@ -127,6 +127,20 @@ def trace_summaries(trace_ids: list[str], spans: pa.Table) -> list[dict[str, Any
                 "spanCount": len({r["SpanId"] for r in rows}),
                 "errorCount": sum(1 for r in rows if r["StatusCode"] == "Error"),
                 "services": sorted({r["ServiceName"] for r in rows}),
+                "models": _models_of(rows),
             }
         )
     return summaries
+
+
+def _models_of(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The model versions a trace's prediction spans ran, with their prediction counts
+    (empty when the spans were read without AI fields)."""
+    counts: dict[tuple[str, str], int] = {}
+    seen: set[str] = set()
+    for r in rows:
+        if r.get("IsPrediction") and r["SpanId"] not in seen:
+            seen.add(r["SpanId"])
+            key = (r["ModelName"], r["ModelVersion"])
+            counts[key] = counts.get(key, 0) + 1
+    return [{"name": name, "version": version, "predictions": n} for (name, version), n in sorted(counts.items())]

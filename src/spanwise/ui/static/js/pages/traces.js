@@ -108,6 +108,8 @@ function resultsTable(traces) {
       link(`/trace/${seg(t.traceId)}`, null, h('b', null, t.rootServiceName), ': ', t.rootSpanName),
       h('div', { class: 'mono muted' }, t.traceId)) },
     { label: 'Services', value: (t) => h('div', { class: 'chips' }, t.services.map((s) => serviceChip(s))) },
+    { label: 'Predictions', value: (t) => h('div', { class: 'chips' }, (t.models || []).map((m) => h('span', { class: 'badge badge-accent model-chip', title: `${m.predictions} prediction${m.predictions === 1 ? '' : 's'}` },
+      `${m.name}${m.version ? ` ${m.version}` : ''}${m.predictions > 1 ? ` ×${m.predictions}` : ''}`))) },
     { label: 'Spans', class: 'num', value: (t) => [String(t.spanCount), t.errorCount ? [' ', badge(`${t.errorCount} error${t.errorCount === 1 ? '' : 's'}`, 'error')] : null] },
     { label: 'Duration', class: 'num', value: (t) => fmtDuration(t.durationNano) },
     { label: 'Started', class: 'num', value: (t) => fmtTime(t.startTimeUnixNano) },
