@@ -11,9 +11,8 @@ from starlette.routing import Route
 
 from spanwise.analyze.drift import DriftService
 from spanwise.errors import InvalidQuery, PayloadTooLarge, UnsupportedContentType
-from spanwise.serve.models_api import _range
 from spanwise.serve.native_api import endpoint
-from spanwise.serve.params import parse_duration_ns, parse_int
+from spanwise.serve.params import parse_duration_ns, parse_int, time_range
 
 MAX_BASELINE_BYTES = 256 * 1024 * 1024
 _FORMATS = {
@@ -98,7 +97,7 @@ def drift_routes(drift: DriftService) -> list[Route]:
         parameters: [{name: name, in: path, required: true, schema: {type: string}}]
         responses: {200: {description: drift report}, 404: {description: no predictions or unknown baseline}}
         """
-        start, end = _range(request, "1d")
+        start, end = time_range(request.query_params, "1d")
         params = request.query_params
         ref_start = parse_int(params.get("reference_start"), "reference_start")
         ref_end = parse_int(params.get("reference_end"), "reference_end")

@@ -27,21 +27,12 @@ from spanwise.analyze.concept_drift import DEFAULT_ALPHA, DEFAULT_MIN_COUNT
 from spanwise.analyze.labelled import LabelledService, reference_window
 from spanwise.errors import InvalidQuery, SpanwiseError
 from spanwise.serve.native_api import endpoint
-from spanwise.serve.params import parse_duration_ns, parse_float, parse_int
+from spanwise.serve.params import parse_float, parse_int, time_range
 from spanwise.serve.status import http_status
 from spanwise.store.labelled_api import ConceptWindows
 
 DEFAULT_EXPORT_LIMIT = 100_000
 _MEDIA = {"parquet": "application/vnd.apache.parquet", "csv": "text/csv", "json": "application/json"}
-
-
-def _current(request: Request, lookback: str) -> tuple[int, int]:
-    params = request.query_params
-    end = parse_int(params.get("end"), "end") or time.time_ns()
-    start = parse_int(params.get("start"), "start")
-    if start is None:
-        start = end - parse_duration_ns(params.get("lookback", lookback), "lookback")
-    return start, end
 
 
 def encode(table: pa.Table, fmt: str) -> bytes:
@@ -83,7 +74,7 @@ def labelled_routes(service: LabelledService) -> list[Route]:
         responses: {200: {description: overall and per-segment shifts}, 400: {description: bad parameter}, 404: {description: unknown model}}
         """
         params = request.query_params
-        start, end = _current(request, "1d")
+        start, end = time_range(request.query_params, "1d")
         ref_start, ref_end = reference_window(
             start, end, parse_int(params.get("reference_start"), "reference_start"),
             parse_int(params.get("reference_end"), "reference_end"),

@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from spanwise.query.logs import LogQueryService, severity_number
-from spanwise.serve.native_api import endpoint, time_window
-from spanwise.serve.params import parse_limit
+from spanwise.serve.native_api import endpoint
+from spanwise.serve.params import parse_limit, time_range
 from spanwise.store.api import LogQuery
 
 
@@ -32,7 +32,7 @@ def logs_routes(logs: LogQueryService) -> list[Route]:
         responses: {200: {description: log records}}
         """
         params = request.query_params
-        start, end = time_window(request)
+        start, end = time_range(request.query_params)
         query = LogQuery(start, end, trace_id=params.get("trace_id", "").lower(), service=params.get("service", ""),
                          min_severity=severity_number(params.get("severity")), text=params.get("q", ""),
                          limit=parse_limit(params.get("limit"), 100))

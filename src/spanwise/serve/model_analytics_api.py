@@ -9,9 +9,9 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from spanwise.analyze.model_analytics import ModelAnalyticsService
-from spanwise.serve.models_api import _range, _step
+from spanwise.serve.models_api import _step
 from spanwise.serve.native_api import endpoint
-from spanwise.serve.params import parse_int
+from spanwise.serve.params import parse_int, time_range
 from spanwise.store.analytics_api import WindowQuery
 
 _WINDOWED = """
@@ -26,7 +26,7 @@ _WINDOWED = """
 
 def _window_query(request: Request) -> WindowQuery:
     params = request.query_params
-    start, end = _range(request, "1h")
+    start, end = time_range(request.query_params, "1h")
     return WindowQuery(
         model=request.path_params["name"], version=params.get("version") or None, start_ns=start, end_ns=end,
         step_s=_step(params.get("step"), 0),
@@ -71,7 +71,7 @@ def model_analytics_routes(analytics: ModelAnalyticsService) -> list[Route]:
                      {name: b, in: query, required: true, schema: {type: string}}]
         responses: {200: {description: the comparison}, 400: {description: bad parameters}, 404: {description: unknown model or version}}
         """
-        start, end = _range(request, "1h")
+        start, end = time_range(request.query_params, "1h")
         params = request.query_params
         return analytics.compare(request.path_params["name"], params.get("a", ""), params.get("b", ""), start, end)
 

@@ -4,7 +4,6 @@ description (each docstring's YAML after `---`)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from starlette.requests import Request
@@ -14,21 +13,11 @@ from spanwise.analyze.feedback import parse_feedback
 from spanwise.analyze.models import ModelService
 from spanwise.errors import PayloadTooLarge, UnsupportedContentType
 from spanwise.serve.native_api import endpoint
-from spanwise.serve.params import parse_duration_ns, parse_int, parse_limit
+from spanwise.serve.params import parse_duration_ns, parse_limit, time_range
 from spanwise.store.api import QualityQuery
 
 MAX_FEEDBACK_BYTES = 16 * 1024 * 1024
 _FEEDBACK_TYPES = ("application/json", "text/csv")
-
-
-def _range(request: Request, lookback: str) -> tuple[int, int]:
-    """start/end (Unix ns) or lookback (e.g. 1h) before end (default now)."""
-    params = request.query_params
-    end = parse_int(params.get("end"), "end") or time.time_ns()
-    start = parse_int(params.get("start"), "start")
-    if start is None:
-        start = end - parse_duration_ns(params.get("lookback", lookback), "lookback")
-    return start, end
 
 
 def _step(text: str | None, default: int) -> int:
@@ -76,7 +65,7 @@ def model_routes(models: ModelService) -> list[Route]:
         parameters: [{name: name, in: path, required: true, schema: {type: string}}]
         responses: {200: {description: time series}, 404: {description: unknown model}}
         """
-        start, end = _range(request, "1h")
+        start, end = time_range(request.query_params, "1h")
         step = _step(request.query_params.get("step"), 60)
         return models.metrics(request.path_params["name"], request.query_params.get("version") or None, start, end, step)
 
@@ -93,7 +82,7 @@ def model_routes(models: ModelService) -> list[Route]:
         responses: {200: {description: quality windows}, 404: {description: unknown model}}
         """
         params = request.query_params
-        start, end = _range(request, "7d")
+        start, end = time_range(request.query_params, "7d")
         return models.quality(QualityQuery(
             model=request.path_params["name"], version=params.get("version") or None, start_ns=start, end_ns=end,
             step_s=_step(params.get("step"), 0), task=params.get("task") or "classification",
@@ -119,7 +108,7 @@ def model_routes(models: ModelService) -> list[Route]:
         parameters: [{name: trace_id, in: path, required: true, schema: {type: string}}]
         responses: {200: {description: linked predictions}}
         """
-        start, end = _range(request, "7d")
+        start, end = time_range(request.query_params, "7d")
         limit = parse_limit(request.query_params.get("limit"), 100)
         return models.linked_predictions(request.path_params["trace_id"], start, end, limit)
 

@@ -6,7 +6,6 @@ description lives next to the code it describes.
 
 from __future__ import annotations
 
-import time
 from typing import Any, Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
@@ -19,7 +18,7 @@ from spanwise import __version__
 from spanwise.errors import SpanwiseError
 from spanwise.query.native import trace_summaries, trace_to_native
 from spanwise.query.service import QueryService
-from spanwise.serve.params import parse_duration_ns, parse_float, parse_int, parse_limit, parse_tags
+from spanwise.serve.params import parse_duration_ns, parse_float, parse_int, parse_limit, parse_tags, time_range
 from spanwise.serve.status import http_status
 from spanwise.store.api import TraceQuery
 
@@ -44,16 +43,6 @@ def endpoint(
 
     handler.__doc__ = work.__doc__
     return handler
-
-
-def time_window(request: Request) -> tuple[int, int]:
-    """`start`/`end` (Unix ns) or `lookback` (default 1h) before `end` (default now)."""
-    params = request.query_params
-    end = parse_int(params.get("end"), "end") or time.time_ns()
-    start = parse_int(params.get("start"), "start")
-    if start is None:
-        start = end - parse_duration_ns(params.get("lookback", "1h"), "lookback")
-    return start, end
 
 
 def native_routes(
@@ -143,7 +132,7 @@ def native_routes(
         description: Query parameters service (optional), start/end (Unix ns) or lookback (default 1h).
         responses: {200: {description: one row per service or operation}}
         """
-        start, end = time_window(request)
+        start, end = time_range(request.query_params)
         service = request.query_params.get("service") or None
         seconds = (end - start) / 1e9
         return {
@@ -165,7 +154,7 @@ def native_routes(
         responses: {200: {description: time series}}
         """
         params = request.query_params
-        start, end = time_window(request)
+        start, end = time_range(request.query_params)
         step = parse_int(params.get("step"), "step", 60)
         assert step is not None
         points = queries.latency_series(params.get("service", ""), start, end, step, params.get("operation"))
@@ -200,10 +189,7 @@ def native_routes(
 
 def _native_query(request: Request) -> TraceQuery:
     params = request.query_params
-    end = parse_int(params.get("end"), "end") or time.time_ns()
-    start = parse_int(params.get("start"), "start")
-    if start is None:
-        start = end - parse_duration_ns(params.get("lookback", "1h"), "lookback")
+    start, end = time_range(params)
     min_duration, max_duration = params.get("min_duration"), params.get("max_duration")
     return TraceQuery(
         start_ns=start,

@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from spanwise.query.otlp_metrics import OtlpMetricQueries
-from spanwise.serve.native_api import endpoint, time_window
-from spanwise.serve.params import parse_int
+from spanwise.serve.native_api import endpoint
+from spanwise.serve.params import parse_int, time_range
 
 
 def otlp_metrics_routes(queries: OtlpMetricQueries) -> list[Route]:
@@ -20,7 +20,7 @@ def otlp_metrics_routes(queries: OtlpMetricQueries) -> list[Route]:
         description: Query parameters start/end (Unix ns) or lookback (default 1h).
         responses: {200: {description: metrics}}
         """
-        return {"metrics": queries.metrics(*time_window(request))}
+        return {"metrics": queries.metrics(*time_range(request.query_params))}
 
     def series(request: Request) -> dict[str, Any]:
         """
@@ -32,7 +32,7 @@ def otlp_metrics_routes(queries: OtlpMetricQueries) -> list[Route]:
         """
         step = parse_int(request.query_params.get("step"), "step", 60)
         assert step is not None
-        start, end = time_window(request)
+        start, end = time_range(request.query_params)
         return queries.series(request.path_params["name"], request.query_params.get("service", ""), start, end, step)
 
     return [

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from typing import Mapping
 
 import orjson
 
@@ -69,3 +71,13 @@ def _tag_text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def time_range(params: Mapping[str, str], lookback: str = "1h") -> tuple[int, int]:
+    """`start`/`end` (Unix ns), or the request's `lookback` (else `lookback`) before `end`
+    (default now)."""
+    end = parse_int(params.get("end"), "end") or time.time_ns()
+    start = parse_int(params.get("start"), "start")
+    if start is None:
+        start = end - parse_duration_ns(params.get("lookback", lookback), "lookback")
+    return start, end

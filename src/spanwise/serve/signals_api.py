@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from spanwise.analyze.signals import SignalComputer
 from spanwise.serve.native_api import endpoint
-from spanwise.serve.params import parse_duration_ns, parse_int, parse_limit
+from spanwise.serve.params import parse_duration_ns, parse_limit, time_range
 from spanwise.store.api import SignalStore
 
 
@@ -25,10 +25,7 @@ def signals_routes(store: SignalStore, computer: SignalComputer) -> list[Route]:
         responses: {200: {description: signal rows, oldest window first}}
         """
         params = request.query_params
-        end = parse_int(params.get("end"), "end") or time.time_ns()
-        start = parse_int(params.get("start"), "start")
-        if start is None:
-            start = end - parse_duration_ns(params.get("lookback", "24h"), "lookback")
+        start, end = time_range(params, "24h")
         rows = store.read_signals(request.path_params["name"], start, end, params.get("signal"),
                                   params.get("feature"), parse_limit(params.get("limit"), 10_000))
         return {"name": request.path_params["name"], "signals": rows.to_pylist()}
