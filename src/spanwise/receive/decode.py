@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import orjson
@@ -67,10 +68,7 @@ def decode_export_requests(bodies: list[bytes]) -> DecodedSpans:
     Raises `MalformedPayload` when a body is not a valid protobuf message. Spans with
     invalid ids are dropped and counted in `rejected`, the rest are kept.
     """
-    try:
-        record = _HANDLER.list_to_record_batch(bodies)
-    except (ValueError, RuntimeError) as exc:
-        raise MalformedPayload(f"invalid OTLP protobuf payload: {exc}") from exc
+    record = record_batch(_HANDLER, bodies)
     resource_spans = record.column("resource_spans")
     rs = pc.list_flatten(resource_spans)
     resource = pc.struct_field(rs, "resource")
@@ -91,6 +89,21 @@ def decode_export_requests(bodies: list[bytes]) -> DecodedSpans:
     return DecodedSpans(*_span_table(spans, span_to_ss, span_to_rs, resource, ss), rejected, reason)
 
 
+def service_names(resource_attributes: pa.MapArray) -> pa.Array:
+    """Each resource's `service.name`; missing or empty is `unknown_service` (the OTel SDKs' default)."""
+    service = pc.map_lookup(resource_attributes, "service.name", "first")
+    return pc.fill_null(pc.if_else(pc.equal(service, ""), None, service), UNKNOWN_SERVICE)
+
+
+def record_batch(handler: Any, bodies: list[bytes]) -> pa.RecordBatch:
+    """Serialized export requests as one nested Arrow batch (ptars); a body that is not a
+    valid protobuf message is a `MalformedPayload`."""
+    try:
+        return handler.list_to_record_batch(bodies)
+    except (ValueError, RuntimeError) as exc:
+        raise MalformedPayload(f"invalid OTLP protobuf payload: {exc}") from exc
+
+
 def _span_table(
     spans: pa.StructArray,
     span_to_ss: pa.Array,
@@ -106,8 +119,7 @@ def _span_table(
     end = pc.cast(pc.struct_field(spans, "end_time_unix_nano"), pa.int64())
     duration = pc.max_element_wise(pc.subtract(end, start), 0)
     status = pc.struct_field(spans, "status")
-    service = pc.map_lookup(res_attrs.values, "service.name", "first")
-    service = pc.if_else(pc.equal(service, ""), None, service)
+    service = service_names(res_attrs.values)
     events = _events(pc.struct_field(spans, "events"))
     links = _links(pc.struct_field(spans, "links"))
     columns = {
@@ -118,7 +130,7 @@ def _span_table(
         "TraceState": pc.struct_field(spans, "trace_state"),
         "SpanName": pc.struct_field(spans, "name"),
         "SpanKind": _enum_names(pc.struct_field(spans, "kind"), SPAN_KIND_NAMES),
-        "ServiceName": pc.take(pc.fill_null(service, UNKNOWN_SERVICE), span_to_rs),
+        "ServiceName": pc.take(service, span_to_rs),
         "ResourceAttributes": pc.take(res_attrs.values, span_to_rs),
         "ScopeName": pc.take(pc.fill_null(pc.struct_field(scope, "name"), ""), span_to_ss),
         "ScopeVersion": pc.take(pc.fill_null(pc.struct_field(scope, "version"), ""), span_to_ss),

@@ -15,10 +15,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from spanwise.errors import MalformedPayload
 from spanwise.model.logs import LOG_SCHEMA
 from spanwise.model.spans import TIMESTAMP
-from spanwise.receive.decode import UNKNOWN_SERVICE, attributes, combine_checks, hex_ids, render_values
+from spanwise.receive.decode import attributes, combine_checks, hex_ids, record_batch, render_values, service_names
 
 _HANDLER = ptars.HandlerPool([ExportLogsServiceRequest.DESCRIPTOR.file]).get_for_message(
     ExportLogsServiceRequest.DESCRIPTOR
@@ -38,10 +37,7 @@ class DecodedLogs:
 def decode_logs_requests(bodies: list[bytes]) -> DecodedLogs:
     """Decode serialized `ExportLogsServiceRequest`s. Raises `MalformedPayload` when a body
     is not a valid protobuf message; records with malformed ids or times are rejected."""
-    try:
-        record = _HANDLER.list_to_record_batch(bodies)
-    except (ValueError, RuntimeError) as exc:
-        raise MalformedPayload(f"invalid OTLP protobuf payload: {exc}") from exc
+    record = record_batch(_HANDLER, bodies)
     rl = pc.list_flatten(record.column("resource_logs"))
     resource = pc.struct_field(rl, "resource")
     scope_lists = pc.struct_field(rl, "scope_logs")
@@ -63,8 +59,7 @@ def _log_table(records: pa.StructArray, to_scope: pa.Array, to_resource: pa.Arra
     res_attrs = attributes(pc.struct_field(resource, "attributes"))
     log_attrs = attributes(pc.struct_field(records, "attributes"))
     scope = pc.struct_field(scope_logs, "scope")
-    service = pc.map_lookup(res_attrs.values, "service.name", "first")
-    service = pc.fill_null(pc.if_else(pc.equal(service, ""), None, service), UNKNOWN_SERVICE)
+    service = service_names(res_attrs.values)
     columns = {
         "Timestamp": _timestamps(records),
         "TraceId": hex_ids(pc.struct_field(records, "trace_id"), 16),

@@ -15,10 +15,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
-from spanwise.errors import MalformedPayload
 from spanwise.model.otlp_metrics import GAUGE, HISTOGRAM, POINT_SCHEMAS, SUM
 from spanwise.model.spans import TIMESTAMP
-from spanwise.receive.decode import UNKNOWN_SERVICE, attributes
+from spanwise.receive.decode import attributes, record_batch, service_names
 
 _HANDLER = ptars.HandlerPool([ExportMetricsServiceRequest.DESCRIPTOR.file]).get_for_message(
     ExportMetricsServiceRequest.DESCRIPTOR
@@ -43,10 +42,7 @@ class DecodedMetrics:
 def decode_metrics_requests(bodies: list[bytes]) -> DecodedMetrics:
     """Decode serialized `ExportMetricsServiceRequest`s; raises `MalformedPayload` when a
     body is not a valid protobuf message."""
-    try:
-        record = _HANDLER.list_to_record_batch(bodies)
-    except (ValueError, RuntimeError) as exc:
-        raise MalformedPayload(f"invalid OTLP protobuf payload: {exc}") from exc
+    record = record_batch(_HANDLER, bodies)
     rm = pc.list_flatten(record.column("resource_metrics"))
     scope_lists = pc.struct_field(rm, "scope_metrics")
     sm = pc.list_flatten(scope_lists)
@@ -84,8 +80,7 @@ def _points(metrics: pa.StructArray, kind: str, owners: _Owners) -> pa.Table:
     to_scope = pc.take(owners.metric_to_scope, to_metric)
     to_resource = pc.take(owners.scope_to_resource, to_scope)
     resource = attributes(pc.struct_field(pc.struct_field(owners.resource_metrics, "resource"), "attributes"))
-    service = pc.map_lookup(resource.values, "service.name", "first")
-    service = pc.fill_null(pc.if_else(pc.equal(service, ""), None, service), UNKNOWN_SERVICE)
+    service = service_names(resource.values)
     scope = pc.struct_field(owners.scope_metrics, "scope")
     columns = {
         "ResourceAttributes": pc.take(resource.values, to_resource),
