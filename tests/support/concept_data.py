@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from otlp_build import add_attributes
 
 HOUR = 3600 * 10**9
 REFERENCE_START = (time.time_ns() // HOUR - 3) * HOUR
@@ -80,13 +81,7 @@ def export_request(rows: list[dict[str, Any]]) -> bytes:
         s.trace_id, s.span_id = (i + 1).to_bytes(16, "big"), (i + 1).to_bytes(8, "big")
         s.name, s.kind = "predict", 2
         s.start_time_unix_nano, s.end_time_unix_nano = p["start_ns"], p["start_ns"] + 10**6
-        for key, value in span_attributes(p).items():
-            kv = s.attributes.add()
-            kv.key = key
-            if isinstance(value, str):
-                kv.value.string_value = value
-            else:
-                kv.value.double_value = value
+        add_attributes(s, span_attributes(p))
     return body.SerializeToString()
 
 

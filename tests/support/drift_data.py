@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from otlp_build import add_attributes
 
 HOUR = 3600 * 10**9
 #: The reference hour starts three clock hours ago; the current hour follows it.
@@ -81,11 +82,5 @@ def request(made: list[Row]) -> bytes:
         s.trace_id, s.span_id = (i + 1).to_bytes(16, "big"), (i + 1).to_bytes(8, "big")
         s.name, s.kind = "predict", 2
         s.start_time_unix_nano, s.end_time_unix_nano = r.start_ns, r.start_ns + 5 * 10**6
-        for key, value in r.attributes().items():
-            kv = s.attributes.add()
-            kv.key = key
-            if isinstance(value, str):
-                kv.value.string_value = value
-            else:
-                kv.value.double_value = value
+        add_attributes(s, r.attributes())
     return body.SerializeToString()

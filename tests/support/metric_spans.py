@@ -11,6 +11,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.receive.decode import decode_export_requests
 from spanwise.store.api import TraceWriter
+from otlp_build import add_attributes
 
 HOUR = 3600 * 10**9
 #: Mid-hour, on a minute: hourly and per-minute steps are predictable.
@@ -33,13 +34,7 @@ def export_request(service: str, spans: list[dict[str, Any]], **resource: str) -
         s.name, s.kind, s.status.code = spec.get("name", "op"), spec.get("kind", 2), spec.get("status", 0)
         s.start_time_unix_nano = spec.get("start", NOW)
         s.end_time_unix_nano = s.start_time_unix_nano + round(spec["ms"] * 10**6)
-        for key, value in spec.get("attrs", {}).items():
-            kv = s.attributes.add()
-            kv.key = key
-            if isinstance(value, str):
-                kv.value.string_value = value
-            else:
-                kv.value.double_value = value
+        add_attributes(s, spec.get("attrs", {}))
     return body.SerializeToString()
 
 

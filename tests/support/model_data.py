@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from otlp_build import add_attributes
 
 HOUR = 3600 * 10**9
 _HOUR_START = time.time_ns() // HOUR * HOUR
@@ -181,13 +182,7 @@ def export_request(rows: list[Prediction]) -> bytes:
         s.status.code = 2 if p.error else 0
         attributes = {"ml.model.name": p.model, "ml.model.version": p.version, "ml.prediction.id": p.prediction_id,
                       **p.attributes, **({"ml.label": p.span_label} if p.span_label else {})}
-        for key, value in attributes.items():
-            kv = s.attributes.add()
-            kv.key = key
-            if isinstance(value, str):
-                kv.value.string_value = value
-            else:
-                kv.value.double_value = value
+        add_attributes(s, attributes)
         if p.linked:
             link = s.links.add()
             link.trace_id, link.span_id = bytes.fromhex(PIPELINE_TRACE), bytes.fromhex(PIPELINE_SPANS[i % 2])
