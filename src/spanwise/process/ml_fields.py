@@ -57,9 +57,11 @@ class MlFieldsProcessor:
             pc.or_(pc.is_valid(value), pc.not_equal(label, "")),
             pc.or_(pc.is_valid(confidence), pa.array(np.diff(scores.offsets.to_numpy()) > 0)),
         )
-        is_prediction = pc.or_(is_prediction, self._failed_call(spans, keys, text, number))
-        name, version = self._model_identity(spans, keys, text, number, is_prediction)
-        prediction_id = pc.fill_null(keys.pick(self._aliases[ml.PREDICTION_ID], text, number)[0], "")
+        own_name = keys.pick(self._aliases[ml.MODEL_NAME], text, number)[0]
+        given_id = keys.pick(self._aliases[ml.PREDICTION_ID], text, number)[0]
+        is_prediction = pc.or_(is_prediction, _failed_call(spans, own_name, given_id))
+        name, version = self._model_identity(spans, own_name, keys, text, number, is_prediction)
+        prediction_id = pc.fill_null(given_id, "")
         own_id = pc.binary_join_element_wise(spans.column("TraceId"), spans.column("SpanId"), ":")
         missing_id = pc.and_(is_prediction, pc.equal(prediction_id, ""))
         columns = {
@@ -120,20 +122,13 @@ class MlFieldsProcessor:
                 texts.append(item if isinstance(item, str) else None)
         return np.asarray(rows, dtype=np.int64), names, numbers, texts
 
-    def _failed_call(self, spans: pa.Table, keys: "_AttributeKeys", text: pa.Array, number: pa.Array) -> pa.Array:
-        """An errored span naming its model and prediction id: a prediction that produced no
-        output. Counted so that model error rates include calls that failed."""
-        own_name = keys.pick(self._aliases[ml.MODEL_NAME], text, number)[0]
-        own_id = keys.pick(self._aliases[ml.PREDICTION_ID], text, number)[0]
-        errored = pc.equal(spans.column("StatusCode").combine_chunks(), "Error")
-        return pc.fill_null(pc.and_(errored, pc.and_(pc.is_valid(own_name), pc.is_valid(own_id))), False)
-
     def _model_identity(
-        self, spans: pa.Table, keys: "_AttributeKeys", text: pa.Array, number: pa.Array, is_prediction: pa.Array
+        self, spans: pa.Table, own_name: pa.Array, keys: "_AttributeKeys", text: pa.Array, number: pa.Array,
+        is_prediction: pa.Array,
     ) -> tuple[pa.Array, pa.Array]:
         """Model name and version: own attribute, else nearest ancestor's in the batch,
         else (name only) the service name."""
-        name = pc.fill_null(keys.pick(self._aliases[ml.MODEL_NAME], text, number)[0], "")
+        name = pc.fill_null(own_name, "")
         version = pc.fill_null(keys.pick(self._aliases[ml.MODEL_VERSION], text, number)[0], "")
         needs = pc.and_(is_prediction, pc.or_(pc.equal(name, ""), pc.equal(version, "")))
         if pc.any(needs).as_py():
@@ -142,6 +137,13 @@ class MlFieldsProcessor:
             version = pc.if_else(is_prediction, _inherit(version, parent), version)
         name = pc.if_else(pc.and_(is_prediction, pc.equal(name, "")), spans.column("ServiceName").combine_chunks(), name)
         return name, version
+
+
+def _failed_call(spans: pa.Table, own_name: pa.Array, given_id: pa.Array) -> pa.Array:
+    """An errored span naming its model and prediction id: a prediction that produced no
+    output. Counted so that model error rates include calls that failed."""
+    errored = pc.equal(spans.column("StatusCode").combine_chunks(), "Error")
+    return pc.fill_null(pc.and_(errored, pc.and_(pc.is_valid(own_name), pc.is_valid(given_id))), False)
 
 
 class _AttributeKeys:
