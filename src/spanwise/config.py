@@ -30,11 +30,28 @@ class ServerConfig:
     http_port: int = 4318
     query_port: int = 16686
     max_body_bytes: int = 20 * 1024 * 1024
+    # Bytes of OTLP request bodies being read, decompressed or decoded at once (all
+    # receivers together); past it, 429 / UNAVAILABLE with Retry-After. 0: 4 x max_body_bytes.
+    max_inflight_bytes: int = 0
+    # Host names the query API (:16686) answers besides localhost, IP literals, this
+    # machine's host name and the listen host (DNS-rebinding guard); "*" accepts any Host.
+    allowed_hosts: list[str] = field(default_factory=list)
     log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if self.max_body_bytes <= 0:
+            raise ValueError("max_body_bytes must be positive")
+        if self.max_inflight_bytes and self.max_inflight_bytes < self.max_body_bytes:
+            raise ValueError("max_inflight_bytes must be 0 (4 x max_body_bytes) or at least max_body_bytes")
 
     @property
     def store_url(self) -> str:
         return self.store or f"chdb://{os.path.abspath(self.data_dir)}"
+
+    @property
+    def inflight_limit(self) -> int:
+        """`max_inflight_bytes`, or 4 x `max_body_bytes` when it is 0."""
+        return self.max_inflight_bytes or 4 * self.max_body_bytes
 
 
 @dataclass(frozen=True)
