@@ -36,11 +36,16 @@ class ServerConfig:
     # Host names the query API (:16686) answers besides localhost, IP literals, this
     # machine's host name and the listen host (DNS-rebinding guard); "*" accepts any Host.
     allowed_hosts: list[str] = field(default_factory=list)
+    # Spans of one trace per answer: the native trace API's largest (and default) page, and
+    # the Jaeger API's cap per trace (the rest is left out with a warning on the trace).
+    max_trace_spans: int = 10_000
     log_level: str = "info"
 
     def __post_init__(self) -> None:
         if self.max_body_bytes <= 0:
             raise ValueError("max_body_bytes must be positive")
+        if self.max_trace_spans <= 0:
+            raise ValueError("max_trace_spans must be positive")
         if self.max_inflight_bytes and self.max_inflight_bytes < self.max_body_bytes:
             raise ValueError("max_inflight_bytes must be 0 (4 x max_body_bytes) or at least max_body_bytes")
 
