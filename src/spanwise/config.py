@@ -308,12 +308,17 @@ class CustomMetricConfig:
 class MetricsConfig:
     """Span metrics computed from 100% of spans and exposed at /metrics. `dimensions`
     are attribute keys added as labels to the span metrics (like the spanmetrics
-    connector's); `counters` and `histograms` are custom business metrics."""
+    connector's); `counters` and `histograms` are custom business metrics. /metrics
+    exposes at most `max_series` series per metric (the rest summed into one series
+    labelled `otel_metric_overflow="true"`) and only series with spans in the last
+    `stale_after_s` seconds (0: every series ever seen)."""
 
     enabled: bool = True
     dimensions: list[str] = field(default_factory=list)
     counters: list[CustomMetricConfig] = field(default_factory=list)
     histograms: list[CustomMetricConfig] = field(default_factory=list)
+    max_series: int = metrics_model.DEFAULT_MAX_SERIES
+    stale_after_s: float = metrics_model.DEFAULT_STALE_AFTER_S
 
     def __post_init__(self) -> None:
         found = [f"counters[{i}].buckets: only histograms have buckets" for i, c in enumerate(self.counters) if c.buckets]
@@ -332,7 +337,8 @@ class MetricsConfig:
             for kind, defined in ((metrics_model.COUNTER, self.counters), (metrics_model.HISTOGRAM, self.histograms))
             for c in defined
         ]
-        return metrics_model.MetricsSpec(self.enabled, tuple(self.dimensions), tuple(custom))
+        return metrics_model.MetricsSpec(self.enabled, tuple(self.dimensions), tuple(custom), self.max_series,
+                                         self.stale_after_s)
 
 
 @dataclass(frozen=True)

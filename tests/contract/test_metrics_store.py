@@ -136,3 +136,40 @@ def test_model_and_custom_series(store: Metered, data: None) -> None:
     orders = store.custom_metrics(NOW - HOUR, NOW + HOUR, 60, name="orders")
     assert sum(c.values.total for c in orders) == 3 and {c.name for c in orders} == {"orders"}
     assert store.custom_metrics(NOW + HOUR, NOW + 2 * HOUR, 60) == []
+
+
+def _total_calls(spans: list[Any]) -> int:
+    return sum(s.duration_ms.count for s in spans)
+
+
+def test_series_past_the_limit_add_up_in_one_overflow_series(store: Metered, data: None) -> None:
+    everything = store.metric_totals().spans
+    limited = store.metric_totals(max_series=2).spans
+    kept = [s for s in limited if not s.overflow]
+    (overflow,) = [s for s in limited if s.overflow]
+    assert len(everything) > 3 and len(kept) == 2
+    assert _total_calls(limited) == _total_calls(everything)  # nothing lost
+    busiest = sorted(everything, key=lambda s: -s.duration_ms.count)[:2]
+    assert {s.duration_ms.count for s in kept} == {s.duration_ms.count for s in busiest}
+    assert (overflow.service, overflow.span_name, overflow.dimensions) == ("", "", ())
+    assert overflow.duration_ms.count == _total_calls(everything) - _total_calls(kept)
+
+
+def test_model_versions_and_custom_series_are_limited_per_metric(store: Metered, data: None) -> None:
+    models = store.metric_totals(max_series=1).models
+    assert [(m.model_name, m.model_version, m.overflow) for m in models] == [("fraud", "v1", False), ("", "", True)]
+    assert models[1].latency_ms.count == 2 and models[1].confidence.buckets == ((1.0, 2),)  # v2's, together
+    custom = store.metric_totals(max_series=1).custom
+    orders = [(c.labels, c.overflow, c.values.total) for c in custom if c.name == "orders"]
+    assert orders == [((("payment.method", "card"),), False, 2), ((), True, 1)]
+    assert [c.overflow for c in custom if c.name == "revenue"] == [False]  # one series: nothing overflows
+
+
+def test_series_not_seen_since_the_cut_off_are_left_out(store: Metered, data: None) -> None:
+    recent = _spans_of(store.metric_totals(seen_since_ns=NOW).spans, "m-frontend")
+    assert recent[("op", "Server", "Unset")].count == 6  # still cumulative, the span 2 h ago included
+    assert store.metric_totals(seen_since_ns=NOW + 60 * 10**9).spans == []
+
+
+def _spans_of(spans: list[Any], service: str) -> dict[tuple[str, str, str], Histogram]:
+    return {(s.span_name, s.span_kind, s.status_code): s.duration_ms for s in spans if s.service == service}

@@ -18,7 +18,7 @@ class FixedReader:
     def __init__(self, totals: MetricTotals) -> None:
         self.totals = totals
 
-    def metric_totals(self) -> MetricTotals:
+    def metric_totals(self, max_series: int | None = None, seen_since_ns: int | None = None) -> MetricTotals:
         return self.totals
 
     def span_metrics(self, start_ns: int, end_ns: int, step_s: int, service: str | None = None) -> list[SpanMetrics]:

@@ -20,6 +20,11 @@ CONFIDENCE_BUCKETS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8,
 #: Prometheus client libraries' default bounds, for custom histograms that name none.
 DEFAULT_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
+#: Series per metric `/metrics` exposes before summing the rest into an overflow series.
+DEFAULT_MAX_SERIES = 1000
+#: Seconds without spans after which a series is no longer exposed (0: never).
+DEFAULT_STALE_AFTER_S = 3600.0
+
 #: Labels every span metric carries, as the spanmetrics connector names them.
 SPAN_LABELS = ("service_name", "span_name", "span_kind", "status_code")
 COUNTER, HISTOGRAM = "counter", "histogram"
@@ -61,11 +66,16 @@ class CustomMetric:
 @dataclass(frozen=True)
 class MetricsSpec:
     """What to compute: on or off, extra span-metric dimensions (attribute keys, like
-    the connector's `dimensions`), and custom metrics."""
+    the connector's `dimensions`), and custom metrics; and what to expose: at most
+    `max_series` series per metric (span metrics, model versions, each custom metric;
+    the rest summed into one overflow series), only series with spans in the last
+    `stale_after_s` seconds (0: all)."""
 
     enabled: bool = True
     dimensions: tuple[str, ...] = ()
     custom: tuple[CustomMetric, ...] = ()
+    max_series: int = DEFAULT_MAX_SERIES
+    stale_after_s: float = DEFAULT_STALE_AFTER_S
 
 
 def label_name(key: str) -> str:
@@ -79,6 +89,10 @@ def problems(spec: MetricsSpec) -> list[str]:
     """Why `spec` cannot be exposed (names Prometheus rejects, clashing labels); empty
     when it is fine. Config validation reports these."""
     found = _label_problems("dimensions", spec.dimensions, SPAN_LABELS + ("le",))
+    if spec.max_series < 1:
+        found.append(f"max_series: must be at least 1, got {spec.max_series}")
+    if spec.stale_after_s < 0:
+        found.append(f"stale_after_s: must not be negative (0 keeps every series), got {spec.stale_after_s}")
     names: set[str] = set()
     position: dict[str, int] = {}
     for metric in spec.custom:

@@ -6,10 +6,17 @@ connector seen through Prometheus (`traces_span_metrics_calls_total`,
 `span_kind="SPAN_KIND_SERVER"`, `status_code="STATUS_CODE_ERROR"`), so dashboards and
 alerts written for the connector work unchanged. Model families and configured custom
 metrics follow. Values are cumulative since the store began.
+
+Cardinality is bounded as the connector bounds it: past `max_series` series a metric's
+remaining series are summed into one series labelled only `otel_metric_overflow="true"`
+(the store keeps the busiest, so which series overflow can change between scrapes), and
+series without spans in the last `stale_after_s` are left out, as the Collector's
+Prometheus exporter expires them.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -31,6 +38,8 @@ MODEL_PREDICTIONS = "spanwise_model_predictions_total"
 MODEL_LATENCY = "spanwise_model_latency_milliseconds"
 MODEL_CONFIDENCE = "spanwise_model_confidence"
 _FROM_ALL = "counted from every span received, before sampling"
+#: The labels of a metric's overflow series, as the spanmetrics connector names it.
+OVERFLOW: Labels = (("otel_metric_overflow", "true"),)
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,9 @@ class MetricsService:
         self._spec = spec
 
     def families(self) -> list[MetricFamily]:
-        totals = self._reader.metric_totals()
+        stale_after_ns = int(self._spec.stale_after_s * 1e9)
+        since = time.time_ns() - stale_after_ns if stale_after_ns else None
+        totals = self._reader.metric_totals(self._spec.max_series, since)
         spans = _merged((_span_labels(s), s.duration_ms) for s in totals.spans)
         latency = _merged((_model_labels(m), m.latency_ms) for m in totals.models)
         confidence = _merged((_model_labels(m), m.confidence) for m in totals.models if m.confidence.count)
@@ -83,6 +94,8 @@ def metrics_service(store: object, spec: MetricsSpec) -> MetricsService | None:
 
 
 def _span_labels(series: SpanMetrics) -> Labels:
+    if series.overflow:
+        return OVERFLOW
     fixed = (
         ("service_name", series.service),
         ("span_name", series.span_name),
@@ -93,6 +106,8 @@ def _span_labels(series: SpanMetrics) -> Labels:
 
 
 def _model_labels(series: ModelMetrics) -> Labels:
+    if series.overflow:
+        return OVERFLOW
     return (("model_name", series.model_name), ("model_version", series.model_version))
 
 
@@ -137,7 +152,8 @@ def _histogram(name: str, help_text: str, bounds: tuple[float, ...], series: dic
 
 
 def _custom_family(metric: CustomMetric, series: list[CustomMetricSeries]) -> MetricFamily:
-    mine = _merged((_attribute_labels(s.labels), s.values) for s in series if s.name == metric.name)
+    mine = _merged((OVERFLOW if s.overflow else _attribute_labels(s.labels), s.values)
+                   for s in series if s.name == metric.name)
     help_text = metric.description or f"{metric.kind.capitalize()} over span attribute {metric.attribute}, {_FROM_ALL}."
     if metric.kind == COUNTER:
         return _counter(metric.exposed_name, help_text, {k: h.total for k, h in mine.items()})

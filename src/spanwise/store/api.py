@@ -130,6 +130,7 @@ class SpanMetrics:
     dimensions: tuple[tuple[str, str], ...]
     duration_ms: Histogram
     start_ns: int | None = None
+    overflow: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class ModelMetrics:
     latency_ms: Histogram
     confidence: Histogram
     start_ns: int | None = None
+    overflow: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,11 +155,13 @@ class CustomMetricSeries:
     labels: tuple[tuple[str, str], ...]
     values: Histogram
     start_ns: int | None = None
+    overflow: bool = False
 
 
 @dataclass(frozen=True)
 class MetricTotals:
-    """Every metric series, cumulative since the store began."""
+    """Every metric series, cumulative since the store began. A record with `overflow`
+    set sums the series past the series limit (its identifying fields are empty)."""
 
     spans: list[SpanMetrics]
     models: list[ModelMetrics]
@@ -230,8 +234,12 @@ class MetricsReader(Protocol):
     step first; steps without data are absent. Thread-safe.
     """
 
-    def metric_totals(self) -> MetricTotals:
-        """Every series, cumulative since the store began (what `/metrics` exposes)."""
+    def metric_totals(self, max_series: int | None = None, seen_since_ns: int | None = None) -> MetricTotals:
+        """Every series, cumulative since the store began (what `/metrics` exposes).
+        With `seen_since_ns`, only series with spans in a minute at or after it; with
+        `max_series`, at most that many series per metric (most observations first, per
+        custom metric, per model version for models) plus one `overflow` record per
+        metric summing the rest, so totals still add up."""
         ...
 
     def span_metrics(self, start_ns: int, end_ns: int, step_s: int, service: str | None = None) -> list[SpanMetrics]:

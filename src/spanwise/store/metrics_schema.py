@@ -9,7 +9,8 @@ arrays), and `SummingMergeTree` folds rows of later inserts together.
 Every family has a per-minute table (dashboards) and a totals table without the minute
 (`/metrics`, cumulative since the store began), fed by a view on the per-minute table,
 so a scrape reads a few rows per series however long the store has run. Metric tables
-have no TTL: counters must never go backwards.
+have no TTL: counters must never go backwards (`/metrics` leaves out series not seen
+recently instead, see `store.sql_metrics`).
 
 The views depend on configuration (dimensions, custom metrics), so they are all
 recreated when the store starts: every view named `METRIC_VIEW_PREFIX...` is dropped and
@@ -40,7 +41,7 @@ SERIES_KEYS: dict[str, tuple[tuple[str, ...], str, str]] = {
     MODEL_METRICS: (("ModelName", "ModelVersion", "Histogram"), "Count", "Sum"),
     CUSTOM_METRICS: (("Metric", "Labels"), "Count", "Sum"),
 }
-_KEY_TYPES = {
+KEY_TYPES = {
     "ServiceName": "LowCardinality(String)", "SpanName": "LowCardinality(String)",
     "SpanKind": "LowCardinality(String)", "StatusCode": "LowCardinality(String)", "Dimensions": _LABELS_MAP,
     "ModelName": "LowCardinality(String)", "ModelVersion": "LowCardinality(String)",
@@ -80,7 +81,7 @@ def table_statements() -> list[str]:
     """The per-minute and totals tables of every family; idempotent."""
     created = []
     for table, (keys, count, total) in SERIES_KEYS.items():
-        columns = ", ".join(f"{k} {_KEY_TYPES[k]}" for k in keys)
+        columns = ", ".join(f"{k} {KEY_TYPES[k]}" for k in keys)
         values = f"Le Float64, {count} UInt64, {total} Float64"
         created.append(
             f"""CREATE TABLE IF NOT EXISTS {table} (Minute DateTime CODEC(Delta, ZSTD(1)), {columns}, {values})

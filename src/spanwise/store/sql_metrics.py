@@ -3,6 +3,13 @@
 Rows are (series, bucket) pairs; each query folds them into one row per series (and
 step) with the buckets as two arrays, so Python sees a few rows per series. Sums group
 explicitly rather than relying on `SummingMergeTree` merges having happened.
+
+Series limits and staleness are applied here, when `/metrics` reads the totals, not at
+ingest: the views stay plain GROUP BYs (ingest stays fast and exact), and one query
+ranks series by observations with window functions and folds every series past the
+limit into one overflow series per metric. A series is recent when the per-minute table
+has a row of it at or after the cut-off, so the scrape reads the totals plus only the
+recent minutes.
 """
 
 from __future__ import annotations
@@ -29,11 +36,12 @@ class SqlMetricsReader(ABC):
     def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
         """Run a query with `{name:Type}` parameters and return its result."""
 
-    def metric_totals(self) -> MetricTotals:
+    def metric_totals(self, max_series: int | None = None, seen_since_ns: int | None = None) -> MetricTotals:
+        limits = (max_series, seen_since_ns)
         return MetricTotals(
-            spans=_span_records(self._series(ms.SPAN_METRICS)),
-            models=_model_records(self._series(ms.MODEL_METRICS)),
-            custom=_custom_records(self._series(ms.CUSTOM_METRICS)),
+            spans=_span_records(self._query(_totals_sql(ms.SPAN_METRICS, *limits), _params(*limits)).to_pylist()),
+            models=_model_records(self._query(_totals_sql(ms.MODEL_METRICS, *limits), _params(*limits)).to_pylist()),
+            custom=_custom_records(self._query(_totals_sql(ms.CUSTOM_METRICS, *limits), _params(*limits)).to_pylist()),
         )
 
     def span_metrics(self, start_ns: int, end_ns: int, step_s: int, service: str | None = None) -> list[SpanMetrics]:
@@ -47,28 +55,65 @@ class SqlMetricsReader(ABC):
     ) -> list[CustomMetricSeries]:
         return _custom_records(self._series(ms.CUSTOM_METRICS, (start_ns, end_ns, step_s, name), "Metric"))
 
-    def _series(
-        self, table: str, window: tuple[int, int, int, str | None] | None = None, filter_column: str = ""
-    ) -> list[dict[str, Any]]:
-        """One dict per series (and step when `window` = (start, end, step, only) is
-        given): its key columns, `step_start` (s), `les`, `ns`, `observations`, `total`.
-        Without a window: totals since the store began, from the totals table."""
+    def _series(self, table: str, window: tuple[int, int, int, str | None], filter_column: str) -> list[dict[str, Any]]:
+        """One dict per series and step of `window` = (start, end, step, only): its key
+        columns, `step_start` (s), `les`, `ns`, `observations`, `total`."""
         keys, count, total = ms.SERIES_KEYS[table]
         key_list = ", ".join(keys)
-        if window is None:
-            source, where, params = ms.TOTALS[table], "", {}
-            step = "CAST(NULL, 'Nullable(Int64)')"
-        else:
-            start_ns, end_ns, step_s, only = window
-            source, step = table, _STEP_START
-            where = "WHERE " + _IN_RANGE.replace("{column}", filter_column)
-            params = {"lo": start_ns, "hi": end_ns, "step": step_s, "only": only or ""}
+        start_ns, end_ns, step_s, only = window
+        params = {"lo": start_ns, "hi": end_ns, "step": step_s, "only": only or ""}
         sql = f"""SELECT {key_list}, step_start, groupArray(Le) AS les, groupArray(n) AS ns,
-                sum(n) AS observations, sum(s) AS total
-            FROM (SELECT {key_list}, {step} AS step_start, Le, sum({count}) AS n, sum({total}) AS s
-                  FROM {source} {where} GROUP BY {key_list}, step_start, Le)
+                sum(n) AS observations, sum(s) AS total, 0 AS overflow
+            FROM (SELECT {key_list}, {_STEP_START} AS step_start, Le, sum({count}) AS n, sum({total}) AS s
+                  FROM {table} WHERE {_IN_RANGE.replace("{column}", filter_column)} GROUP BY {key_list}, step_start, Le)
             GROUP BY {key_list}, step_start ORDER BY step_start, {key_list}"""
         return self._query(sql, params).to_pylist()
+
+
+#: table -> (columns a series limit applies per value of, columns that name a series
+#: and are emptied in the overflow series). A model version's latency and confidence
+#: histograms are ranked together, a custom metric's series per metric.
+_LIMITED_BY: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    ms.SPAN_METRICS: ((), ms.SERIES_KEYS[ms.SPAN_METRICS][0]),
+    ms.MODEL_METRICS: ((), ("ModelName", "ModelVersion")),
+    ms.CUSTOM_METRICS: (("Metric",), ("Labels",)),
+}
+
+
+def _params(max_series: int | None, seen_since_ns: int | None) -> dict[str, Any]:
+    return {"max": max_series if max_series is not None else 2**63, "since": seen_since_ns or 0}
+
+
+def _totals_sql(table: str, max_series: int | None, seen_since_ns: int | None) -> str:
+    """Totals per series since the store began, of recent series only when
+    `seen_since_ns` is given, the series past `{max}` per metric (fewest observations,
+    ties by name) summed into one row with `overflow` = 1 and empty names."""
+    keys, count, total = ms.SERIES_KEYS[table]
+    per, named = _LIMITED_BY[table]
+    series = ", ".join(per + named)
+    rows = f"SELECT {', '.join(keys)}, Le, {count} AS n, {total} AS s, {int(seen_since_ns is None)} AS recent FROM {ms.TOTALS[table]}"
+    if seen_since_ns is not None:
+        rows += (f" UNION ALL SELECT {', '.join(keys)}, Le, 0, 0, 1 FROM {table} "
+                 "WHERE Minute >= toStartOfMinute(fromUnixTimestamp64Nano({since:Int64}))")
+    partition = f"PARTITION BY {', '.join(per)}" if per else ""
+    ranked = f"""SELECT *, dense_rank() OVER ({partition} ORDER BY weight DESC, {series}) AS rank
+        FROM (SELECT *, max(r) OVER (PARTITION BY {series}) AS seen, sum(n) OVER (PARTITION BY {series}) AS weight
+              FROM (SELECT {', '.join(keys)}, Le, sum(n) AS n, sum(s) AS s, max(recent) AS r
+                    FROM ({rows}) GROUP BY {', '.join(keys)}, Le))
+        WHERE seen = 1"""
+    kept = [f"if(rank <= {{max:UInt64}}, {k}, {_empty(k)}) AS {k}" if k in named else k for k in keys]
+    key_list = ", ".join(keys)
+    return f"""SELECT {key_list}, overflow, CAST(NULL, 'Nullable(Int64)') AS step_start, groupArray(Le) AS les,
+            groupArray(n) AS ns, sum(n) AS observations, sum(s) AS total
+        FROM (SELECT {', '.join(kept)}, rank > {{max:UInt64}} AS overflow, Le, sum(n) AS n, sum(s) AS s
+              FROM ({ranked}) GROUP BY {key_list}, overflow, Le)
+        GROUP BY {key_list}, overflow ORDER BY overflow, {key_list}"""
+
+
+def _empty(column: str) -> str:
+    """The value of a naming column in the overflow series."""
+    kind = ms.KEY_TYPES[column]
+    return f"CAST(map(), '{kind}')" if kind.startswith("Map") else "''"
 
 
 def _histogram(row: dict[str, Any]) -> Histogram:
@@ -88,21 +133,24 @@ def _pairs(entries: Any) -> tuple[tuple[str, str], ...]:
 def _span_records(rows: list[dict[str, Any]]) -> list[SpanMetrics]:
     return [
         SpanMetrics(r["ServiceName"], r["SpanName"], r["SpanKind"], r["StatusCode"], _pairs(r["Dimensions"]),
-                    _histogram(r), _start(r))
+                    _histogram(r), _start(r), bool(r["overflow"]))
         for r in rows
     ]
 
 
 def _model_records(rows: list[dict[str, Any]]) -> list[ModelMetrics]:
     """Latency and confidence rows of one model version (and step) become one record."""
-    found: dict[tuple[int | None, str, str], dict[str, Histogram]] = {}
+    found: dict[tuple[int | None, str, str, bool], dict[str, Histogram]] = {}
     for r in rows:
-        found.setdefault((_start(r), r["ModelName"], r["ModelVersion"]), {})[r["Histogram"]] = _histogram(r)
+        key = (_start(r), r["ModelName"], r["ModelVersion"], bool(r["overflow"]))
+        found.setdefault(key, {})[r["Histogram"]] = _histogram(r)
     return [
-        ModelMetrics(name, version, parts.get(ms.MODEL_LATENCY, Histogram()), parts.get(ms.MODEL_CONFIDENCE, Histogram()), start)
-        for (start, name, version), parts in found.items()
+        ModelMetrics(name, version, parts.get(ms.MODEL_LATENCY, Histogram()), parts.get(ms.MODEL_CONFIDENCE, Histogram()),
+                     start, overflow)
+        for (start, name, version, overflow), parts in found.items()
     ]
 
 
 def _custom_records(rows: list[dict[str, Any]]) -> list[CustomMetricSeries]:
-    return [CustomMetricSeries(r["Metric"], _pairs(r["Labels"]), _histogram(r), _start(r)) for r in rows]
+    return [CustomMetricSeries(r["Metric"], _pairs(r["Labels"]), _histogram(r), _start(r), bool(r["overflow"]))
+            for r in rows]
