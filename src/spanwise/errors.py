@@ -51,3 +51,8 @@ class PipelineFull(RetryableError):
 
 class StoreUnavailable(RetryableError):
     """The store failed to commit or answer (disk full, engine error, shutting down)."""
+
+
+class QueryLimitExceeded(StoreUnavailable):
+    """A read query ran past the store's time or memory limit; narrowing it (shorter
+    range, more filters) or retrying when the machine is less busy can help."""

@@ -56,6 +56,7 @@ from spanwise.serve.signals_api import signals_routes
 from spanwise.serve.prometheus import metrics_routes
 from spanwise.serve.ui import ui_routes
 from spanwise.store import open_store
+from spanwise.store.query_limits import QueryLimits
 from spanwise.store.api import (
     BaselineStore,
     DriftReader,
@@ -202,7 +203,9 @@ class SpanwiseServer:
         server, ingest_cfg = self.config.server, self.config.ingest
         if server.store_url.startswith("chdb://"):
             check_data_dir(os.path.abspath(server.data_dir if not server.store else server.store_url[7:]))
-        store = open_store(server.store_url, self.config.store.retention_days or None, self.config.metrics.spec())
+        store_config = self.config.store
+        limits = QueryLimits(store_config.query_timeout_s, store_config.query_max_memory_mb)
+        store = open_store(server.store_url, store_config.retention_days or None, self.config.metrics.spec(), limits)
         store.start()
         committer = IngestLog(
             os.path.join(os.path.abspath(server.data_dir), "ingest-log"),

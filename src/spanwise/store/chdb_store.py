@@ -3,7 +3,8 @@
 chDB hosts one engine per process, bound to one path (DESIGN.md, "chDB in a server"):
 the server process owns the directory. Each thread gets its own connection, so readers
 never share a handle with the writer; results are fetched whole (no streaming result is
-left open on a shared handle).
+left open on a shared handle). A thread holds two connections: reads run on one whose
+session carries the `QueryLimits`, statements and inserts on an unlimited one.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ import pyarrow as pa
 
 from spanwise.errors import StoreUnavailable
 from spanwise.model.metrics import MetricsSpec
+from spanwise.store.query_limits import QueryLimits, classify
+from spanwise.store.sql_params import bind
 from spanwise.store.sql_store import SqlTraceStore
+
+#: What the engine raises: chdb's own `ChdbError` is a RuntimeError, but not the class
+#: `chdb.ChdbError` names (chdb 4.4 defines two); catching both covers either build.
+_ENGINE_ERRORS = (RuntimeError, chdb.ChdbError)
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +33,13 @@ log = logging.getLogger(__name__)
 class ChdbTraceStore(SqlTraceStore):
     """A TraceStore in `path`, created on `start()`."""
 
-    def __init__(self, path: str, retention_days: int | None = None, metrics: MetricsSpec | None = None) -> None:
+    def __init__(
+        self, path: str, retention_days: int | None = None, metrics: MetricsSpec | None = None,
+        limits: QueryLimits | None = None,
+    ) -> None:
         super().__init__(retention_days, metrics)
         self.path = os.path.abspath(path)
+        self.limits = limits or QueryLimits()
         self._local = threading.local()
         self._connections: list[Any] = []
         self._lock = threading.Lock()
@@ -50,25 +61,32 @@ class ChdbTraceStore(SqlTraceStore):
         for connection in connections:
             connection.close()
 
-    def _connection(self) -> Any:
-        connection = getattr(self._local, "connection", None)
+    def _connection(self, limited: bool = False) -> Any:
+        """This thread's connection; `limited` ones run reads under `self.limits`."""
+        name = "reader" if limited else "writer"
+        connection = getattr(self._local, name, None)
         if connection is None or connection not in self._connections:
             with self._lock:
                 if self._closed:
                     raise StoreUnavailable("the store is shut down")
                 connection = chdb.connect(self.path)
                 self._connections.append(connection)
-            self._local.connection = connection
+            if limited:
+                connection.query(self.limits.set_statement())
+            setattr(self._local, name, connection)
         return connection
 
     def _execute(self, sql: str) -> None:
-        self._query(sql)
+        try:
+            self._connection().query(sql)
+        except _ENGINE_ERRORS as exc:
+            raise classify(str(exc), self.limits) from exc
 
     def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
         try:
-            result = self._connection().query(sql, "ArrowTable", params=params or {})
-        except chdb.ChdbError as exc:
-            raise StoreUnavailable(f"store query failed: {exc}") from exc
+            result = self._connection(limited=True).query(sql, "ArrowTable", params=bind(params or {}))
+        except _ENGINE_ERRORS as exc:
+            raise classify(str(exc), self.limits) from exc
         return result if isinstance(result, pa.Table) else pa.table({})
 
     def _insert(self, table: str, rows: pa.Table) -> None:
@@ -79,5 +97,5 @@ class ChdbTraceStore(SqlTraceStore):
         data = rows  # noqa: F841 - referenced by name from the SQL below
         try:
             self._connection().query(f"INSERT INTO {table} ({columns}) SELECT * FROM Python(data)")
-        except (RuntimeError, chdb.ChdbError) as exc:
+        except _ENGINE_ERRORS as exc:
             raise StoreUnavailable(f"store write failed: {exc}") from exc

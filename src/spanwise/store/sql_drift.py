@@ -26,6 +26,7 @@ from spanwise.store.profiles import (
     DEFAULT_BINS, LABEL, MAX_CATEGORIES, PREDICTION, PREDICTION_LABEL, SAMPLE_SIZE, Baseline, CategoricalProfile,
     NumericProfile, Profile,
 )
+from spanwise.store.sql_params import quoted
 
 _WINDOW = (
     "ModelName = {model:String} AND ({version:String} = '' OR ModelVersion = {version:String}) "
@@ -50,17 +51,13 @@ _CATEGORICAL = (
 )
 
 
-def _string(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def _bin_sql(edges: dict[str, tuple[float, ...]]) -> str:
     """The bin of `value` for feature `name`: the number of the feature's inner edges <=
     value. Edges are a constant Array(Array(Float64)) picked by `transform` (a hash lookup):
     a constant Map's `[name]` scans its keys per row, 10x slower with 1,000 features."""
     if not edges:
         return "toUInt16(0)"
-    names = ", ".join(_string(k) for k in edges)
+    names = ", ".join(quoted(k) for k in edges)
     arrays = ", ".join(f"[{', '.join(repr(float(e)) for e in v)}]" for v in edges.values())
     index = ", ".join(str(i + 1) for i in range(len(edges)))
     return (f"toUInt16(arrayCount(e -> e <= value, arrayElement(CAST([{arrays}], 'Array(Array(Float64))'), "

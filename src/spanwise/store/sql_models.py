@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from spanwise.store.api import FeatureInfo, ModelVersionInfo, PredictionPoint, QualityCounts, QualityQuery
 from spanwise.store.models_schema import FEEDBACK_TABLE
+from spanwise.store.sql_params import array_literal
 
 _NS = "toInt64(toUnixTimestamp64Nano({column}))"
 _IN_RANGE = "Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp <= fromUnixTimestamp64Nano({hi:Int64})"
@@ -36,12 +37,6 @@ _LATEST_FEEDBACK = (
     "SELECT PredictionId, 1 AS has_feedback, argMax(tuple(Label, LabelValue, Timestamp), (Timestamp, ReceivedAt)) AS fb "
     f"FROM {FEEDBACK_TABLE} WHERE PredictionId IN (SELECT PredictionId FROM base) GROUP BY PredictionId"
 )
-
-
-def array_literal(values: list[str]) -> str:
-    """A ClickHouse Array(String) literal for a query parameter."""
-    escaped = (v.replace("\\", "\\\\").replace("'", "\\'") for v in values)
-    return "[" + ",".join(f"'{v}'" for v in escaped) + "]"
 
 
 def _step(step_s: int) -> str:

@@ -35,7 +35,8 @@ from spanwise.store.sql_logs import SqlLogs
 from spanwise.store.sql_otlp_metrics import SqlOtlpMetrics
 from spanwise.store.sql_model_analytics import SqlModelAnalytics
 from spanwise.store.sql_signals import SqlSignals
-from spanwise.store.sql_models import SqlModelReader, array_literal
+from spanwise.store.sql_models import SqlModelReader
+from spanwise.store.sql_params import array_literal
 
 _HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 #: Span columns as stored in otel_traces (the prediction maps live in `predictions`).
