@@ -11,7 +11,8 @@ releases, the fixture wins: scope tags are named `otel.library.*`, not `otel.sco
 Deliberate differences from Jaeger: ids are the stored 32/16-character hex (Jaeger trims
 leading zeros of a trace id's high half, which would break trace-to-logs correlation on
 the full id); event attribute types are not stored, so log fields are strings; there is
-no clock-skew adjustment; spans are deduplicated by span id (delivery is at least once).
+no clock-skew adjustment; spans are deduplicated by span id (delivery is at least once);
+a trace holds at most `server.max_trace_spans` spans (the earliest), with a warning when cut.
 
 This runs on the read path for traces of 10,000+ spans: columns are read into Python
 lists once per call and every step is linear in the number of spans and attributes.
@@ -39,6 +40,7 @@ TRACE_STATE_TAG = "w3c.tracestate"
 EVENT_FIELD = "event"
 REF_TYPE_ATTRIBUTE = "opentracing.ref_type"
 INVALID_LINK_WARNING = "Invalid span link removed"
+TRUNCATED_WARNING = "Trace truncated"
 CHILD_OF = "CHILD_OF"
 FOLLOWS_FROM = "FOLLOWS_FROM"
 
@@ -76,17 +78,31 @@ def jaeger_error(status: int, message: str) -> JsonDict:
     return jaeger_envelope(None, errors=[{"code": status, "msg": message}])
 
 
-def traces_to_jaeger(spans: pa.Table) -> list[JsonDict]:
+def traces_to_jaeger(spans: pa.Table, totals: dict[str, int] | None = None) -> list[JsonDict]:
     """Group stored spans into Jaeger traces.
 
     `spans` has the columns of `spanwise.model.spans.SPAN_SCHEMA` (the AI columns are
     not needed). Traces come in order of first appearance; spans inside a trace are
     ordered by start time then span id, and a span id stored twice (a retried export)
     appears once, as first seen. Processes are numbered p1, p2, ... per trace in the
-    order their first span appears.
+    order their first span appears. A trace whose `totals` entry (its stored span
+    count) exceeds its spans here was cut by the server's cap: Jaeger has no paging, so
+    the trace carries a warning saying so, which Jaeger's UI and Grafana display.
     """
+    if spans.num_columns == 0:
+        return []
     columns = _Columns.read(spans)
-    return [_trace(trace_id, rows, columns) for trace_id, rows in _rows_by_trace(columns).items()]
+    traces = [_trace(trace_id, rows, columns) for trace_id, rows in _rows_by_trace(columns).items()]
+    for trace in traces:
+        total = (totals or {}).get(trace["traceID"], 0)
+        if total > len(trace["spans"]):
+            trace["warnings"] = [truncated_warning(len(trace["spans"]), total)]
+    return traces
+
+
+def truncated_warning(shown: int, total: int) -> str:
+    """The trace-level warning of a trace cut to the server's cap."""
+    return f"{TRUNCATED_WARNING}: showing {shown} of {total} spans (server.max_trace_spans)"
 
 
 @dataclass(frozen=True, slots=True)

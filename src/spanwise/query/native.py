@@ -11,6 +11,9 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from spanwise.query.service import TracePage
+from spanwise.store.api import TraceSummary
+
 _ML_COLUMNS = {
     "ModelName": "model_name",
     "ModelVersion": "model_version",
@@ -105,42 +108,30 @@ def trace_to_native(spans: pa.Table) -> dict[str, Any]:
     return {"traceId": ordered[0]["traceId"] if ordered else None, "spans": ordered}
 
 
-def trace_summaries(trace_ids: list[str], spans: pa.Table) -> list[dict[str, Any]]:
-    """One line per trace for search results, in the order of `trace_ids`."""
-    by_trace: dict[str, list[dict[str, Any]]] = {t: [] for t in trace_ids}
-    for row in plain_rows(spans) if spans.num_rows else []:
-        by_trace.setdefault(row["TraceId"], []).append(row)
-    summaries = []
-    for trace_id, rows in by_trace.items():
-        if not rows:
-            continue
-        root = next((r for r in rows if not r["ParentSpanId"]), min(rows, key=lambda r: r["Timestamp"]))
-        start = min(int(r["Timestamp"]) for r in rows)
-        end = max(int(r["Timestamp"]) + r["Duration"] for r in rows)
-        summaries.append(
-            {
-                "traceId": trace_id,
-                "rootServiceName": root["ServiceName"],
-                "rootSpanName": root["SpanName"],
-                "startTimeUnixNano": start,
-                "durationNano": end - start,
-                "spanCount": len({r["SpanId"] for r in rows}),
-                "errorCount": sum(1 for r in rows if r["StatusCode"] == "Error"),
-                "services": sorted({r["ServiceName"] for r in rows}),
-                "models": _models_of(rows),
-            }
-        )
-    return summaries
+def trace_page_to_native(page: TracePage) -> dict[str, Any]:
+    """One page of a trace with where it sits in the whole: clients show "N of M spans"
+    and ask for `nextOffset` (None on the last page) to read on."""
+    spans = trace_to_native(page.spans)["spans"] if page.spans is not None else []
+    return {
+        "traceId": page.trace_id,
+        "spans": spans,
+        "totalSpans": page.total,
+        "offset": page.offset,
+        "limit": page.limit,
+        "nextOffset": page.next_offset,
+    }
 
 
-def _models_of(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The model versions a trace's prediction spans ran, with their prediction counts
-    (empty when the spans were read without AI fields)."""
-    counts: dict[tuple[str, str], int] = {}
-    seen: set[str] = set()
-    for r in rows:
-        if r.get("IsPrediction") and r["SpanId"] not in seen:
-            seen.add(r["SpanId"])
-            key = (r["ModelName"], r["ModelVersion"])
-            counts[key] = counts.get(key, 0) + 1
-    return [{"name": name, "version": version, "predictions": n} for (name, version), n in sorted(counts.items())]
+def summary_to_native(summary: TraceSummary) -> dict[str, Any]:
+    """One line of the search results (the models list is empty for traces without predictions)."""
+    return {
+        "traceId": summary.trace_id,
+        "rootServiceName": summary.root_service,
+        "rootSpanName": summary.root_name,
+        "startTimeUnixNano": summary.start_ns,
+        "durationNano": summary.duration_ns,
+        "spanCount": summary.span_count,
+        "errorCount": summary.error_count,
+        "services": list(summary.services),
+        "models": [{"name": m.name, "version": m.version, "predictions": m.predictions} for m in summary.models],
+    }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import pyarrow as pa
@@ -22,11 +22,13 @@ from spanwise.store.api import (
     StoreStats,
     TraceQuery,
     TraceReader,
+    TraceSummary,
 )
 
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{1,32}$")
 MAX_SEARCH_LIMIT = 1500
 MAX_SERIES_POINTS = 11_000
+DEFAULT_MAX_TRACE_SPANS = 10_000
 #: (attribute key, searched value) -> the value as stored (see `QueryService.__init__`).
 StoredValue = Callable[[str, str], str]
 
@@ -38,28 +40,71 @@ def normalize_trace_id(trace_id: str) -> str:
     return trace_id.lower().rjust(32, "0")
 
 
+@dataclass(frozen=True)
+class TracePage:
+    """One page of a trace: `spans` (None past the end), and `total` distinct spans stored."""
+
+    trace_id: str
+    spans: pa.Table | None
+    total: int
+    offset: int
+    limit: int
+
+    @property
+    def next_offset(self) -> int | None:
+        """Where the next page starts; None on the last page."""
+        return self.offset + self.limit if self.offset + self.limit < self.total else None
+
+
+@dataclass(frozen=True)
+class CappedTraces:
+    """Spans of some traces, at most `max_trace_spans` each, and every trace's total
+    span count (more than it has rows in `spans` when the trace was cut)."""
+
+    spans: pa.Table
+    totals: dict[str, int]
+
+
 class QueryService:
     """Trace lookup, search, services, operations and the service graph."""
 
-    def __init__(self, reader: TraceReader, stored_value: StoredValue | None = None) -> None:
+    def __init__(
+        self, reader: TraceReader, stored_value: StoredValue | None = None, max_trace_spans: int = DEFAULT_MAX_TRACE_SPANS
+    ) -> None:
         """`stored_value(key, value)`, when given, turns a searched attribute value into
-        the form ingest stored it in (a keyed hash when redaction hashes PII)."""
+        the form ingest stored it in (a keyed hash when redaction hashes PII).
+        `max_trace_spans` bounds the spans of one trace in any answer (config
+        `server.max_trace_spans`): one huge trace must not cost the server its memory."""
         self._reader = reader
         self._stored_value = stored_value
+        self.max_trace_spans = max_trace_spans
 
-    def trace(self, trace_id: str, ai_fields: bool = True) -> pa.Table:
-        """Every span of one trace; `NotFound` when no span of it is stored."""
-        spans = self._reader.get_traces([normalize_trace_id(trace_id)], ai_fields)
-        if spans.num_rows == 0:
+    def trace_page(self, trace_id: str, offset: int = 0, limit: int | None = None, ai_fields: bool = True) -> TracePage:
+        """Spans `offset` .. `offset + limit` of one trace in start-time order (limit at most,
+        and by default, `max_trace_spans`); `NotFound` when no span of it is stored."""
+        limit = self.max_trace_spans if limit is None else limit
+        if not 0 < limit <= self.max_trace_spans:
+            raise InvalidQuery(f"limit must be between 1 and {self.max_trace_spans}")
+        if offset < 0:
+            raise InvalidQuery("offset must not be negative")
+        trace_id = normalize_trace_id(trace_id)
+        total = self._reader.span_counts([trace_id]).get(trace_id, 0)
+        if not total:
             raise NotFound(f"trace {trace_id} not found")
-        return spans
+        spans = self._reader.get_traces([trace_id], ai_fields, offset, limit) if offset < total else None
+        return TracePage(trace_id, spans, total, offset, limit)
 
-    def traces(self, trace_ids: list[str], ai_fields: bool = True) -> pa.Table:
-        """Spans of the traces that exist among `trace_ids` (unknown ids are skipped)."""
-        return self._reader.get_traces([normalize_trace_id(t) for t in trace_ids], ai_fields)
+    def traces(self, trace_ids: list[str], ai_fields: bool = True) -> CappedTraces:
+        """The first `max_trace_spans` spans of each trace that exists among `trace_ids`
+        (unknown ids are skipped), with every trace's total span count."""
+        ids = [normalize_trace_id(t) for t in trace_ids]
+        if not ids:
+            return CappedTraces(pa.table({}), {})
+        spans = self._reader.get_traces(ids, ai_fields, 0, self.max_trace_spans)
+        return CappedTraces(spans, self._reader.span_counts(ids))
 
-    def search(self, query: TraceQuery, ai_fields: bool = True) -> tuple[list[str], pa.Table]:
-        """Matching trace ids (newest first) and all spans of those traces."""
+    def trace_ids(self, query: TraceQuery) -> list[str]:
+        """Ids of the matching traces, newest first."""
         if query.end_ns < query.start_ns:
             raise InvalidQuery("the end of the time range is before its start")
         if not 0 < query.limit <= MAX_SEARCH_LIMIT:
@@ -67,8 +112,17 @@ class QueryService:
         if self._stored_value is not None and query.attributes:
             rewrite = self._stored_value
             query = replace(query, attributes=tuple((k, rewrite(k, v)) for k, v in query.attributes))
-        ids = self._reader.find_trace_ids(query)
-        return ids, self._reader.get_traces(ids, ai_fields) if ids else pa.table({})
+        return self._reader.find_trace_ids(query)
+
+    def search(self, query: TraceQuery, ai_fields: bool = True) -> tuple[list[str], CappedTraces]:
+        """Matching trace ids (newest first) and each trace's first `max_trace_spans` spans."""
+        ids = self.trace_ids(query)
+        return ids, self.traces(ids, ai_fields)
+
+    def summaries(self, query: TraceQuery) -> list[TraceSummary]:
+        """One summary per matching trace, newest first, aggregated by the store."""
+        ids = self.trace_ids(query)
+        return self._reader.trace_summaries(ids) if ids else []
 
     def services(self) -> list[str]:
         return self._reader.services()

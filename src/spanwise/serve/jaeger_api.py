@@ -2,7 +2,9 @@
 
 Routes: `/api/services`, `/api/services/{service}/operations`, `/api/operations`,
 `/api/traces`, `/api/traces/{id}`, `/api/dependencies`. Responses use Jaeger's envelope
-(`data`, `total`, `limit`, `offset`, `errors`), errors included.
+(`data`, `total`, `limit`, `offset`, `errors`), errors included. Jaeger has no paging of
+a trace's spans: each trace holds at most `server.max_trace_spans` (its earliest spans)
+and a cut trace says so in its `warnings`; the native API pages through the rest.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from spanwise.errors import InvalidQuery, SpanwiseError
+from spanwise.errors import InvalidQuery, NotFound, SpanwiseError
 from spanwise.query.jaeger import jaeger_envelope, jaeger_error, traces_to_jaeger
 from spanwise.query.service import QueryService
 from spanwise.serve.params import parse_duration_ns, parse_int, parse_limit, parse_tags
@@ -56,16 +58,19 @@ def jaeger_routes(queries: QueryService) -> list[Route]:
         return JSONResponse(jaeger_envelope(ops, total=len(ops)))
 
     def trace(request: Request) -> Response:
-        data = traces_to_jaeger(queries.trace(request.path_params["trace_id"], ai_fields=False))
+        found = queries.traces([request.path_params["trace_id"]], ai_fields=False)
+        data = traces_to_jaeger(found.spans, found.totals)
+        if not data:
+            raise NotFound(f"trace {request.path_params['trace_id']} not found")
         return JSONResponse(jaeger_envelope(data))
 
     def search(request: Request) -> Response:
         trace_ids = request.query_params.getlist("traceID")
         if trace_ids:
-            return JSONResponse(jaeger_envelope(traces_to_jaeger(queries.traces(trace_ids, ai_fields=False))))
-        query = _trace_query(request)
-        ids, spans = queries.search(query, ai_fields=False)
-        data = traces_to_jaeger(spans) if ids else []
+            found = queries.traces(trace_ids, ai_fields=False)
+            return JSONResponse(jaeger_envelope(traces_to_jaeger(found.spans, found.totals)))
+        ids, found = queries.search(_trace_query(request), ai_fields=False)
+        data = traces_to_jaeger(found.spans, found.totals)
         order = {t: i for i, t in enumerate(ids)}
         data.sort(key=lambda t: order.get(t["traceID"], len(order)))
         return JSONResponse(jaeger_envelope(data))

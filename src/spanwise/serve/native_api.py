@@ -16,7 +16,7 @@ from starlette.schemas import SchemaGenerator
 
 from spanwise import __version__
 from spanwise.errors import SpanwiseError
-from spanwise.query.native import trace_summaries, trace_to_native
+from spanwise.query.native import summary_to_native, trace_page_to_native
 from spanwise.query.service import QueryService
 from spanwise.serve.params import parse_duration_ns, parse_float, parse_int, parse_limit, parse_tags, time_range
 from spanwise.serve.status import http_status
@@ -30,13 +30,17 @@ SCHEMAS = SchemaGenerator(
 def endpoint(
     work: Callable[..., Any], read: Callable[[Request], Awaitable[tuple[Any, ...]]] | None = None
 ) -> Callable[[Request], Any]:
-    """Run `work` in a thread; errors become `{"error": {"status", "message"}}`. With
-    `read`, the body is read first (in the event loop) and passed on: `work(request, *read(request))`."""
+    """Run `work` and render its JSON in a thread, so a big answer never holds the event
+    loop; errors become `{"error": {"status", "message"}}`. With `read`, the body is read
+    first (in the event loop) and passed on: `work(request, *read(request))`."""
+
+    def respond(request: Request, *extra: Any) -> Response:
+        return JSONResponse(work(request, *extra))
 
     async def handler(request: Request) -> Response:
         try:
             extra = await read(request) if read else ()
-            return JSONResponse(await run_in_threadpool(work, request, *extra))
+            return await run_in_threadpool(respond, request, *extra)
         except SpanwiseError as exc:
             status = http_status(exc)
             return JSONResponse({"error": {"status": status, "message": str(exc)}}, status_code=status)
@@ -76,11 +80,26 @@ def native_routes(
     def trace(request: Request) -> dict[str, Any]:
         """
         ---
-        summary: One trace by id with every span, typed attributes and AI fields.
-        parameters: [{name: trace_id, in: path, required: true, schema: {type: string}}]
-        responses: {200: {description: the trace}, 404: {description: unknown trace id}}
+        summary: One trace by id, a page of spans at a time, with typed attributes and AI fields.
+        description: >
+          Spans come in start-time order, at most `limit` per page (default and maximum:
+          the server's `server.max_trace_spans`, 10,000 unless configured). `totalSpans` is
+          the trace's span count and `nextOffset` the `offset` of the next page (null on the
+          last page), so a client shows "N of M spans" and reads on.
+        parameters:
+          - {name: trace_id, in: path, required: true, schema: {type: string}}
+          - {name: offset, in: query, required: false, schema: {type: integer, minimum: 0, default: 0}}
+          - {name: limit, in: query, required: false, schema: {type: integer, minimum: 1}}
+        responses:
+          200: {description: "the page: traceId, spans, totalSpans, offset, limit, nextOffset"}
+          400: {description: bad offset or limit (above the server's maximum)}
+          404: {description: unknown trace id}
         """
-        return trace_to_native(queries.trace(request.path_params["trace_id"]))
+        params = request.query_params
+        offset = parse_int(params.get("offset"), "offset", 0)
+        assert offset is not None
+        page = queries.trace_page(request.path_params["trace_id"], offset, parse_int(params.get("limit"), "limit"))
+        return trace_page_to_native(page)
 
     def search(request: Request) -> dict[str, Any]:
         """
@@ -93,8 +112,7 @@ def native_routes(
           max_confidence, start and end (Unix ns), lookback (e.g. 1h; default 1h), limit.
         responses: {200: {description: trace summaries}}
         """
-        ids, spans = queries.search(_native_query(request))
-        return {"traces": trace_summaries(ids, spans)}
+        return {"traces": [summary_to_native(s) for s in queries.summaries(_native_query(request))]}
 
     def services(request: Request) -> dict[str, Any]:
         """

@@ -228,7 +228,7 @@ class SpanwiseServer:
 
     def _query_app(self, parts: "_Components") -> Starlette:
         """Port 16686: the Jaeger API, the native API, Prometheus metrics and the web UI."""
-        queries = QueryService(parts.store, HashedSearch.from_config(self.config))
+        queries = QueryService(parts.store, HashedSearch.from_config(self.config), self.config.server.max_trace_spans)
         metrics = metrics_service(parts.store, self.config.metrics.spec())
         store = parts.store
         has_models = isinstance(store, ModelReader) and isinstance(store, FeedbackWriter)

@@ -96,6 +96,31 @@ class LogQuery:
 
 
 @dataclass(frozen=True)
+class ModelUse:
+    """One model version a trace's prediction spans ran, and how many predictions."""
+
+    name: str
+    version: str
+    predictions: int
+
+
+@dataclass(frozen=True)
+class TraceSummary:
+    """One line of a trace search result, aggregated by the store (spans deduplicated).
+    The root is the earliest span without a parent, else the earliest span."""
+
+    trace_id: str
+    root_service: str
+    root_name: str
+    start_ns: int
+    duration_ns: int
+    span_count: int
+    error_count: int
+    services: tuple[str, ...]
+    models: tuple[ModelUse, ...]
+
+
+@dataclass(frozen=True)
 class StoreStats:
     """What is stored, for status pages and benchmarks."""
 
@@ -183,10 +208,24 @@ class TraceWriter(Protocol):
 class TraceReader(Protocol):
     """Reads spans back. Thread-safe; every result is deduplicated by span id."""
 
-    def get_traces(self, trace_ids: list[str], ai_fields: bool = True) -> pa.Table:
-        """All spans of these traces (lower-case hex ids), without a time range.
-        Unknown ids are simply absent from the result. With `ai_fields=False` only the
-        OTLP columns (`DECODED_SCHEMA`) are read, which is cheaper."""
+    def get_traces(
+        self, trace_ids: list[str], ai_fields: bool = True, offset: int = 0, limit: int | None = None
+    ) -> pa.Table:
+        """Spans of these traces (lower-case hex ids), without a time range, ordered by
+        trace id, start time and span id. Per trace, the first `offset` spans are skipped
+        and at most `limit` (None: all) are returned; the store does the cut, so a
+        200,000-span trace costs a page, not the whole trace, in Python. Unknown ids are
+        simply absent. With `ai_fields=False` only the OTLP columns (`DECODED_SCHEMA`)
+        are read, which is cheaper."""
+        ...
+
+    def span_counts(self, trace_ids: list[str]) -> dict[str, int]:
+        """Distinct spans per trace id; unknown ids are absent."""
+        ...
+
+    def trace_summaries(self, trace_ids: list[str]) -> list[TraceSummary]:
+        """One summary per known trace id, in the order of `trace_ids`, computed by the
+        store without handing spans to Python."""
         ...
 
     def find_trace_ids(self, query: TraceQuery) -> list[str]:

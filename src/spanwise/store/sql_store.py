@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import time
 from abc import ABC, abstractmethod
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
@@ -27,7 +26,16 @@ from spanwise.store import (
     schema,
     signals_schema,
 )
-from spanwise.store.api import DependencyLink, LatencyPoint, Operation, RedSummary, StoreStats, TraceQuery
+from spanwise.store.api import (
+    DependencyLink,
+    LatencyPoint,
+    ModelUse,
+    Operation,
+    RedSummary,
+    StoreStats,
+    TraceQuery,
+    TraceSummary,
+)
 from spanwise.store.sql_drift import SqlDriftReader
 from spanwise.store.sql_metrics import SqlMetricsReader
 from spanwise.store.sql_labelled import SqlLabelledReader
@@ -59,6 +67,20 @@ FIRST_SEARCH_WINDOW_NS = 5 * 60 * 10**9
 #: reads of a search's 20 scattered traces (168 -> 86 ms on 2M spans) and is neutral for
 #: one trace (~15 ms); two threads, one per core.
 _POINT_READ_SETTINGS = "max_threads = 2, use_skip_indexes = 0"
+_SUMMARY_COLUMNS = (
+    "TraceId, SpanId, ParentSpanId, Timestamp, Duration, ServiceName, SpanName, StatusCode, IsPrediction, ModelName, ModelVersion"
+)
+#: Search summaries, one row per trace. Root: the earliest span without a parent, else
+#: the earliest span. Models: (name \x1f version) -> predictions, as sumMap's (keys, counts).
+_SUMMARY_SELECT = (
+    "SELECT TraceId, argMin(ServiceName, (ParentSpanId != '', Timestamp, SpanId)) AS root_service, "
+    "argMin(SpanName, (ParentSpanId != '', Timestamp, SpanId)) AS root_name, "
+    "min(toInt64(toUnixTimestamp64Nano(Timestamp))) AS start_ns, "
+    "max(toInt64(toUnixTimestamp64Nano(Timestamp)) + toInt64(Duration)) AS end_ns, "
+    "toInt64(count()) AS spans, toInt64(countIf(StatusCode = 'Error')) AS errors, "
+    "arraySort(groupUniqArray(toString(ServiceName))) AS services, "
+    "sumMapIf([concat(ModelName, '\\x1f', ModelVersion)], [toUInt64(1)], IsPrediction) AS models"
+)
 
 
 class SqlTraceStore(
@@ -72,8 +94,6 @@ class SqlTraceStore(
         self._metrics = metrics or MetricsSpec()
         #: Set when tail sampling is on: reads then include spans waiting for a decision.
         self.tail_sampling = False
-        # Reads of one trace run their two queries (spans, prediction maps) side by side.
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="spanwise-read")
 
     @abstractmethod
     def _execute(self, sql: str) -> None:
@@ -108,38 +128,86 @@ class SqlTraceStore(
         if spans.num_rows:
             self._insert(schema.INGEST_TABLE, spans.select(SPAN_SCHEMA.names))
 
-    def get_traces(self, trace_ids: list[str], ai_fields: bool = True) -> pa.Table:
+    def get_traces(
+        self, trace_ids: list[str], ai_fields: bool = True, offset: int = 0, limit: int | None = None
+    ) -> pa.Table:
         schema_out = SPAN_SCHEMA if ai_fields else DECODED_SCHEMA
+        scope = self._trace_scope(trace_ids)
+        if scope is None:
+            return schema_out.empty_table()
+        in_range, params = scope
+        columns = _STORED_SPAN_COLUMNS if ai_fields else _DECODED_COLUMNS
+        # Deduplicate first (LIMIT BY runs after ORDER BY), then cut the page per trace in SQL.
+        read_spans = f"SELECT * FROM ({self._trace_spans(columns, in_range)}) LIMIT 1 BY TraceId, SpanId"
+        read_spans = f"SELECT * FROM ({read_spans}) ORDER BY TraceId, Timestamp, SpanId"
+        if offset or limit is not None:
+            params.update(offset=offset, limit=limit if limit is not None else 2**62)
+            read_spans += " LIMIT {limit:UInt64} OFFSET {offset:UInt64} BY TraceId"
+        spans = self._query(f"{read_spans} SETTINGS {_POINT_READ_SETTINGS}", params)
+        if not ai_fields:
+            return spans.select(schema_out.names) if spans.num_rows else schema_out.empty_table()
+        predicted = pc.filter(spans.column("SpanId"), spans.column("IsPrediction")).to_pylist() if spans.num_rows else []
+        maps = pa.table({"TraceId": pa.array([], pa.string()), "SpanId": pa.array([], pa.string())})
+        if predicted:  # only the page's prediction spans: a page of a huge trace stays a page
+            params["spans"] = array_literal(sorted(set(predicted)))
+            maps = self._query(
+                f"SELECT TraceId, SpanId, {_PREDICTION_MAPS} FROM predictions WHERE {in_range} "
+                "AND SpanId IN {spans:Array(String)} LIMIT 1 BY TraceId, SpanId",
+                params,
+            )
+        return _with_prediction_maps(spans, maps) if spans.num_rows else schema_out.empty_table()
+
+    def span_counts(self, trace_ids: list[str]) -> dict[str, int]:
+        scope = self._trace_scope(trace_ids)
+        if scope is None:
+            return {}
+        in_range, params = scope
+        rows = self._query(
+            f"SELECT TraceId, toInt64(uniqExact(SpanId)) AS n FROM ({self._trace_spans('TraceId, SpanId', in_range)}) "
+            f"GROUP BY TraceId SETTINGS {_POINT_READ_SETTINGS}",
+            params,
+        ).to_pylist()
+        return {r["TraceId"]: r["n"] for r in rows}
+
+    def trace_summaries(self, trace_ids: list[str]) -> list[TraceSummary]:
+        scope = self._trace_scope(trace_ids)
+        if scope is None:
+            return []
+        in_range, params = scope
+        spans = f"SELECT * FROM ({self._trace_spans(_SUMMARY_COLUMNS, in_range)}) LIMIT 1 BY TraceId, SpanId"
+        rows = self._query(f"{_SUMMARY_SELECT} FROM ({spans}) GROUP BY TraceId SETTINGS {_POINT_READ_SETTINGS}", params)
+        by_id = {r["TraceId"]: _summary(r) for r in rows.to_pylist()}
+        return [by_id[t] for t in dict.fromkeys(t.lower() for t in trace_ids) if t in by_id]
+
+    def _trace_scope(self, trace_ids: list[str]) -> tuple[str, dict[str, Any]] | None:
+        """The WHERE clause and parameters that read these traces' spans without a scan:
+        the trace-id -> time-range table bounds the time (whole seconds around the
+        traces); None when no id is valid or known."""
         ids = sorted({t.lower() for t in trace_ids if _HEX_ID.match(t.lower())})
         if not ids:
-            return schema_out.empty_table()
-        params = {"ids": array_literal(ids)}
+            return None
+        params: dict[str, Any] = {"ids": array_literal(ids)}
         bounds = self._query(
             "SELECT toInt64(toUnixTimestamp(min(Start))) - 1 AS lo, toInt64(toUnixTimestamp(max(End))) + 1 AS hi "
             "FROM otel_traces_trace_id_ts WHERE TraceId IN {ids:Array(String)}",
             params,
         ).to_pylist()[0]
         if bounds["lo"] is None or bounds["hi"] < 0:
-            return schema_out.empty_table()
-        params.update(lo=bounds["lo"], hi=bounds["hi"])  # whole seconds around the trace
+            return None
+        params.update(lo=bounds["lo"], hi=bounds["hi"])
         in_range = (
             "TraceId IN {ids:Array(String)} "
             "AND Timestamp >= toDateTime64({lo:Int64}, 9) AND Timestamp <= toDateTime64({hi:Int64}, 9)"
         )
-        columns = _STORED_SPAN_COLUMNS if ai_fields else _DECODED_COLUMNS
-        read_spans = f"SELECT {columns} FROM otel_traces WHERE {in_range}"
-        if self.tail_sampling:  # spans waiting for their trace's decision are readable too
-            read_spans += f" UNION ALL SELECT {columns} FROM {schema.TAIL_PENDING_TABLE} WHERE {in_range}"
-        read_spans += f" SETTINGS {_POINT_READ_SETTINGS}"
-        if not ai_fields:
-            return _unique_spans(self._query(read_spans, params))
-        maps_future = self._pool.submit(
-            self._query,
-            f"SELECT TraceId, SpanId, {_PREDICTION_MAPS} FROM predictions WHERE {in_range} LIMIT 1 BY TraceId, SpanId",
-            params,
-        )
-        spans = _unique_spans(self._query(read_spans, params))
-        return _with_prediction_maps(spans, maps_future.result())
+        return in_range, params
+
+    def _trace_spans(self, columns: str, in_range: str) -> str:
+        """Stored span rows (duplicates included) of the traces `in_range` selects, and
+        with tail sampling the spans waiting for their trace's decision too."""
+        sql = f"SELECT {columns} FROM otel_traces WHERE {in_range}"
+        if self.tail_sampling:
+            sql += f" UNION ALL SELECT {columns} FROM {schema.TAIL_PENDING_TABLE} WHERE {in_range}"
+        return sql
 
     def find_trace_ids(self, query: TraceQuery) -> list[str]:
         """Newest first: the last 5 minutes, then (if fewer than `limit` traces matched)
@@ -349,15 +417,25 @@ def _attribute_condition(i: int, key: str) -> str:
     return "(" + " OR ".join(options) + ")"
 
 
-def _unique_spans(spans: pa.Table) -> pa.Table:
-    """Drop repeated (TraceId, SpanId) rows, which at-least-once delivery can store."""
-    keys = pc.binary_join_element_wise(spans.column("TraceId"), spans.column("SpanId"), ":")
-    if pc.count_distinct(keys).as_py() == spans.num_rows:
-        return spans
-    first: dict[str, int] = {}
-    for i, key in enumerate(keys.to_pylist()):
-        first.setdefault(key, i)
-    return spans.take(sorted(first.values()))
+def _summary(row: dict[str, Any]) -> TraceSummary:
+    keys, counts = row["models"].values() if isinstance(row["models"], dict) else row["models"]
+    models = tuple(ModelUse(*_model_key(key), int(n)) for key, n in zip(keys, counts))
+    return TraceSummary(
+        trace_id=row["TraceId"],
+        root_service=row["root_service"],
+        root_name=row["root_name"],
+        start_ns=row["start_ns"],
+        duration_ns=row["end_ns"] - row["start_ns"],
+        span_count=row["spans"],
+        error_count=row["errors"],
+        services=tuple(row["services"]),
+        models=models,
+    )
+
+
+def _model_key(key: str) -> tuple[str, str]:
+    name, _, version = key.partition("\x1f")
+    return name, version
 
 
 def _with_prediction_maps(spans: pa.Table, maps: pa.Table) -> pa.Table:
