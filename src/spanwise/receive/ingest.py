@@ -7,11 +7,13 @@ into their protocol's answer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections import Counter
 from dataclasses import dataclass
 
-from spanwise.process.chain import ProcessorChain
+from spanwise.process.chain import ChainResult, ProcessorChain
 from spanwise.receive.decode import DecodedSpans, decode_export_requests
 from spanwise.store.ingest_log import IngestLog
 
@@ -28,20 +30,30 @@ class ExportOutcome:
 
 
 class IngestService:
-    """Decode -> processor chain -> durable ingest log (then the store)."""
+    """Decode -> processor chain -> durable ingest log (then the store).
+
+    Decoding and the chain run in a worker thread so a large or hostile request never
+    stalls the event loop that serves every port. Requests decode in parallel; the chain
+    runs one batch at a time (its processors keep state: budgets, counters, queues)."""
 
     def __init__(self, chain: ProcessorChain, committer: IngestLog) -> None:
         self._chain = chain
+        self._chain_lock = threading.Lock()
         self._committer = committer
         self.stats: Counter[str] = Counter()
 
     async def export_protobuf(self, body: bytes, extra_rejected: int = 0, extra_message: str = "") -> ExportOutcome:
         """Ingest one serialized request; returns once its spans are durably logged."""
-        decoded = decode_export_requests([body])
-        return await self._ingest(decoded, extra_rejected, extra_message)
+        decoded, result = await asyncio.to_thread(self._decode_and_process, body)
+        return await self._ingest(decoded, result, extra_rejected, extra_message)
 
-    async def _ingest(self, decoded: DecodedSpans, extra_rejected: int, extra_message: str) -> ExportOutcome:
-        result = self._chain.run(decoded.batch)
+    def _decode_and_process(self, body: bytes) -> tuple[DecodedSpans, ChainResult]:
+        decoded = decode_export_requests([body])
+        with self._chain_lock:
+            return decoded, self._chain.run(decoded.batch)
+
+    async def _ingest(self, decoded: DecodedSpans, result: ChainResult, extra_rejected: int,
+                      extra_message: str) -> ExportOutcome:
         rejected = decoded.rejected + extra_rejected + result.dropped
         message = "; ".join(m for m in (extra_message, decoded.reject_reason, result.message) if m)
         spans = result.batch.spans

@@ -1,8 +1,10 @@
 """The OTLP metrics path both receivers feed: decode, store, report.
 
 Points are written to the store before the export is acknowledged (an insert per request
-and kind, off the event loop): SDKs export metrics every few seconds per process, far
-below span volumes.
+and kind): SDKs export metrics every few seconds per process, far below span volumes.
+Decoding and the insert run in worker threads, off the event loop; the receivers bound
+how many request bytes are in flight (`server.max_inflight_bytes`), so a burst is
+refused with 429/UNAVAILABLE instead of queueing without bound.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ class MetricIngestService:
 
     async def export_protobuf(self, body: bytes, extra_rejected: int = 0, extra_message: str = "") -> ExportOutcome:
         """Ingest one serialized `ExportMetricsServiceRequest`; returns once it is stored."""
-        decoded = decode_metrics_requests([body])
+        decoded = await asyncio.to_thread(decode_metrics_requests, [body])
         await asyncio.to_thread(self._store.write_metric_points, decoded.points)
         rejected = decoded.rejected + extra_rejected
         self.stats["metric_points_accepted"] += decoded.accepted

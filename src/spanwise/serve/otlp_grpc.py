@@ -1,8 +1,10 @@
 """OTLP/gRPC receiver on :4317: `TraceService/Export` and `LogsService/Export` (grpc.aio).
 
 Requests arrive as raw bytes (no protobuf object is built) and go straight to the
-columnar decoders. gzip is negotiated by gRPC itself. Retryable failures answer
-UNAVAILABLE, which OTLP exporters retry with back-off.
+columnar decoders. gzip is negotiated by gRPC itself. Retryable failures (including too many request bytes in
+flight, `serve.body.InflightBytes`) answer UNAVAILABLE with `retry-after` trailing metadata,
+which OTLP exporters retry with back-off. Decoding and processing run off the event loop
+(in the ingest services).
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ import grpc
 
 from spanwise.errors import SpanwiseError
 from spanwise.receive.signals import OtlpSignal
-from spanwise.serve.status import grpc_status
+from spanwise.serve.body import InflightBytes
+from spanwise.serve.status import grpc_status, retry_headers
 
 log = logging.getLogger(__name__)
 
 
-def otlp_grpc_server(signals: list[OtlpSignal], max_body_bytes: int) -> grpc.aio.Server:
-    """A grpc.aio server with each signal's OTLP service registered (not yet bound)."""
+def otlp_grpc_server(signals: list[OtlpSignal], max_body_bytes: int, inflight: InflightBytes) -> grpc.aio.Server:
+    """A grpc.aio server with each signal's OTLP service registered (not yet bound);
+    `inflight` is the budget shared with the OTLP/HTTP receiver."""
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", max_body_bytes),
@@ -28,21 +32,24 @@ def otlp_grpc_server(signals: list[OtlpSignal], max_body_bytes: int) -> grpc.aio
         ]
     )
     server.add_generic_rpc_handlers(tuple(
-        grpc.method_handlers_generic_handler(s.grpc_service, {"Export": grpc.unary_unary_rpc_method_handler(_export(s))})
+        grpc.method_handlers_generic_handler(s.grpc_service, {"Export": grpc.unary_unary_rpc_method_handler(_export(s, inflight))})
         for s in signals
     ))
     return server
 
 
-def _export(signal: OtlpSignal) -> Callable[[bytes, grpc.aio.ServicerContext], Awaitable[bytes]]:
+def _export(signal: OtlpSignal, inflight: InflightBytes) -> Callable[[bytes, grpc.aio.ServicerContext], Awaitable[bytes]]:
     async def export(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         try:
-            outcome = await signal.exporter.export_protobuf(request)
+            with inflight.hold() as take:
+                take(len(request))
+                outcome = await signal.exporter.export_protobuf(request)
         except SpanwiseError as exc:
             code = grpc_status(exc)
             if code == grpc.StatusCode.UNAVAILABLE:
                 log.warning("OTLP/gRPC export refused: %s", exc)
-            await context.abort(code, str(exc))
+            retry = retry_headers(exc)
+            await context.abort(code, str(exc), tuple((k.lower(), v) for k, v in retry.items()))
         return bytes(signal.response(outcome).SerializeToString())
 
     return export

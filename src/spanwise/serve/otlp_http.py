@@ -4,14 +4,16 @@ gzip, on :4318.
 Answers follow the OTLP specification: 200 with the signal's export response (with
 `partial_success` when spans were rejected) in the request's encoding; 400 with a
 `google.rpc.Status` for malformed bodies; 413 over the body limit (checked on the
-declared length, while streaming, and after decompression); 415 for other content types
-or encodings; 429/503 with `Retry-After` when the pipeline is full or the store failed.
+declared length, while streaming, and after decompression; see `serve.body`); 415 for
+other content types or encodings; 429/503 with `Retry-After` when the pipeline is full,
+too many request bytes are in flight (`server.max_inflight_bytes`) or the store failed.
+Decompression, decoding and processing run off the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import zlib
 from typing import Awaitable, Callable
 
 from google.protobuf import json_format
@@ -22,9 +24,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from spanwise.errors import MalformedPayload, PayloadTooLarge, SpanwiseError, UnsupportedContentType
+from spanwise.errors import SpanwiseError, UnsupportedContentType
 from spanwise.receive.ingest import ExportOutcome
 from spanwise.receive.signals import OtlpSignal
+from spanwise.serve.body import InflightBytes, Take, gunzip, read_body
 from spanwise.serve.status import http_status, retry_headers
 
 log = logging.getLogger(__name__)
@@ -33,12 +36,15 @@ PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 
 
-def otlp_http_app(signals: list[OtlpSignal], max_body_bytes: int) -> Starlette:
-    """The ASGI app serving OTLP/HTTP: one POST route per signal."""
-    return Starlette(routes=[Route(s.http_path, _receiver(s, max_body_bytes), methods=["POST"]) for s in signals])
+def otlp_http_app(signals: list[OtlpSignal], max_body_bytes: int, inflight: InflightBytes) -> Starlette:
+    """The ASGI app serving OTLP/HTTP: one POST route per signal. `inflight` is shared
+    with the gRPC receiver."""
+    return Starlette(routes=[
+        Route(s.http_path, _receiver(s, max_body_bytes, inflight), methods=["POST"]) for s in signals
+    ])
 
 
-def _receiver(signal: OtlpSignal, max_body_bytes: int) -> Callable[[Request], Awaitable[Response]]:
+def _receiver(signal: OtlpSignal, limit: int, inflight: InflightBytes) -> Callable[[Request], Awaitable[Response]]:
     async def receive(request: Request) -> Response:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         try:
@@ -46,8 +52,10 @@ def _receiver(signal: OtlpSignal, max_body_bytes: int) -> Callable[[Request], Aw
                 raise UnsupportedContentType(
                     f"unsupported content type {content_type or '(none)'!r}: use {PROTOBUF} or {JSON}"
                 )
-            body = await _read_body(request, max_body_bytes)
-            outcome = await _export(signal, body, content_type)
+            gzipped = _gzipped(request)
+            with inflight.hold() as take:
+                body = await read_body(request, limit, take)
+                outcome = await _export(signal, body, content_type, gzipped, limit, take)
         except SpanwiseError as exc:
             return _error(exc, content_type)
         except ClientDisconnect:
@@ -57,51 +65,22 @@ def _receiver(signal: OtlpSignal, max_body_bytes: int) -> Callable[[Request], Aw
     return receive
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"body of {declared} bytes exceeds the limit of {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    body = b"".join(chunks)
+def _gzipped(request: Request) -> bool:
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
-    if encoding == "gzip":
-        return _gunzip(body, limit)
-    if encoding not in ("identity", ""):
+    if encoding not in ("gzip", "identity", ""):
         raise UnsupportedContentType(f"unsupported content encoding {encoding!r}: use gzip or none")
-    return body
+    return encoding == "gzip"
 
 
-def _gunzip(body: bytes, limit: int) -> bytes:
-    """Decompress every gzip member (RFC 1952 allows several), refusing to expand past
-    the limit in total (gzip bombs) and rejecting anything that is not gzip."""
-    parts: list[bytes] = []
-    total, rest = 0, body
-    while True:
-        decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-        try:
-            data = decompressor.decompress(rest, limit + 1 - total)
-        except zlib.error as exc:
-            raise MalformedPayload(f"invalid gzip body: {exc}") from exc
-        total += len(data)
-        if total > limit or decompressor.unconsumed_tail:
-            raise PayloadTooLarge(f"decompressed body exceeds the limit of {limit} bytes")
-        if not decompressor.eof:
-            raise MalformedPayload("invalid gzip body: truncated")
-        parts.append(data)
-        rest = decompressor.unused_data
-        if not rest:
-            return b"".join(parts)
-
-
-async def _export(signal: OtlpSignal, body: bytes, content_type: str) -> ExportOutcome:
+async def _export(signal: OtlpSignal, body: bytes, content_type: str, gzipped: bool, limit: int,
+                  take: Take) -> ExportOutcome:
+    """Decompression and JSON parsing run in a worker thread, never on the event loop
+    that serves every port; the decompressed bytes count against the in-flight budget."""
+    if gzipped:
+        body = await asyncio.to_thread(gunzip, body, limit)
+        take(len(body))
     if content_type == JSON:
-        parsed = signal.from_json(body)
+        parsed = await asyncio.to_thread(signal.from_json, body)
         return await signal.exporter.export_protobuf(parsed.protobuf, parsed.rejected, parsed.message)
     return await signal.exporter.export_protobuf(body)
 

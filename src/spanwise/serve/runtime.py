@@ -42,6 +42,7 @@ from spanwise.receive.ingest import IngestService
 from spanwise.receive.logs_ingest import LogIngestService
 from spanwise.receive.metrics_ingest import MetricIngestService
 from spanwise.receive.signals import OtlpSignal, logs_signal, metrics_signal, traces_signal
+from spanwise.serve.body import InflightBytes
 from spanwise.serve.jaeger_api import jaeger_routes
 from spanwise.serve.drift_api import drift_routes
 from spanwise.serve.labelled_api import labelled_routes
@@ -175,11 +176,12 @@ class SpanwiseServer:
         query_sock = bind_socket(server.host, server.query_port, "the query API")
         bind_socket(server.host, server.grpc_port, "OTLP/gRPC").close()
         parts = self._start_components()
-        grpc_server = otlp_grpc_server(parts.otlp_signals(), server.max_body_bytes)
+        inflight = InflightBytes(server.inflight_limit)
+        grpc_server = otlp_grpc_server(parts.otlp_signals(), server.max_body_bytes, inflight)
         if grpc_server.add_insecure_port(f"{server.host}:{server.grpc_port}") == 0:
             raise ConfigError(f"cannot listen for OTLP/gRPC on {server.host}:{server.grpc_port}")
         servers = [
-            (self._uvicorn(otlp_http_app(parts.otlp_signals(), server.max_body_bytes)), http_sock),
+            (self._uvicorn(otlp_http_app(parts.otlp_signals(), server.max_body_bytes, inflight)), http_sock),
             (self._uvicorn(self._query_app(parts)), query_sock),
         ]
         await grpc_server.start()
