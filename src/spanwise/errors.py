@@ -41,6 +41,11 @@ class NotFound(PermanentError):
     """The requested object (trace, prediction, ...) does not exist."""
 
 
+class StoreRejected(PermanentError):
+    """The store refused a write for a reason a retry cannot fix (something in the data
+    itself): the ingest log quarantines such a batch instead of retrying it forever."""
+
+
 class ConfigError(PermanentError):
     """The configuration is invalid; the message says where."""
 

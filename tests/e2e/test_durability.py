@@ -113,7 +113,7 @@ def test_sigterm_drains_and_exits_zero(tmp_path: os.PathLike[str]) -> None:
     server.start()
     acked = _load_then(server, 2.0, "term")
     assert "stopped cleanly" in server.log()
-    assert not [f for f in os.listdir(os.path.join(data_dir, "ingest-log")) if f.endswith(".arrows")]
+    assert not [f for f in os.listdir(os.path.join(data_dir, "ingest-log")) if f.endswith(".swlog")]
     restarted = SpanwiseProcess(data_dir, ["--config", config])
     restarted.start()
     try:

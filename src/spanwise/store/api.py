@@ -197,12 +197,14 @@ class TraceWriter(Protocol):
     """Commits span batches.
 
     `write_spans` returns only once every span of the batch is committed to the store
-    (acknowledged data is durable), or raises `StoreUnavailable` having committed some,
-    all or none of them. Delivery is at least once: the same span may be written twice,
-    and readers deduplicate by (TraceId, SpanId). Not thread-safe: one writer thread.
+    (acknowledged data is durable), or raises `StoreUnavailable` (retry later) or
+    `StoreRejected` (the batch can never be stored) having committed some, all or none of
+    it. A retry with the same non-empty `token` does not add again what the first attempt
+    committed (the store's insert deduplication). Delivery is at least once otherwise:
+    readers deduplicate by (TraceId, SpanId). Not thread-safe: one writer thread.
     """
 
-    def write_spans(self, spans: pa.Table) -> None: ...
+    def write_spans(self, spans: pa.Table, token: str = "") -> None: ...
 
 
 class TraceReader(Protocol):

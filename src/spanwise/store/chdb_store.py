@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from spanwise.errors import StoreUnavailable
 from spanwise.model.metrics import MetricsSpec
-from spanwise.store.query_limits import QueryLimits, classify
+from spanwise.store.query_limits import QueryLimits, classify, classify_write
 from spanwise.store.sql_params import bind
 from spanwise.store.sql_store import SqlTraceStore
 
@@ -35,9 +35,9 @@ class ChdbTraceStore(SqlTraceStore):
 
     def __init__(
         self, path: str, retention_days: int | None = None, metrics: MetricsSpec | None = None,
-        limits: QueryLimits | None = None,
+        limits: QueryLimits | None = None, fsync: bool = False,
     ) -> None:
-        super().__init__(retention_days, metrics)
+        super().__init__(retention_days, metrics, fsync)
         self.path = os.path.abspath(path)
         self.limits = limits or QueryLimits()
         self._local = threading.local()
@@ -89,13 +89,15 @@ class ChdbTraceStore(SqlTraceStore):
             raise classify(str(exc), self.limits) from exc
         return result if isinstance(result, pa.Table) else pa.table({})
 
-    def _insert(self, table: str, rows: pa.Table) -> None:
+    def _insert(self, table: str, rows: pa.Table, settings: str = "") -> None:
         # Not `send_insert` (streaming): on a full disk it reported success while the
         # engine dropped the rows. chDB's Python() table function reads the Arrow table
         # in place and surfaces every engine error.
         columns = ", ".join(f"`{name}`" for name in rows.schema.names)
         data = rows  # noqa: F841 - referenced by name from the SQL below
         try:
-            self._connection().query(f"INSERT INTO {table} ({columns}) SELECT * FROM Python(data)")
+            self._connection().query(
+                f"INSERT INTO {table} ({columns}) SELECT * FROM Python(data)" + (f" SETTINGS {settings}" if settings else "")
+            )
         except _ENGINE_ERRORS as exc:
-            raise StoreUnavailable(f"store write failed: {exc}") from exc
+            raise classify_write(str(exc)) from exc

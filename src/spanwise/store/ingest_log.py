@@ -4,35 +4,90 @@ Why not insert per request: each insert into the columnar store costs tens of
 milliseconds whatever its size (a part per table, plus background merges), so
 insert-per-request group commit topped out near 20k spans/s with four concurrent
 senders. Instead a request's processed spans are appended to a log segment on the
-store's disk (Arrow IPC) and the request is answered; a flusher thread moves
-everything logged into the store in large inserts (every `flush_interval_s` or
-`flush_rows`), then deletes the segment. On start, segments left by a crash or a
-kill are replayed into the store first, so acknowledged spans are never lost; a
-replay may write a span twice (at-least-once), and readers deduplicate by span id.
+store's disk and the request is answered; a flusher thread moves each segment into the
+store in one insert (every `flush_interval_s` or `flush_rows`), then deletes it.
 
-Without `fsync`, a SIGKILL loses nothing acknowledged (the data is in the kernel's
-page cache) but a power loss can lose the last seconds, as with ClickHouse's own
-defaults; with `fsync` every append is synced before the answer.
+What makes that safe:
+- Every batch is a frame with a CRC-32 (`segment_file`): on start, segments left by a
+  crash are replayed; a torn last frame (never acknowledged) is skipped, a damaged frame
+  elsewhere quarantines the segment instead of replaying half of it.
+- A segment is inserted with its file name as ClickHouse's deduplication token, and every
+  table fed from the ingest table keeps a deduplication window: a retried or replayed
+  insert that had already reached some tables does not count twice there.
+- A segment the store refuses for a permanent reason (a batch it can never store) is
+  moved to `quarantine/` with the error beside it, counted, and skipped: it never blocks
+  the segments behind it and is never retried forever. `requeue_quarantined()` puts it
+  back after a fix. Transient refusals (disk full, memory, shutting down) are retried
+  with back-off while new requests get "retry later" once the pending bounds are reached.
+- Pending data is bounded in rows and in bytes (`PipelineFull` past either).
+
+Without `fsync`, a SIGKILL loses nothing acknowledged (the data is in the kernel's page
+cache) but a power loss can lose the last seconds, as with ClickHouse's own defaults;
+with `fsync`, every append and every new segment's directory entry are synced before the
+answer, and the store syncs its parts before an insert returns (`fsync_after_insert`), so
+a segment is deleted only after its rows are on disk.
 """
 
 from __future__ import annotations
 
 import asyncio
-import glob
 import logging
 import os
 import threading
 import time
+from collections import deque
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 
 from spanwise.errors import PipelineFull, SpanwiseError, StoreUnavailable
 from spanwise.model.spans import SPAN_SCHEMA
+from spanwise.store import segment_file
 from spanwise.store.api import TraceWriter
 
 log = logging.getLogger(__name__)
-_SEGMENT_GLOB = "segment-*.arrows"
+QUARANTINE_DIR = "quarantine"
 RETRY_PAUSE_S = 1.0
+MAX_RETRY_PAUSE_S = 30.0
+#: Attempts before a segment refused for a permanent reason is quarantined: one more try
+#: after a pause guards against an error that only looked permanent.
+PERMANENT_ATTEMPTS = 2
+
+
+@dataclass
+class _Segment:
+    """One log file: the batches appended to it (None once only on disk: replayed)."""
+
+    path: str
+    rows: int = 0
+    nbytes: int = 0
+    tables: list[pa.Table] | None = field(default_factory=list)
+    replayed: bool = False
+    attempts: int = 0
+
+    @property
+    def token(self) -> str:
+        """The store's deduplication token: the same for a flush and any later replay."""
+        return os.path.basename(self.path)
+
+    def load(self) -> pa.Table:
+        """Every batch of the segment as one single-chunk table (the same blocks, so the
+        same deduplication ids, whether it comes from memory or from disk)."""
+        if self.tables is None:
+            table = segment_file.read(self.path)
+        else:
+            table = pa.concat_tables(self.tables) if self.tables else SPAN_SCHEMA.empty_table()
+        return table.combine_chunks()
+
+
+@dataclass
+class QuarantineStats:
+    """What sits in quarantine now."""
+
+    segments: int = 0
+    rows: int = 0
+    bytes: int = 0
+    last_error: str = ""
 
 
 class IngestLog:
@@ -46,34 +101,40 @@ class IngestLog:
         flush_rows: int = 100_000,
         max_pending_rows: int = 500_000,
         fsync: bool = False,
+        max_pending_bytes: int = 512 * 1024 * 1024,
     ) -> None:
         self._directory = directory
+        self._quarantine = os.path.join(directory, QUARANTINE_DIR)
         self._writer = writer
         self._flush_interval_s = flush_interval_s
         self._flush_rows = flush_rows
         self._max_pending_rows = max_pending_rows
+        self._max_pending_bytes = max_pending_bytes
         self._fsync = fsync
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
-        self._pending: list[pa.Table] = []
+        self._open: _Segment | None = None
+        self._open_file: segment_file.Writer | None = None
+        self._sealed: deque[_Segment] = deque()
         self._pending_rows = 0
-        self._segment_path = ""
-        self._closed_segments: list[str] = []
-        self._segment: pa.ipc.RecordBatchStreamWriter | None = None
-        self._segment_file: pa.OSFile | None = None
+        self._pending_bytes = 0
         self._sequence = 0
         self._thread: threading.Thread | None = None
         self._stopping = False
         self.flushed_rows = 0
         self.failed_flushes = 0
         self.replayed_rows = 0
+        self.quarantined = QuarantineStats()
 
     def start(self) -> None:
-        """Replay what a previous run left, then accept new batches."""
+        """Replay what a previous run left, then accept new batches. A segment the store
+        cannot take now stays queued for the flusher: start-up never fails on one."""
         if self._thread is not None:
             return
-        os.makedirs(self._directory, exist_ok=True)
-        self._replay()
+        os.makedirs(self._quarantine, exist_ok=True)
+        self._count_quarantine()
+        for path in segment_file.list_segments(self._directory):
+            self._replay(path)
         self._thread = threading.Thread(target=self._run, name="spanwise-flusher", daemon=True)
         self._thread.start()
 
@@ -92,6 +153,10 @@ class IngestLog:
     def pending_rows(self) -> int:
         return self._pending_rows
 
+    @property
+    def pending_bytes(self) -> int:
+        return self._pending_bytes
+
     async def commit(self, spans: pa.Table) -> None:
         """Log `spans` durably; raise `PipelineFull` when too much waits for the store."""
         if spans.num_rows == 0:
@@ -106,110 +171,181 @@ class IngestLog:
         with self._lock:
             if self._stopping:
                 raise StoreUnavailable("shutting down")
-            if self._pending_rows and self._pending_rows + batch.num_rows > self._max_pending_rows:
-                raise PipelineFull(f"{self._pending_rows} spans are waiting to be stored; retry later")
+            self._check_room(batch)
             try:
-                if self._segment is None:
+                if self._open_file is None:
                     self._open_segment()
-                assert self._segment is not None and self._segment_file is not None
-                self._segment.write_table(batch)
-                self._segment_file.flush()
-                if self._fsync:
-                    os.fsync(self._segment_file.fileno())
+                assert self._open is not None and self._open_file is not None and self._open.tables is not None
+                written = self._open_file.append(batch)
             except (OSError, pa.ArrowException) as exc:
-                # A failed write (say, a full disk) may leave a torn batch at the segment's
-                # end: later batches go to a new segment, so a replay reads all of them.
-                self._abandon_segment()
+                # A failed write (say, a full disk) may leave a torn frame at the segment's
+                # end: later batches go to a new segment, and a replay skips the torn tail.
+                self._seal()
                 raise StoreUnavailable(f"cannot write the ingest log: {exc}") from exc
-            self._pending.append(batch)
+            self._open.tables.append(batch)
+            self._open.rows += batch.num_rows
+            self._open.nbytes += written
             self._pending_rows += batch.num_rows
-            if self._pending_rows >= self._flush_rows:
+            self._pending_bytes += written
+            if self._open.rows >= self._flush_rows:
                 self._wake.notify_all()
+
+    def _check_room(self, batch: pa.Table) -> None:
+        """Back-pressure: refuse when rows or bytes waiting for the store would pass their bounds."""
+        if self._pending_rows and self._pending_rows + batch.num_rows > self._max_pending_rows:
+            raise PipelineFull(f"{self._pending_rows} spans are waiting to be stored; retry later")
+        if self._pending_bytes and self._pending_bytes + batch.nbytes > self._max_pending_bytes:
+            raise PipelineFull(f"{self._pending_bytes} bytes of spans are waiting to be stored; retry later")
 
     def _open_segment(self) -> None:
         self._sequence += 1
-        name = f"segment-{time.time_ns():020d}-{self._sequence:06d}.arrows"
-        self._segment_path = os.path.join(self._directory, name)
-        self._segment_file = pa.OSFile(self._segment_path, "wb")
-        self._segment = pa.ipc.new_stream(self._segment_file, SPAN_SCHEMA)
+        name = f"{segment_file.PREFIX}{time.time_ns():020d}-{self._sequence:06d}{segment_file.SUFFIX}"
+        path = os.path.join(self._directory, name)
+        self._open_file = segment_file.Writer(path, fsync=self._fsync)
+        self._open = _Segment(path)
 
-    def _abandon_segment(self) -> None:
-        """Close the current segment (if any) and remember it for deletion after the next
-        flush, which stores everything it acknowledged."""
-        if self._segment_file is None:
+    def _seal(self) -> None:
+        """Close the open segment (if any) and queue it for the flusher."""
+        if self._open is None:
             return
-        for closing in (self._segment, self._segment_file):
-            try:
-                if closing is not None:
-                    closing.close()
-            except (OSError, pa.ArrowException):
-                pass  # its acknowledged batches are already complete on disk and in memory
-        self._closed_segments.append(self._segment_path)
-        self._segment = self._segment_file = None
+        if self._open_file is not None:
+            self._open_file.close()
+        if self._open.rows:
+            self._sealed.append(self._open)
+        else:
+            _remove(self._open.path)
+        self._open = self._open_file = None
 
     def _run(self) -> None:
         while True:
             with self._lock:
                 deadline = time.monotonic() + self._flush_interval_s
-                while not self._stopping and self._pending_rows < self._flush_rows:
+                while not self._stopping and (self._open is None or self._open.rows < self._flush_rows):
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         break
                     self._wake.wait(remaining)
                 stopping = self._stopping
-                tables, rows = self._pending, self._pending_rows
-                if tables or stopping:
-                    self._abandon_segment()  # the next append opens a fresh one
-                done, self._closed_segments = self._closed_segments, []
-                self._pending = []
-            if tables:
-                self._flush(tables, rows)
-            for segment in done:
-                os.remove(segment)
+                self._seal()
+                queued = list(self._sealed)
+            for segment in queued:
+                if not self._store(segment):
+                    log.error("leaving %d spans in the ingest log for the next start", self._pending_rows)
+                    break
             if stopping:
                 return
 
-    def _flush(self, tables: list[pa.Table], rows: int) -> None:
-        """Insert into the store, retrying until it succeeds or the log is stopping."""
-        combined = pa.concat_tables(tables)
+    def _store(self, segment: _Segment, retry: bool = True) -> bool:
+        """Insert one segment, retrying transient failures with back-off; quarantine it when
+        the store refuses it for good. False when it is left queued (stopping, or `retry`
+        off): the flusher, or the next start, tries again."""
+        attempts, pause = 0, RETRY_PAUSE_S
         while True:
+            attempts += 1
             try:
-                self._writer.write_spans(combined)
-                break
-            except SpanwiseError as exc:
+                self._writer.write_spans(segment.load(), token=segment.token)
+                self._done(segment)
+                return True
+            except (SpanwiseError, OSError, pa.ArrowException, segment_file.CorruptSegment) as exc:
                 self.failed_flushes += 1
-                log.warning("flush of %d spans failed, will retry: %s", rows, exc)
-                if self._stopping:
-                    log.error("leaving %d spans in the ingest log for the next start", rows)
-                    raise
-                time.sleep(RETRY_PAUSE_S)
+                segment.attempts += 1
+                if not isinstance(exc, StoreUnavailable) and segment.attempts >= PERMANENT_ATTEMPTS:
+                    self._quarantine_segment(segment, exc)
+                    return True
+                log.warning("storing %d spans from %s failed (attempt %d), will retry: %s",
+                            segment.rows, segment.token, segment.attempts, exc)
+                if not retry or self._stopping:
+                    return False
+                time.sleep(pause)
+                pause = min(pause * 2, MAX_RETRY_PAUSE_S)
+
+    def _done(self, segment: _Segment) -> None:
+        """Forget a segment the store took."""
+        _remove(segment.path)
+        if self._fsync:
+            segment_file.sync_directory(self._directory)
+        self._dequeue(segment)
+        self.flushed_rows += segment.rows
+        if segment.replayed:
+            self.replayed_rows += segment.rows
+            log.info("replayed %d spans from %s", segment.rows, segment.token)
+
+    def _enqueue(self, segment: _Segment) -> None:
         with self._lock:
-            self._pending_rows -= rows
-        self.flushed_rows += rows
+            self._sealed.append(segment)
+            self._pending_rows += segment.rows
+            self._pending_bytes += segment.nbytes
+            self._wake.notify_all()
 
-    def _replay(self) -> None:
-        for path in sorted(glob.glob(os.path.join(self._directory, _SEGMENT_GLOB))):
+    def _dequeue(self, segment: _Segment) -> None:
+        with self._lock:
+            self._sealed.remove(segment)
+            self._pending_rows -= segment.rows
+            self._pending_bytes -= segment.nbytes
+
+    def _quarantine_segment(self, segment: _Segment, error: BaseException) -> None:
+        """Move a segment the store cannot take aside, with the reason beside it."""
+        target = os.path.join(self._quarantine, segment.token)
+        os.replace(segment.path, target)
+        with open(target + ".error", "w", encoding="utf-8") as note:
+            note.write(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {type(error).__name__}: {error}\n")
+        segment_file.sync_directory(self._quarantine)
+        self.quarantined.segments += 1
+        self.quarantined.rows += segment.rows
+        self.quarantined.bytes += segment.nbytes
+        self.quarantined.last_error = str(error)[:500]
+        log.error("quarantined %d spans (%s): the store refused them: %s", segment.rows, segment.token, error)
+        self._dequeue(segment)
+
+    def _replay(self, path: str) -> None:
+        """Store a segment a previous run left; one the store cannot take now stays queued
+        for the flusher, a damaged one goes to quarantine."""
+        segment = _Segment(path, nbytes=os.path.getsize(path), tables=None, replayed=True)
+        try:
+            segment.rows = segment_file.count_rows(path)
+        except segment_file.CorruptSegment as exc:
+            self._enqueue(segment)
+            self._quarantine_segment(segment, exc)
+            return
+        if not segment.rows:
+            _remove(path)
+            return
+        self._enqueue(segment)
+        self._store(segment, retry=False)
+
+    def requeue_quarantined(self) -> int:
+        """Move every quarantined segment back into the log (after a fix): the flusher
+        stores them, or quarantines them again with the new error. Returns how many."""
+        moved = []
+        for path in segment_file.list_segments(self._quarantine):
+            target = os.path.join(self._directory, os.path.basename(path))
+            os.replace(path, target)
+            _remove(path + ".error")
+            moved.append(target)
+        self._count_quarantine()
+        for path in moved:
             try:
-                with pa.OSFile(path, "rb") as source:
-                    table = _read_complete_batches(source)
-            except (OSError, pa.ArrowException) as exc:
-                log.error("cannot read ingest log segment %s: %s", path, exc)
-                continue
-            if table.num_rows:
-                self._writer.write_spans(table)
-                self.replayed_rows += table.num_rows
-                log.info("replayed %d spans from %s", table.num_rows, os.path.basename(path))
-            os.remove(path)
+                rows = segment_file.count_rows(path)
+            except segment_file.CorruptSegment:
+                rows = 0  # the flusher's read fails the same way and quarantines it again
+            self._enqueue(_Segment(path, rows=rows, nbytes=os.path.getsize(path), tables=None, replayed=True))
+        return len(moved)
+
+    def _count_quarantine(self) -> None:
+        """Quarantine totals from the files on disk (they outlive restarts)."""
+        stats = QuarantineStats()
+        for path in segment_file.list_segments(self._quarantine):
+            stats.segments += 1
+            stats.bytes += os.path.getsize(path)
+            try:
+                stats.rows += segment_file.count_rows(path)
+            except segment_file.CorruptSegment:
+                pass
+        self.quarantined = stats
 
 
-def _read_complete_batches(source: pa.NativeFile) -> pa.Table:
-    """Every whole record batch of a segment; a torn last batch (crash mid-write) was
-    never acknowledged, so it is skipped."""
-    batches = []
+def _remove(path: str) -> None:
     try:
-        reader = pa.ipc.open_stream(source)
-        for batch in reader:
-            batches.append(batch)
-    except (pa.ArrowInvalid, OSError):
+        os.remove(path)
+    except FileNotFoundError:
         pass
-    return pa.Table.from_batches(batches, SPAN_SCHEMA) if batches else SPAN_SCHEMA.empty_table()

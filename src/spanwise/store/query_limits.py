@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from spanwise.errors import InvalidQuery, QueryLimitExceeded, SpanwiseError, StoreUnavailable
+from spanwise.errors import InvalidQuery, QueryLimitExceeded, SpanwiseError, StoreRejected, StoreUnavailable
 
 _CODE = re.compile(r"Code: (\d+)\.")
 #: TIMEOUT_EXCEEDED, TOO_SLOW, MEMORY_LIMIT_EXCEEDED (query and server-wide), QUERY_WAS_CANCELLED.
@@ -50,3 +50,21 @@ def classify(message: str, limits: QueryLimits | None = None) -> SpanwiseError:
             f"store.query_max_memory_mb={bounds.max_memory_mb}); narrow the time range or add filters"
         )
     return StoreUnavailable(f"store query failed: {detail}")
+
+
+#: Write failures that pass: out of memory or disk, too many parts waiting for merges,
+#: timeouts, cancellations, I/O and network errors.
+_TRANSIENT_WRITE = {74, 75, 76, 159, 173, 202, 209, 210, 236, 241, 243, 252, 394, 425, 1001}
+_TRANSIENT_WORDS = ("No space left", "Cannot allocate", "Cannot reserve", "Memory limit", "shut down")
+
+
+def classify_write(message: str) -> SpanwiseError:
+    """A failed insert: `StoreUnavailable` when retrying later can succeed (resources),
+    `StoreRejected` when the batch itself cannot be stored (the ingest log quarantines it)."""
+    found = _CODE.search(message)
+    code = int(found.group(1)) if found else None
+    detail = message.split("DB::Exception: ", 1)[-1].strip()
+    too_many_partitions = "Too many partitions" in message  # code 252 too, but about the batch
+    if not too_many_partitions and (code in _TRANSIENT_WRITE or any(w in message for w in _TRANSIENT_WORDS)):
+        return StoreUnavailable(f"store write failed: {detail}")
+    return StoreRejected(f"the store refused the batch: {detail}")

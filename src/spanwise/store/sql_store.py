@@ -67,6 +67,15 @@ FIRST_SEARCH_WINDOW_NS = 5 * 60 * 10**9
 #: reads of a search's 20 scattered traces (168 -> 86 ms on 2M spans) and is neutral for
 #: one trace (~15 ms); two threads, one per core.
 _POINT_READ_SETTINGS = "max_threads = 2, use_skip_indexes = 0"
+#: Blocks whose tokens each table fed by the ingest table remembers (a retry comes within seconds).
+_DEDUP_WINDOW = 1000
+_TOKEN = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+#: The receivers' time window keeps a batch within `ingest.max_age_days + 2` daily
+#: partitions; ClickHouse's default limit (100) would make a longer configured window
+#: unstorable, so the insert allows as many as a window may span (`config.MAX_AGE_DAYS`).
+_INSERT_SETTINGS = "max_partitions_per_insert_block = 1000"
+#: A materialized view's target (`TO db.table`) and the first table it reads (`FROM db.table`).
+_VIEW_EDGE = re.compile(r"\bTO\s+(?:`?\w+`?\.)?`?(\w+)`?.*?\bFROM\s+(?:`?\w+`?\.)?`?(\w+)`?", re.DOTALL)
 _SUMMARY_COLUMNS = (
     "TraceId, SpanId, ParentSpanId, Timestamp, Duration, ServiceName, SpanName, StatusCode, IsPrediction, ModelName, ModelVersion"
 )
@@ -89,8 +98,9 @@ class SqlTraceStore(
     """TraceStore (and MetricsReader, ModelReader, FeedbackWriter) over any ClickHouse engine; subclasses provide the
     connection. `metrics` says which span metrics the store's views compute."""
 
-    def __init__(self, retention_days: int | None = None, metrics: MetricsSpec | None = None) -> None:
+    def __init__(self, retention_days: int | None = None, metrics: MetricsSpec | None = None, fsync: bool = False) -> None:
         self._retention_days = retention_days
+        self._fsync = fsync
         self._metrics = metrics or MetricsSpec()
         #: Set when tail sampling is on: reads then include spans waiting for a decision.
         self.tail_sampling = False
@@ -104,8 +114,9 @@ class SqlTraceStore(
         """Run a query with `{name:Type}` parameters and return its result."""
 
     @abstractmethod
-    def _insert(self, table: str, rows: pa.Table) -> None:
-        """Insert an Arrow table; return once committed."""
+    def _insert(self, table: str, rows: pa.Table, settings: str = "") -> None:
+        """Insert an Arrow table (with optional `SETTINGS`); return once committed. Raises
+        `StoreUnavailable` when a retry may succeed, `StoreRejected` when it cannot."""
 
     def create_schema(self) -> None:
         """Create what is missing and recreate every materialized view from this build's
@@ -123,10 +134,34 @@ class SqlTraceStore(
         ddl += otlp_metrics_schema.statements(self._retention_days)
         for statement in ddl + metrics_schema.view_statements(self._metrics, existing):
             self._execute(statement)
+        self._apply_table_settings()
 
-    def write_spans(self, spans: pa.Table) -> None:
-        if spans.num_rows:
-            self._insert(schema.INGEST_TABLE, spans.select(SPAN_SCHEMA.names))
+    def _apply_table_settings(self) -> None:
+        """Every table an ingest insert reaches keeps a deduplication window, so a retried or
+        replayed insert (same token) cannot count twice where its first attempt landed;
+        every MergeTree table syncs parts to disk before an insert returns when `fsync` is on."""
+        tables = self._query(
+            "SELECT name, engine, create_table_query AS ddl FROM system.tables WHERE database = currentDatabase()"
+        ).to_pylist()
+        fed = _fed_from(schema.INGEST_TABLE, [t["ddl"] for t in tables if t["engine"] == "MaterializedView"])
+        flag = int(self._fsync)
+        for table in tables:
+            if not table["engine"].endswith("MergeTree"):
+                continue
+            settings = [f"fsync_after_insert = {flag}", f"fsync_part_directory = {flag}"]
+            if table["name"] in fed:
+                settings.append(f"non_replicated_deduplication_window = {_DEDUP_WINDOW}")
+            self._execute(f"ALTER TABLE `{table['name']}` MODIFY SETTING {', '.join(settings)}")
+
+    def write_spans(self, spans: pa.Table, token: str = "") -> None:
+        if not spans.num_rows:
+            return
+        settings = _INSERT_SETTINGS
+        if token:
+            if not _TOKEN.match(token):
+                raise ValueError(f"invalid deduplication token {token!r}")
+            settings += f", insert_deduplication_token = '{token}', deduplicate_blocks_in_dependent_materialized_views = 1"
+        self._insert(schema.INGEST_TABLE, spans.select(SPAN_SCHEMA.names), settings)
 
     def get_traces(
         self, trace_ids: list[str], ai_fields: bool = True, offset: int = 0, limit: int | None = None
@@ -369,6 +404,17 @@ class SqlTraceStore(
             bytes_on_disk=sum(p["bytes"] for p in parts),
             tables={p["table"]: p["bytes"] for p in parts},
         )
+
+
+def _fed_from(source: str, view_ddls: list[str]) -> set[str]:
+    """Every table an insert into `source` reaches through materialized views, cascades
+    included (the metric totals are fed from the per-minute tables)."""
+    edges = [(found.group(2), found.group(1)) for found in map(_VIEW_EDGE.search, view_ddls) if found]
+    reached, frontier = set(), {source}
+    while frontier:
+        frontier = {target for origin, target in edges if origin in frontier} - reached
+        reached |= frontier
+    return reached
 
 
 def _conditions(query: TraceQuery) -> tuple[list[str], dict[str, Any]]:
