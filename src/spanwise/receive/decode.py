@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import orjson
@@ -19,9 +19,11 @@ import ptars
 import pyarrow as pa
 import pyarrow.compute as pc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from google.protobuf.message import DecodeError, Message
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from spanwise.errors import MalformedPayload
+from spanwise.receive.time_window import ANY_TIME, TimeWindow
 from spanwise.model.spans import (
     ATTRIBUTE_MAP,
     ATTRIBUTE_ROWS_SCHEMA,
@@ -38,6 +40,7 @@ _HANDLER = ptars.HandlerPool([ExportTraceServiceRequest.DESCRIPTOR.file]).get_fo
 _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 UNKNOWN_SERVICE = "unknown_service"
 _MAX_TIME = pa.scalar(2**63, pa.uint64())
+_M = TypeVar("_M", bound=Message)
 
 @dataclass(frozen=True)
 class DecodedSpans:
@@ -62,11 +65,12 @@ class _Attributes:
     rows: pa.Table
 
 
-def decode_export_requests(bodies: list[bytes]) -> DecodedSpans:
+def decode_export_requests(bodies: list[bytes], window: TimeWindow = ANY_TIME) -> DecodedSpans:
     """Decode serialized `ExportTraceServiceRequest`s into one span batch.
 
     Raises `MalformedPayload` when a body is not a valid protobuf message. Spans with
-    invalid ids are dropped and counted in `rejected`, the rest are kept.
+    invalid ids, or starting outside `window`, are dropped and counted in `rejected`, the
+    rest are kept.
     """
     record = record_batch(_HANDLER, bodies)
     resource_spans = record.column("resource_spans")
@@ -80,7 +84,7 @@ def decode_export_requests(bodies: list[bytes]) -> DecodedSpans:
     span_to_ss = pc.list_parent_indices(span_lists)
     span_to_rs = pc.take(ss_to_rs, span_to_ss)
 
-    valid, reason = _valid_ids(spans)
+    valid, reason = _valid_spans(spans, window)
     rejected = len(spans) - pc.sum(valid).as_py() if len(spans) else 0
     if rejected:
         spans = pc.filter(spans, valid)
@@ -147,8 +151,8 @@ def _span_table(
     return table, span_attrs.rows
 
 
-def _valid_ids(spans: pa.StructArray) -> tuple[pa.Array, str]:
-    """Which spans have well-formed ids and times, and a message naming what was wrong."""
+def _valid_spans(spans: pa.StructArray, window: TimeWindow) -> tuple[pa.Array, str]:
+    """Which spans have well-formed ids and storable times, and a message naming what was wrong."""
     trace_id = pc.struct_field(spans, "trace_id")
     span_id = pc.struct_field(spans, "span_id")
     parent_len = pc.binary_length(pc.struct_field(spans, "parent_span_id"))
@@ -161,6 +165,7 @@ def _valid_ids(spans: pa.StructArray) -> tuple[pa.Array, str]:
         ("start and end times must be below 2^63 ns",
          pc.and_(pc.less(pc.struct_field(spans, "start_time_unix_nano"), _MAX_TIME),
                  pc.less(pc.struct_field(spans, "end_time_unix_nano"), _MAX_TIME))),
+        window.check(pc.struct_field(spans, "start_time_unix_nano")),
     )
     return combine_checks(checks, len(spans))
 
@@ -276,7 +281,7 @@ def _rare_values(bytes_value: pa.Array, array_value: pa.Array, kvlist_value: pa.
             out[i] = base64.b64encode(bytes_value[i].as_py()).decode()
         elif array_value[i].is_valid:
             items = array_value[i].as_py()["values"]
-            out[i] = orjson.dumps([any_value_to_python(AnyValue.FromString(b)) for b in items]).decode()
+            out[i] = orjson.dumps([any_value_to_python(_parse_any_value(b)) for b in items]).decode()
         else:
             items = kvlist_value[i].as_py()["values"]
             out[i] = orjson.dumps(_kvlist_to_dict(items)).decode()
@@ -286,17 +291,28 @@ def _rare_values(bytes_value: pa.Array, array_value: pa.Array, kvlist_value: pa.
 def _kvlist_to_dict(pairs: list[bytes] | list[dict[str, object]]) -> dict[str, object]:
     """Pairs arrive serialized (attribute values, where ptars stops recursing) or one
     level decoded (log bodies: `{"key", "value": serialized AnyValue}`)."""
-    from opentelemetry.proto.common.v1.common_pb2 import KeyValue
-
     found: dict[str, object] = {}
     for pair in pairs:
         if isinstance(pair, dict):
             raw = pair.get("value")
-            found[str(pair["key"])] = any_value_to_python(AnyValue.FromString(raw if isinstance(raw, bytes) else b""))
+            found[str(pair["key"])] = any_value_to_python(_parse_any_value(raw if isinstance(raw, bytes) else b""))
         else:
-            kv = KeyValue.FromString(pair)
+            kv = _parse(KeyValue, pair)
             found[kv.key] = any_value_to_python(kv.value)
     return found
+
+
+def _parse_any_value(raw: bytes) -> AnyValue:
+    return _parse(AnyValue, raw)
+
+
+def _parse(message: type[_M], raw: bytes) -> _M:
+    """A nested value ptars left serialized; garbage or nesting deeper than protobuf's
+    limit (100) makes the whole request malformed, as a full protobuf parse would."""
+    try:
+        return message.FromString(raw)
+    except (DecodeError, RecursionError) as exc:
+        raise MalformedPayload(f"invalid OTLP protobuf payload: a nested attribute value: {exc}") from exc
 
 
 def any_value_to_python(value: AnyValue) -> object:

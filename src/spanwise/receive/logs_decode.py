@@ -18,6 +18,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from spanwise.model.logs import LOG_SCHEMA
 from spanwise.model.spans import TIMESTAMP
 from spanwise.receive.decode import attributes, combine_checks, hex_ids, record_batch, render_values, service_names
+from spanwise.receive.time_window import ANY_TIME, TimeWindow
 
 _HANDLER = ptars.HandlerPool([ExportLogsServiceRequest.DESCRIPTOR.file]).get_for_message(
     ExportLogsServiceRequest.DESCRIPTOR
@@ -34,9 +35,10 @@ class DecodedLogs:
     reject_reason: str = ""
 
 
-def decode_logs_requests(bodies: list[bytes]) -> DecodedLogs:
+def decode_logs_requests(bodies: list[bytes], window: TimeWindow = ANY_TIME) -> DecodedLogs:
     """Decode serialized `ExportLogsServiceRequest`s. Raises `MalformedPayload` when a body
-    is not a valid protobuf message; records with malformed ids or times are rejected."""
+    is not a valid protobuf message; records with malformed ids, or times outside
+    `window`, are rejected."""
     record = record_batch(_HANDLER, bodies)
     rl = pc.list_flatten(record.column("resource_logs"))
     resource = pc.struct_field(rl, "resource")
@@ -46,7 +48,7 @@ def decode_logs_requests(bodies: list[bytes]) -> DecodedLogs:
     record_lists = pc.struct_field(sl, "log_records")
     records = pc.list_flatten(record_lists)
     rec_to_sl = pc.list_parent_indices(record_lists)
-    valid, reason = _valid(records)
+    valid, reason = _valid(records, window)
     rejected = len(records) - pc.sum(valid).as_py() if len(records) else 0
     if rejected:
         records, rec_to_sl = pc.filter(records, valid), pc.filter(rec_to_sl, valid)
@@ -61,7 +63,7 @@ def _log_table(records: pa.StructArray, to_scope: pa.Array, to_resource: pa.Arra
     scope = pc.struct_field(scope_logs, "scope")
     service = service_names(res_attrs.values)
     columns = {
-        "Timestamp": _timestamps(records),
+        "Timestamp": pc.cast(pc.cast(_timestamps(records), pa.int64()), TIMESTAMP),
         "TraceId": hex_ids(pc.struct_field(records, "trace_id"), 16),
         "SpanId": hex_ids(pc.struct_field(records, "span_id"), 8),
         "TraceFlags": pc.cast(pc.bit_wise_and(pc.struct_field(records, "flags"), 0xFF), pa.uint8()),
@@ -79,13 +81,13 @@ def _log_table(records: pa.StructArray, to_scope: pa.Array, to_resource: pa.Arra
 
 
 def _timestamps(records: pa.StructArray) -> pa.Array:
-    """The event time; else the observed time (OTLP allows either to be unset); else now."""
+    """The event time; else the observed time (OTLP allows either to be unset); else now
+    (Unix ns, uint64)."""
     event = pc.struct_field(records, "time_unix_nano")
     observed = pc.struct_field(records, "observed_time_unix_nano")
     zero = pa.scalar(0, pa.uint64())
     chosen = pc.if_else(pc.not_equal(event, zero), event, observed)
-    chosen = pc.if_else(pc.not_equal(chosen, zero), chosen, pa.scalar(time.time_ns(), pa.uint64()))
-    return pc.cast(pc.cast(chosen, pa.int64()), TIMESTAMP)
+    return pc.if_else(pc.not_equal(chosen, zero), chosen, pa.scalar(time.time_ns(), pa.uint64()))
 
 
 def _body_text(body: pa.StructArray) -> pa.Array:
@@ -94,8 +96,9 @@ def _body_text(body: pa.StructArray) -> pa.Array:
     return pc.if_else(pc.is_valid(body), text, "")
 
 
-def _valid(records: pa.StructArray) -> tuple[pa.Array, str]:
-    """Ids, when present, must have their OTLP lengths; times must fit in int64 ns."""
+def _valid(records: pa.StructArray, window: TimeWindow) -> tuple[pa.Array, str]:
+    """Ids, when present, must have their OTLP lengths; times must fit in int64 ns, and
+    the stored time must lie in `window`."""
     trace_len = pc.binary_length(pc.struct_field(records, "trace_id"))
     span_len = pc.binary_length(pc.struct_field(records, "span_id"))
     checks = (
@@ -104,5 +107,6 @@ def _valid(records: pa.StructArray) -> tuple[pa.Array, str]:
         ("times must be below 2^63 ns",
          pc.and_(pc.less(pc.struct_field(records, "time_unix_nano"), _MAX_TIME),
                  pc.less(pc.struct_field(records, "observed_time_unix_nano"), _MAX_TIME))),
+        window.check(_timestamps(records)),
     )
     return combine_checks(checks, len(records))

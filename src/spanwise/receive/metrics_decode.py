@@ -18,6 +18,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from spanwise.model.otlp_metrics import GAUGE, HISTOGRAM, POINT_SCHEMAS, SUM
 from spanwise.model.spans import TIMESTAMP
 from spanwise.receive.decode import attributes, record_batch, service_names
+from spanwise.receive.time_window import ANY_TIME, TimeWindow
 
 _HANDLER = ptars.HandlerPool([ExportMetricsServiceRequest.DESCRIPTOR.file]).get_for_message(
     ExportMetricsServiceRequest.DESCRIPTOR
@@ -39,9 +40,9 @@ class DecodedMetrics:
         return sum(table.num_rows for table in self.points.values())
 
 
-def decode_metrics_requests(bodies: list[bytes]) -> DecodedMetrics:
+def decode_metrics_requests(bodies: list[bytes], window: TimeWindow = ANY_TIME) -> DecodedMetrics:
     """Decode serialized `ExportMetricsServiceRequest`s; raises `MalformedPayload` when a
-    body is not a valid protobuf message."""
+    body is not a valid protobuf message. Points timed outside `window` are rejected."""
     record = record_batch(_HANDLER, bodies)
     rm = pc.list_flatten(record.column("resource_metrics"))
     scope_lists = pc.struct_field(rm, "scope_metrics")
@@ -51,10 +52,16 @@ def decode_metrics_requests(bodies: list[bytes]) -> DecodedMetrics:
     owners = _Owners(rm, sm, pc.list_parent_indices(scope_lists), pc.list_parent_indices(metric_lists))
     points = {kind: _points(metrics, kind, owners) for kind in (GAUGE, SUM, HISTOGRAM)}
     unsupported = {kind: _count_points(metrics, kind) for kind in _UNSUPPORTED}
+    reasons = [f"{n} {kind.replace('_', ' ')} point(s) not stored (not supported yet)" for kind, n in unsupported.items() if n]
     rejected = sum(unsupported.values())
-    reason = "; ".join(f"{n} {kind.replace('_', ' ')} point(s) not stored (not supported yet)"
-                       for kind, n in unsupported.items() if n)
-    return DecodedMetrics({k: t for k, t in points.items() if t.num_rows}, rejected, reason)
+    for kind, table in points.items():
+        message, inside = window.check(pc.cast(table.column("TimeUnix"), pa.int64()))
+        outside = table.num_rows - pc.sum(inside).as_py() if table.num_rows else 0
+        if outside:
+            points[kind] = table.filter(inside)
+            rejected += outside
+            reasons.append(f"{outside} point(s): {message}")
+    return DecodedMetrics({k: t for k, t in points.items() if t.num_rows}, rejected, "; ".join(reasons))
 
 
 @dataclass(frozen=True)

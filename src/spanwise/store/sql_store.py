@@ -410,7 +410,8 @@ def _fed_from(source: str, view_ddls: list[str]) -> set[str]:
     """Every table an insert into `source` reaches through materialized views, cascades
     included (the metric totals are fed from the per-minute tables)."""
     edges = [(found.group(2), found.group(1)) for found in map(_VIEW_EDGE.search, view_ddls) if found]
-    reached, frontier = set(), {source}
+    reached: set[str] = set()
+    frontier = {source}
     while frontier:
         frontier = {target for origin, target in edges if origin in frontier} - reached
         reached |= frontier
