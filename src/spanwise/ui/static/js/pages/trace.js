@@ -1,7 +1,8 @@
 // Trace view: header (root operation, timing, services, errors), the virtualized waterfall
 // with the critical path and a find box, and the detail panel of the selected span (with the
 // AI panel for prediction spans). The selected span and the find text live in the URL
-// (`?span=&find=`), so a link can open a trace with a span selected.
+// (`?span=&find=`), so a link can open a trace with a span selected. A trace bigger than
+// the server's page (`server.max_trace_spans`) shows "N of M spans" and loads more on demand.
 
 import { ApiError } from '../api.js';
 import { badge, colorFor, fmtDuration, fmtTime, h, note, replace, seg } from '../dom.js';
@@ -31,7 +32,12 @@ export async function render(root, { args, query, isCurrent }) {
     replace(root, h('h1', null, 'Trace'), note('empty', `Trace ${traceId} has no spans.`));
     return;
   }
-  const trace = buildTrace(data.spans);
+  show(root, { query, isCurrent }, traceId, data.spans, data, started);
+}
+
+/** Build the view from the spans loaded so far; `page` is the last page's answer. */
+function show(root, { query, isCurrent }, traceId, spans, page, started) {
+  const trace = buildTrace(spans);
   const critical = criticalPath(trace.root);
   const state = { span: query.get('span') || '', find: query.get('find') || '' };
   const detail = h('aside', { class: 'panel tv-detail', id: 'tv-detail' });
@@ -91,8 +97,22 @@ export async function render(root, { args, query, isCurrent }) {
     if (span) onSelect(span);
   };
   const spanNames = new Map(trace.order.map((span) => [span.spanId, span.name]));
+  const loadMore = async (button) => {
+    button.disabled = true;
+    button.textContent = 'Loading…';
+    try {
+      const next = await fetchTrace(traceId, page.nextOffset, page.limit);
+      if (!isCurrent()) return;
+      show(root, { query, isCurrent }, traceId, exactNanos(spans).concat(next.spans), next, performance.now());
+    } catch (err) {
+      button.disabled = false;
+      button.textContent = 'Load more spans';
+      button.after(note('error', `Could not load more spans: ${err.message}`));
+    }
+  };
   replace(root,
-    header(trace, traceId, (name) => { find.value = name; applyFind(); }, (span) => { waterfall.select(span.spanId); onSelect(span); }),
+    header(trace, traceId, (name) => { find.value = name; applyFind(); }, (span) => { waterfall.select(span.spanId); onSelect(span); }, page),
+    truncation(trace.order.length, page, loadMore),
     h('div', { class: 'tv-split' },
       h('section', { class: 'panel tv-waterfall' }, toolbar, waterfall.el),
       detail),
@@ -109,11 +129,35 @@ export async function render(root, { args, query, isCurrent }) {
   waterfall.el.dataset.renderMs = String(Math.round(performance.now() - started));
 }
 
-/** GET the trace, keeping Unix-nanosecond times exact (api.getJSON would round them to doubles). */
-async function fetchTrace(traceId) {
+/** "Showing N of M spans" and a button for the next page, when the trace was cut (else null). */
+function truncation(shown, page, loadMore) {
+  const total = page.totalSpans ?? shown;
+  if (total <= shown) return null;
+  const next = page.nextOffset == null ? 0 : Math.min(page.limit, total - shown);
+  return h('div', { class: 'note tv-truncated', id: 'trace-truncated' },
+    `Showing ${shown.toLocaleString()} of ${total.toLocaleString()} spans (the earliest first). `,
+    next ? h('button', { type: 'button', id: 'load-more-spans', onclick: (event) => loadMore(event.currentTarget) },
+      `Load next ${next.toLocaleString()} spans`) : null);
+}
+
+/** Spans already through buildTrace, with their times as exact text again, to be rebuilt. */
+function exactNanos(spans) {
+  for (const span of spans) {
+    span.startTimeUnixNano = String(span._startBig);
+    for (const event of span.events || []) event.timeUnixNano = String(span._startBig + BigInt(event._offset));
+  }
+  return spans;
+}
+
+/** GET (a page of) the trace, keeping Unix-nanosecond times exact (api.getJSON would round them to doubles). */
+async function fetchTrace(traceId, offset = 0, limit = null) {
+  const params = new URLSearchParams();
+  if (offset) params.set('offset', String(offset));
+  if (limit) params.set('limit', String(limit));
+  const url = `/api/v1/traces/${seg(traceId)}${params.toString() ? `?${params}` : ''}`;
   let response;
   try {
-    response = await fetch(`/api/v1/traces/${seg(traceId)}`, { headers: { Accept: 'application/json' } });
+    response = await fetch(url, { headers: { Accept: 'application/json' } });
   } catch (err) {
     throw new ApiError(0, `Spanwise is not reachable (${err.message})`);
   }
@@ -129,6 +173,10 @@ async function fetchTrace(traceId) {
   return body;
 }
 
+function spanCount(shown, total) {
+  return total && total > shown ? `${shown.toLocaleString()} of ${total.toLocaleString()}` : String(shown);
+}
+
 function startedCard(unixNano) {
   const when = new Date(unixNano / 1e6);
   const time = when.toLocaleTimeString(undefined, { hour12: false }) + '.' + String(when.getMilliseconds()).padStart(3, '0');
@@ -137,7 +185,7 @@ function startedCard(unixNano) {
     h('div', { class: 'value' }, time));
 }
 
-function header(trace, traceId, onService, onPrediction) {
+function header(trace, traceId, onService, onPrediction, page) {
   const root = trace.root;
   const services = [...trace.services.entries()].sort((a, b) => b[1] - a[1]);
   const depth = trace.order.reduce((max, s) => Math.max(max, s._depth), 0) + 1;
@@ -152,7 +200,7 @@ function header(trace, traceId, onService, onPrediction) {
     h('div', { class: 'cards tv-cards' },
       startedCard(trace.startUnixNano),
       card('Duration', fmtDuration(trace.end - trace.start), { id: 'trace-duration' }),
-      card('Spans', String(trace.order.length), { id: 'trace-span-count' }),
+      card('Spans', spanCount(trace.order.length, page.totalSpans), { id: 'trace-span-count' }),
       card('Depth', String(depth)),
       card('Errors', String(trace.errors), { class: `card${trace.errors ? ' is-error' : ''}` }),
       card('Services', String(services.length))),
