@@ -17,6 +17,12 @@ import yaml
 
 from spanwise.errors import ConfigError
 from spanwise.model import metrics as metrics_model
+from spanwise.model.time_window import TimeWindow
+
+
+#: The oldest accepted records in days: an insert may touch this many daily partitions (the
+#: store allows 1000 per insert).
+MAX_AGE_DAYS = 990
 
 
 @dataclass(frozen=True)
@@ -62,12 +68,29 @@ class ServerConfig:
 @dataclass(frozen=True)
 class IngestConfig:
     """The ingest log: how often and how much to move into the store, how much may wait
-    (beyond it, senders are told to retry later), and whether to fsync every append."""
+    (beyond it, senders are told to retry later), and whether to fsync every append and
+    every store insert. Which record times are accepted: at most `max_age_days` old and
+    `max_ahead_s` ahead of this clock (others are rejected through partial_success)."""
 
     flush_interval_ms: float = 500.0
     flush_rows: int = 100_000
     max_pending_rows: int = 500_000
+    max_pending_bytes: int = 512 * 1024 * 1024
     fsync: bool = False
+    max_age_days: float = 30.0
+    max_ahead_s: float = 3600.0
+
+    def __post_init__(self) -> None:
+        if self.max_pending_rows <= 0 or self.max_pending_bytes <= 0 or self.flush_rows <= 0:
+            raise ValueError("flush_rows, max_pending_rows and max_pending_bytes must be positive")
+        if not 0 < self.max_age_days <= MAX_AGE_DAYS:
+            raise ValueError(f"max_age_days must be between 0 and {MAX_AGE_DAYS} (one insert spans that many daily partitions)")
+        if not 0 <= self.max_ahead_s <= 7 * 86_400:
+            raise ValueError("max_ahead_s must be between 0 and 604800 (a week)")
+
+    @property
+    def time_window(self) -> TimeWindow:
+        return TimeWindow(self.max_age_days * 86_400, self.max_ahead_s)
 
 
 @dataclass(frozen=True)
