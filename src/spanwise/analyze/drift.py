@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from spanwise.analyze import drift_stats
-from spanwise.errors import InvalidQuery, NotFound
+from spanwise.errors import InvalidQuery, NotFound, PayloadTooLarge
 from spanwise.store.api import BaselineStore, DriftReader
 from spanwise.store.profiles import (
     LABEL, PREDICTION, PREDICTION_LABEL, Baseline, Profile, categorical_profile, numeric_profile,
@@ -33,6 +33,11 @@ _FEATURE_PREFIX = "ml.feature."
 _OUTPUT_COLUMNS = {"prediction": PREDICTION, "prediction_value": PREDICTION, "prediction_label": PREDICTION_LABEL,
                    "label": LABEL}
 MAX_UPLOAD_ROWS = 10_000_000
+MAX_UPLOAD_COLUMNS = 2_000
+MAX_UPLOAD_CELLS = 20_000_000
+MAX_UPLOAD_UNCOMPRESSED_BYTES = 512 * 1024 * 1024
+MAX_UPLOAD_TABLE_BYTES = 512 * 1024 * 1024
+"""Training-file limits, checked on Parquet metadata before the data is read (413)."""
 #: Fewer values than this on either side: statistics are computed but nothing is flagged
 #: (a few dozen current rows against a training set flag features that never moved).
 MIN_ROWS_TO_FLAG = 30
@@ -157,11 +162,16 @@ class DriftService:
 
 
 def read_table(body: bytes, file_format: str) -> pa.Table:
+    """The uploaded training file as a table. Parquet is checked on its metadata before
+    any data is read: a small file can expand to gigabytes (a decompression bomb)."""
     try:
         if file_format == "parquet":
             import pyarrow.parquet as pq
 
-            return pq.read_table(io.BytesIO(body))
+            schema = pq.ParquetFile(io.BytesIO(body))
+            _check_parquet_size(schema.metadata)
+            text = [f.name for f in schema.schema_arrow if pa.types.is_string(f.type) or pa.types.is_binary(f.type)]
+            return _read_parquet_bounded(pq.ParquetFile(io.BytesIO(body), read_dictionary=text))
         if file_format == "csv":
             import pyarrow.csv as pcsv
 
@@ -169,6 +179,53 @@ def read_table(body: bytes, file_format: str) -> pa.Table:
     except (pa.ArrowInvalid, OSError) as exc:
         raise InvalidQuery(f"cannot read the {file_format} file: {exc}") from exc
     raise InvalidQuery("format must be parquet or csv")
+
+
+def _check_parquet_size(metadata: Any) -> None:
+    """Refuse files whose rows, columns or uncompressed size exceed the upload limits."""
+    uncompressed = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+    if metadata.num_rows > MAX_UPLOAD_ROWS:
+        raise PayloadTooLarge(f"the Parquet file has {metadata.num_rows} rows; the limit is {MAX_UPLOAD_ROWS}")
+    if metadata.num_columns > MAX_UPLOAD_COLUMNS:
+        raise PayloadTooLarge(f"the Parquet file has {metadata.num_columns} columns; the limit is {MAX_UPLOAD_COLUMNS}")
+    if metadata.num_rows * metadata.num_columns > MAX_UPLOAD_CELLS:
+        raise PayloadTooLarge(
+            f"the Parquet file has {metadata.num_rows} rows x {metadata.num_columns} columns; "
+            f"the limit is {MAX_UPLOAD_CELLS} values"
+        )
+    if uncompressed > MAX_UPLOAD_UNCOMPRESSED_BYTES:
+        raise PayloadTooLarge(
+            f"the Parquet file holds {uncompressed} bytes uncompressed; the limit is {MAX_UPLOAD_UNCOMPRESSED_BYTES}"
+        )
+
+
+def _read_parquet_bounded(parquet: Any) -> pa.Table:
+    """Read batch by batch, refusing once the table would grow past MAX_UPLOAD_TABLE_BYTES.
+    Text columns arrive dictionary-encoded and are measured before they are expanded:
+    repeated long strings are tiny in the file and huge in memory."""
+    batches, size = [], 0
+    for batch in parquet.iter_batches(batch_size=16_384):
+        size += sum(_expanded_bytes(column) for column in batch.columns)
+        if size > MAX_UPLOAD_TABLE_BYTES:
+            raise PayloadTooLarge(f"the Parquet file expands past {MAX_UPLOAD_TABLE_BYTES} bytes in memory")
+        batches.append(pa.RecordBatch.from_arrays([_expanded(c) for c in batch.columns], names=batch.schema.names))
+    return pa.Table.from_batches(batches) if batches else pa.table({f.name: pa.array([], _plain(f.type))
+                                                                   for f in parquet.schema_arrow})
+
+
+def _expanded_bytes(column: pa.Array) -> int:
+    if pa.types.is_dictionary(column.type):
+        lengths = pc.take(pc.binary_length(column.dictionary), column.indices)
+        return int(pc.sum(lengths).as_py() or 0) + 8 * len(column)
+    return int(column.nbytes)
+
+
+def _plain(kind: pa.DataType) -> pa.DataType:
+    return kind.value_type if pa.types.is_dictionary(kind) else kind
+
+
+def _expanded(column: pa.Array) -> pa.Array:
+    return column.cast(column.type.value_type) if pa.types.is_dictionary(column.type) else column
 
 
 def profile_of_table(table: pa.Table) -> Profile:

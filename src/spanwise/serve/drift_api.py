@@ -10,7 +10,8 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from spanwise.analyze.drift import DriftService
-from spanwise.errors import InvalidQuery, PayloadTooLarge, UnsupportedContentType
+from spanwise.errors import InvalidQuery, UnsupportedContentType
+from spanwise.serve.body import read_body
 from spanwise.serve.native_api import endpoint
 from spanwise.serve.params import parse_duration_ns, parse_int, time_range
 
@@ -31,18 +32,14 @@ def drift_routes(drift: DriftService) -> list[Route]:
         """
         return drift.baselines(request.path_params["name"])
 
-    async def read_body(request: Request) -> tuple[bytes, str]:
-        content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    async def read_baseline(request: Request) -> tuple[bytes, str]:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in _FORMATS:
             raise UnsupportedContentType(
-                f"unsupported content type {content_type!r}: use application/json, text/csv or application/vnd.apache.parquet"
+                f"unsupported content type {content_type or '(none)'!r}: use application/json, text/csv or "
+                "application/vnd.apache.parquet"
             )
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BASELINE_BYTES:
-                raise PayloadTooLarge(f"body exceeds the limit of {MAX_BASELINE_BYTES} bytes")
-        return body, _FORMATS[content_type]
+        return await read_body(request, MAX_BASELINE_BYTES), _FORMATS[content_type]
 
     def set_baseline(request: Request, body: bytes, file_format: str) -> Any:
         """
@@ -109,6 +106,6 @@ def drift_routes(drift: DriftService) -> list[Route]:
 
     return [
         Route("/api/v1/models/{name}/baselines", endpoint(baselines), methods=["GET"]),
-        Route("/api/v1/models/{name}/baselines", endpoint(set_baseline, read_body), methods=["POST"]),
+        Route("/api/v1/models/{name}/baselines", endpoint(set_baseline, read_baseline), methods=["POST"]),
         Route("/api/v1/models/{name}/drift", endpoint(drift_report)),
     ]

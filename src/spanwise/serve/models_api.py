@@ -11,7 +11,8 @@ from starlette.routing import Route
 
 from spanwise.analyze.feedback import parse_feedback
 from spanwise.analyze.models import ModelService
-from spanwise.errors import PayloadTooLarge, UnsupportedContentType
+from spanwise.errors import UnsupportedContentType
+from spanwise.serve.body import read_body
 from spanwise.serve.native_api import endpoint
 from spanwise.serve.params import parse_duration_ns, parse_limit, time_range
 from spanwise.store.api import QualityQuery
@@ -113,18 +114,12 @@ def model_routes(models: ModelService) -> list[Route]:
         return models.linked_predictions(request.path_params["trace_id"], start, end, limit)
 
     async def read_feedback(request: Request) -> tuple[bytes, str]:
-        content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in _FEEDBACK_TYPES:
-            raise UnsupportedContentType(f"unsupported content type {content_type!r}: use application/json or text/csv")
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_FEEDBACK_BYTES:
-            raise PayloadTooLarge(f"body exceeds the limit of {MAX_FEEDBACK_BYTES} bytes")
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_FEEDBACK_BYTES:
-                raise PayloadTooLarge(f"body exceeds the limit of {MAX_FEEDBACK_BYTES} bytes")
-        return body, content_type
+            raise UnsupportedContentType(
+                f"unsupported content type {content_type or '(none)'!r}: use application/json or text/csv"
+            )
+        return await read_body(request, MAX_FEEDBACK_BYTES), content_type
 
     def feedback(request: Request, body: bytes, content_type: str) -> Any:
         """
