@@ -187,3 +187,29 @@ def test_trace_read_without_ai_fields_has_only_otlp_columns(store: TraceStore, d
 
     spans = store.get_traces([data["t1"]], ai_fields=False)
     assert spans.schema.names == DECODED_SCHEMA.names and spans.num_rows == 2
+
+
+def test_trace_pages_are_cut_by_the_store_in_start_order(store: TraceStore, data: dict[str, str]) -> None:
+    first = store.get_traces([data["t1"]], limit=1)
+    assert first.column("SpanId").to_pylist() == [f"{1:016x}"]
+    second = store.get_traces([data["t1"]], offset=1, limit=1).to_pylist()
+    assert [r["SpanId"] for r in second] == [f"{2:016x}"]  # the twice-delivered span, once
+    assert dict(second[0]["Features"]) == {"amount": 12.5}  # prediction maps of the page
+    assert store.get_traces([data["t1"]], offset=2, limit=5).num_rows == 0
+    per_trace = store.get_traces([data["t1"], data["t2"]], ai_fields=False, limit=1)
+    assert per_trace.column("TraceId").to_pylist() == [data["t1"], data["t2"]]
+
+
+def test_span_counts_are_distinct_spans(store: TraceStore, data: dict[str, str]) -> None:
+    assert store.span_counts([data["t1"], data["t2"], f"{999:032x}", "not-hex"]) == {data["t1"]: 2, data["t2"]: 1}
+    assert store.span_counts([]) == {}
+
+
+def test_trace_summaries_are_aggregated_by_the_store(store: TraceStore, data: dict[str, str]) -> None:
+    t2, t1 = store.trace_summaries([data["t2"], data["t1"], f"{999:032x}"])
+    assert (t2.trace_id, t2.span_count, t2.error_count, t2.models) == (data["t2"], 1, 1, ())
+    assert (t1.trace_id, t1.root_service, t1.root_name) == (data["t1"], "c-frontend", "GET /score")
+    assert (t1.span_count, t1.error_count, t1.services) == (2, 0, ("c-frontend", "c-model"))
+    assert (t1.start_ns, t1.duration_ns) == (NOW, 50 * 10**6)
+    assert [(m.name, m.version, m.predictions) for m in t1.models] == [("fraud", "v3", 1)]
+    assert store.trace_summaries([]) == []

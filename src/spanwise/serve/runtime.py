@@ -44,6 +44,7 @@ from spanwise.receive.metrics_ingest import MetricIngestService
 from spanwise.receive.signals import OtlpSignal, logs_signal, metrics_signal, traces_signal
 from spanwise.serve.body import InflightBytes
 from spanwise.serve.jaeger_api import jaeger_routes
+from spanwise.serve.host_check import request_guard
 from spanwise.serve.drift_api import drift_routes
 from spanwise.serve.labelled_api import labelled_routes
 from spanwise.serve.logs_api import logs_routes
@@ -249,7 +250,9 @@ class SpanwiseServer:
             models += otlp_metrics_routes(OtlpMetricQueries(store))
         routes = jaeger_routes(queries) + native_routes(queries, parts.status, models) + models + metrics_routes(metrics)
         # gzip: the UI's charting library is ~1.1 MB, ~0.35 MB compressed; API JSON shrinks too.
-        return Starlette(routes=routes + ui_routes(), middleware=[Middleware(GZipMiddleware, minimum_size=1024)])
+        return Starlette(routes=routes + ui_routes(), middleware=[
+            request_guard(self.config.server), Middleware(GZipMiddleware, minimum_size=1024),
+        ])
 
     def _signals(self, parts: "_Components", store: Any) -> list[Any]:
         """Scheduled model signals: start the scheduler, serve the stored series."""
