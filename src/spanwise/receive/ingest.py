@@ -13,6 +13,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 
+from spanwise.model.time_window import ANY_TIME, TimeWindow
 from spanwise.process.chain import ChainResult, ProcessorChain
 from spanwise.receive.decode import DecodedSpans, decode_export_requests
 from spanwise.store.ingest_log import IngestLog
@@ -36,8 +37,9 @@ class IngestService:
     stalls the event loop that serves every port. Requests decode in parallel; the chain
     runs one batch at a time (its processors keep state: budgets, counters, queues)."""
 
-    def __init__(self, chain: ProcessorChain, committer: IngestLog) -> None:
+    def __init__(self, chain: ProcessorChain, committer: IngestLog, window: TimeWindow = ANY_TIME) -> None:
         self._chain = chain
+        self._window = window
         self._chain_lock = threading.Lock()
         self._committer = committer
         self.stats: Counter[str] = Counter()
@@ -48,7 +50,7 @@ class IngestService:
         return await self._ingest(decoded, result, extra_rejected, extra_message)
 
     def _decode_and_process(self, body: bytes) -> tuple[DecodedSpans, ChainResult]:
-        decoded = decode_export_requests([body])
+        decoded = decode_export_requests([body], self._window)
         with self._chain_lock:
             return decoded, self._chain.run(decoded.batch)
 

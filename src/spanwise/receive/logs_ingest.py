@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from spanwise.process.redaction import LogRedaction
 from spanwise.receive.ingest import ExportOutcome
+from spanwise.model.time_window import ANY_TIME, TimeWindow
 from spanwise.receive.logs_decode import DecodedLogs, decode_logs_requests
 from spanwise.store.api import LogStore
 
@@ -24,8 +25,9 @@ from spanwise.store.api import LogStore
 class LogIngestService:
     """Decode -> PII redaction -> `otel_logs`."""
 
-    def __init__(self, store: LogStore, redaction: LogRedaction | None) -> None:
+    def __init__(self, store: LogStore, redaction: LogRedaction | None, window: TimeWindow = ANY_TIME) -> None:
         self._store = store
+        self._window = window
         self._redaction = redaction
         self._redaction_lock = threading.Lock()
         self.stats: Counter[str] = Counter()
@@ -42,7 +44,7 @@ class LogIngestService:
 
     def _decode_and_redact(self, body: bytes) -> tuple[DecodedLogs, pa.Table]:
         """Requests decode in parallel; redaction keeps counters, so one batch at a time."""
-        decoded = decode_logs_requests([body])
+        decoded = decode_logs_requests([body], self._window)
         if not self._redaction:
             return decoded, decoded.logs
         with self._redaction_lock:

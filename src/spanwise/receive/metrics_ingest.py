@@ -13,6 +13,7 @@ import asyncio
 from collections import Counter
 
 from spanwise.receive.ingest import ExportOutcome
+from spanwise.model.time_window import ANY_TIME, TimeWindow
 from spanwise.receive.metrics_decode import decode_metrics_requests
 from spanwise.store.api import OtlpMetricStore
 
@@ -20,13 +21,14 @@ from spanwise.store.api import OtlpMetricStore
 class MetricIngestService:
     """Decode -> `otel_metrics_*`."""
 
-    def __init__(self, store: OtlpMetricStore) -> None:
+    def __init__(self, store: OtlpMetricStore, window: TimeWindow = ANY_TIME) -> None:
         self._store = store
+        self._window = window
         self.stats: Counter[str] = Counter()
 
     async def export_protobuf(self, body: bytes, extra_rejected: int = 0, extra_message: str = "") -> ExportOutcome:
         """Ingest one serialized `ExportMetricsServiceRequest`; returns once it is stored."""
-        decoded = await asyncio.to_thread(decode_metrics_requests, [body])
+        decoded = await asyncio.to_thread(decode_metrics_requests, [body], self._window)
         await asyncio.to_thread(self._store.write_metric_points, decoded.points)
         rejected = decoded.rejected + extra_rejected
         self.stats["metric_points_accepted"] += decoded.accepted

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -43,9 +44,10 @@ from spanwise.receive.logs_ingest import LogIngestService
 from spanwise.receive.metrics_ingest import MetricIngestService
 from spanwise.receive.signals import OtlpSignal, logs_signal, metrics_signal, traces_signal
 from spanwise.serve.body import InflightBytes
-from spanwise.serve.jaeger_api import jaeger_routes
 from spanwise.serve.host_check import request_guard
+from spanwise.serve.jaeger_api import jaeger_routes
 from spanwise.serve.drift_api import drift_routes
+from spanwise.serve.ingest_api import ingest_routes
 from spanwise.serve.labelled_api import labelled_routes
 from spanwise.serve.logs_api import logs_routes
 from spanwise.serve.otlp_metrics_api import otlp_metrics_routes
@@ -146,6 +148,8 @@ class _Components:
             "flushed_rows": self.committer.flushed_rows,
             "pending_rows": self.committer.pending_rows,
             "replayed_rows": self.committer.replayed_rows,
+            "pending_bytes": self.committer.pending_bytes,
+            "quarantine": dataclasses.asdict(self.committer.quarantined),
         }
 
     def shutdown(self) -> None:
@@ -208,7 +212,8 @@ class SpanwiseServer:
             check_data_dir(os.path.abspath(server.data_dir if not server.store else server.store_url[7:]))
         store_config = self.config.store
         limits = QueryLimits(store_config.query_timeout_s, store_config.query_max_memory_mb)
-        store = open_store(server.store_url, store_config.retention_days or None, self.config.metrics.spec(), limits)
+        store = open_store(server.store_url, store_config.retention_days or None, self.config.metrics.spec(), limits,
+                           fsync=ingest_cfg.fsync)
         store.start()
         committer = IngestLog(
             os.path.join(os.path.abspath(server.data_dir), "ingest-log"),
@@ -216,6 +221,7 @@ class SpanwiseServer:
             flush_interval_s=ingest_cfg.flush_interval_ms / 1000,
             flush_rows=ingest_cfg.flush_rows,
             max_pending_rows=ingest_cfg.max_pending_rows,
+            max_pending_bytes=ingest_cfg.max_pending_bytes,
             fsync=ingest_cfg.fsync,
         )
         committer.start()
@@ -224,9 +230,10 @@ class SpanwiseServer:
         if forwarder:
             forwarder.start()
         decider = self._tail_decider(store)
-        logs = LogIngestService(store, LogRedaction.from_config(self.config)) if isinstance(store, LogStore) else None
-        metrics = MetricIngestService(store) if isinstance(store, OtlpMetricStore) else None
-        ingest = IngestService(chain, committer)
+        window = ingest_cfg.time_window
+        logs = LogIngestService(store, LogRedaction.from_config(self.config), window) if isinstance(store, LogStore) else None
+        metrics = MetricIngestService(store, window) if isinstance(store, OtlpMetricStore) else None
+        ingest = IngestService(chain, committer, window)
         return _Components(store, committer, chain, forwarder, decider, ingest, logs, metrics)
 
     def _query_app(self, parts: "_Components") -> Starlette:
@@ -248,6 +255,7 @@ class SpanwiseServer:
             models += logs_routes(LogQueryService(store))
         if isinstance(store, OtlpMetricStore):
             models += otlp_metrics_routes(OtlpMetricQueries(store))
+        models += ingest_routes(parts.committer.requeue_quarantined)
         routes = jaeger_routes(queries) + native_routes(queries, parts.status, models) + models + metrics_routes(metrics)
         # gzip: the UI's charting library is ~1.1 MB, ~0.35 MB compressed; API JSON shrinks too.
         return Starlette(routes=routes + ui_routes(), middleware=[

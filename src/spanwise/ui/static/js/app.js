@@ -3,6 +3,7 @@
 
 import { h, note, replace, seg } from './dom.js';
 import { leavePage, navigate, setRenderer } from './nav.js';
+import { watchHealth } from './health.js';
 
 const ROUTES = [
   [/^\/(?:traces)?$/, () => import('./pages/traces.js')],
@@ -95,3 +96,4 @@ document.getElementById('open-box').addEventListener('submit', (event) => {
 setRenderer(render);
 applyTheme(initialTheme());
 render();
+watchHealth(document.getElementById('health-banner'));
