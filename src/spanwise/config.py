@@ -461,13 +461,56 @@ def _key_lines(node: Any, prefix: str, lines: dict[str, int]) -> None:
 
 
 def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
-    result: dict[str, dict[str, Any]] = {}
-    for section in fields(Config):
-        prefix = f"SPANWISE_{section.name.upper()}_"
-        for key, value in environ.items():
-            if key.startswith(prefix):
-                result.setdefault(section.name, {})[key[len(prefix) :].lower()] = value
+    """`SPANWISE_<SECTION>_<KEY>` variables as a nested mapping. Keys of nested sections
+    are joined with underscores (`SPANWISE_SAMPLING_TAIL_ENABLED` is `sampling.tail.enabled`);
+    lists and mappings are given in YAML flow style (`[a, b]`, `{k: v}`) or, for a list
+    of strings, comma-separated. A variable naming a section but no key is reported as an
+    unknown key; other `SPANWISE_*` variables (the SDK's) are not configuration."""
+    result: dict[str, Any] = {}
+    sections = {f.name: f for f in fields(Config)}
+    hints = get_type_hints(Config)
+    for name, value in environ.items():
+        if not name.startswith("SPANWISE_"):
+            continue
+        rest = name[len("SPANWISE_"):].lower()
+        section = next((s for s in sorted(sections, key=len, reverse=True) if rest.startswith(s + "_")), None)
+        if section is None:
+            continue
+        path, hint = _env_path(hints[section], rest[len(section) + 1:])
+        target = result.setdefault(section, {})
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+        target[path[-1]] = _env_value(hint, value)
     return result
+
+
+def _env_path(cls: Any, rest: str) -> tuple[list[str], Any]:
+    """The key path `rest` (underscore-joined) names inside dataclass `cls`, and its type;
+    an unmatched `rest` comes back whole (reported as an unknown key)."""
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        return [rest], None
+    hints = get_type_hints(cls)
+    for name in sorted((f.name for f in fields(cls)), key=len, reverse=True):
+        if rest == name:
+            return [name], hints[name]
+        if rest.startswith(name + "_") and isinstance(hints[name], type) and dataclasses.is_dataclass(hints[name]):
+            path, hint = _env_path(hints[name], rest[len(name) + 1:])
+            return [name, *path], hint
+    return [rest], None
+
+
+def _env_value(hint: Any, value: str) -> Any:
+    """An environment string as YAML for list and mapping keys; scalars stay strings
+    (converted with the declared type like YAML values)."""
+    if get_origin(hint) not in (list, dict):
+        return value
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    if get_origin(hint) is list and isinstance(parsed, str):
+        return [item.strip() for item in parsed.split(",") if item.strip()]
+    return parsed
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
