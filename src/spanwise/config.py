@@ -8,6 +8,7 @@ Unknown keys and wrong types are errors that name the offending key (and its lin
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 from dataclasses import dataclass, field, fields, replace
@@ -70,7 +71,9 @@ class IngestConfig:
     """The ingest log: how often and how much to move into the store, how much may wait
     (beyond it, senders are told to retry later), and whether to fsync every append and
     every store insert. Which record times are accepted: at most `max_age_days` old and
-    `max_ahead_s` ahead of this clock (others are rejected through partial_success)."""
+    `max_ahead_s` ahead of this clock (others are rejected through partial_success);
+    `max_age_days: 0` accepts any age, for importing old recordings (a batch then spanning
+    more daily partitions than the store takes in one insert is quarantined)."""
 
     flush_interval_ms: float = 500.0
     flush_rows: int = 100_000
@@ -83,14 +86,15 @@ class IngestConfig:
     def __post_init__(self) -> None:
         if self.max_pending_rows <= 0 or self.max_pending_bytes <= 0 or self.flush_rows <= 0:
             raise ValueError("flush_rows, max_pending_rows and max_pending_bytes must be positive")
-        if not 0 < self.max_age_days <= MAX_AGE_DAYS:
-            raise ValueError(f"max_age_days must be between 0 and {MAX_AGE_DAYS} (one insert spans that many daily partitions)")
+        if not 0 <= self.max_age_days <= MAX_AGE_DAYS:
+            raise ValueError(f"max_age_days must be between 0 (any age) and {MAX_AGE_DAYS} "
+                             "(one insert may span that many daily partitions)")
         if not 0 <= self.max_ahead_s <= 7 * 86_400:
             raise ValueError("max_ahead_s must be between 0 and 604800 (a week)")
 
     @property
     def time_window(self) -> TimeWindow:
-        return TimeWindow(self.max_age_days * 86_400, self.max_ahead_s)
+        return TimeWindow(self.max_age_days * 86_400 if self.max_age_days else math.inf, self.max_ahead_s)
 
 
 @dataclass(frozen=True)

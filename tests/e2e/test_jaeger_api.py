@@ -7,6 +7,7 @@ through `/api/traces...` and compared with Jaeger's own expected output, field b
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -27,7 +28,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpanwiseProcess
     conversion to Jaeger's output, not redaction."""
     base = tmp_path_factory.mktemp("jaeger")
     config = base / "spanwise.yaml"
-    config.write_text("redaction:\n  enabled: false\n")
+    config.write_text("redaction:\n  enabled: false\ningest:\n  max_age_days: 0  # the fixtures are from 2024\n")
     process = SpanwiseProcess(str(base / "data"), ["--config", str(config)])
     process.start()
     yield process
@@ -80,7 +81,7 @@ def test_services_and_operations(loaded: SpanwiseProcess) -> None:
 
 
 def test_dependencies_from_parent_child_spans_across_services(loaded: SpanwiseProcess) -> None:
-    now_ns = 1_800_000_000_000_000_000
+    now_ns = time.time_ns() - 7 * 86_400 * 10**9  # a quiet hour of its own (future spans are refused)
     def span(service: str, span_id: str, parent: str) -> dict[str, Any]:
         return {
             "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
