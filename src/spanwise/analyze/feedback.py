@@ -112,6 +112,9 @@ def _record(item: dict[str, Any], now: int, where: str) -> FeedbackRecord:
         label = str(int(label)) if abs(label) < 2**53 else repr(label)
     if not isinstance(label, (str, int, float)) or label == "":
         raise MalformedPayload(f"{where}: 'label' must be a non-empty string or a number")
+    for key in ("prediction_id", "trace_id", "span_id"):
+        if isinstance(item.get(key), (bool, dict, list, float)):
+            raise MalformedPayload(f"{where}: '{key}' must be a string, got {item[key]!r}")
     ids = {k: str(item.get(k) or "") for k in ("prediction_id", "trace_id", "span_id")}
     if not ids["prediction_id"] and not (ids["trace_id"] and ids["span_id"]):
         raise MalformedPayload(f"{where}: give prediction_id, or trace_id and span_id")
@@ -119,23 +122,32 @@ def _record(item: dict[str, Any], now: int, where: str) -> FeedbackRecord:
                           ids["trace_id"].lower(), ids["span_id"].lower())
 
 
+#: Stored timestamps are nanoseconds in an Int64: 1970 up to 2262-04-11.
+MAX_TIMESTAMP_S = (2**63 - 1) // 10**9
+
+
 def _timestamp(value: Any, now: int, where: str) -> int:
-    """Unix seconds (number or numeric text) or ISO 8601 (UTC unless it says otherwise)."""
+    """Unix seconds (number or numeric text) or ISO 8601 (UTC unless it says otherwise),
+    within what the store can hold; anything else is the sender's error, not a 500."""
     if value is None or value == "":
         return now
+    problem = (f"{where}: timestamp must be Unix seconds from 0 to {MAX_TIMESTAMP_S} (year 2262) "
+               f"or ISO 8601 in that range, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise MalformedPayload(problem)
     try:
         seconds = float(value)
-    except (TypeError, ValueError):
+    except ValueError:
         try:
             parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
-            raise MalformedPayload(f"{where}: timestamp must be Unix seconds or ISO 8601, got {value!r}") from None
+            raise MalformedPayload(problem) from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=timezone.utc)
-        return int(parsed.timestamp() * 10**9)
-    if not math.isfinite(seconds) or seconds < 0:
-        raise MalformedPayload(f"{where}: timestamp must be Unix seconds or ISO 8601, got {value!r}")
-    return int(seconds * 10**9)
+        seconds = parsed.timestamp()
+    if not (math.isfinite(seconds) and 0 <= seconds <= MAX_TIMESTAMP_S):
+        raise MalformedPayload(problem)
+    return min(int(seconds * 10**9), 2**63 - 1)
 
 
 def store_feedback(writer: FeedbackWriter, records: list[FeedbackRecord], now_ns: int | None = None) -> FeedbackOutcome:
