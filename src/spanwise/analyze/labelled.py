@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from spanwise.analyze.concept_drift import CLASSIFICATION, DEFAULT_ALPHA, REGRESSION, concept_drift
-from spanwise.analyze.export import flatten_export
+from spanwise.analyze.export import LONG, WIDE, flatten_export, long_export
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.store.api import ModelReader
 from spanwise.store.labelled_api import ConceptDriftReader, ConceptWindows, PredictionExporter
@@ -49,16 +49,23 @@ class LabelledService:
             **result,
         }
 
-    def export(self, model: str, version: str | None, start_ns: int, end_ns: int, limit: int) -> tuple[pa.Table, bool]:
+    def export(
+        self, model: str, version: str | None, start_ns: int, end_ns: int, limit: int, layout: str = WIDE
+    ) -> tuple[pa.Table, bool]:
         """Up to `limit` predictions with labels as flat columns, oldest first, and whether
-        more matched (the table was cut at `limit`)."""
+        more matched (the table was cut at `limit`). `layout` wide has a column per
+        feature, score and attribution name (refused past `MAX_WIDE_COLUMNS`), long a row
+        per prediction and name (`spanwise.analyze.export`)."""
+        if layout not in (WIDE, LONG):
+            raise InvalidQuery("layout must be wide or long")
         if end_ns < start_ns:
             raise InvalidQuery("the end of the time range is before its start")
         if not 0 < limit <= MAX_EXPORT_ROWS:
             raise InvalidQuery(f"limit must be between 1 and {MAX_EXPORT_ROWS}")
         self._known(model)
         rows = self._store.export_predictions(model, version, start_ns, end_ns, limit + 1)
-        return flatten_export(rows.slice(0, limit)), rows.num_rows > limit
+        flatten = long_export if layout == LONG else flatten_export
+        return flatten(rows.slice(0, limit)), rows.num_rows > limit
 
     def _known(self, model: str) -> None:
         if not self._store.model_versions(model):

@@ -97,7 +97,7 @@ def labelled_routes(service: LabelledService) -> list[Route]:
         limit = parse_int(params.get("limit"), "limit", DEFAULT_EXPORT_LIMIT)
         table, truncated = service.export(
             request.path_params["name"], params.get("version") or None, start or 0, end,
-            DEFAULT_EXPORT_LIMIT if limit is None else limit,
+            DEFAULT_EXPORT_LIMIT if limit is None else limit, (params.get("layout") or "wide").lower(),
         )
         return encode(table, fmt), fmt, truncated
 
@@ -107,11 +107,18 @@ def labelled_routes(service: LabelledService) -> list[Route]:
         summary: Predictions with their labels as Parquet (default), CSV or JSON, oldest first.
         description: >
           Query parameters version, start/end (Unix ns; default: everything up to now),
-          format (parquet|csv|json), limit (default 100000, at most 1000000). Columns:
-          timestamp, prediction_id, trace_id, span_id, service, model, version,
-          prediction_value, prediction_label, confidence, feature.<name> per feature,
-          score.<name> per score, attribution.<name> per attribution (ml.explanation.<name>), label (latest feedback, else ml.label), label_timestamp
-          (feedback), label_source. Header X-Spanwise-Truncated is true when more rows matched.
+          format (parquet|csv|json), limit (default 100000, at most 1000000), layout
+          (wide|long, default wide). Wide columns: timestamp, prediction_id, trace_id,
+          span_id, service, model, version, prediction_value, prediction_label, confidence,
+          feature.<name> per feature, score.<name> per score, attribution.<name> per
+          attribution (ml.explanation.<name>), label (latest feedback, else ml.label),
+          label_timestamp (feedback), label_source. More than 200 distinct feature, score
+          and attribution names in the predictions exported is a 400 asking for
+          layout=long. Long: the same columns without the per-name ones, then kind
+          (feature|score|attribution), key, value (numbers), value_text (categorical
+          features), one row per prediction and name (one with null kind and key for a
+          prediction without any), for any number of names. Header X-Spanwise-Truncated
+          is true when more predictions matched.
         parameters: [{name: name, in: path, required: true, schema: {type: string}}]
         responses: {200: {description: the predictions}, 400: {description: bad parameter}, 404: {description: unknown model}}
         """
