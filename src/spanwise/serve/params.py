@@ -1,7 +1,13 @@
-"""Parsing of query-string values shared by the Jaeger and native APIs."""
+"""Parsing of query-string values shared by the Jaeger and native APIs.
+
+Every number is checked against what the store can hold (Int64 nanoseconds: 1970 to
+2262) and against the API's bounds, so a huge, negative or NaN value is a 400 naming the
+parameter instead of an overflow deeper down.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from typing import Mapping
@@ -14,38 +20,57 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h|d)")
 _UNIT_NS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9, "d": 86400 * 10**9}
 
 
+#: The largest Int64: the latest nanosecond timestamp (2262-04-11) and longest duration.
+MAX_NS = 2**63 - 1
+#: The most results one request may ask for (`limit`).
+MAX_LIMIT = 100_000
+
+
 def parse_duration_ns(text: str, name: str) -> int:
     """Go-style durations as Jaeger accepts them: `1.2s`, `100ms`, `1h30m`, `500us`."""
     value = text.strip()
     parts = _DURATION_PART.findall(value)
     if not value or "".join(n + u for n, u in parts) != value:
         raise InvalidQuery(f"{name}: invalid duration {text!r} (use e.g. 1.2s, 100ms, 1h30m)")
-    return int(sum(float(number) * _UNIT_NS[unit] for number, unit in parts))
+    duration = sum(float(number) * _UNIT_NS[unit] for number, unit in parts)
+    if duration > MAX_NS:
+        raise InvalidQuery(f"{name}: duration {text!r} is longer than the store can hold (about 292 years)")
+    return int(duration)
 
 
-def parse_int(text: str | None, name: str, default: int | None = None) -> int | None:
+def parse_int(
+    text: str | None, name: str, default: int | None = None, low: int = -MAX_NS, high: int = MAX_NS
+) -> int | None:
+    """An integer in [low, high]; `default` when absent."""
     if text is None or text == "":
         return default
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise InvalidQuery(f"{name}: expected an integer, got {text!r}") from None
+    if not low <= value <= high:
+        raise InvalidQuery(f"{name}: {value} is out of range (allowed: {low} to {high})")
+    return value
 
 
 def parse_limit(text: str | None, default: int = 20) -> int:
-    """A result limit; `default` when absent (0 or negative is an error, not 'default')."""
-    limit = parse_int(text, "limit", default)
+    """A result limit from 1 to MAX_LIMIT; `default` when absent (0 or negative is an error, not 'default')."""
+    limit = parse_int(text, "limit", default, 1, MAX_LIMIT)
     assert limit is not None
     return limit
 
 
 def parse_float(text: str | None, name: str) -> float | None:
+    """A finite number; NaN and infinities are errors (they compare false with everything)."""
     if text is None or text == "":
         return None
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise InvalidQuery(f"{name}: expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise InvalidQuery(f"{name}: expected a finite number, got {text!r}")
+    return value
 
 
 def parse_tags(tags_json: str | None, tag_params: list[str]) -> tuple[tuple[str, str], ...]:
@@ -74,10 +99,10 @@ def _tag_text(value: object) -> str:
 
 
 def time_range(params: Mapping[str, str], lookback: str = "1h") -> tuple[int, int]:
-    """`start`/`end` (Unix ns), or the request's `lookback` (else `lookback`) before `end`
-    (default now)."""
-    end = parse_int(params.get("end"), "end") or time.time_ns()
-    start = parse_int(params.get("start"), "start")
+    """`start`/`end` (Unix ns, 0 to MAX_NS), or the request's `lookback` (else `lookback`)
+    before `end` (default now); a lookback reaching before 1970 starts at 0."""
+    end = parse_int(params.get("end"), "end", None, 0, MAX_NS) or time.time_ns()
+    start = parse_int(params.get("start"), "start", None, 0, MAX_NS)
     if start is None:
-        start = end - parse_duration_ns(params.get("lookback", lookback), "lookback")
+        start = max(0, end - parse_duration_ns(params.get("lookback", lookback), "lookback"))
     return start, end
