@@ -91,15 +91,16 @@ def _entries(values: pa.ChunkedArray, kind: str, text: bool) -> pa.Table:
     n = len(flat)
     keys, items = _plain_array(flat.field(0)), _plain_array(flat.field(1))
     none_number, none_text = pa.nulls(n, pa.float64()), pa.nulls(n, pa.string())
+    order = list(_LONG_KINDS.values()).index(kind)
     return pa.table([
-        rows, pa.array([list(_LONG_KINDS.values()).index(kind)] * n, pa.int8()), pa.array([kind] * n, pa.string()),
-        keys.cast(pa.string()), none_number if text else items.cast(pa.float64()), items.cast(pa.string()) if text else none_text,
+        rows, pa.repeat(pa.scalar(order, pa.int8()), n), pa.repeat(pa.scalar(kind), n), keys.cast(pa.string()),
+        none_number if text else items.cast(pa.float64()), items.cast(pa.string()) if text else none_text,
     ], schema=_ENTRY_SCHEMA)
 
 
 def _empty_entries(rows: pa.Array) -> pa.Table:
     n = len(rows)
-    return pa.table([rows, pa.array([-1] * n, pa.int8()), pa.nulls(n, pa.string()), pa.nulls(n, pa.string()),
+    return pa.table([rows, pa.repeat(pa.scalar(-1, pa.int8()), n), pa.nulls(n, pa.string()), pa.nulls(n, pa.string()),
                      pa.nulls(n, pa.float64()), pa.nulls(n, pa.string())], schema=_ENTRY_SCHEMA)
 
 
