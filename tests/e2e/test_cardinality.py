@@ -5,11 +5,13 @@ client sending thousands of distinct span names or feature names must not make
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from typing import Iterator
 
 import httpx
+import pyarrow.parquet as pq
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from otlp_build import add_attributes
@@ -91,3 +93,57 @@ def test_series_without_recent_spans_are_not_exposed(server: SpanwiseProcess) ->
     fresh = server.wait_for(lambda: "fresh-service" in server.query("/metrics").text, timeout=60)
     assert fresh
     assert "stale-service" not in server.query("/metrics").text
+
+
+PREDICTIONS = 300  # each with 5 feature names no other prediction has: 1,500 distinct names
+
+
+def send_predictions(server: SpanwiseProcess) -> dict[str, dict[tuple[str, str], object]]:
+    """Predictions of model `wide` (prediction id -> {(kind, key): value}), and one without any."""
+    now = time.time_ns() - 10**9
+    sent: dict[str, dict[tuple[str, str], object]] = {}
+    spans = []
+    for i in range(PREDICTIONS):
+        entries: dict[tuple[str, str], object] = {("feature", f"f{i}_{j}"): float(i * 10 + j) for j in range(5)}
+        entries[("feature", "color")] = "red" if i % 2 else "blue"
+        entries[("score", "yes")] = i / PREDICTIONS
+        sent[f"p{i}"] = entries
+        attributes: dict[str, object] = {"ml.model.name": "wide", "ml.model.version": "v1", "ml.prediction.id": f"p{i}"}
+        attributes.update({f"ml.feature.{key}": value for (kind, key), value in entries.items() if kind == "feature"})
+        attributes["ml.prediction.proba.yes"] = entries[("score", "yes")]
+        spans.append(("predict", now + i, attributes))
+    sent["bare"] = {}
+    spans.append(("predict", now + PREDICTIONS, {"ml.model.name": "wide", "ml.model.version": "v1", "ml.prediction.id": "bare",
+                                           "ml.prediction.label": "ok"}))
+    post(server, spans_request("wide-model", spans))
+    return sent
+
+
+def export(server: SpanwiseProcess, **params: str) -> httpx.Response:
+    return server.query("/api/v1/models/wide/predictions", version="v1", **params)
+
+
+def test_export_of_too_many_feature_names_is_refused_wide_and_complete_long(server: SpanwiseProcess) -> None:
+    sent = send_predictions(server)
+    server.wait_for(lambda: export(server, format="json", layout="long").status_code == 200
+                    and len({r["prediction_id"] for r in export(server, format="json", layout="long").json()}) == len(sent),
+                    timeout=60)
+
+    wide = export(server, format="json")
+    assert wide.status_code == 400 and "layout=long" in wide.json()["error"]["message"], wide.text[:300]
+    assert "1502 distinct" in wide.json()["error"]["message"] and len(wide.content) < 1000
+
+    rows = export(server, format="json", layout="long").json()
+    got: dict[str, dict[tuple[str, str], object]] = {}
+    for row in rows:
+        entries = got.setdefault(row["prediction_id"], {})
+        if row["key"] is not None:
+            entries[(row["kind"], row["key"])] = row["value"] if row["value_text"] is None else row["value_text"]
+    assert got == sent, "every prediction and every name, the bare prediction included"
+    assert len(rows) == PREDICTIONS * 7 + 1
+    assert {k for k in rows[0] if "." in k} == set(), "no per-name columns in the long layout"
+
+    table = pq.read_table(io.BytesIO(export(server, layout="long").content))
+    assert table.num_rows == len(rows) and table.column_names[-4:] == ["kind", "key", "value", "value_text"]
+    assert export(server, format="csv", layout="long").text.count("\n") == len(rows) + 1
+    assert export(server, layout="sideways").status_code == 400
