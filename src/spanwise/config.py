@@ -37,12 +37,8 @@ class ServerConfig:
     http_port: int = 4318
     query_port: int = 16686
     max_body_bytes: int = 20 * 1024 * 1024
-    # Bytes of OTLP request bodies being read, decompressed or decoded at once (all
-    # receivers together); past it, 429 / UNAVAILABLE with Retry-After. 0: 4 x max_body_bytes.
-    max_inflight_bytes: int = 0
-    # Host names the query API (:16686) answers besides localhost, IP literals, this
-    # machine's host name and the listen host (DNS-rebinding guard); "*" accepts any Host.
-    allowed_hosts: list[str] = field(default_factory=list)
+    max_inflight_bytes: int = 0  # OTLP bodies read/decoded at once, else 429; 0: 4 x max_body_bytes
+    allowed_hosts: list[str] = field(default_factory=list)  # more Host names for :16686 (see serve.host_check)
     # Spans of one trace per answer: the native trace API's largest (and default) page, and
     # the Jaeger API's cap per trace (the rest is left out with a warning on the trace).
     max_trace_spans: int = 10_000
@@ -53,7 +49,7 @@ class ServerConfig:
             raise ValueError("max_body_bytes must be positive")
         if self.max_trace_spans <= 0:
             raise ValueError("max_trace_spans must be positive")
-        if self.max_inflight_bytes and self.max_inflight_bytes < self.max_body_bytes:
+        if 0 < self.max_inflight_bytes < self.max_body_bytes:
             raise ValueError("max_inflight_bytes must be 0 (4 x max_body_bytes) or at least max_body_bytes")
 
     @property
@@ -62,7 +58,6 @@ class ServerConfig:
 
     @property
     def inflight_limit(self) -> int:
-        """`max_inflight_bytes`, or 4 x `max_body_bytes` when it is 0."""
         return self.max_inflight_bytes or 4 * self.max_body_bytes
 
 
