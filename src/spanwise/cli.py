@@ -111,9 +111,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         return cli_demo.run(args)
     from spanwise.config import load_config
+    from spanwise.config_check import config_warnings
 
-    load_config(args.file, environ={})
-    print(f"{args.file}: OK")
+    warnings = config_warnings(load_config(args.file, environ={}))
+    for warning in warnings:
+        print(f"{args.file}: warning: {warning}", file=sys.stderr)
+    print(f"{args.file}: OK" + (f" ({len(warnings)} warning(s))" if warnings else ""))
     return 0
 
 

@@ -17,9 +17,17 @@ from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.receive.decode import decode_export_requests
 
 
-def _run(rules: list[Rule], *span_attrs: dict[str, Any]) -> list[dict[str, Any]]:
+def _run(rules: list[Rule], *span_attrs: dict[str, Any], resource: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     request = ExportTraceServiceRequest()
-    ss = request.resource_spans.add().scope_spans.add()
+    resource_spans = request.resource_spans.add()
+    for key, value in (resource or {}).items():
+        kv = resource_spans.resource.attributes.add()
+        kv.key = key
+        if isinstance(value, int):
+            kv.value.int_value = value
+        else:
+            kv.value.string_value = value
+    ss = resource_spans.scope_spans.add()
     for i, attrs in enumerate(span_attrs):
         span = ss.spans.add()
         span.trace_id, span.span_id, span.name = b"\x01" * 16, (i + 1).to_bytes(8, "big"), f"s{i}"
@@ -59,6 +67,18 @@ def test_copy_keeps_the_type_and_derive_rewrites() -> None:
     assert dict(rows[0]["SpanAttributes"])["team"] == "payments" and "team" not in dict(rows[1]["SpanAttributes"])
 
 
+def test_sources_are_span_then_resource_attributes() -> None:
+    """The README's `derive` from `service.name` (a resource attribute) fires; a span
+    attribute of the same name wins over the resource's."""
+    rules = [Rule("derive", "team", source="service.name", pattern=r"^(\w+)-.*$", replacement=r"\1"), Rule("copy", "pid", source="process.pid")]
+    rows = _run(rules, {}, {"service.name": "billing-api"}, resource={"service.name": "payments-api", "process.pid": 42})
+    assert dict(rows[0]["SpanAttributes"]) == {"team": "payments", "pid": "42"}
+    assert dict(rows[0]["SpanAttributeTypes"]) == {"pid": "int64"}
+    assert dict(rows[1]["SpanAttributes"])["team"] == "billing"
+    rows = _run([Rule("rename", "svc", source="service.name")], {}, resource={"service.name": "payments-api"})
+    assert dict(rows[0]["SpanAttributes"]) == {"svc": "payments-api"} and dict(rows[0]["ResourceAttributes"])["service.name"] == "payments-api"
+
+
 def test_invalid_rules_are_config_errors_with_lines(tmp_path: os.PathLike[str]) -> None:
     path = os.path.join(tmp_path, "c.yaml")
     with open(path, "w", encoding="utf-8") as handle:
@@ -69,3 +89,35 @@ def test_invalid_rules_are_config_errors_with_lines(tmp_path: os.PathLike[str]) 
     assert f"{path}:3: enrichment.rules[0]: action must be one of" in message
     assert "enrichment.rules[1]: action copy needs a `source` key" in message
     assert "enrichment.rules[2]: missing required key(s) action" in message
+
+
+def test_validate_warns_on_sources_that_never_match(tmp_path: os.PathLike[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """`config validate` passes the README's rules silently and warns, without failing, on a
+    span field used as a source, a source written only by a later rule, and a renamed-away one."""
+    from spanwise.cli import main
+
+    path = os.path.join(tmp_path, "c.yaml")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(
+            "enrichment:\n  rules:\n"
+            "    - {action: derive, source: service.name, key: team, pattern: '^(\\w+)-.*$', replacement: '\\1'}\n"
+            "    - {action: rename, source: mdl_ver, key: ml.model.version}\n"
+        )
+    assert main(["config", "validate", path]) == 0
+    assert capsys.readouterr() == (f"{path}: OK\n", "")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(
+            "enrichment:\n  rules:\n"
+            "    - {action: derive, source: name, key: op, pattern: '^(\\w+)'}\n"
+            "    - {action: copy, source: team, key: owner}\n"
+            "    - {action: rename, source: svc, key: team}\n"
+            "    - {action: copy, source: svc, key: svc2}\n"
+        )
+    assert main(["config", "validate", path]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"{path}: OK (3 warning(s))\n"
+    lines = err.splitlines()
+    assert lines[0].startswith(f"{path}: warning: enrichment.rules[0]: source 'name' is a span field, not an attribute")
+    assert lines[1].startswith(f"{path}: warning: enrichment.rules[1]: source 'team' is only written by rule 2")
+    assert lines[2].startswith(f"{path}: warning: enrichment.rules[3]: source 'svc' was renamed away")
+    assert all("span attribute, else the resource attribute" in line for line in lines) and len(lines) == 3

@@ -10,6 +10,12 @@ Rules apply in order; each is one action:
 - `rename`: as copy, then `source` is removed;
 - `derive`: `key` = the value of `source` rewritten by the RE2 `pattern` into `replacement`
   (`\\1` for groups), where `source` is present and matches.
+
+A `source` is looked up among the span's attributes first, then among its resource's
+(`service.name`, `deployment.environment`, `host.name`, ...): the span attribute wins when
+both exist, because it is the more specific of the two. The target `key` is always a span
+attribute. A `rename` from a resource attribute acts as a copy: resource attributes are
+shared by every span of the resource and are never removed by a rule.
 """
 
 from __future__ import annotations
@@ -42,13 +48,14 @@ class Enricher:
             return batch
         rows = batch.attributes
         for index, rule in enumerate(self._rules):
-            rows, changed = _apply(rule, rows, batch.num_spans)
+            rows, changed = _apply(rule, rows, batch.spans)
             self.stats[f"rule_{index}_{rule.action}_{rule.key}"] += changed
         return with_attribute_rows(batch, rows)
 
 
-def _apply(rule: EnrichmentRule, rows: pa.Table, span_count: int) -> tuple[pa.Table, int]:
+def _apply(rule: EnrichmentRule, rows: pa.Table, spans: pa.Table) -> tuple[pa.Table, int]:
     """New rows after one rule, and how many spans it changed."""
+    span_count = spans.num_rows
     keys = rows.column("key")
     has_target = np.zeros(span_count, dtype=bool)
     has_target[rows.filter(pc.equal(keys, rule.key)).column("row").to_numpy()] = True
@@ -56,7 +63,7 @@ def _apply(rule: EnrichmentRule, rows: pa.Table, span_count: int) -> tuple[pa.Ta
         targets = np.flatnonzero(np.ones(span_count, dtype=bool) if rule.overwrite else ~has_target)
         added = new_rows(targets, rule.key, pa.array([rule.value] * len(targets), pa.string()))
     else:
-        source = rows.filter(pc.equal(keys, rule.source))
+        source = _source_rows(rows.filter(pc.equal(keys, rule.source)), spans, rule.source)
         if not rule.overwrite:
             source = source.filter(pa.array(~has_target[source.column("row").to_numpy()]))
         texts = source.column("text").combine_chunks()
@@ -74,6 +81,27 @@ def _apply(rule: EnrichmentRule, rows: pa.Table, span_count: int) -> tuple[pa.Ta
         replaced = pc.or_(replaced, pc.equal(keys, rule.source))
     keep = pc.invert(pc.and_(targeted, replaced))
     return pa.concat_tables([rows.filter(keep), added]), len(targets)
+
+
+def _source_rows(span_source: pa.Table, spans: pa.Table, source: str) -> pa.Table:
+    """Rows holding `source` per span: the span attribute where there is one, else the
+    resource attribute of the same name (typed from `ResourceAttributeTypes`)."""
+    values = pc.map_lookup(spans.column("ResourceAttributes"), pa.scalar(source), "first").combine_chunks()
+    present = pc.is_valid(values).to_numpy(zero_copy_only=False).copy()
+    present[span_source.column("row").to_numpy()] = False
+    rows = np.flatnonzero(present)
+    if len(rows) == 0:
+        return span_source
+    texts = values.filter(pa.array(present))
+    types = pc.map_lookup(spans.column("ResourceAttributeTypes"), pa.scalar(source), "first").combine_chunks()
+    kinds = pc.fill_null(types.filter(pa.array(present)), "string")
+    numeric = pc.is_in(kinds, pa.array(["int64", "float64"]))
+    numbers = pc.if_else(numeric, pc.cast(pc.if_else(numeric, texts, "0"), pa.float64()), pa.scalar(None, pa.float64()))
+    resource = pa.table(
+        [pa.array(rows, pa.int64()), pa.array([source] * len(rows), pa.string()), texts, numbers, kinds],
+        schema=span_source.schema,
+    )
+    return pa.concat_tables([span_source, resource])
 
 
 def _retyped(source: pa.Table, key: str, texts: pa.Array, kind: str | None) -> pa.Table:
