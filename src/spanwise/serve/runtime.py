@@ -29,6 +29,7 @@ from spanwise.analyze.drift import DriftService
 from spanwise.analyze.labelled import LabelledService
 from spanwise.analyze.model_analytics import ModelAnalyticsService
 from spanwise.analyze.models import ModelService
+from spanwise.analyze.performance_estimation import PerformanceEstimator
 from spanwise.analyze.signals import SignalComputer, SignalScheduler
 from spanwise.process.chain import ProcessorChain
 from spanwise.process.factory import build_chain
@@ -47,6 +48,7 @@ from spanwise.serve.body import InflightBytes
 from spanwise.serve.host_check import request_guard
 from spanwise.serve.jaeger_api import jaeger_routes
 from spanwise.serve.drift_api import drift_routes
+from spanwise.serve.estimation_api import estimation_routes
 from spanwise.serve.ingest_api import ingest_routes
 from spanwise.serve.labelled_api import labelled_routes
 from spanwise.serve.logs_api import logs_routes
@@ -68,6 +70,7 @@ from spanwise.store.api import (
     LogStore,
     OtlpMetricStore,
     ModelReader,
+    ScoreReader,
     SignalStore,
     TailSamplingStore,
     TraceStore,
@@ -245,6 +248,8 @@ class SpanwiseServer:
         models = model_routes(ModelService(store)) if has_models else []  # type: ignore[arg-type]
         if has_models and isinstance(store, ModelAnalyticsReader):
             models += model_analytics_routes(ModelAnalyticsService(store))  # type: ignore[arg-type]
+        if has_models and isinstance(store, ScoreReader):
+            models += estimation_routes(PerformanceEstimator(store, ModelService(store)))  # type: ignore[arg-type]
         if has_models and isinstance(store, ConceptDriftReader) and isinstance(store, PredictionExporter):
             models += labelled_routes(LabelledService(store))  # type: ignore[arg-type]
         if isinstance(store, DriftReader) and isinstance(store, BaselineStore):

@@ -1,0 +1,54 @@
+"""Estimated performance (CBPE) under `/api/v1/models/{name}/estimated-quality`:
+quality from scores before labels arrive, beside realized quality, with the check of
+whether the scores are calibrated enough to trust it (`analyze.performance_estimation`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from spanwise.analyze.performance_estimation import PerformanceEstimator
+from spanwise.errors import InvalidQuery
+from spanwise.serve.native_api import endpoint
+from spanwise.serve.params import MAX_NS, parse_duration_ns, parse_int, time_range
+from spanwise.store.api import ScoreQuery
+
+
+def estimation_routes(estimator: PerformanceEstimator) -> list[Route]:
+    def estimated_quality(request: Request) -> Any:
+        """
+        ---
+        summary: Estimated accuracy, precision, recall, F1 and ROC AUC per window from the scores of every prediction (CBPE), beside realized quality where labels exist.
+        description: >
+          Query parameters positive_label (required unless the model predicts exactly two
+          classes; then the greater label), version, start/end (Unix ns) or lookback (default
+          7d), step (seconds or e.g. 1d; default: the whole range is one window),
+          reference_start/reference_end (Unix ns; default the analysis range): the labelled
+          predictions the calibration check uses. `calibration.trustworthy` false says why
+          the estimate should not be relied on.
+        parameters: [{name: name, in: path, required: true, schema: {type: string}}]
+        responses: {200: {description: windows with estimated and realized metrics}, 400: {description: bad parameter}, 404: {description: no classification predictions}}
+        """
+        params = request.query_params
+        start, end = time_range(params, "7d")
+        step = params.get("step") or "0"
+        step_s = int(step) if step.isdigit() else parse_duration_ns(step, "step") // 10**9
+        query = ScoreQuery(request.path_params["name"], params.get("version") or None, start, end, step_s,
+                           params.get("positive_label") or "")
+        return estimator.estimated_quality(query, _reference(params))
+
+    return [Route("/api/v1/models/{name}/estimated-quality", endpoint(estimated_quality))]
+
+
+def _reference(params: Any) -> tuple[int, int] | None:
+    ref_start = parse_int(params.get("reference_start"), "reference_start", None, 0, MAX_NS)
+    ref_end = parse_int(params.get("reference_end"), "reference_end", None, 0, MAX_NS)
+    if (ref_start is None) != (ref_end is None):
+        raise InvalidQuery("give both reference_start and reference_end, or neither")
+    if ref_start is None or ref_end is None:
+        return None
+    if ref_end < ref_start:
+        raise InvalidQuery("reference_end is before reference_start")
+    return ref_start, ref_end
