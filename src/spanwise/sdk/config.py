@@ -1,11 +1,23 @@
 """Where the SDK sends things, resolved once at `init()` from arguments, then the
 environment variables OpenTelemetry defines, then defaults.
 
-Precedence per setting: argument > environment > default. The OTLP protocol defaults to
-`http/protobuf` (the OTel specification's default) unless the endpoint's port is 4317,
-the gRPC port, in which case gRPC is meant. Logs and metrics go to the same endpoint with
-the same protocol and headers; `OTEL_TRACES_EXPORTER`, `OTEL_LOGS_EXPORTER` or
-`OTEL_METRICS_EXPORTER` set to `none` turns that signal off.
+Precedence per setting: argument > environment > default.
+
+The OTLP protocol is `protocol=`, else `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, else
+`OTEL_EXPORTER_OTLP_PROTOCOL`, else `http/protobuf` (the OTel specification's default) --
+with one convenience kept for compatibility: an endpoint on port 4317, the standard gRPC
+port, with no protocol given means gRPC. Any other port is never guessed from: when no
+protocol is given for a port other than 4317/4318, `protocol_note` says so and `init()`
+logs it, because a gRPC receiver on a custom port fed OTLP/HTTP fails only at export.
+
+The query API (feedback, baselines) is `api_url=`, else `SPANWISE_API_URL`, else port
+16686 on the endpoint's host -- but only when the endpoint is on a standard OTLP port
+(4317/4318): a server started with custom ports has a custom query port too, which
+cannot be guessed, so `api_url` stays empty and `api_url_note` asks for it.
+
+Logs and metrics go to the same endpoint with the same protocol and headers;
+`OTEL_TRACES_EXPORTER`, `OTEL_LOGS_EXPORTER` or `OTEL_METRICS_EXPORTER` set to `none`
+turns that signal off.
 """
 
 from __future__ import annotations
@@ -17,6 +29,8 @@ from typing import Mapping
 
 DEFAULT_HTTP_ENDPOINT = "http://localhost:4318"
 DEFAULT_API_PORT = 16686
+#: The OTLP ports a Spanwise server listens on by default (gRPC, HTTP).
+STANDARD_OTLP_PORTS = (4317, 4318)
 DEFAULT_METRIC_INTERVAL_S = 60.0
 PROTOCOLS = ("grpc", "http/protobuf")
 SIGNALS = ("traces", "logs", "metrics")
@@ -24,7 +38,9 @@ SIGNALS = ("traces", "logs", "metrics")
 
 @dataclass(frozen=True)
 class SdkConfig:
-    """Resolved settings; `api_url` is the query API (feedback, baselines)."""
+    """Resolved settings; `api_url` is the query API (feedback, baselines), empty when it
+    could not be derived (`api_url_note` says why); `protocol_note` warns about a protocol
+    taken by default on a non-standard port."""
 
     service_name: str
     endpoint: str
@@ -41,6 +57,8 @@ class SdkConfig:
     #: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: the traces URL exactly as given (OTel's rule for
     #: signal-specific endpoints); empty when traces follow `endpoint`.
     traces_endpoint: str = ""
+    api_url_note: str = ""
+    protocol_note: str = ""
 
     @property
     def traces_url(self) -> str:
@@ -85,17 +103,21 @@ def resolve(
     endpoint = endpoint or env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or traces_endpoint or DEFAULT_HTTP_ENDPOINT
     if "//" not in endpoint:
         endpoint = "http://" + endpoint
-    protocol = protocol or env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") \
-        or ("grpc" if urllib.parse.urlsplit(endpoint).port == 4317 else "http/protobuf")
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unsupported OTLP protocol {protocol!r}: use one of {', '.join(PROTOCOLS)}")
+    protocol, protocol_note = _protocol(protocol or env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+                                        or env.get("OTEL_EXPORTER_OTLP_PROTOCOL"), endpoint)
+    api_url = (api_url or env.get("SPANWISE_API_URL") or _api_url_beside(endpoint)).rstrip("/")
     timeout = export_timeout_s if export_timeout_s is not None else float(env.get("OTEL_EXPORTER_OTLP_TIMEOUT", "10000")) / 1000
     return SdkConfig(
         service_name=service_name or env.get("OTEL_SERVICE_NAME") or "unknown_service",
         endpoint=endpoint,
         traces_endpoint=traces_endpoint,
         protocol=protocol,
-        api_url=(api_url or env.get("SPANWISE_API_URL") or _api_url_beside(endpoint)).rstrip("/"),
+        api_url=api_url,
+        api_url_note="" if api_url else (
+            f"the query API's URL cannot be derived from the OTLP endpoint {endpoint} (not on port 4317/4318): "
+            "feedback and baseline uploads are not sent until you pass api_url= or set SPANWISE_API_URL "
+            "(e.g. http://host:16686, the server's --query-port)"),
+        protocol_note=protocol_note,
         headers=dict(headers or _parse_headers(env.get("OTEL_EXPORTER_OTLP_HEADERS", ""))),
         export_timeout_s=timeout,
         disabled=env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true",
@@ -120,9 +142,30 @@ def _without_signal_path(url: str) -> str:
     return url
 
 
+def _protocol(given: str | None, endpoint: str) -> tuple[str, str]:
+    """The OTLP protocol, and a note when it was taken by default on a non-standard port."""
+    port = urllib.parse.urlsplit(endpoint).port
+    if given:
+        given = given.strip().lower()
+        if given not in PROTOCOLS:
+            raise ValueError(f"unsupported OTLP protocol {given!r}: use one of {', '.join(PROTOCOLS)}")
+        return given, ""
+    if port == 4317:
+        return "grpc", ""
+    if port is None or port in STANDARD_OTLP_PORTS:
+        return "http/protobuf", ""
+    return "http/protobuf", (
+        f"no OTLP protocol given for {endpoint}: sending OTLP/HTTP (http/protobuf, the OpenTelemetry default); "
+        "if that port is a gRPC receiver, pass protocol='grpc' or set OTEL_EXPORTER_OTLP_PROTOCOL=grpc")
+
+
 def _api_url_beside(endpoint: str) -> str:
-    """The query API on the OTLP endpoint's host (Spanwise serves both)."""
-    host = urllib.parse.urlsplit(endpoint).hostname or "localhost"
+    """The query API on the OTLP endpoint's host (Spanwise serves both), when the endpoint
+    is on a standard OTLP port; else empty (a custom query port cannot be guessed)."""
+    parsed = urllib.parse.urlsplit(endpoint)
+    if parsed.port not in STANDARD_OTLP_PORTS:
+        return ""
+    host = parsed.hostname or "localhost"
     host = f"[{host}]" if ":" in host else host
     return f"http://{host}:{DEFAULT_API_PORT}"
 

@@ -65,14 +65,31 @@ class _Tracked:
 
 
 class TrackedExporter(_Tracked, SpanExporter):
-    """Passes spans on; remembers when an export last failed and counts exported spans."""
+    """Passes spans on; remembers when an export last failed and counts exported spans.
+    `where` ("<protocol> to <endpoint>") names the target in the one warning logged when
+    exports first fail, with the protocol hint a wrong guess needs."""
 
-    def __init__(self, inner: SpanExporter) -> None:
+    def __init__(self, inner: SpanExporter, where: str = "") -> None:
         super().__init__()
         self._inner = inner
+        self._where = where
+        self._warned = False
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        return self._run(lambda: self._inner.export(spans), SpanExportResult.SUCCESS, len(spans))  # type: ignore[no-any-return]
+        try:
+            result = self._run(lambda: self._inner.export(spans), SpanExportResult.SUCCESS, len(spans))
+        except Exception:
+            self._warn_once()
+            raise
+        if result is not SpanExportResult.SUCCESS:
+            self._warn_once()
+        return result  # type: ignore[no-any-return]
+
+    def _warn_once(self) -> None:
+        if self._where and not self._warned:
+            self._warned = True
+            log.warning("spanwise: exporting spans (%s) failed; check the endpoint, and that its protocol is "
+                        "the one configured (protocol= or OTEL_EXPORTER_OTLP_PROTOCOL)", self._where)
 
     def shutdown(self) -> None:
         self._inner.shutdown()

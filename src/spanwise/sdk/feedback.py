@@ -6,12 +6,21 @@ their spans were exported) and lists the others as `unknown_ids`: those are retr
 backoff for `unknown_retry_s`, then dropped with a warning. While the server is down,
 records wait (at most `max_pending`; beyond that the oldest are dropped, with a warning
 and a count in `stats`).
+
+Nothing is lost silently: without a query API URL (see `spanwise.sdk.config`) labels are
+kept and a warning says so at the first one; whatever is still undelivered at shutdown is
+written to a spool file (a JSON array, each label with the time it was given, ready to
+POST to `/api/v1/feedback` once the server is reachable) and a warning gives its count,
+path, target URL and reason.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import logging
+import os
+import tempfile
 import threading
 import time
 from collections import Counter, deque
@@ -29,6 +38,7 @@ class _Record:
     prediction_id: str
     label: str
     timestamp: float | None
+    given_at: float = field(default_factory=time.time)
     first_sent: float = 0.0
     next_try: float = 0.0
     attempts: int = field(default=0)
@@ -41,13 +51,22 @@ class _Record:
 
 
 class FeedbackSender:
-    """Batches feedback records to `<api_url>/api/v1/feedback` from one daemon thread."""
+    """Batches feedback records to `<api_url>/api/v1/feedback` from one daemon thread.
+
+    With an empty `api_url` nothing is posted (`missing_url_note` explains why, once) and
+    labels wait for the spool at shutdown; `spool_dir` is where it goes (default: the
+    temporary directory)."""
 
     def __init__(
         self, api_url: str, batch_size: int = 1000, interval_s: float = 1.0, max_pending: int = 100_000,
-        unknown_retry_s: float = 60.0, timeout_s: float = 5.0,
+        unknown_retry_s: float = 60.0, timeout_s: float = 5.0, missing_url_note: str = "",
+        spool_dir: str | None = None,
     ) -> None:
-        self.url = api_url.rstrip("/") + "/api/v1/feedback"
+        self.url = api_url.rstrip("/") + "/api/v1/feedback" if api_url else ""
+        self.missing_url_note = missing_url_note or "no query API URL: pass api_url= or set SPANWISE_API_URL"
+        self.spool_dir = spool_dir
+        self.spool_path = ""
+        self._last_error = ""
         self.batch_size, self.interval_s, self.max_pending = batch_size, interval_s, max_pending
         self.unknown_retry_s, self.timeout_s = unknown_retry_s, timeout_s
         self.stats: Counter[str] = Counter()
@@ -76,6 +95,11 @@ class FeedbackSender:
             full = len(self._pending) >= self.batch_size
         if overflow > 0:
             log.warning("feedback queue full (%d): dropped the %d oldest records", self.max_pending, overflow)
+        if not self.url:
+            if self.stats["queued"] == 1:
+                log.warning("feedback: not sending labels: %s; they are kept and written to a spool file at "
+                            "shutdown", self.missing_url_note)
+            return
         self._ensure_thread()
         if full:
             self._wake.set()
@@ -84,6 +108,8 @@ class FeedbackSender:
         """Try to deliver everything queued within `timeout_s` (retrying unknown ids, which
         become known shortly after their spans are exported). True when nothing is left."""
         deadline = time.monotonic() + timeout_s
+        if not self.url:
+            return not self.pending
         while True:
             self._deliver(force=True, deadline=deadline)
             with self._lock:
@@ -100,9 +126,28 @@ class FeedbackSender:
         self._wake.set()
         if not self.flush(timeout_s):
             with self._lock:
-                lost = len(self._pending)
-            self.stats["dropped_at_shutdown"] += lost
-            log.warning("feedback: %d records could not be delivered before shutdown", lost)
+                left, self._pending = list(self._pending), deque()
+            self._spool(left)
+
+    def _spool(self, records: list[_Record]) -> None:
+        """Write undelivered records to a spool file and say how many, where and why."""
+        reason = self.missing_url_note if not self.url else (self._last_error or "the server did not accept them in time")
+        target = self.url or "(no query API URL)"
+        try:
+            handle, path = tempfile.mkstemp(prefix=f"spanwise-feedback-{os.getpid()}-", suffix=".json",
+                                            dir=self.spool_dir)
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump([{**r.payload(), "timestamp": r.timestamp or r.given_at} for r in records], out)
+        except OSError as exc:
+            self.stats["dropped_at_shutdown"] += len(records)
+            log.error("feedback: %d labels for %s were not delivered (%s) and could not be spooled (%s): lost: %s",
+                      len(records), target, reason, exc, [(r.prediction_id, r.label) for r in records[:20]])
+            return
+        self.spool_path = path
+        self.stats["spooled_at_shutdown"] += len(records)
+        log.warning("feedback: %d labels for %s were not delivered (%s); written to %s -- re-send with: curl -X POST "
+                    "-H 'Content-Type: application/json' --data-binary @%s <api_url>/api/v1/feedback",
+                    len(records), target, reason, path, path)
 
     @property
     def pending(self) -> int:
@@ -147,13 +192,16 @@ class FeedbackSender:
             answer = api_http.post_json(self.url, [r.payload() for r in batch], timeout)
         except api_http.ApiUnavailable as exc:
             self.stats["unavailable"] += 1
-            log.warning("feedback: server unavailable, will retry: %s", exc)
+            if not self._last_error:  # once per outage, not once per retry
+                log.warning("feedback: server unavailable, will retry: %s", exc)
+            self._last_error = str(exc)
             self._requeue(batch, backoff=True)
             return False
         except api_http.ApiError as exc:
             self.stats["rejected"] += len(batch)
             log.error("feedback: the server rejected %d records: %s", len(batch), exc)
             return True
+        self._last_error = ""
         self.stats["accepted"] += int(answer.get("accepted", 0))
         unknown = set(answer.get("unknown_ids") or ())
         self._requeue([r for r in batch if r.prediction_id in unknown], backoff=True, unknown=True)

@@ -74,6 +74,9 @@ class Spanwise:
     ) -> None:
         self.config: SdkConfig = resolve(service_name, endpoint, protocol, api_url, headers, export_timeout_s,
                                          logs=logs, metrics=metrics, metric_interval_s=metric_interval_s)
+        for note in (self.config.protocol_note if exporter is None else "", self.config.api_url_note):
+            if note and not self.config.disabled:
+                log.warning("spanwise: %s", note)
         self._owns_provider = tracer_provider is None
         self.exporter: TrackedExporter | None = None
         self.log_exporter: Health | None = None
@@ -110,7 +113,8 @@ class Spanwise:
         if self._owns_provider:  # before OTel's own exit handlers, whose waits are unbounded
             atexit.register(self._at_exit)
         self.feedback_sender = FeedbackSender(self.config.api_url, interval_s=feedback_interval_s,
-                                              timeout_s=min(5.0, self.config.export_timeout_s))
+                                              timeout_s=min(5.0, self.config.export_timeout_s),
+                                              missing_url_note=self.config.api_url_note)
         self.pace_rows = EXPORT_BATCH_SPANS * 4
         self._shut = False
 
@@ -119,7 +123,8 @@ class Spanwise:
         provider = TracerProvider(resource=resource)
         if not self.config.disabled and (exporter or self.config.traces):
             inner = exporter or otlp_exporter(self.config, "traces")
-            self.exporter = TrackedExporter(RedactingExporter(inner, redactor) if redactor else inner)
+            where = "" if exporter else f"{self.config.protocol} to {self.config.traces_url if self.config.protocol != 'grpc' else self.config.grpc_target[0]}"
+            self.exporter = TrackedExporter(RedactingExporter(inner, redactor) if redactor else inner, where)
             provider.add_span_processor(BatchSpanProcessor(
                 self.exporter, max_queue_size=MAX_QUEUE_SPANS,
                 max_export_batch_size=EXPORT_BATCH_SPANS, schedule_delay_millis=schedule_delay_s * 1000,

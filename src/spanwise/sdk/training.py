@@ -88,6 +88,11 @@ class TrainingRun:
                 otel_context.detach(self._token)  # type: ignore[arg-type]
 
     def _upload(self) -> None:
+        if not self._api_url:
+            self.baseline_error = "no query API URL: pass api_url= to init() or set SPANWISE_API_URL"
+            self.span.set_attribute("training.baseline_error", self.baseline_error)
+            log.warning("training run of %s %s: baseline not uploaded: %s", self.model, self.version, self.baseline_error)
+            return
         query = urllib.parse.urlencode({"version": self.version, "name": self.baseline_name})
         url = f"{self._api_url}/api/v1/models/{urllib.parse.quote(self.model, safe='')}/baselines?{query}"
         try:
