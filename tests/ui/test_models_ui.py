@@ -137,6 +137,10 @@ def test_quality(ui) -> None:
     expect(rows.filter(has_text="v1").locator(".accuracy")).to_have_text("70.4%")
     expect(page.locator("#chart-quality canvas").first).to_be_visible()
     expect(page.locator("#chart-coverage canvas").first).to_be_visible()
+    # Estimated accuracy from scores (CBPE) beside realized: 81 labels are too few to check calibration.
+    expect(page.locator("#estimated-quality")).to_contain_text("not trustworthy")
+    expect(page.locator("#estimated-quality")).to_contain_text("labelled predictions in the reference range")
+    expect(page.locator("#chart-estimated canvas").first).to_be_visible()
     ui.shot("quality")
     page.select_option("select[name=version]", "v2")
     expect(rows).to_have_count(1)

@@ -8,6 +8,7 @@ import {
   colorFor, field, fmtNumber, fmtPercent, h, note, replace, select, seg, table,
 } from '../dom.js';
 import { conceptPanel } from './concept.js';
+import { estimatedPanel } from './estimated.js';
 import { card, chartGrid, fmtStat, panel } from './parts.js';
 import { detectTask, fetchMetrics, fmtStep, rangeParams } from './range.js';
 
@@ -37,7 +38,8 @@ export async function render(root, { name, state, range, go, isCurrent }) {
   const coverage = panel('Label coverage', `labelled / all predictions per ${fmtStep(range.step)} window`,
     h('div', { class: 'chart small', id: 'chart-coverage' }));
   if (!labelled) {
-    replace(root, picker, note('empty', 'No labels yet: send ground truth with POST /api/v1/feedback, or as ml.label on the prediction span.'), coverage);
+    replace(root, picker, note('empty', 'No labels yet: send ground truth with POST /api/v1/feedback, or as ml.label on the prediction span.'),
+      task === 'classification' ? estimatedPanel(name, state, range) : null, coverage);
     coverageChart(root.querySelector('#chart-coverage'), windows, range);
     return;
   }
@@ -52,6 +54,7 @@ export async function render(root, { name, state, range, go, isCurrent }) {
     h('div', { class: 'model-grid' },
       scored ? panel(METRICS[task].map((m) => m[1]).join(' and '), `per ${fmtStep(range.step)} window and version`, metricEl) : null,
       coverage),
+    task === 'classification' ? estimatedPanel(name, state, range) : null,
     panel('Per version', `the whole ${range.label.toLowerCase()}`, h('div', { id: 'quality-table' }, versionTable(task, whole.windows))),
     task === 'classification' ? confusions(whole.windows) : null,
     scored ? conceptPanel(name, state, range, task, windows) : null);
