@@ -45,9 +45,12 @@ def init(service_name: str | None = None, endpoint: str | None = None, **options
     "http/protobuf"), api_url, resource_attributes, headers, redactor, export_timeout_s,
     schedule_delay_s, logs / metrics (default on), log_handler (True or a logger name:
     `logging` records there become OTLP logs correlated with the current span), log_level,
-    metric_interval_s. Arguments win over the OTel environment variables
+    metric_interval_s. The protocol is never guessed from a custom port (only 4317 means
+    gRPC when none is given), and api_url is needed when the endpoint is not on 4317/4318.
+    Arguments win over the OTel environment variables
     (OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_ENDPOINT/PROTOCOL/HEADERS, OTEL_RESOURCE_ATTRIBUTES,
     OTEL_SDK_DISABLED, OTEL_LOGS_EXPORTER / OTEL_METRICS_EXPORTER=none,
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
     OTEL_METRIC_EXPORT_INTERVAL) and SPANWISE_API_URL."""
     global _default
     with _lock:
