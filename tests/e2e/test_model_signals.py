@@ -17,7 +17,8 @@ HOUR = 3600 * 10**9
 
 def _prediction(rng: random.Random, i: int, at_ns: int, x: float, label: str) -> dict[str, Any]:
     attrs = {"ml.model.name": "risk", "ml.model.version": "v1", "ml.prediction.id": f"p{i}",
-             "ml.feature.x": x, "ml.feature.y": rng.gauss(0.5, 0.1), "ml.prediction.label": label}
+             "ml.feature.x": x, "ml.feature.y": rng.gauss(0.5, 0.1), "ml.prediction.label": label,
+             "ml.prediction.confidence": 0.75}
     return {
         "traceId": f"{i + 1:032x}", "spanId": f"{i + 1:016x}", "name": "predict",
         "startTimeUnixNano": str(at_ns), "endTimeUnixNano": str(at_ns + 10**6),
@@ -58,6 +59,11 @@ def test_signals_are_computed_on_schedule_and_on_demand(tmp_path: os.PathLike[st
         assert computed["rows_written"] > 0
         quality = server.query("/api/v1/models/risk/signals", signal="accuracy").json()["signals"]
         assert quality and quality[-1]["value"] == pytest.approx(0.75)
+        # Calibrated confidence (0.75, and 75% of the labels agree): the estimate matches and is trusted.
+        estimated = server.query("/api/v1/models/risk/signals", signal="estimated_accuracy").json()["signals"]
+        assert estimated and estimated[-1]["value"] == pytest.approx(0.75)
+        trusted = server.query("/api/v1/models/risk/signals", signal="estimate_trustworthy").json()["signals"]
+        assert trusted and trusted[-1]["value"] == 1.0
         for feature, flagged in (("x", True), ("y", False)):  # x left its reference range: a data-quality issue
             rows = server.query("/api/v1/models/risk/signals", signal="missing_rate", feature=feature).json()["signals"]
             assert rows and rows[-1]["value"] == 0.0 and rows[-1]["flagged"] is flagged

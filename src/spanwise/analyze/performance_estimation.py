@@ -178,7 +178,8 @@ def _weighted(values: list[tuple[float | None, int]]) -> float | None:
 
 def _with_positive_label(query: ScoreQuery, labels: list[str]) -> ScoreQuery:
     """The positive class: as given (it must be one the model predicts), else the greater
-    of a binary model's two labels (scikit-learn's `classes_[1]`)."""
+    of a binary model's two labels (scikit-learn's `classes_[1]`), or the only label seen
+    in the range (accuracy does not depend on the choice)."""
     if not labels:
         raise NotFound(f"model {query.model!r} has no classification predictions in the range")
     if query.positive_label:
@@ -186,10 +187,10 @@ def _with_positive_label(query: ScoreQuery, labels: list[str]) -> ScoreQuery:
             raise InvalidQuery(f"positive_label {query.positive_label!r} is not a class the model predicts: "
                                f"{', '.join(labels)}")
         return replace(query, binary=len(labels) <= 2)
-    if len(labels) != 2:
+    if len(labels) > 2:
         raise InvalidQuery(f"positive_label is required: the model predicts {len(labels)}"
                            f"{'+' if len(labels) >= _LABELS_CHECKED else ''} classes")
-    return replace(query, positive_label=labels[1], binary=True)
+    return replace(query, positive_label=labels[-1], binary=True)
 
 
 def _quality_query(query: ScoreQuery, start_ns: int, end_ns: int, step_s: int) -> QualityQuery:

@@ -6,7 +6,10 @@ set, else the preceding window of equal length) and stores one row per signal an
 feature in `model_signals`: `drift` (the value of the method that decides, per
 Evidently's defaults: a p-value for KS/chi-squared, a distance otherwise; flagged when drifted),
 `missing_rate` (flagged when data quality raised any issue for the feature) and, where
-labels exist, `accuracy` / `mae` and `label_coverage` (not flagged). Dashboards and alert rules read these
+labels exist, `accuracy` / `mae` and `label_coverage` (not flagged); for classifiers with
+scores, `estimated_accuracy`, `estimated_f1`, `estimated_roc_auc` (CBPE, no labels needed)
+and `estimate_trustworthy` (1 or 0, from the calibration check on the window's labelled
+predictions). Dashboards and alert rules read these
 rows instead of recomputing; `compute_now` does the same on demand.
 """
 
@@ -23,11 +26,12 @@ import pyarrow as pa
 from spanwise.analyze.drift import DriftService
 from spanwise.analyze.model_analytics import ModelAnalyticsService
 from spanwise.analyze.models import ModelService
+from spanwise.analyze.performance_estimation import PerformanceEstimator
 from spanwise.config import ModelsConfig
 from spanwise.errors import SpanwiseError
 from spanwise.periodic import PeriodicWorker
 from spanwise.store.analytics_api import WindowQuery
-from spanwise.store.api import QualityQuery
+from spanwise.store.api import QualityQuery, ScoreQuery
 from spanwise.store.sql_signals import SIGNAL_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -50,8 +54,9 @@ class SignalComputer:
     """Computes one model's signals for one window with the on-demand services."""
 
     def __init__(self, models: ModelService, drift: DriftService, analytics: ModelAnalyticsService,
-                 store: SignalWriter) -> None:
+                 store: SignalWriter, estimator: PerformanceEstimator | None = None) -> None:
         self._models, self._drift, self._analytics, self._store = models, drift, analytics, store
+        self._estimator = estimator
 
     def compute(self, model: str, end_ns: int, window_s: float, task: str = "classification") -> int:
         """Store the signals of every version of `model` for (end - window, end]; rows written."""
@@ -69,7 +74,7 @@ class SignalComputer:
     def _version_rows(self, model: str, version: str, start_ns: int, end_ns: int, task: str) -> list[_Row]:
         rows: list[_Row] = []
         for name, compute in (("drift", self._drift_rows), ("data quality", self._quality_rows),
-                              ("quality", self._label_rows)):
+                              ("quality", self._label_rows), ("estimated quality", self._estimate_rows)):
             try:
                 rows += compute(model, version, start_ns, end_ns, task)
             except SpanwiseError as exc:  # e.g. no predictions in a window: nothing to store
@@ -99,6 +104,18 @@ class SignalComputer:
             for metric in ("accuracy", "mae", "label_coverage"):
                 if window.get(metric) is not None:
                     rows.append(_Row(metric, "", float(window[metric]), False))
+        return rows
+
+
+    def _estimate_rows(self, model: str, version: str, start_ns: int, end_ns: int, task: str) -> list[_Row]:
+        if self._estimator is None or task != "classification":
+            return []
+        found = self._estimator.estimated_quality(ScoreQuery(model, version, start_ns, end_ns, 0, ""))
+        rows = [_Row("estimate_trustworthy", "", float(found["calibration"]["trustworthy"]), False)]
+        for window in found["windows"]:
+            for metric in ("accuracy", "f1", "roc_auc"):
+                if window["estimated"][metric] is not None:
+                    rows.append(_Row(f"estimated_{metric}", "", float(window["estimated"][metric]), False))
         return rows
 
 

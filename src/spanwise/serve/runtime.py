@@ -270,7 +270,8 @@ class SpanwiseServer:
     def _signals(self, parts: "_Components", store: Any) -> list[Any]:
         """Scheduled model signals: start the scheduler, serve the stored series."""
         model_service = ModelService(store)
-        computer = SignalComputer(model_service, DriftService(store), ModelAnalyticsService(store), store)
+        estimator = PerformanceEstimator(store, model_service) if isinstance(store, ScoreReader) else None
+        computer = SignalComputer(model_service, DriftService(store), ModelAnalyticsService(store), store, estimator)
         parts.scheduler = SignalScheduler(computer, model_service, self.config.models)
         parts.scheduler.start()
         return signals_routes(store, computer)
