@@ -1,0 +1,141 @@
+"""OTLP protobuf decoders under hostile input: structure-aware requests (ids of every
+length, uint64 edge times, deep and huge attribute values) and byte mutations of valid
+requests. A decoder either returns consistent tables or raises a `SpanwiseError` (the
+receivers turn that into a 400): any other exception would be a 500 or a dead batch."""
+
+from __future__ import annotations
+
+import random
+
+import pyarrow as pa
+import pytest
+import pyarrow.compute as pc
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from otlp_fuzz import (
+    count_log_records,
+    count_points,
+    count_spans,
+    logs_requests,
+    metrics_requests,
+    mutate,
+    trace_requests,
+)
+
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+from spanwise.errors import SpanwiseError
+from spanwise.model.time_window import ANY_TIME, TimeWindow
+from spanwise.receive.decode import DecodedSpans, decode_export_requests
+from spanwise.receive.logs_decode import decode_logs_requests
+from spanwise.receive.metrics_decode import decode_metrics_requests
+
+windows = st.sampled_from([ANY_TIME, TimeWindow()])
+
+
+def _map_entries(column: pa.ChunkedArray) -> int:
+    return sum(len(chunk.keys) for chunk in column.chunks)
+
+
+def check_spans(decoded: DecodedSpans, expected: int | None) -> None:
+    """Every span is stored or counted as rejected (with a reason); attribute rows match
+    the attribute maps and point at existing spans."""
+    spans, rows = decoded.spans, decoded.span_attributes
+    if expected is not None:
+        assert spans.num_rows + decoded.rejected == expected
+    assert decoded.rejected >= 0 and (decoded.reject_reason != "") == (decoded.rejected > 0)
+    assert rows.num_rows == _map_entries(spans.column("SpanAttributes"))
+    if rows.num_rows:
+        assert 0 <= pc.min(rows.column("row")).as_py() and pc.max(rows.column("row")).as_py() < spans.num_rows
+    assert all(len(t) in (0, 32) for t in spans.column("TraceId").to_pylist())
+
+
+def decode_traces(bodies: list[bytes], window: TimeWindow, expected: int | None = None) -> None:
+    try:
+        decoded = decode_export_requests(bodies, window)
+    except SpanwiseError:
+        return
+    check_spans(decoded, expected)
+
+
+def decode_logs(bodies: list[bytes], window: TimeWindow, expected: int | None = None) -> None:
+    try:
+        decoded = decode_logs_requests(bodies, window)
+    except SpanwiseError:
+        return
+    if expected is not None:
+        assert decoded.logs.num_rows + decoded.rejected == expected
+
+
+def decode_metrics(bodies: list[bytes], window: TimeWindow, expected: int | None = None) -> None:
+    try:
+        decoded = decode_metrics_requests(bodies, window)
+    except SpanwiseError:
+        return
+    except pa.ArrowInvalid as exc:
+        if known_point_time_defect(exc):
+            return
+        raise
+    if expected is not None:
+        assert decoded.accepted + decoded.rejected == expected
+    for table in decoded.points.values():
+        assert table.num_rows > 0
+
+
+def known_point_time_defect(exc: Exception) -> bool:
+    """KNOWN DEFECT (reported, not ours to fix): a metric point with time_unix_nano >= 2^63
+    makes metrics_decode._time compare the uint64 column with the int 0, and Arrow raises
+    ArrowInvalid (metrics_decode.py:128) instead of a rejection. Tolerated here so the rest
+    of the property keeps running; `test_metric_point_time_at_2_63` fails (strict xfail)
+    once it is fixed, and then this allowance must go."""
+    return "not in range: 0 to 9223372036854775807" in str(exc)
+
+
+@pytest.mark.xfail(strict=True, raises=pa.ArrowInvalid, reason="metrics_decode._time: uint64 == 0 at 2^63")
+def test_metric_point_time_at_2_63() -> None:
+    request = ExportMetricsServiceRequest()
+    metric = request.resource_metrics.add().scope_metrics.add().metrics.add(name="g")
+    metric.gauge.data_points.add(time_unix_nano=2**63, as_double=1.0)
+    try:
+        decode_metrics_requests([request.SerializeToString()])
+    except SpanwiseError:
+        pass
+
+
+@given(st.lists(trace_requests(), min_size=1, max_size=3), windows)
+def test_trace_requests_decode_or_raise_spanwise_error(requests: list, window: TimeWindow) -> None:
+    decode_traces([r.SerializeToString() for r in requests], window, sum(map(count_spans, requests)))
+
+
+@given(logs_requests(), windows)
+def test_logs_requests_decode_or_raise_spanwise_error(request: object, window: TimeWindow) -> None:
+    decode_logs([request.SerializeToString()], window, count_log_records(request))  # type: ignore[attr-defined]
+
+
+@given(metrics_requests(), windows)
+def test_metrics_requests_decode_or_raise_spanwise_error(request: object, window: TimeWindow) -> None:
+    decode_metrics([request.SerializeToString()], window, count_points(request))  # type: ignore[attr-defined]
+
+
+@given(trace_requests(), st.integers(0, 2**32), windows)
+def test_mutated_trace_bytes(request: object, seed: int, window: TimeWindow) -> None:
+    body = mutate(request.SerializeToString(), random.Random(seed))  # type: ignore[attr-defined]
+    decode_traces([body], window)
+
+
+@given(logs_requests(), st.integers(0, 2**32), windows)
+def test_mutated_logs_bytes(request: object, seed: int, window: TimeWindow) -> None:
+    decode_logs([mutate(request.SerializeToString(), random.Random(seed))], window)  # type: ignore[attr-defined]
+
+
+@given(metrics_requests(), st.integers(0, 2**32), windows)
+def test_mutated_metrics_bytes(request: object, seed: int, window: TimeWindow) -> None:
+    decode_metrics([mutate(request.SerializeToString(), random.Random(seed))], window)  # type: ignore[attr-defined]
+
+
+@settings(max_examples=400)
+@given(st.lists(st.binary(max_size=200), min_size=1, max_size=3))
+def test_random_bytes_to_every_decoder(bodies: list[bytes]) -> None:
+    decode_traces(bodies, ANY_TIME)
+    decode_logs(bodies, ANY_TIME)
+    decode_metrics(bodies, ANY_TIME)
