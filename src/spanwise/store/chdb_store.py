@@ -76,28 +76,44 @@ class ChdbTraceStore(SqlTraceStore):
             setattr(self._local, name, connection)
         return connection
 
-    def _execute(self, sql: str) -> None:
+    def _discard(self, limited: bool) -> None:
+        """Close this thread's connection after a failed statement: chDB hands the next
+        result on a connection whose query was aborted (time or memory limit) back
+        corrupt ("Invalid flatbuffers message"), so the next call starts afresh."""
+        name = "reader" if limited else "writer"
+        connection = getattr(self._local, name, None)
+        setattr(self._local, name, None)
+        with self._lock:
+            if connection is None or connection not in self._connections:
+                return
+            self._connections.remove(connection)
         try:
-            self._connection().query(sql)
+            connection.close()
+        except _ENGINE_ERRORS:
+            log.warning("closing a failed store connection failed", exc_info=True)
+
+    def _run(self, sql: str, limited: bool, output: str = "CSV", params: dict[str, Any] | None = None) -> Any:
+        try:
+            return self._connection(limited).query(sql, output, params=bind(params or {}))
         except _ENGINE_ERRORS as exc:
+            self._discard(limited)
             raise classify(str(exc), self.limits) from exc
+
+    def _execute(self, sql: str) -> None:
+        self._run(sql, limited=False)
 
     def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
-        try:
-            result = self._connection(limited=True).query(sql, "ArrowTable", params=bind(params or {}))
-        except _ENGINE_ERRORS as exc:
-            raise classify(str(exc), self.limits) from exc
+        result = self._run(sql, True, "ArrowTable", params)
         return result if isinstance(result, pa.Table) else pa.table({})
 
-    def _insert(self, table: str, rows: pa.Table, settings: str = "") -> None:
+    def _insert(self, table: str, rows: pa.Table) -> None:
         # Not `send_insert` (streaming): on a full disk it reported success while the
         # engine dropped the rows. chDB's Python() table function reads the Arrow table
         # in place and surfaces every engine error.
         columns = ", ".join(f"`{name}`" for name in rows.schema.names)
         data = rows  # noqa: F841 - referenced by name from the SQL below
         try:
-            self._connection().query(
-                f"INSERT INTO {table} ({columns}) SELECT * FROM Python(data)" + (f" SETTINGS {settings}" if settings else "")
-            )
+            self._connection().query(f"INSERT INTO {table} ({columns}) SELECT * FROM Python(data)")
         except _ENGINE_ERRORS as exc:
-            raise classify_write(str(exc)) from exc
+            self._discard(limited=False)
+            raise StoreUnavailable(f"store write failed: {exc}") from exc
