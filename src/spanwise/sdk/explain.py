@@ -1,8 +1,12 @@
 """Attributions (e.g. SHAP values) for a sampled share of predictions.
 
 An explainer is any callable taking a list of rows (lists of feature values, in the
-model's feature order) and returning one attribution per feature and row (a 2-D array or
-nested lists). `shap_explainer()` builds one with SHAP when it is installed; SHAP stays an
+model's feature order) and returning attributions per row, in any of these shapes: a 2-D
+array or nested lists (one value per feature, in feature order), a list of
+{feature: value} dicts, a pandas DataFrame (a column per feature), a SHAP `Explanation`
+(its `.values`), or, for a single row, one {feature: value} dict. Anything else is a
+`ValueError` naming what was expected; the wrapped model catches it (and any exception
+from the explainer), logs it once, counts it, and predicts anyway. `shap_explainer()` builds one with SHAP when it is installed; SHAP stays an
 optional import. Sampling is by a hash of the prediction id, so it is deterministic and a
 prediction's explanation can be found again.
 """
@@ -26,12 +30,37 @@ def sampled(prediction_id: str, rate: float) -> bool:
 
 
 def attributions(explainer: Explainer, names: Sequence[str], rows: list[list[Any]]) -> list[dict[str, float]]:
-    """One {feature: attribution} per row."""
+    """One {feature: attribution} per row (raises whatever the explainer raises, or
+    `ValueError` for a result of another shape)."""
     if not rows:
         return []
-    values = explainer(rows)
-    listed = values.tolist() if hasattr(values, "tolist") else values
-    return [{name: float(v) for name, v in zip(names, row)} for row in listed]
+    return per_row(explainer(rows), names, len(rows))
+
+
+def per_row(values: Any, names: Sequence[str], count: int) -> list[dict[str, float]]:
+    """An explainer's result as `count` {feature: attribution} dicts (see the module doc)."""
+    if hasattr(values, "base_values") and hasattr(values, "values"):  # shap.Explanation
+        values = values.values
+    if hasattr(values, "to_dict") and hasattr(values, "columns"):  # pandas.DataFrame
+        values = values.to_dict("records")
+    elif hasattr(values, "tolist"):
+        values = values.tolist()
+    if isinstance(values, dict):
+        values = [values]
+    if not isinstance(values, (list, tuple)) or len(values) != count:
+        size = len(values) if isinstance(values, (list, tuple)) else type(values).__name__
+        raise ValueError(f"explainer returned {size} for {count} rows: expected attributions per row "
+                         "(a 2-D array, lists, {feature: value} dicts or a DataFrame)")
+    return [_row(row, names) for row in values]
+
+
+def _row(row: Any, names: Sequence[str]) -> dict[str, float]:
+    if isinstance(row, dict):
+        return {str(name): float(value) for name, value in row.items()}
+    if not isinstance(row, (list, tuple)) or len(row) != len(names):
+        raise ValueError(f"explainer row {str(row)[:80]!r}: expected {len(names)} values (one per feature) "
+                         "or a {feature: value} dict")
+    return {name: float(value) for name, value in zip(names, row)}
 
 
 def shap_explainer(estimator: Any, background: Any, max_background: int = 100) -> Explainer:

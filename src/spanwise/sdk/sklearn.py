@@ -14,6 +14,7 @@ duration to the `spanwise.prediction.latency` histogram.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
@@ -30,6 +31,8 @@ from spanwise.sdk.predictions import LinkTarget, record, span_links
 if TYPE_CHECKING:
     from spanwise.sdk.runtime import Spanwise
 
+log = logging.getLogger(__name__)
+
 
 class InstrumentedModel:
     """The estimator, with predictions recorded; every other attribute passes through."""
@@ -44,6 +47,9 @@ class InstrumentedModel:
         self.explainer, self.explain_sample_rate, self.record_proba = explainer, explain_sample_rate, record_proba
         self._sdk = sdk
         self._local = threading.local()
+        #: Explainer calls that raised or returned an unusable shape: each is counted here
+        #: and on the call's span (`ml.explainer.error`); the prediction goes on.
+        self.explainer_failures = 0
 
     @property
     def last_prediction_ids(self) -> list[str]:
@@ -108,7 +114,7 @@ class InstrumentedModel:
             call.span.end(end_time=end)
             raise ValueError(f"{len(ids)} prediction ids for {len(rows)} rows")
         outputs = self._outputs(predicted, proba)
-        explained = self._explanations(names, rows, ids)
+        explained = self._explanations(names, rows, ids, call.span)
         batch = len(rows) > 1
         context = trace.set_span_in_context(call.span) if batch else None
         for index, (row, pid, out) in enumerate(zip(rows, ids, outputs)):
@@ -123,11 +129,22 @@ class InstrumentedModel:
         self._local.ids = ids
         return ids
 
-    def _explanations(self, names: list[str], rows: list[list[Any]], ids: list[str]) -> dict[int, dict[str, float]]:
+    def _explanations(self, names: list[str], rows: list[list[Any]], ids: list[str],
+                      span: Span) -> dict[int, dict[str, float]]:
+        """Attributions of the sampled rows; none (logged once, counted) when the explainer
+        fails, because an explanation must never cost the user's prediction."""
         if self.explainer is None:
             return {}
         chosen = [i for i, pid in enumerate(ids) if explain.sampled(pid, self.explain_sample_rate)]
-        found = explain.attributions(self.explainer, names, [rows[i] for i in chosen])
+        try:
+            found = explain.attributions(self.explainer, names, [rows[i] for i in chosen])
+        except Exception as exc:  # the user's explainer: anything may come out of it
+            self.explainer_failures += 1
+            span.set_attribute("ml.explainer.error", f"{type(exc).__name__}: {exc}"[:500])
+            if self.explainer_failures == 1:
+                log.warning("explainer of %s %s failed (predicting without attributions; later failures are "
+                            "counted in explainer_failures, not logged)", self.model, self.version, exc_info=True)
+            return {}
         return dict(zip(chosen, found))
 
 
