@@ -48,6 +48,8 @@ metrics:
         ("metrics:\n  dimensions: [service.name]\n", "'service.name' becomes label 'service_name', which is reserved"),
         ("metrics:\n  counters:\n    - {name: a, attribute: x}\n    - {name: a_total, attribute: y}\n", "'a_total' is already taken"),
         ("metrics:\n  counters:\n    - {name: a, attribute: x, nope: 1}\n", "metrics.counters\\[0\\].nope: unknown key"),
+        ("metrics:\n  max_series: 0\n", "max_series: must be at least 1"),
+        ("metrics:\n  stale_after_s: -1\n", "stale_after_s: must not be negative"),
     ],
 )
 def test_invalid_metrics_config_is_reported(tmp_path: os.PathLike[str], text: str, message: str) -> None:
@@ -69,3 +71,12 @@ def test_metric_views_are_recreated_at_every_start() -> None:
     assert statements[:2] == [f"DROP VIEW IF EXISTS `{METRIC_VIEW_PREFIX}spans`", f"DROP VIEW IF EXISTS `{METRIC_VIEW_PREFIX}custom_3`"]
     assert any(f"`{METRIC_VIEW_PREFIX}custom_0`" in s for s in statements)
     assert view_statements(MetricsSpec(enabled=False), existing) == statements[:2]
+
+
+def test_series_limits_have_defaults_and_reach_the_spec(tmp_path: os.PathLike[str]) -> None:
+    from spanwise.model.metrics import DEFAULT_MAX_SERIES, DEFAULT_STALE_AFTER_S
+
+    default = _load(tmp_path, "metrics: {}\n").metrics.spec()  # type: ignore[attr-defined]
+    assert (default.max_series, default.stale_after_s) == (DEFAULT_MAX_SERIES, DEFAULT_STALE_AFTER_S) == (1000, 3600.0)
+    spec = _load(tmp_path, "metrics: {max_series: 50, stale_after_s: 0}\n").metrics.spec()  # type: ignore[attr-defined]
+    assert (spec.max_series, spec.stale_after_s) == (50, 0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client.parser import text_string_to_metric_families
 
 from spanwise.model.metrics import COUNTER, HISTOGRAM, CustomMetric, MetricsSpec
@@ -17,8 +19,10 @@ class FixedReader:
 
     def __init__(self, totals: MetricTotals) -> None:
         self.totals = totals
+        self.asked: tuple[int | None, int | None] = (None, None)
 
     def metric_totals(self, max_series: int | None = None, seen_since_ns: int | None = None) -> MetricTotals:
+        self.asked = (max_series, seen_since_ns)
         return self.totals
 
     def span_metrics(self, start_ns: int, end_ns: int, step_s: int, service: str | None = None) -> list[SpanMetrics]:
@@ -100,3 +104,23 @@ def test_custom_metrics_use_the_configured_kind_and_buckets() -> None:
     shop = (("shop_id", "7"),)
     assert [amount[("order_amount_bucket", tuple(sorted(shop + (("le", le),))))] for le in ("10", "100", "+Inf")] == [2, 2, 3]
     assert "dropped_from_config" not in parsed
+
+
+def test_overflow_series_carry_only_the_overflow_label_and_the_limits_reach_the_reader() -> None:
+    overflow = Histogram(((INF, 7),), 7, 70.0)
+    totals = MetricTotals(
+        spans=[SpanMetrics("", "", "", "", (), overflow, overflow=True)],
+        models=[ModelMetrics("", "", overflow, Histogram(), overflow=True)],
+        custom=[CustomMetricSeries("orders", (), overflow, overflow=True)],
+    )
+    reader = FixedReader(totals)
+    spec = MetricsSpec(custom=(CustomMetric("orders", COUNTER, "order.id", ("payment.method",)),), max_series=5)
+    parsed = _parsed(MetricsService(reader, spec).families())
+    mark = (("otel_metric_overflow", "true"),)
+    assert parsed["traces_span_metrics_calls"] == {("traces_span_metrics_calls_total", mark): 7}
+    assert parsed["spanwise_model_predictions"] == {("spanwise_model_predictions_total", mark): 7}
+    assert parsed["orders"] == {("orders_total", mark): 70}
+    max_series, since = reader.asked
+    assert max_series == 5 and since is not None and abs(since - (time.time_ns() - 3600 * 10**9)) < 60 * 10**9
+    MetricsService(reader, MetricsSpec(stale_after_s=0)).families()
+    assert reader.asked[1] is None, "0 exposes every series ever seen"
