@@ -106,14 +106,16 @@ class ChdbTraceStore(SqlTraceStore):
         result = self._run(sql, True, "ArrowTable", params)
         return result if isinstance(result, pa.Table) else pa.table({})
 
-    def _insert(self, table: str, rows: pa.Table) -> None:
+    def _insert(self, table: str, rows: pa.Table, settings: str = "") -> None:
         # Not `send_insert` (streaming): on a full disk it reported success while the
         # engine dropped the rows. chDB's Python() table function reads the Arrow table
         # in place and surfaces every engine error.
         columns = ", ".join(f"`{name}`" for name in rows.schema.names)
         data = rows  # noqa: F841 - referenced by name from the SQL below
         try:
-            self._connection().query(f"INSERT INTO {table} ({columns}) SELECT * FROM Python(data)")
+            self._connection().query(
+                f"INSERT INTO {table} ({columns}) SELECT * FROM Python(data)" + (f" SETTINGS {settings}" if settings else "")
+            )
         except _ENGINE_ERRORS as exc:
             self._discard(limited=False)
-            raise StoreUnavailable(f"store write failed: {exc}") from exc
+            raise classify_write(str(exc)) from exc

@@ -246,7 +246,9 @@ class IngestLog:
                 self._writer.write_spans(segment.load(), token=segment.token)
                 self._done(segment)
                 return True
-            except (SpanwiseError, OSError, pa.ArrowException, segment_file.CorruptSegment) as exc:
+            except Exception as exc:  # noqa: BLE001 - the flusher must outlive any failure: it is counted, logged, quarantined
+                if not isinstance(exc, (SpanwiseError, OSError, pa.ArrowException, segment_file.CorruptSegment)):
+                    log.exception("unexpected failure storing %s", segment.token)
                 self.failed_flushes += 1
                 segment.attempts += 1
                 if not isinstance(exc, StoreUnavailable) and segment.attempts >= PERMANENT_ATTEMPTS:
