@@ -1,6 +1,7 @@
 // The single-page app: a router over real URLs (state lives in the path and the query
 // string, so every view can be shared and reloaded), the theme switch and the id box.
 
+import { getJSON } from './api.js';
 import { h, note, replace, seg } from './dom.js';
 import { leavePage, navigate, setRenderer } from './nav.js';
 import { watchHealth } from './health.js';
@@ -83,15 +84,26 @@ document.getElementById('theme-toggle').addEventListener('click', () => {
   render();
 });
 
-document.getElementById('open-box').addEventListener('submit', (event) => {
+document.getElementById('open-box').addEventListener('submit', async (event) => {
   event.preventDefault();
   const input = document.getElementById('open-id');
   const id = input.value.trim();
   if (!id) return;
   input.value = '';
-  // Trace ids are 32 hex digits; anything else is taken as a prediction id.
-  navigate(/^[0-9a-fA-F]{32}$/.test(id) ? `/trace/${id.toLowerCase()}` : `/prediction/${seg(id)}`);
+  navigate(await idPath(id));
 });
+
+/** Where an id leads. 32 hex digits may be a trace id or a prediction id (the SDK's are
+ * 32 hex too): a stored trace opens, else a known prediction (whose page shows it even when
+ * its trace was sampled out), else the trace page says it is missing; anything else is a
+ * prediction id. */
+async function idPath(id) {
+  if (!/^[0-9a-fA-F]{32}$/.test(id)) return `/prediction/${seg(id)}`;
+  const found = async (path, params) => getJSON(path, params).then(() => true, () => false);
+  const [prediction, trace] = await Promise.all([
+    found(`/api/v1/predictions/${seg(id)}`), found(`/api/v1/traces/${id.toLowerCase()}`, { limit: 1 })]);
+  return prediction && !trace ? `/prediction/${seg(id)}` : `/trace/${id.toLowerCase()}`;
+}
 
 setRenderer(render);
 applyTheme(initialTheme());
