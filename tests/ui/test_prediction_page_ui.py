@@ -94,6 +94,4 @@ def test_a_pasted_prediction_id_with_a_stored_trace_opens_its_span(ui, server: S
     page.fill("#open-id", found["trace_id"].upper())
     page.press("#open-id", "Enter")
     expect(page).to_have_url(f"{ui.base_url}/trace/{found['trace_id']}")
-    expect(page.locator(".wf-row")).to_have_count(1)
-    assert all("status of 404" in e for e in ui.errors), ui.errors  # the id box's prediction probe
-    ui.errors.clear()
+    expect(page.locator(".wf-row")).to_have_count(1)  # a stored trace: no probe of predictions

@@ -100,9 +100,8 @@ document.getElementById('open-box').addEventListener('submit', async (event) => 
 async function idPath(id) {
   if (!/^[0-9a-fA-F]{32}$/.test(id)) return `/prediction/${seg(id)}`;
   const found = async (path, params) => getJSON(path, params).then(() => true, () => false);
-  const [prediction, trace] = await Promise.all([
-    found(`/api/v1/predictions/${seg(id)}`), found(`/api/v1/traces/${id.toLowerCase()}`, { limit: 1 })]);
-  return prediction && !trace ? `/prediction/${seg(id)}` : `/trace/${id.toLowerCase()}`;
+  if (await found(`/api/v1/traces/${id.toLowerCase()}`, { limit: 1 })) return `/trace/${id.toLowerCase()}`;
+  return await found(`/api/v1/predictions/${seg(id)}`) ? `/prediction/${seg(id)}` : `/trace/${id.toLowerCase()}`;
 }
 
 setRenderer(render);
