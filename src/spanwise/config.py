@@ -94,20 +94,16 @@ class IngestConfig:
 
 @dataclass(frozen=True)
 class StoreConfig:
-    """Retention: days to keep spans; 0 keeps them forever. Every read query (API
-    searches, dashboards, background readers) stops after `query_timeout_s` seconds or
-    `query_max_memory_mb` MiB of memory and the request answers 503; 0 lifts a limit.
-    Inserts are never limited."""
+    """Retention: days to keep spans (0: forever). Read queries stop past `query_timeout_s`
+    seconds or `query_max_memory_mb` MiB (503; 0 lifts a limit); inserts are not limited."""
 
     retention_days: int = 0
     query_timeout_s: float = 30.0
     query_max_memory_mb: int = 2048
 
     def __post_init__(self) -> None:
-        if not 0 <= self.query_timeout_s <= 86400:
-            raise ValueError("query_timeout_s must be between 0 (no limit) and 86400")
-        if self.query_max_memory_mb < 0:
-            raise ValueError("query_max_memory_mb must be 0 (no limit) or positive")
+        if not (0 <= self.query_timeout_s <= 86400 and self.query_max_memory_mb >= 0):
+            raise ValueError("query_timeout_s must be 0 (no limit) to 86400, query_max_memory_mb 0 (no limit) or more")
 
 
 @dataclass(frozen=True)
