@@ -90,10 +90,16 @@ def test_preceding_window_flags_the_shifted_feature_only(store: DriftStore, made
     assert report["reference"]["rows"] == report["current"]["rows"] == len(made) // 2
     features = _by_feature(report)
     assert sorted(report["drifted_features"]) == ["amount", "country"]
-    assert features["amount"]["method"] == "ks" and features["country"]["method"] == "chi2"
+    # The default rule: KS / pooled chi-squared, adjusted across features, and an effect floor.
+    assert features["amount"]["method"] == "auto" and features["country"]["method"] == "auto"
+    amount, country = features["amount"]["methods"]["auto"], features["country"]["methods"]["auto"]
+    assert amount["test"] == "ks" and amount["p_value"] == features["amount"]["methods"]["ks"]["value"]
+    assert amount["value"] == features["amount"]["methods"]["wasserstein"]["value"] and amount["p_value_adjusted"] < 0.01
+    assert country["test"] == "chi2_pooled" and "alpha" in features["country"]["reason"]
+    assert report["drifted"] and report["rule"]["alpha"] == 0.01
     assert features["country"]["new_categories"] == ["br"]
     assert not features["age"]["drifted"] and not features["channel"]["drifted"]
-    # (Wasserstein, the default for large samples, is noisy on 400 values: 0.12 here.)
+    # (Wasserstein / std alone, Evidently's rule for large references, is noisy on 400 values: 0.12 here.)
     assert not any(features["age"]["methods"][m]["drifted"] for m in ("ks", "psi", "jensenshannon"))
     ref, cur = window(made, "ref"), window(made, "cur")
     for name in ("amount", "age"):

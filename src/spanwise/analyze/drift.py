@@ -7,7 +7,9 @@ else the window of equal length just before the current one. Baselines are a fix
 (profiled once, when set), a rolling window (the `lookback` before the current window,
 profiled per request) or a training profile uploaded from a Parquet/CSV file. The store
 profiles windows in SQL (`DriftReader.window_profile`); current numeric values are
-binned with the reference's edges; `drift_stats` finishes the statistics.
+binned with the reference's edges; `drift_stats` finishes the statistics and `drift_rule`
+turns them into verdicts (by default: significant at this window's size, adjusted across
+the model's features, and large enough to matter).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from spanwise.analyze import drift_stats
+from spanwise.analyze.drift_rule import DriftRule, decide
 from spanwise.errors import InvalidQuery, NotFound, PayloadTooLarge
 from spanwise.store.api import BaselineStore, DriftReader
 from spanwise.store.profiles import (
@@ -89,10 +92,12 @@ class DriftService:
 
     def drift(
         self, model: str, version: str | None, start_ns: int, end_ns: int, baseline: str | None = None,
-        reference_window: tuple[int, int] | None = None,
+        reference_window: tuple[int, int] | None = None, rule: DriftRule | None = None,
     ) -> dict[str, Any]:
         """Drift of [start, end) against `baseline`, else against `reference_window` (a
-        fixed range, e.g. the first of several windows compared), else the default."""
+        fixed range, e.g. the first of several windows compared), else the default;
+        verdicts by `rule` (default: `DriftRule()`)."""
+        rule = rule or DriftRule()
         if end_ns <= start_ns:
             raise InvalidQuery("the end of the time range must be after its start")
         if reference_window and not baseline:
@@ -109,22 +114,30 @@ class DriftService:
             raise NotFound(f"no predictions of model {model!r} in the current or reference window")
         features: list[dict[str, Any]] = []
         outputs: list[dict[str, Any]] = []
+        autos: dict[str, drift_stats.AutoResult] = {}
         for name in sorted(set(reference.numeric) | set(current.numeric)):
-            found = _numeric(name, reference, current)
+            found = _numeric(name, reference, current, autos)
             (outputs if name.startswith("@") else features).append(found)
         for name in sorted(set(reference.categorical) | set(current.categorical)):
-            found = _categorical(name, reference, current)
+            found = _categorical(name, reference, current, autos)
             (outputs if name.startswith("@") else features).append(found)
+        predictions = [o for o in outputs if o["feature"] in (PREDICTION, PREDICTION_LABEL)]
+        label = [o for o in outputs if o["feature"] == LABEL]
+        for family in (features, predictions, label):
+            decide(family, autos, rule)
+            for entry in family:
+                _enough_values(entry)
         drifted = [f["feature"] for f in features if f["drifted"]]
         return {
             "name": model, "version": version, "start_unix_nano": start_ns, "end_unix_nano": end_ns,
             "reference": {**described, "rows": reference.rows}, "current": {"rows": current.rows},
-            "thresholds": drift_stats.THRESHOLDS, "psi_epsilon": drift_stats.PSI_EPSILON,
-            "drifted_features": drifted, "share_drifted": len(drifted) / len(features) if features else None,
+            "thresholds": drift_stats.THRESHOLDS, "psi_epsilon": drift_stats.PSI_EPSILON, "rule": rule.to_json(),
+            "drifted": bool(drifted), "drifted_features": drifted,
+            "share_drifted": len(drifted) / len(features) if features else None,
             "note": None if reference.rows else "the reference has no predictions: nothing can be flagged",
             "features": features,
-            "predictions": [o for o in outputs if o["feature"] in (PREDICTION, PREDICTION_LABEL)],
-            "label": next((o for o in outputs if o["feature"] == LABEL), None),
+            "predictions": predictions,
+            "label": label[0] if label else None,
         }
 
     def _reference(
@@ -268,25 +281,25 @@ def _baseline_json(b: Baseline) -> dict[str, Any]:
     return found
 
 
-def _numeric(name: str, reference: Profile, current: Profile) -> dict[str, Any]:
+def _numeric(name: str, reference: Profile, current: Profile, autos: dict[str, drift_stats.AutoResult]) -> dict[str, Any]:
     ref, cur = reference.numeric.get(name), current.numeric.get(name)
     found: dict[str, Any] = {"feature": name, "type": "numeric", "reference": _numeric_json(ref),
                              "current": _numeric_json(cur)}
     if ref is None or cur is None or not ref.count or not cur.count:
         found.update(methods={}, method=None, drifted=False, note="missing on one side")
         return found
-    results, method = drift_stats.numeric_drift(ref, cur)
-    found.update(methods={k: v.to_json() for k, v in results.items()}, method=method,
-                 drifted=bool(results[method].drifted))
-    return _enough_values(found, ref.count, cur.count)
+    results, _ = drift_stats.numeric_drift(ref, cur)
+    autos[name] = drift_stats.numeric_auto(results)
+    found.update(methods={k: v.to_json() for k, v in results.items()}, counts=(ref.count, cur.count))
+    return found
 
 
-def _enough_values(found: dict[str, Any], reference_count: int, current_count: int) -> dict[str, Any]:
+def _enough_values(found: dict[str, Any]) -> None:
     """Unflag a feature with too few values on either side to trust the test."""
-    if min(reference_count, current_count) < MIN_ROWS_TO_FLAG:
+    reference_count, current_count = found.pop("counts", (0, 0))
+    if found.get("method") and min(reference_count, current_count) < MIN_ROWS_TO_FLAG:
         found.update(drifted=False, note=f"too few values to flag (reference {reference_count}, current "
                                          f"{current_count}; at least {MIN_ROWS_TO_FLAG} each)")
-    return found
 
 
 def _numeric_json(p: Any) -> dict[str, Any] | None:
@@ -296,7 +309,8 @@ def _numeric_json(p: Any) -> dict[str, Any] | None:
             "counts": list(p.counts), "sample_size": len(p.sample)}
 
 
-def _categorical(name: str, reference: Profile, current: Profile) -> dict[str, Any]:
+def _categorical(name: str, reference: Profile, current: Profile,
+                 autos: dict[str, drift_stats.AutoResult]) -> dict[str, Any]:
     ref, cur = reference.categorical.get(name), current.categorical.get(name)
     found: dict[str, Any] = {
         "feature": name, "type": "categorical",
@@ -306,8 +320,10 @@ def _categorical(name: str, reference: Profile, current: Profile) -> dict[str, A
     if ref is None or cur is None:
         found.update(methods={}, method=None, drifted=False, note="missing on one side")
         return found
-    results, method = drift_stats.categorical_drift(ref, cur)
+    results, _ = drift_stats.categorical_drift(ref, cur)
+    autos[name] = drift_stats.categorical_auto(ref, cur, results)
     ref_keys = {k for k, _ in ref.counts}
-    found.update(methods={k: v.to_json() for k, v in results.items()}, method=method,
-                 drifted=bool(results[method].drifted), new_categories=sorted(k for k, _ in cur.counts if k not in ref_keys))
-    return _enough_values(found, sum(n for _, n in ref.counts), sum(n for _, n in cur.counts))
+    found.update(methods={k: v.to_json() for k, v in results.items()},
+                 new_categories=sorted(k for k, _ in cur.counts if k not in ref_keys),
+                 counts=(sum(n for _, n in ref.counts), sum(n for _, n in cur.counts)))
+    return found

@@ -10,10 +10,19 @@ Methods and defaults, with Evidently's published defaults as the reference point
 | `jensenshannon` | numeric, categorical | `scipy.spatial.distance.jensenshannon` (natural log) of the bin/category shares | > 0.1 |
 | `chi2` | categorical | p-value of `scipy.stats.chi2_contingency` on the 2 × k table of reference/current category counts | p < 0.05 |
 
-The per-feature verdict follows Evidently's choice of a default method by reference size:
-numeric: `ks` when the reference has ≤ 1,000 values, else `wasserstein`; categorical:
-`chi2` when ≤ 1,000, else `jensenshannon`. Numeric bins are the reference's quantile
-bins (10 by default); categories are the union of both sides' categories.
+The per-feature verdict is the `auto` rule unless the request names a method: a feature
+drifted when its change is both significant at this window's size and large enough to
+matter. Numeric: the KS p-value (above) with the Wasserstein distance / reference std as
+effect size; categorical: the chi-squared p-value of the 2 × k table after pooling the
+categories too rare to test (`pooled_table`: expected count < 5 in either row) with the
+Jensen-Shannon distance as effect size. The p-values of a model's features are adjusted
+together (Benjamini-Hochberg, `stat_tests.benjamini_hochberg`) and a feature is flagged
+when its adjusted p-value < `DEFAULT_ALPHA` and its effect ≥ `DEFAULT_MIN_EFFECT`. The
+test bounds false alarms at any window and reference size (a fixed distance threshold
+does not: at 40 values the Wasserstein distance's own noise is ~0.13 σ); the effect floor
+keeps huge windows from flagging changes too small to matter. A named method decides
+alone, with its fixed threshold (the Evidently rule). Numeric bins are the reference's
+quantile bins (10 by default); categories are the union of both sides' categories.
 """
 
 from __future__ import annotations
@@ -30,6 +39,15 @@ from spanwise.store.profiles import CategoricalProfile, NumericProfile
 PSI_EPSILON = 1e-4
 SMALL_SAMPLE = 1_000
 THRESHOLDS: dict[str, float] = {"psi": 0.2, "ks": 0.05, "wasserstein": 0.1, "jensenshannon": 0.1, "chi2": 0.05}
+AUTO = "auto"
+METHODS = (AUTO, *THRESHOLDS)
+#: The `auto` rule: model-level false-alarm rate (Benjamini-Hochberg over a model's features).
+DEFAULT_ALPHA = 0.01
+#: The `auto` rule's effect floor: W / reference std for numeric features, Jensen-Shannon
+#: distance for categorical ones (0.1 either way: a 0.1 σ shift; ~14 points of a 50/50 split).
+DEFAULT_MIN_EFFECT = 0.1
+#: Categories expected fewer times than this in either row are pooled before chi-squared.
+MIN_EXPECTED = 5.0
 #: Methods whose value is a p-value: drifted below the threshold (others: above).
 P_VALUE_METHODS = frozenset({"ks", "chi2"})
 
@@ -52,6 +70,36 @@ class MethodResult:
         if self.statistic is not None:
             found["statistic"] = self.statistic
         return found
+
+
+@dataclass(frozen=True)
+class AutoResult:
+    """The `auto` rule's parts for one feature: the test's p-value, the effect size, and
+    (set once the model's features are known) the adjusted p-value and the verdict."""
+
+    test: str
+    p_value: float | None
+    effect_name: str
+    effect: float | None
+    statistic: float | None = None
+
+    def verdict(self, q_value: float | None, alpha: float, min_effect: float) -> tuple[bool | None, str]:
+        """(drifted, why) for this adjusted p-value."""
+        if q_value is None or self.effect is None or np.isnan(self.effect):
+            return None, "the test could not run"
+        test = f"{self.test} p {self.p_value:.3g} (adjusted {q_value:.3g})"
+        effect = f"{self.effect_name} {self.effect:.3g}"
+        if q_value >= alpha:
+            return False, f"not significant: {test} ≥ alpha {alpha:g}"
+        if self.effect < min_effect:
+            return False, f"significant but small: {test} < alpha {alpha:g}, {effect} < {min_effect:g}"
+        return True, f"{test} < alpha {alpha:g} and {effect} ≥ {min_effect:g}"
+
+    def to_json(self, q_value: float | None, alpha: float, min_effect: float) -> dict[str, Any]:
+        drifted, why = self.verdict(q_value, alpha, min_effect)
+        return {"value": self.effect, "threshold": min_effect, "drifted": drifted, "test": self.test,
+                "statistic": self.statistic, "p_value": self.p_value, "p_value_adjusted": q_value, "alpha": alpha,
+                "effect": self.effect_name, "correction": "benjamini-hochberg", "reason": why}
 
 
 def shares(counts: np.ndarray) -> np.ndarray:
@@ -95,6 +143,48 @@ def numeric_drift(
         results["ks"] = MethodResult("ks", None, t["ks"])
         results["wasserstein"] = MethodResult("wasserstein", None, t["wasserstein"])
     return results, "ks" if reference.count <= SMALL_SAMPLE else "wasserstein"
+
+
+def numeric_auto(results: dict[str, MethodResult]) -> AutoResult:
+    """KS p-value and W / std effect, from `numeric_drift`'s results."""
+    ks, w = results["ks"], results["wasserstein"]
+    return AutoResult("ks", ks.value, "wasserstein_std", w.value, ks.statistic)
+
+
+def pooled_table(ref_counts: np.ndarray, cur_counts: np.ndarray, min_expected: float = MIN_EXPECTED) -> np.ndarray:
+    """The 2 × k table with the categories expected fewer than `min_expected` times in
+    either row pooled into one column (Cochran's rule; chi-squared is not valid below it:
+    one rare category seen once in 40 values gives p ~ 1e-5). A pooled column still too
+    small joins the smallest kept column."""
+    ref, cur = np.asarray(ref_counts, dtype=np.int64), np.asarray(cur_counts, dtype=np.int64)
+    totals = ref + cur
+    keep = totals * min(int(ref.sum()), int(cur.sum())) / max(int(totals.sum()), 1) >= min_expected
+    table = np.vstack([ref[keep], cur[keep]])
+    rest = np.array([[ref[~keep].sum()], [cur[~keep].sum()]])
+    if rest.sum() == 0:
+        return table
+    if table.shape[1] == 0:
+        return rest
+    smallest = int(np.argmin(table.sum(axis=0)))
+    rest_expected = rest.sum() * min(int(ref.sum()), int(cur.sum())) / max(int(totals.sum()), 1)
+    if rest_expected < min_expected:
+        table[:, smallest] += rest[:, 0]
+        return table
+    return np.hstack([table, rest])
+
+
+def categorical_auto(reference: CategoricalProfile, current: CategoricalProfile,
+                     results: dict[str, MethodResult]) -> AutoResult:
+    """Chi-squared on the pooled table and the Jensen-Shannon distance of the raw shares."""
+    _, ref_counts, cur_counts = category_table(reference, current)
+    if not ref_counts.sum() or not cur_counts.sum():
+        return AutoResult("chi2_pooled", None, "jensenshannon", None)
+    table = pooled_table(ref_counts, cur_counts)
+    if table.shape[1] < 2:
+        return AutoResult("chi2_pooled", 1.0, "jensenshannon", results["jensenshannon"].value, 0.0)
+    chi = stats.chi2_contingency(table)
+    return AutoResult("chi2_pooled", float(chi.pvalue), "jensenshannon", results["jensenshannon"].value,
+                      float(chi.statistic))
 
 
 def category_table(reference: CategoricalProfile, current: CategoricalProfile) -> tuple[list[str], np.ndarray, np.ndarray]:

@@ -57,3 +57,36 @@ def two_proportions(hits_a: int, n_a: int, hits_b: int, n_b: int) -> dict[str, A
     rate_b = hits_b / n_b if n_b else None
     diff = rate_b - rate_a if rate_a is not None and rate_b is not None else None
     return {**found, "a": rate_a, "b": rate_b, "difference": diff}
+
+
+def benjamini_hochberg(p_values: list[float | None]) -> list[float | None]:
+    """Benjamini-Hochberg adjusted p-values (q-values), in the input order; None stays None.
+    Flagging q < alpha keeps the expected share of false flags among flags at alpha, and
+    the chance of any flag when nothing changed (every null true) at most alpha."""
+    known = [(i, p) for i, p in enumerate(p_values) if p is not None and not np.isnan(p)]
+    adjusted: list[float | None] = [None] * len(p_values)
+    if known:
+        found = stats.false_discovery_control([p for _, p in known], method="bh")
+        for (i, _), q in zip(known, found):
+            adjusted[i] = float(q)
+    return adjusted
+
+
+def binomial_excess(hits: int, n: int, rate: float) -> float | None:
+    """One-sided p-value of at least `hits` of `n` when each has probability `rate`
+    (`scipy.stats.binom.sf`); None without values."""
+    if n <= 0:
+        return None
+    if rate <= 0:
+        return 0.0 if hits > 0 else 1.0
+    return float(stats.binom.sf(hits - 1, n, min(rate, 1.0)))
+
+
+def fisher_greater(hits_a: int, n_a: int, hits_b: int, n_b: int) -> float | None:
+    """One-sided Fisher exact p-value that b's rate exceeds a's (`scipy.stats.fisher_exact`,
+    alternative 'less' on [[a hits, a misses], [b hits, b misses]]); exact at any count,
+    where the chi-squared approximation is not (a few missing values among 30)."""
+    if n_a <= 0 or n_b <= 0:
+        return None
+    table = [[hits_a, n_a - hits_a], [hits_b, n_b - hits_b]]
+    return float(stats.fisher_exact(table, alternative="less").pvalue)
