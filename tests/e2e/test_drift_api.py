@@ -169,3 +169,23 @@ def test_fixed_reference_window(server: SpanwiseProcess, sent: list[Row]) -> Non
     assert "reference has no predictions" in empty["note"]
     half = server.query(f"/api/v1/models/{MODEL}/drift", **RANGE, reference_start=REF_START)
     assert half.status_code == 400 and "reference_end" in half.json()["error"]["message"]
+
+
+def test_rule_parameters(server: SpanwiseProcess, sent: list[Row]) -> None:
+    default = _drift(server)
+    amount = _features(default)["amount"]
+    assert amount["method"] == "auto" and default["rule"]["alpha"] == 0.01 and default["drifted"]
+    assert amount["methods"]["auto"]["p_value_adjusted"] < 0.01 and "alpha" in amount["reason"]
+    # One method for every feature, with its own threshold: it decides alone (the Evidently rule).
+    psi = _drift(server, method="psi", threshold="100")
+    assert psi["drifted_features"] == [] and _features(psi)["amount"]["methods"]["psi"]["threshold"] == 100
+    assert "fixed threshold" in _features(psi)["amount"]["reason"]
+    # Per feature; a stricter alpha or a larger effect floor flags less.
+    mixed = httpx.get(f"{server.query_url}/api/v1/models/{MODEL}/drift", timeout=30, params=[
+        *RANGE.items(), ("feature_method", "amount:ks:1e-300"), ("feature_method", "country:chi2")]).json()
+    assert _features(mixed)["amount"]["method"] == "ks" and sorted(mixed["drifted_features"]) == ["country"]
+    assert _drift(server, min_effect="5")["drifted_features"] == []
+    for bad in ({"method": "magic"}, {"alpha": "2"}, {"alpha": "x"}, {"feature_method": "amount"},
+                {"threshold": "-1"}, {"min_effect": "nan"}):
+        answer = server.query(f"/api/v1/models/{MODEL}/drift", **{**RANGE, **bad})
+        assert answer.status_code == 400, (bad, answer.text)

@@ -10,10 +10,11 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from spanwise.analyze.drift import DriftService
+from spanwise.analyze.drift_rule import DriftRule
 from spanwise.errors import InvalidQuery, UnsupportedContentType
 from spanwise.serve.body import read_body
 from spanwise.serve.native_api import endpoint
-from spanwise.serve.params import parse_duration_ns, parse_int, time_range
+from spanwise.serve.params import parse_duration_ns, parse_float, parse_int, time_range
 
 MAX_BASELINE_BYTES = 256 * 1024 * 1024
 _FORMATS = {
@@ -88,9 +89,14 @@ def drift_routes(drift: DriftService) -> list[Route]:
           (empty-bin share 1e-4; drifted > 0.2), two-sample KS on samples of at most 10k per
           side (p < 0.05), Jensen-Shannon distance of the bin shares (> 0.1) and Wasserstein
           distance / reference std (> 0.1). Categorical: chi-squared p-value (< 0.05), PSI and
-          Jensen-Shannon over the union of categories. A feature's `drifted` is its default
-          method's verdict: KS (numeric) or chi-squared (categorical) when the reference has
-          at most 1,000 values, else Wasserstein or Jensen-Shannon (Evidently's defaults).
+          Jensen-Shannon over the union of categories. A feature's `drifted` and `reason` come
+          from method `auto` unless `method` (one of auto, psi, ks, wasserstein, jensenshannon,
+          chi2; optional `threshold`) or `feature_method=feature:method[:threshold]`
+          (repeatable) names another: `auto` flags when the KS (numeric) or pooled
+          chi-squared (categorical) p-value, Benjamini-Hochberg adjusted across the model's
+          features, is below `alpha` (default 0.01) and the effect (Wasserstein / std,
+          Jensen-Shannon distance) is at least `min_effect` (default 0.1). `drifted` (top
+          level): any input feature drifted.
         parameters: [{name: name, in: path, required: true, schema: {type: string}}]
         responses: {200: {description: drift report}, 404: {description: no predictions or unknown baseline}}
         """
@@ -101,8 +107,11 @@ def drift_routes(drift: DriftService) -> list[Route]:
         if (ref_start is None) != (ref_end is None):
             raise InvalidQuery("give both reference_start and reference_end, or neither")
         window = (ref_start, ref_end) if ref_start is not None and ref_end is not None else None
+        rule = DriftRule.parse(params.get("method") or None, parse_float(params.get("threshold"), "threshold"),
+                               parse_float(params.get("alpha"), "alpha"), parse_float(params.get("min_effect"), "min_effect"),
+                               params.getlist("feature_method"))
         return drift.drift(request.path_params["name"], params.get("version") or None, start, end,
-                           params.get("baseline") or None, window)
+                           params.get("baseline") or None, window, rule)
 
     return [
         Route("/api/v1/models/{name}/baselines", endpoint(baselines), methods=["GET"]),
