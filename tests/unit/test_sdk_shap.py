@@ -41,3 +41,23 @@ def test_sampled_shap_attributions_add_up_to_the_output() -> None:
         shap_sum = sum(attributes[f"ml.explanation.{name}"] for name in X.columns)
         output = clf.predict_proba(pd.DataFrame([values], columns=X.columns))[0, -1]
         assert abs(shap_sum - (output - expected_output)) < 1e-6
+
+
+def test_shap_explains_a_pipeline_with_a_text_column() -> None:
+    """SHAP's maskers need numbers: text columns are coded for SHAP and decoded for the
+    estimator, and the attributions still add up (an unseen category is `__unknown__`)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame({"tenure": rng.normal(10, 3, 300), "plan": rng.choice(["basic", "pro", "max"], 300)})
+    y = (X["tenure"] > 10) ^ (X["plan"] == "pro")
+    encode = ColumnTransformer([("n", StandardScaler(), ["tenure"]), ("c", OneHotEncoder(handle_unknown="ignore"), ["plan"])])
+    clf = make_pipeline(encode, LogisticRegression()).fit(X, y)
+    explain = sdk.shap_explainer(clf, X, max_background=50)
+    rows = X.iloc[:5].to_numpy().tolist() + [[9.0, "enterprise"]]
+    values = explain(rows)
+    expected = clf.predict_proba(X.iloc[:50])[:, -1].mean()
+    outputs = clf.predict_proba(pd.DataFrame(rows, columns=X.columns))[:, -1]
+    assert values.shape == (6, 2) and np.allclose(values.sum(axis=1), outputs - expected, atol=1e-9)

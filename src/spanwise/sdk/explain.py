@@ -65,23 +65,29 @@ def _row(row: Any, names: Sequence[str]) -> dict[str, float]:
 
 def shap_explainer(estimator: Any, background: Any, max_background: int = 100) -> Explainer:
     """A SHAP explainer of a scikit-learn model's output (the positive/last class's
-    probability for classifiers, the prediction for regressors). Needs `pip install shap`."""
+    probability for classifiers, the prediction for regressors). Needs `pip install shap`.
+
+    Text (categorical) columns of `background` are fine: SHAP's maskers need numbers, so
+    they are coded as integers for SHAP and decoded before the estimator sees them (a
+    category absent from the background reaches it as `"__unknown__"`, which e.g. a
+    `OneHotEncoder(handle_unknown="ignore")` ignores)."""
     try:
         import shap  # type: ignore[import-not-found]
     except ImportError:
         raise ImportError("shap_explainer needs SHAP: pip install shap") from None
     import numpy as np
 
-    sample = np.asarray(background)[:max_background]
     names = getattr(estimator, "feature_names_in_", None)
+    codes = _Codes(np.asarray(background, dtype=object)[:max_background])
 
     def framed(x: Any) -> Any:
         """Rows as the estimator was fitted (a DataFrame when it saw column names)."""
+        columns = codes.decode(x)
         if names is None:
-            return x
+            return np.column_stack(columns) if codes.categories else x
         import pandas as pd  # a dependency of shap
 
-        return pd.DataFrame(x, columns=list(names))
+        return pd.DataFrame(dict(zip(list(names), columns)))
 
     if hasattr(estimator, "predict_proba"):
         def output(x: Any) -> Any:
@@ -89,9 +95,43 @@ def shap_explainer(estimator: Any, background: Any, max_background: int = 100) -
     else:
         def output(x: Any) -> Any:
             return estimator.predict(framed(x))
-    explainer = shap.Explainer(output, sample)
+    explainer = shap.Explainer(output, codes.encode(codes.sample))
 
     def explain(rows: list[list[Any]]) -> Any:
-        return explainer(np.asarray(rows, dtype=float)).values
+        return explainer(codes.encode(rows), silent=True).values  # no progress bar on the user's stderr
 
     return explain
+
+
+UNKNOWN_CATEGORY = "__unknown__"
+
+
+class _Codes:
+    """Integer codes for a background's text columns (numbers pass through)."""
+
+    def __init__(self, sample: Any) -> None:
+        self.sample = sample
+        self.categories = {j: sorted({str(v) for v in sample[:, j]}) for j in range(sample.shape[1])
+                           if not all(_is_number(v) for v in sample[:, j])}
+
+    def encode(self, rows: Any) -> Any:
+        import numpy as np
+
+        values = np.asarray(rows, dtype=object).copy()
+        for j, names in self.categories.items():
+            index = {name: code for code, name in enumerate(names)}
+            values[:, j] = [index.get(str(v), len(names)) for v in values[:, j]]
+        return values.astype(float)
+
+    def decode(self, x: Any) -> list[Any]:
+        """Columns of `x` (coded rows): floats, and category names for the text columns."""
+        columns = [x[:, j] for j in range(x.shape[1])]
+        for j, names in self.categories.items():
+            columns[j] = [names[c] if 0 <= c < len(names) else UNKNOWN_CATEGORY for c in x[:, j].round().astype(int)]
+        return columns
+
+
+def _is_number(value: Any) -> bool:
+    import numbers
+
+    return isinstance(value, numbers.Number) and not isinstance(value, bool)
