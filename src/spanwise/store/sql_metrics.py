@@ -8,8 +8,8 @@ Series limits and staleness are applied here, when `/metrics` reads the totals, 
 ingest: the views stay plain GROUP BYs (ingest stays fast and exact), and one query
 ranks series by observations with window functions and folds every series past the
 limit into one overflow series per metric. A series is recent when the per-minute table
-has a row of it at or after the cut-off, so the scrape reads the totals plus only the
-recent minutes.
+has a row of it at or after the cut-off (the minute of a span's start), so the scrape
+reads the totals plus only the recent minutes.
 """
 
 from __future__ import annotations
@@ -87,26 +87,29 @@ def _params(max_series: int | None, seen_since_ns: int | None) -> dict[str, Any]
 def _totals_sql(table: str, max_series: int | None, seen_since_ns: int | None) -> str:
     """Totals per series since the store began, of recent series only when
     `seen_since_ns` is given, the series past `{max}` per metric (fewest observations,
-    ties by name) summed into one row with `overflow` = 1 and empty names."""
+    ties by a hash of the names, stable between scrapes) summed into one row with
+    `overflow` = 1 and empty names. Series are picked by that hash (`sid`) with
+    `LIMIT n BY`, not with window functions over strings and maps, which took 1.7 s
+    for 100,000 series."""
     keys, count, total = ms.SERIES_KEYS[table]
     per, named = _LIMITED_BY[table]
-    series = ", ".join(per + named)
-    rows = f"SELECT {', '.join(keys)}, Le, {count} AS n, {total} AS s, {int(seen_since_ns is None)} AS recent FROM {ms.TOTALS[table]}"
+    key_list, sid = ", ".join(keys), f"cityHash64({', '.join(per + named)})"
+    fresh = ""
     if seen_since_ns is not None:
-        rows += (f" UNION ALL SELECT {', '.join(keys)}, Le, 0, 0, 1 FROM {table} "
-                 "WHERE Minute >= toStartOfMinute(fromUnixTimestamp64Nano({since:Int64}))")
-    partition = f"PARTITION BY {', '.join(per)}" if per else ""
-    ranked = f"""SELECT *, dense_rank() OVER ({partition} ORDER BY weight DESC, {series}) AS rank
-        FROM (SELECT *, max(r) OVER (PARTITION BY {series}) AS seen, sum(n) OVER (PARTITION BY {series}) AS weight
-              FROM (SELECT {', '.join(keys)}, Le, sum(n) AS n, sum(s) AS s, max(recent) AS r
-                    FROM ({rows}) GROUP BY {', '.join(keys)}, Le))
-        WHERE seen = 1"""
-    kept = [f"if(rank <= {{max:UInt64}}, {k}, {_empty(k)}) AS {k}" if k in named else k for k in keys]
-    key_list = ", ".join(keys)
-    return f"""SELECT {key_list}, overflow, CAST(NULL, 'Nullable(Int64)') AS step_start, groupArray(Le) AS les,
+        fresh = (f"WHERE sid IN (SELECT DISTINCT {sid} FROM {table} "
+                 "WHERE Minute >= toStartOfMinute(fromUnixTimestamp64Nano({since:Int64})))")
+    limit_by = f"BY {', '.join(per)}" if per else ""
+    kept = [f"if(overflow, {_empty(k)}, {k}) AS {k}" if k in named else k for k in keys]
+    return f"""WITH rows AS (SELECT {key_list}, Le, sum({count}) AS n, sum({total}) AS s, {sid} AS sid
+                FROM {ms.TOTALS[table]} GROUP BY {key_list}, Le),
+            recent AS (SELECT {", ".join(per + ("sid",))}, sum(n) AS weight FROM rows {fresh}
+                GROUP BY {", ".join(per + ("sid",))}),
+            top AS (SELECT sid FROM recent ORDER BY weight DESC, sid LIMIT {{max:UInt64}} {limit_by})
+        SELECT {key_list}, overflow, CAST(NULL, 'Nullable(Int64)') AS step_start, groupArray(Le) AS les,
             groupArray(n) AS ns, sum(n) AS observations, sum(s) AS total
-        FROM (SELECT {', '.join(kept)}, rank > {{max:UInt64}} AS overflow, Le, sum(n) AS n, sum(s) AS s
-              FROM ({ranked}) GROUP BY {key_list}, overflow, Le)
+        FROM (SELECT {', '.join(kept)}, overflow, Le, sum(n) AS n, sum(s) AS s
+              FROM (SELECT *, sid NOT IN (SELECT sid FROM top) AS overflow FROM rows WHERE sid IN (SELECT sid FROM recent))
+              GROUP BY {key_list}, overflow, Le)
         GROUP BY {key_list}, overflow ORDER BY overflow, {key_list}"""
 
 
