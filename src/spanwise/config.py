@@ -376,11 +376,17 @@ class ModelScheduleConfig:
 class ModelsConfig:
     """Scheduled model signals (spanwise.analyze.signals): every `schedule_interval_s`
     (0 = off) drift, data quality and quality over the last `window_s` are stored as time
-    series; `per_model` overrides both per model name."""
+    series; `per_model` overrides both per model name. Labels whose prediction is not
+    stored yet wait up to `feedback_expiry_s` for it."""
 
     schedule_interval_s: float = 300.0
     window_s: float = 3600.0
     per_model: dict[str, ModelScheduleConfig] = field(default_factory=dict)
+    feedback_expiry_s: float = 7 * 86_400.0
+
+    def __post_init__(self) -> None:
+        if self.feedback_expiry_s <= 0:
+            raise ValueError("feedback_expiry_s must be positive")
 
 
 @dataclass(frozen=True)

@@ -47,9 +47,9 @@ def rows(store: ModelStore) -> list[Prediction]:
     store.write_spans(MlFieldsProcessor().process(decode_export_requests([export_request(made)]).batch).spans)
     records = [FeedbackRecord(str(r["label"]), int(r["timestamp"] * 10**9), r["prediction_id"]) for r in feedback_records(made)]
     outcome = store_feedback(store, records + [FeedbackRecord("yes", time.time_ns(), "no-such-prediction")])
-    assert outcome.unknown_ids == ["no-such-prediction"]
-    assert outcome.accepted == len(records)
-    assert outcome.updated == sum(len(p.feedback) - 1 for p in made if p.feedback)
+    assert outcome.pending_ids == ["no-such-prediction"] and outcome.pending == 1
+    assert outcome.accepted == len(records) + 1
+    assert outcome.updated == 0  # no prediction had a label before this request
     return made
 
 

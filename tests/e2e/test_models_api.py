@@ -72,7 +72,23 @@ def sent(server: SpanwiseProcess) -> dict[str, Any]:
     by_span = [{"trace_id": ids[r["prediction_id"]][0], "span_id": ids[r["prediction_id"]][1], "label": r["label"],
                 "timestamp": r["timestamp"]} for r in price]
     answers.append(_post(server, by_span + [{"trace_id": "ab" * 16, "span_id": "cd" * 8, "label": 1}]))
-    return {"rows": rows, "run_trace": run_trace, "ids": ids, "answers": answers, "records": records}
+    sent_in_order = [churn[: len(churn) // 2] + iris, churn[len(churn) // 2:], price]
+    return {"rows": rows, "run_trace": run_trace, "ids": ids, "answers": answers, "records": records,
+            "requests": sent_in_order}
+
+
+def _expected_updated(requests: list[list[dict[str, Any]]]) -> list[int]:
+    """Per request, the predictions whose winning label (latest timestamp, the later record
+    on a tie) differs from the one they had before it."""
+    winning: dict[str, tuple[str, float]] = {}
+    counts = []
+    for records in requests:
+        before = dict(winning)
+        for r in records:
+            if r["prediction_id"] not in winning or r["timestamp"] >= winning[r["prediction_id"]][1]:
+                winning[r["prediction_id"]] = (str(r["label"]), r["timestamp"])
+        counts.append(sum(pid in before and winning[pid][0] != before[pid][0] for pid in winning))
+    return counts
 
 
 def _post(server: SpanwiseProcess, body: Any, content_type: str = "application/json") -> httpx.Response:
@@ -84,11 +100,12 @@ def _post(server: SpanwiseProcess, body: Any, content_type: str = "application/j
 def test_feedback_answers(sent: dict[str, Any]) -> None:
     answers = [a.json() for a in sent["answers"]]
     assert [a.status_code for a in sent["answers"]] == [200, 200, 200]
-    assert sum(a["accepted"] for a in answers) == len(sent["records"])
-    corrections = sum(len(p.feedback) - 1 for p in sent["rows"] if p.feedback)
-    assert sum(a["updated"] for a in answers) == corrections
-    assert answers[0]["unknown_ids"] == ["nobody"]
-    assert answers[2]["unknown_ids"] == ["ab" * 16 + ":" + "cd" * 8]
+    assert sum(a["accepted"] for a in answers) == len(sent["records"]) + 2  # with the two never-seen ones
+    assert [a["updated"] for a in answers] == _expected_updated(sent["requests"])
+    assert answers[1]["updated"] > 0  # corrections in the second request change earlier labels
+    assert answers[0]["pending_ids"] == ["nobody"] and answers[0]["pending"] == 1
+    assert answers[2]["pending_ids"] == ["ab" * 16 + ":" + "cd" * 8]
+    assert sum(a["clamped"] for a in answers) == 0
 
 
 def test_malformed_feedback_names_the_line(server: SpanwiseProcess) -> None:

@@ -132,5 +132,5 @@ def send(server: Any) -> list[dict[str, Any]]:
         provider.shutdown()
     assert server.wait_for(lambda: server.status()["predictions"] >= len(rows)), server.log()
     answer = httpx.post(f"{server.query_url}/api/v1/feedback", json=feedback(rows), timeout=60).json()
-    assert answer["accepted"] == len(feedback(rows)) and answer["unknown_ids"] == []
+    assert answer["accepted"] == len(feedback(rows)) and answer["pending"] == 0
     return rows

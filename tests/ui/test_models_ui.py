@@ -60,7 +60,7 @@ def base_url(server: SpanwiseProcess) -> Iterator[str]:
     total += _send(server, "hostile-service", _hostile())
     assert server.wait_for(lambda: server.status()["predictions"] >= total), server.log()
     answer = httpx.post(f"{server.query_url}/api/v1/feedback", json=feedback_records(churn), timeout=30)
-    assert answer.status_code == 200 and not answer.json()["unknown_ids"], answer.text
+    assert answer.status_code == 200 and not answer.json()["pending"], answer.text
     yield server.query_url
 
 

@@ -6,9 +6,12 @@ the number for regression). `timestamp` (optional; when the label became true) i
 seconds or ISO 8601; it defaults to the time of receipt. For the same prediction the
 latest timestamp wins (then the latest receipt).
 
-Records whose prediction is unknown are NOT stored: they are listed in `unknown_ids`
-(a prediction becomes known once its span is stored, a second or so after export), so
-the sender can resend them. Nothing is dropped silently.
+A label whose prediction is not stored yet (its span is a flush away, or the client sent
+labels before spans) is kept in the store's pending table and joined when the prediction
+arrives (`PendingFeedbackResolver`, every second), whatever the order or a restart in
+between; labels still unmatched after `models.feedback_expiry_s` are dropped and counted.
+A timestamp more than `FUTURE_SKEW_NS` ahead of the server's clock is set to the time of
+receipt (a label from the future would win over every later correction), and reported.
 """
 
 from __future__ import annotations
@@ -17,17 +20,24 @@ import csv
 import io
 import math
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import pyarrow as pa
 
 from spanwise.errors import MalformedPayload
-from spanwise.store.api import FeedbackWriter
+from spanwise.periodic import PeriodicWorker
+from spanwise.store.api import FeedbackWriter, PendingFeedbackStore
 
 MAX_FEEDBACK_RECORDS = 100_000
+#: Clock skew tolerated in a label's timestamp before it is set to the time of receipt.
+FUTURE_SKEW_NS = 5 * 60 * 10**9
+MAX_LISTED = 100
+#: Waiting labels the resolver reads per tick.
+RESOLVE_BATCH = 50_000
 _FIELDS = ("prediction_id", "trace_id", "span_id", "label", "timestamp")
 
 
@@ -49,12 +59,15 @@ class FeedbackRecord:
 
 @dataclass(frozen=True)
 class FeedbackOutcome:
-    """`accepted` records were stored; `updated` of them replace an earlier label of the
-    same prediction (stored before, or earlier in the same request)."""
+    """`accepted` records were taken: stored, or `pending` until their prediction is stored
+    (`pending_ids` names the first `MAX_LISTED`); `updated` predictions now have a
+    different label than before; `clamped` timestamps lay in the future."""
 
     accepted: int
     updated: int
-    unknown_ids: list[str]
+    pending: int = 0
+    pending_ids: list[str] = field(default_factory=list)
+    clamped: int = 0
 
 
 def parse_feedback(body: bytes, content_type: str, now_ns: int | None = None) -> list[FeedbackRecord]:
@@ -150,29 +163,103 @@ def _timestamp(value: Any, now: int, where: str) -> int:
     return min(int(seconds * 10**9), 2**63 - 1)
 
 
-def store_feedback(writer: FeedbackWriter, records: list[FeedbackRecord], now_ns: int | None = None) -> FeedbackOutcome:
-    """Resolve ids, store the records of known predictions, report the rest."""
-    spans = sorted({(r.trace_id, r.span_id) for r in records if not r.prediction_id})
-    by_span = writer.prediction_ids_of_spans(spans)
-    resolved = [(r, r.prediction_id or by_span.get((r.trace_id, r.span_id), "")) for r in records]
-    known = writer.known_predictions(sorted({pid for _, pid in resolved if pid}))
-    kept = [(r, pid) for r, pid in resolved if pid in known]
-    unknown = list(dict.fromkeys(r.key for r, pid in resolved if pid not in known))
-    seen = writer.labelled(sorted({pid for _, pid in kept}))
-    updated = 0
-    for _, pid in kept:
-        updated += pid in seen
-        seen.add(pid)
+class FeedbackStore(FeedbackWriter, PendingFeedbackStore, Protocol):
+    """What feedback needs of the store."""
+
+
+def store_feedback(store: FeedbackStore, records: list[FeedbackRecord], now_ns: int | None = None) -> FeedbackOutcome:
+    """Store labels of known predictions, keep the others pending; count real changes."""
     received = now_ns if now_ns is not None else time.time_ns()
-    writer.write_feedback(pa.table({
-        "PredictionId": pa.array([pid for _, pid in kept], pa.string()),
-        "Label": pa.array([r.label for r, _ in kept], pa.string()),
-        "LabelValue": pa.array([_number(r.label) for r, _ in kept], pa.float64()),
-        "Timestamp": pa.array([r.timestamp_ns for r, _ in kept], pa.timestamp("ns", tz="UTC")),
-        # One nanosecond apart: of two labels with the same timestamp, the later record wins.
-        "ReceivedAt": pa.array([received + i for i in range(len(kept))], pa.timestamp("ns", tz="UTC")),
-    }))
-    return FeedbackOutcome(len(kept), updated, unknown)
+    clamped = [replace(r, timestamp_ns=received) if r.timestamp_ns > received + FUTURE_SKEW_NS else r for r in records]
+    resolved = _resolve(store, clamped)
+    kept = [(r, pid) for r, pid in resolved if pid]
+    waiting = [r for r, pid in resolved if not pid]
+    updated = _changed(store.latest_labels(sorted({pid for _, pid in kept})), kept)
+    store.write_feedback(_feedback_rows(kept, [received + i for i in range(len(kept))]))
+    store.write_pending_feedback(_pending_rows(waiting, received + len(kept)))
+    return FeedbackOutcome(
+        len(records), updated, len(waiting), list(dict.fromkeys(r.key for r in waiting))[:MAX_LISTED],
+        sum(a is not b for a, b in zip(records, clamped)),
+    )
+
+
+def _resolve(store: FeedbackWriter, records: list[FeedbackRecord]) -> list[tuple[FeedbackRecord, str]]:
+    """Each record with its stored prediction's id, or '' when that prediction is not stored yet."""
+    spans = sorted({(r.trace_id, r.span_id) for r in records if not r.prediction_id})
+    by_span = store.prediction_ids_of_spans(spans)
+    named = [(r, r.prediction_id or by_span.get((r.trace_id, r.span_id), "")) for r in records]
+    known = store.known_predictions(sorted({pid for _, pid in named if pid}))
+    return [(r, pid if pid in known else "") for r, pid in named]
+
+
+def _changed(before: dict[str, tuple[str, int]], kept: list[tuple[FeedbackRecord, str]]) -> int:
+    """Predictions whose winning label (latest timestamp; on a tie the later record) differs
+    from the one they had."""
+    winning = dict(before)
+    for record, pid in kept:
+        current = winning.get(pid)
+        if current is None or record.timestamp_ns >= current[1]:
+            winning[pid] = (record.label, record.timestamp_ns)
+    return sum(pid in before and winning[pid][0] != before[pid][0] for pid in winning)
+
+
+def _feedback_rows(pairs: list[tuple[FeedbackRecord, str]], received: list[int]) -> pa.Table:
+    # Received one nanosecond apart: of two labels with the same timestamp, the later record wins.
+    return pa.table({
+        "PredictionId": pa.array([pid for _, pid in pairs], pa.string()),
+        "Label": pa.array([r.label for r, _ in pairs], pa.string()),
+        "LabelValue": pa.array([_number(r.label) for r, _ in pairs], pa.float64()),
+        "Timestamp": pa.array([r.timestamp_ns for r, _ in pairs], pa.timestamp("ns", tz="UTC")),
+        "ReceivedAt": pa.array(received, pa.timestamp("ns", tz="UTC")),
+    })
+
+
+def _pending_rows(records: list[FeedbackRecord], first_received: int) -> pa.Table:
+    rows = _feedback_rows([(r, r.prediction_id) for r in records], [first_received + i for i in range(len(records))])
+    return rows.add_column(1, "TraceId", pa.array([r.trace_id for r in records], pa.string())).add_column(
+        2, "SpanId", pa.array([r.span_id for r in records], pa.string()))
+
+
+class PendingFeedbackResolver:
+    """Moves waiting labels to `feedback` once their prediction is stored (keeping their
+    time of receipt, so the order of corrections holds) and drops those waiting longer
+    than `expiry_s`. Runs every `period_s` on a background thread."""
+
+    def __init__(self, store: FeedbackStore, expiry_s: float, period_s: float = 1.0) -> None:
+        self._store, self._expiry_ns = store, int(expiry_s * 1e9)
+        self.stats: Counter[str] = Counter()
+        self._worker = PeriodicWorker("spanwise-feedback", self.tick, period_s, self.stats)
+
+    def start(self) -> None:
+        self._worker.start()
+
+    def shutdown(self) -> None:
+        self._worker.shutdown()
+
+    def tick(self, now_ns: int | None = None) -> int:
+        """One pass; returns how many labels found their prediction."""
+        now = now_ns if now_ns is not None else time.time_ns()
+        self.stats["expired"] += self._store.expire_pending_feedback(now - self._expiry_ns)
+        rows = self._store.pending_feedback(RESOLVE_BATCH)
+        if not rows.num_rows:
+            return 0
+        records = [FeedbackRecord(r["Label"], r["Timestamp"], r["PredictionId"], r["TraceId"], r["SpanId"])
+                   for r in rows.to_pylist()]
+        found = [(i, pid) for i, (_, pid) in enumerate(_resolve(self._store, records)) if pid]
+        if not found:
+            return 0
+        matched = rows.take([i for i, _ in found])
+        received = matched.column("ReceivedAt").to_pylist()
+        self._store.write_feedback(_feedback_rows([(records[i], pid) for i, pid in found], received))
+        self._store.forget_pending_feedback(matched)
+        self.stats["resolved"] += len(found)
+        return len(found)
+
+    def status(self) -> dict[str, Any]:
+        """Waiting labels (count, age of the oldest) and what the resolver did."""
+        waiting = self._store.pending_feedback_stats()
+        age = (time.time_ns() - waiting.oldest_received_ns) / 1e9 if waiting.oldest_received_ns else None
+        return {"pending": waiting.count, "oldest_pending_age_s": age, **self.stats}
 
 
 def _number(label: str) -> float | None:

@@ -13,14 +13,14 @@ from typing import Any, Protocol
 from spanwise.analyze import quality
 from spanwise.analyze.feedback import FeedbackOutcome, FeedbackRecord, store_feedback
 from spanwise.errors import InvalidQuery, NotFound
-from spanwise.store.api import FeedbackWriter, ModelReader, ModelVersionInfo, PredictionPoint, QualityQuery
+from spanwise.store.api import FeedbackWriter, ModelReader, ModelVersionInfo, PendingFeedbackStore, PredictionPoint, QualityQuery
 
 MAX_POINTS = 11_000
 MAX_LINKED = 1_000
 _MAP_FIELDS = {"Features": "features", "StringFeatures": "string_features", "Scores": "scores", "Attributions": "attributions"}
 
 
-class ModelStore(ModelReader, FeedbackWriter, Protocol):
+class ModelStore(ModelReader, FeedbackWriter, PendingFeedbackStore, Protocol):
     """What the service needs of a store."""
 
 

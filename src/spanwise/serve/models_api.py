@@ -4,6 +4,7 @@ description (each docstring's YAML after `---`)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from starlette.requests import Request
@@ -127,14 +128,16 @@ def model_routes(models: ModelService) -> list[Route]:
         summary: Ground-truth labels for earlier predictions (JSON array or CSV with a header).
         description: >
           Each record has prediction_id (or trace_id and span_id), label (class or number) and
-          optionally timestamp (Unix seconds or ISO 8601; default now). The latest timestamp
-          wins per prediction. Records of unknown predictions are not stored and are listed
-          in unknown_ids. Answers {accepted, updated, unknown_ids}.
+          optionally timestamp (Unix seconds or ISO 8601; default now; more than 5 minutes
+          ahead of the server's clock is set to now and counted in `clamped`). The latest
+          timestamp wins per prediction. Labels of predictions not stored yet wait for them
+          (`pending`, the first 100 in `pending_ids`; nothing to resend). Answers {accepted,
+          updated (predictions whose label changed), pending, pending_ids, clamped}.
         requestBody: {content: {application/json: {}, text/csv: {}}}
         responses: {200: {description: outcome}, 400: {description: malformed body (item or line named)}, 413: {description: body too large}}
         """
         outcome = models.add_feedback(parse_feedback(body, content_type))
-        return {"accepted": outcome.accepted, "updated": outcome.updated, "unknown_ids": outcome.unknown_ids}
+        return dataclasses.asdict(outcome)
 
     return [
         Route("/api/v1/models", endpoint(inventory)),

@@ -26,6 +26,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from spanwise.config import Config
 from spanwise.errors import ConfigError
 from spanwise.analyze.drift import DriftService
+from spanwise.analyze.feedback import PendingFeedbackResolver
 from spanwise.analyze.labelled import LabelledService
 from spanwise.analyze.model_analytics import ModelAnalyticsService
 from spanwise.analyze.models import ModelService
@@ -70,6 +71,7 @@ from spanwise.store.api import (
     LogStore,
     OtlpMetricStore,
     ModelReader,
+    PendingFeedbackStore,
     ScoreReader,
     SignalStore,
     TailSamplingStore,
@@ -130,6 +132,7 @@ class _Components:
     logs: LogIngestService | None = None
     metrics: MetricIngestService | None = None
     scheduler: SignalScheduler | None = None
+    resolver: PendingFeedbackResolver | None = None
 
     def otlp_signals(self) -> list[OtlpSignal]:
         """What the OTLP receivers accept: traces, and logs and metrics when the store keeps them."""
@@ -153,6 +156,7 @@ class _Components:
             "replayed_rows": self.committer.replayed_rows,
             "pending_bytes": self.committer.pending_bytes,
             "quarantine": dataclasses.asdict(self.committer.quarantined),
+            "feedback": self.resolver.status() if self.resolver else {},
         }
 
     def shutdown(self) -> None:
@@ -165,6 +169,8 @@ class _Components:
             self.decider.shutdown()
         if self.scheduler:
             self.scheduler.shutdown()
+        if self.resolver:
+            self.resolver.shutdown()
         self.store.shutdown()
 
 
@@ -237,7 +243,11 @@ class SpanwiseServer:
         logs = LogIngestService(store, LogRedaction.from_config(self.config), window) if isinstance(store, LogStore) else None
         metrics = MetricIngestService(store, window) if isinstance(store, OtlpMetricStore) else None
         ingest = IngestService(chain, committer, window)
-        return _Components(store, committer, chain, forwarder, decider, ingest, logs, metrics)
+        resolver = None
+        if isinstance(store, FeedbackWriter) and isinstance(store, PendingFeedbackStore):
+            resolver = PendingFeedbackResolver(store, self.config.models.feedback_expiry_s)
+            resolver.start()
+        return _Components(store, committer, chain, forwarder, decider, ingest, logs, metrics, resolver=resolver)
 
     def _query_app(self, parts: "_Components") -> Starlette:
         """Port 16686: the Jaeger API, the native API, Prometheus metrics and the web UI."""

@@ -522,6 +522,42 @@ class FeedbackWriter(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class PendingFeedbackStats:
+    """Labels waiting for their prediction: how many, and when the oldest arrived."""
+
+    count: int
+    oldest_received_ns: int | None
+
+
+@runtime_checkable
+class PendingFeedbackStore(Protocol):
+    """Optional capability: labels whose prediction is not stored yet wait here (rows as
+    `FeedbackWriter.write_feedback` takes, plus TraceId and SpanId for labels that name
+    their prediction by span) until the resolver moves them to feedback or they expire."""
+
+    def latest_labels(self, prediction_ids: list[str]) -> dict[str, tuple[str, int]]:
+        """Prediction id -> its winning (label, timestamp ns) for the ids that have feedback."""
+        ...
+
+    def write_pending_feedback(self, rows: pa.Table) -> None: ...
+
+    def pending_feedback(self, limit: int) -> pa.Table:
+        """The oldest waiting labels, at most `limit`: PredictionId, TraceId, SpanId, Label,
+        Timestamp and ReceivedAt (both Unix ns, int64)."""
+        ...
+
+    def forget_pending_feedback(self, rows: pa.Table) -> None:
+        """Remove these waiting labels (rows as `pending_feedback` returned them)."""
+        ...
+
+    def expire_pending_feedback(self, received_before_ns: int) -> int:
+        """Remove labels that arrived before the time; returns how many."""
+        ...
+
+    def pending_feedback_stats(self) -> PendingFeedbackStats: ...
+
+
 @runtime_checkable
 class DriftReader(Protocol):
     """Optional capability: distribution profiles of a model's features, outputs and labels

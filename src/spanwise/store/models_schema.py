@@ -10,6 +10,9 @@ delivery wins).
 from __future__ import annotations
 
 FEEDBACK_TABLE = "feedback"
+#: Labels whose prediction is not stored yet (it may be on its way, or sampled... never
+#: sent): kept until it arrives, then moved to `feedback`, or until they expire.
+PENDING_FEEDBACK_TABLE = "feedback_pending"
 
 
 def statements(retention_days: int | None = None) -> list[str]:
@@ -24,5 +27,15 @@ def statements(retention_days: int | None = None) -> list[str]:
             ReceivedAt DateTime64(9) CODEC(Delta, ZSTD(1))
         ) ENGINE = ReplacingMergeTree(Timestamp)
         ORDER BY PredictionId
-        {ttl}"""
+        {ttl}""",
+        f"""CREATE TABLE IF NOT EXISTS {PENDING_FEEDBACK_TABLE} (
+            PredictionId String,
+            TraceId String,
+            SpanId String,
+            Label String,
+            LabelValue Nullable(Float64),
+            Timestamp DateTime64(9),
+            ReceivedAt DateTime64(9)
+        ) ENGINE = MergeTree
+        ORDER BY ReceivedAt""",
     ]

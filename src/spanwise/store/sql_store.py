@@ -37,6 +37,8 @@ from spanwise.store.api import (
     TraceSummary,
 )
 from spanwise.store.sql_drift import SqlDriftReader
+from spanwise.store.sql_estimation import SqlScores
+from spanwise.store.sql_feedback import SqlFeedback
 from spanwise.store.sql_metrics import SqlMetricsReader
 from spanwise.store.sql_labelled import SqlLabelledReader
 from spanwise.store.sql_logs import SqlLogs
@@ -95,7 +97,8 @@ _SUMMARY_SELECT = (
 
 
 class SqlTraceStore(
-    SqlMetricsReader, SqlModelReader, SqlLabelledReader, SqlDriftReader, SqlModelAnalytics, SqlSignals, SqlLogs, SqlOtlpMetrics, ABC
+    SqlMetricsReader, SqlModelReader, SqlLabelledReader, SqlDriftReader, SqlModelAnalytics, SqlSignals, SqlLogs, SqlOtlpMetrics,
+    SqlScores, SqlFeedback, ABC,
 ):
     """TraceStore (and MetricsReader, ModelReader, FeedbackWriter) over any ClickHouse engine; subclasses provide the
     connection. `metrics` says which span metrics the store's views compute."""
