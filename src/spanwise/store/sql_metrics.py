@@ -6,10 +6,11 @@ explicitly rather than relying on `SummingMergeTree` merges having happened.
 
 Series limits and staleness are applied here, when `/metrics` reads the totals, not at
 ingest: the views stay plain GROUP BYs (ingest stays fast and exact), and one query
-ranks series by observations with window functions and folds every series past the
-limit into one overflow series per metric. A series is recent when the per-minute table
-has a row of it at or after the cut-off (the minute of a span's start), so the scrape
-reads the totals plus only the recent minutes.
+keeps the series with the most observations (`LIMIT n BY`) and folds every other into
+one overflow series per metric. A series is recent when the per-minute table has a row
+of it at or after the cut-off (the minute of a span's start), so the scrape reads the
+totals plus only the recent minutes. The cost of a scrape still grows with the series
+ever stored (about 1 s per 100,000), not with the answer, which stays bounded.
 """
 
 from __future__ import annotations
