@@ -128,3 +128,9 @@ def test_an_over_limit_query_is_503_with_a_message(limited_server: SpanwiseProce
     assert jaeger.status_code == 503, jaeger.text
     assert limited_server.query("/api/v1/health").status_code == 200
     assert limited_server.query("/api/v1/services").status_code == 200  # small reads still work
+
+
+def test_jaeger_dependencies_with_a_huge_end_is_400(server: SpanwiseProcess) -> None:
+    answer = server.query("/api/dependencies", endTs=str(10**18), lookback="1000")
+    assert answer.status_code == 400, answer.text
+    assert server.query("/api/dependencies", lookback=str(10**15)).status_code == 200  # clamped to 7 days

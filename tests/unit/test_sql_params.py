@@ -42,6 +42,8 @@ def test_quoted_and_array_literal() -> None:
 def test_bind_escapes_strings_only() -> None:
     bound = bind({"s": "a\\b", "n": 5, "x": 1.5, "a": array_literal(["a\\b"])})
     assert bound == {"s": "a\\\\b", "n": 5, "x": 1.5, "a": "['a\\\\b']"}
+    with pytest.raises(InvalidQuery, match="end"):
+        bind({"end": 10**30})
 
 
 @pytest.mark.parametrize("value", VALUES)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from spanwise.errors import InvalidQuery
+
 _ESCAPED_FORMAT = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -36,9 +38,12 @@ def array_literal(values: list[str]) -> Literal:
 
 
 def bind(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Query parameters as the engine must receive them: plain strings escaped,
-    literals and numbers unchanged."""
-    return {
-        name: escape_param(value) if isinstance(value, str) and not isinstance(value, Literal) else value
-        for name, value in params.items()
-    }
+    """Query parameters as the engine must receive them: plain strings escaped, literals
+    and numbers unchanged. An integer no 64-bit column holds is the caller's error (the
+    engine would silently wrap it around)."""
+    bound = {}
+    for name, value in params.items():
+        if isinstance(value, int) and not -(2**63) <= value < 2**64:
+            raise InvalidQuery(f"{name}: {value} is out of range for a 64-bit integer")
+        bound[name] = escape_param(value) if isinstance(value, str) and not isinstance(value, Literal) else value
+    return bound
