@@ -8,6 +8,8 @@ cd "$ROOT"
 # Playwright, which must not download a browser of its own here).
 missing=()
 command -v prometheus >/dev/null || missing+=(prometheus)
+# A real Alertmanager receives Spanwise's alerts (tests/e2e/test_alerts_alertmanager.py).
+command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
 [ -x /usr/bin/chromium ] || missing+=(chromium fonts-liberation)
 if [ ${#missing[@]} -gt 0 ]; then
   { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } \
