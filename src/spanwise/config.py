@@ -17,7 +17,7 @@ from typing import Any, Mapping, Union, get_args, get_origin, get_type_hints
 import yaml
 
 from spanwise.errors import ConfigError
-from spanwise.model import metrics as metrics_model
+from spanwise.model import alert_rules, metrics as metrics_model
 from spanwise.model.time_window import TimeWindow
 
 
@@ -402,6 +402,7 @@ class Config:
     forward: ForwardConfig = field(default_factory=ForwardConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
+    alerts: alert_rules.AlertsConfig = field(default_factory=alert_rules.AlertsConfig)
 
 
 def load_config(

@@ -1,0 +1,201 @@
+"""Alert rules and receivers as typed values: the `alerts` section of the configuration and
+the body of `POST /api/v1/alerts/rules` (both are built by `spanwise.config.load_config`, so
+every error names its field, e.g. `alerts.rules[0].condition.op`). Evaluation lives in
+`spanwise.alerts`; this module only says what a valid rule is.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+#: What a rule can watch, and the metrics of each kind.
+QUERY_METRICS: dict[str, tuple[str, ...]] = {
+    # per service (or per operation when `service` is set or `by: operation`), from stored spans
+    "span_metric": ("rate", "count", "errors", "error_rate", "p50_ms", "p95_ms", "p99_ms"),
+    # per model and version, from the predictions table
+    "model_metric": ("predictions", "rate", "errors", "error_rate", "p50_ms", "p95_ms", "p99_ms"),
+    # the latest stored model signal in the window (spanwise.analyze.signals); `metric` is the signal name
+    "model_signal": ("drift", "missing_rate", "accuracy", "mae", "label_coverage", "estimated_accuracy",
+                     "estimated_f1", "estimated_roc_auc", "estimate_trustworthy"),
+    # log records matching `search` (body text), `severity` and `service`, per service
+    "logs": ("count", "rate"),
+}
+CONDITIONS = ("threshold", "absence", "rate_of_change", "anomaly")
+OPERATORS = (">", "<", "outside")
+RECEIVER_TYPES = ("alertmanager", "webhook", "slack", "email")
+_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+_LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+@dataclass(frozen=True)
+class AlertQuery:
+    """What a rule watches over the last `window_s` seconds. Empty filters mean every
+    service/model/feature, and then each one is its own alert (label set)."""
+
+    kind: str
+    metric: str = ""
+    service: str = ""
+    operation: str = ""
+    by: str = ""  # span_metric: "service" (default) or "operation"
+    model: str = ""
+    version: str = ""
+    feature: str = ""  # model_signal: one feature; empty: every feature, one alert each
+    search: str = ""  # logs: text in the body
+    severity: str = ""  # logs: minimum severity (WARN, ERROR, 1-24)
+    window_s: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in QUERY_METRICS:
+            raise ValueError(f"kind: must be one of {', '.join(QUERY_METRICS)}, got {self.kind!r}")
+        if self.metric not in QUERY_METRICS[self.kind]:
+            raise ValueError(f"metric: {self.kind} watches {', '.join(QUERY_METRICS[self.kind])}, got {self.metric!r}")
+        if self.by not in ("", "service", "operation"):
+            raise ValueError(f"by: service or operation, got {self.by!r}")
+        if self.by == "operation" and not self.service:
+            raise ValueError("by: operation needs a service")
+        if self.kind == "model_signal" and not self.model:
+            raise ValueError("model: a model_signal rule names its model")
+        if not 1 <= self.window_s <= 7 * 86_400:
+            raise ValueError("window_s: between 1 and 604800 seconds")
+
+
+@dataclass(frozen=True)
+class AlertCondition:
+    """When a value is bad. `threshold`: value `op` threshold (`outside`: below `low` or
+    above `high`); `rate_of_change`: the relative change against the previous window
+    ((now - before) / |before|) `op` threshold; `absence`: no data in the window;
+    `anomaly`: the robust z-score of the value against the same window on each of the
+    previous `baseline_days` days ((value - median) / (1.4826 MAD)) `op` threshold, only
+    when the window has `min_samples` events and at least `min_baseline` days had them too.
+    `resolve_threshold` (hysteresis): an active alert resolves only once the value is back
+    past it (below it for `>`, above it for `<`)."""
+
+    type: str = "threshold"
+    op: str = ">"
+    threshold: float = 0.0
+    low: float | None = None
+    high: float | None = None
+    resolve_threshold: float | None = None
+    min_samples: int = 0
+    baseline_days: int = 7
+    min_baseline: int = 3
+    lookback_s: float = 3600.0  # absence without a filter: who sent data in this time before the window
+
+    def __post_init__(self) -> None:
+        if self.type not in CONDITIONS:
+            raise ValueError(f"type: must be one of {', '.join(CONDITIONS)}, got {self.type!r}")
+        if self.op not in OPERATORS:
+            raise ValueError(f"op: must be one of {', '.join(OPERATORS)}, got {self.op!r}")
+        if self.op == "outside" and (self.low is None or self.high is None or self.low > self.high):
+            raise ValueError("low, high: op outside needs low <= high")
+        if self.resolve_threshold is not None and self.op != "outside":
+            wrong = self.resolve_threshold > self.threshold if self.op == ">" else self.resolve_threshold < self.threshold
+            if wrong:
+                raise ValueError(f"resolve_threshold: must not be {'above' if self.op == '>' else 'below'} the threshold")
+        if self.min_samples < 0 or not 1 <= self.baseline_days <= 60 or not 1 <= self.min_baseline <= self.baseline_days:
+            raise ValueError("min_samples: not negative; baseline_days: 1-60; min_baseline: 1 to baseline_days")
+        if self.lookback_s <= 0:
+            raise ValueError("lookback_s: must be positive")
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """One rule. It is evaluated every `interval_s`; a label set whose condition holds is
+    pending, and firing once it held for `for_s`. `labels` are added to every alert;
+    `annotations` (summary, description, ...) may use `{{ $value }}` and
+    `{{ $labels.<name> }}`. `receivers` names where it is sent (empty: every receiver)."""
+
+    name: str
+    query: AlertQuery
+    condition: AlertCondition = field(default_factory=AlertCondition)
+    interval_s: float = 60.0
+    for_s: float = 0.0
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    receivers: list[str] = field(default_factory=list)
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(f"name: 1-128 letters, digits or _ . : -, got {self.name!r}")
+        if not 0.1 <= self.interval_s <= 86_400 or not 0 <= self.for_s <= 7 * 86_400:
+            raise ValueError("interval_s: 0.1 to 86400; for_s: 0 to 604800")
+        bad = [key for key in self.labels if not _LABEL.match(key) or key == "alertname"]
+        if bad:
+            raise ValueError(f"labels: invalid label name(s) {', '.join(bad)} (alertname is set by Spanwise)")
+
+
+@dataclass(frozen=True)
+class ReceiverConfig:
+    """Where notifications go. `alertmanager`: `url` is the Alertmanager's base URL (its v2
+    API); `webhook`: JSON POSTed to `url`, signed with HMAC-SHA256 of the body under
+    `secret` (or the variable named by `secret_env`) in `X-Spanwise-Signature: sha256=<hex>`;
+    `slack`: an incoming-webhook `url`; `email`: SMTP `smtp_host`:`smtp_port` from `sender`
+    to `to`, with STARTTLS when `starttls` and login when `username` is set (password in
+    `password` or the variable named by `password_env`). A failed send is retried
+    `max_retries` times, waiting `backoff_s`, doubling up to 60 s."""
+
+    name: str
+    type: str
+    url: str = ""
+    secret: str = ""
+    secret_env: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 25
+    starttls: bool = False
+    username: str = ""
+    password: str = ""
+    password_env: str = ""
+    sender: str = "spanwise@localhost"
+    to: list[str] = field(default_factory=list)
+    timeout_s: float = 10.0
+    max_retries: int = 3
+    backoff_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(f"name: 1-128 letters, digits or _ . : -, got {self.name!r}")
+        if self.type not in RECEIVER_TYPES:
+            raise ValueError(f"type: must be one of {', '.join(RECEIVER_TYPES)}, got {self.type!r}")
+        if self.type != "email" and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"url: a {self.type} receiver needs an http(s) URL, got {self.url!r}")
+        if self.type == "email" and not (self.smtp_host and self.to):
+            raise ValueError("smtp_host, to: an email receiver needs a server and recipients")
+        if self.max_retries < 0 or self.backoff_s < 0 or self.timeout_s <= 0:
+            raise ValueError("max_retries, backoff_s: not negative; timeout_s: positive")
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    """Alerting (spanwise.alerts): rules are checked every `tick_s` and each runs on its own
+    `interval_s`. A notification goes out per state change (firing, resolved), alerts of one
+    rule that change in the same evaluation go out together, and a still-firing alert is
+    re-sent every `repeat_interval_s` (to Alertmanager every `alertmanager_resend_s`, with
+    endsAt four times that ahead, as Prometheus does). At most `max_alerts_per_rule` label
+    sets are tracked per rule (the rest are counted as dropped); history is kept
+    `history_days`. `external_url` is this server's address as users reach it (links)."""
+
+    enabled: bool = True
+    tick_s: float = 5.0
+    rules: list[AlertRule] = field(default_factory=list)
+    receivers: list[ReceiverConfig] = field(default_factory=list)
+    repeat_interval_s: float = 4 * 3600.0
+    alertmanager_resend_s: float = 60.0
+    max_alerts_per_rule: int = 1000
+    history_days: int = 30
+    external_url: str = ""
+
+    def __post_init__(self) -> None:
+        names = [r.name for r in self.rules]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"rules: names must be unique, repeated: {', '.join(twice)}")
+        receivers = {r.name for r in self.receivers}
+        unknown = sorted({n for r in self.rules for n in r.receivers} - receivers)
+        if unknown:
+            raise ValueError(f"rules: unknown receiver(s) {', '.join(unknown)}")
+        if not 0.1 <= self.tick_s <= 3600 or self.repeat_interval_s <= 0 or self.alertmanager_resend_s <= 0:
+            raise ValueError("tick_s: 0.1 to 3600; repeat_interval_s, alertmanager_resend_s: positive")
+        if self.max_alerts_per_rule <= 0 or self.history_days <= 0:
+            raise ValueError("max_alerts_per_rule, history_days: positive")
