@@ -45,6 +45,7 @@ from spanwise.store.sql_logs import SqlLogs
 from spanwise.store.sql_otlp_metrics import SqlOtlpMetrics
 from spanwise.store.sql_model_analytics import SqlModelAnalytics
 from spanwise.store.sql_signals import SqlSignals
+from spanwise.store.sql_alerts import SqlAlerts
 from spanwise.store.sql_models import SqlModelReader
 from spanwise.store.sql_params import array_literal
 
@@ -98,7 +99,7 @@ _SUMMARY_SELECT = (
 
 class SqlTraceStore(
     SqlMetricsReader, SqlModelReader, SqlLabelledReader, SqlDriftReader, SqlModelAnalytics, SqlSignals, SqlLogs, SqlOtlpMetrics,
-    SqlScores, SqlFeedback, ABC,
+    SqlScores, SqlFeedback, SqlAlerts, ABC,
 ):
     """TraceStore (and MetricsReader, ModelReader, FeedbackWriter) over any ClickHouse engine; subclasses provide the
     connection. `metrics` says which span metrics the store's views compute."""

@@ -1,0 +1,24 @@
+"""The alerting capability of a store (implemented by `store.sql_alerts.SqlAlerts`)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class AlertStore(Protocol):
+    """Optional capability: alerting's state (spanwise.alerts). Objects (rules made through
+    the API, per-label-set alert state, silences) are JSON bodies keyed by (kind, key); a
+    put replaces the body and a None body deletes; reads see the newest write."""
+
+    def put_alert_objects(self, kind: str, bodies: dict[str, str | None]) -> None: ...
+
+    def alert_objects(self, kind: str) -> dict[str, str]: ...
+
+    def append_alert_history(self, rows: list[dict[str, Any]]) -> None:
+        """Append state changes: at_ms, rule, fingerprint, from_state, to_state, value, labels (JSON)."""
+        ...
+
+    def alert_history(self, start_ns: int, end_ns: int, rule: str = "", limit: int = 1000) -> list[dict[str, Any]]:
+        """State changes in [start, end], newest first, at most `limit`."""
+        ...

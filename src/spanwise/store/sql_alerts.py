@@ -1,0 +1,95 @@
+"""SQL for alerting's state (`AlertStore` in store/api.py); tables in `alerts_schema`."""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import abstractmethod
+from typing import Any
+
+import pyarrow as pa
+
+from spanwise.store import alerts_schema
+from spanwise.store.alerts_schema import HISTORY_TABLE, OBJECTS_TABLE
+
+_OBJECT_SCHEMA = pa.schema([("Kind", pa.string()), ("Key", pa.string()), ("Version", pa.uint64()),
+                            ("Deleted", pa.uint8()), ("Body", pa.string())])
+_HISTORY_SCHEMA = pa.schema([("At", pa.timestamp("ms", tz="UTC")), ("Rule", pa.string()), ("Fingerprint", pa.string()),
+                             ("FromState", pa.string()), ("ToState", pa.string()), ("Value", pa.float64()),
+                             ("Labels", pa.string())])
+#: History kept when the store was not told otherwise (config alerts.history_days).
+DEFAULT_HISTORY_DAYS = 30
+
+
+class SqlAlerts:
+    """Versioned alert objects and alert history; the backend supplies `_execute`/`_query`/`_insert`.
+    The tables are created on first use, so stores that never alert never have them."""
+
+    _alert_tables_ready = False
+    _alert_version_lock = threading.Lock()
+    _alert_last_version = 0
+
+    @abstractmethod
+    def _execute(self, sql: str) -> None: ...
+
+    @abstractmethod
+    def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table: ...
+
+    @abstractmethod
+    def _insert(self, table: str, rows: pa.Table) -> None: ...
+
+    def prepare_alerts(self, history_days: int = DEFAULT_HISTORY_DAYS) -> None:
+        if not self._alert_tables_ready:
+            for statement in alerts_schema.statements(history_days):
+                self._execute(statement)
+            self._alert_tables_ready = True
+
+    def put_alert_objects(self, kind: str, bodies: dict[str, str | None]) -> None:
+        """Write (or, for a None body, delete) objects of one kind in one insert."""
+        if not bodies:
+            return
+        self.prepare_alerts()
+        rows = [{"Kind": kind, "Key": key, "Version": self._next_version(), "Deleted": int(body is None),
+                 "Body": body or ""} for key, body in bodies.items()]
+        self._insert(OBJECTS_TABLE, pa.Table.from_pylist(rows, _OBJECT_SCHEMA))
+
+    def alert_objects(self, kind: str) -> dict[str, str]:
+        """The newest body of every live object of `kind`."""
+        self.prepare_alerts()
+        rows = self._query(
+            f"""SELECT Key AS key, argMax(Body, Version) AS body, argMax(Deleted, Version) AS deleted
+            FROM {OBJECTS_TABLE} WHERE Kind = {{kind:String}} GROUP BY Key""",
+            {"kind": kind},
+        ).to_pylist()
+        return {r["key"]: r["body"] for r in rows if not r["deleted"]}
+
+    def append_alert_history(self, rows: list[dict[str, Any]]) -> None:
+        """Rows with at_ms, rule, fingerprint, from_state, to_state, value, labels (JSON)."""
+        if not rows:
+            return
+        self.prepare_alerts()
+        columns = {"At": [r["at_ms"] for r in rows], "Rule": [r["rule"] for r in rows],
+                   "Fingerprint": [r["fingerprint"] for r in rows], "FromState": [r["from_state"] for r in rows],
+                   "ToState": [r["to_state"] for r in rows], "Value": [r["value"] for r in rows],
+                   "Labels": [r["labels"] for r in rows]}
+        self._insert(HISTORY_TABLE, pa.table({name: pa.array(columns[name], _HISTORY_SCHEMA.field(name).type)
+                                              for name in _HISTORY_SCHEMA.names}))
+
+    def alert_history(self, start_ns: int, end_ns: int, rule: str = "", limit: int = 1000) -> list[dict[str, Any]]:
+        """State changes in [start, end], newest first."""
+        self.prepare_alerts()
+        return self._query(
+            f"""SELECT toInt64(toUnixTimestamp64Milli(At)) AS at_ms, Rule AS rule, Fingerprint AS fingerprint,
+                   FromState AS from_state, ToState AS to_state, Value AS value, Labels AS labels
+            FROM {HISTORY_TABLE}
+            WHERE At >= fromUnixTimestamp64Nano({{lo:Int64}}) AND At <= fromUnixTimestamp64Nano({{hi:Int64}})
+              AND ({{rule:String}} = '' OR Rule = {{rule:String}})
+            ORDER BY At DESC LIMIT {{limit:UInt32}}""",
+            {"lo": start_ns, "hi": end_ns, "rule": rule, "limit": limit},
+        ).to_pylist()
+
+    def _next_version(self) -> int:
+        """Microseconds since the epoch, strictly increasing within this process."""
+        with SqlAlerts._alert_version_lock:
+            SqlAlerts._alert_last_version = max(time.time_ns() // 1000, SqlAlerts._alert_last_version + 1)
+            return SqlAlerts._alert_last_version
