@@ -6,6 +6,7 @@ per the OTLP spec without losing the good records."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Iterator
 
 import httpx
@@ -101,7 +102,7 @@ def test_search_by_severity_text_and_service(server: SpanwiseProcess, traces: di
 
 def test_json_logs_with_hex_ids_and_a_bad_record(server: SpanwiseProcess) -> None:
     trace_id = "5b8efff798038103d269b633813fc60c"
-    record = {"timeUnixNano": "1700000000000000000", "severityNumber": 9, "severityText": "INFO",
+    record = {"timeUnixNano": str(time.time_ns() - 60 * 10**9), "severityNumber": 9, "severityText": "INFO",
               "body": {"stringValue": "json log"}, "traceId": trace_id, "spanId": "eee19b7ec3c1b174",
               "attributes": [{"key": "k", "value": {"intValue": "7"}}]}
     bad = {"timeUnixNano": "not a number", "body": {"stringValue": "lost"}}

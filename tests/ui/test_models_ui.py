@@ -121,7 +121,7 @@ def test_drift(ui) -> None:
     _drift_row(page, "amount").click()
     expect(page.locator("#drift-overlay h3")).to_have_text("amount: reference vs current")
     expect(page.locator("#chart-overlay canvas")).to_have_count(1)
-    expect(page.locator("#drift-methods")).to_contain_text("Kolmogorov–Smirnov p (decides)")
+    expect(page.locator("#drift-methods")).to_contain_text("Significant and large (decides)")
     assert "feature=amount" in page.url and "tab=drift" in page.url
     page.reload()
     expect(page.locator("#drift-overlay h3")).to_have_text("amount: reference vs current")

@@ -3,8 +3,9 @@
 Every `interval_s` (per model, from config) the scheduler computes, for each version of
 each model, the last `window_s` against its reference (the version's baseline if one is
 set, else the preceding window of equal length) and stores one row per signal and
-feature in `model_signals`: `drift` (the value of the method that decides, per
-Evidently's defaults: a p-value for KS/chi-squared, a distance otherwise; flagged when drifted),
+feature in `model_signals`: `drift` (the effect size of the default `auto` rule, Wasserstein
+/ std or Jensen-Shannon distance; flagged when the report flags the feature: significant at
+the window's size after Benjamini-Hochberg across the model's features, and large enough),
 `missing_rate` (flagged when data quality raised any issue for the feature) and, where
 labels exist, `accuracy` / `mae` and `label_coverage` (not flagged); for classifiers with
 scores, `estimated_accuracy`, `estimated_f1`, `estimated_roc_auc` (CBPE, no labels needed)

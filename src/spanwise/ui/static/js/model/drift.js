@@ -1,5 +1,6 @@
-// Drift: a heatmap of features x consecutive windows (colour: PSI, drifted cells marked by
-// each feature's test), a per-feature summary, and for the selected feature and window the
+// Drift: a heatmap of features x consecutive windows (colour: each feature's verdict, so a
+// stable feature stays green whatever the window's size; the tooltip says why a cell
+// fired), a per-feature summary, and for the selected feature and window the
 // reference and current distributions overlaid. One drift request per window with traffic,
 // in parallel; the reference is whatever the drift API chose (the newest baseline of the
 // version, else the preceding window), and the page says which.
@@ -15,14 +16,34 @@ import {
   describeReference, fetchDrift, fetchMetrics, fmtStep, fmtWindow, nsToSeconds,
 } from './range.js';
 
-const PSI_PIECES = [
-  { min: 0, max: 0.1, label: 'PSI < 0.1', color: '#cfe8d5' },
-  { min: 0.1, max: 0.2, label: '0.1 – 0.2', color: '#fbe3a0' },
-  { min: 0.2, max: 0.5, label: '0.2 – 0.5', color: '#f4a259' },
-  { min: 0.5, label: '≥ 0.5', color: '#d1495b' },
+// Cell colour: the verdict (stable; drifted; drifted by more than twice the effect floor).
+const VERDICT_PIECES = [
+  { value: 0, label: 'stable', color: '#cfe8d5' },
+  { value: 1, label: 'drifted', color: '#f4a259' },
+  { value: 2, label: 'drifted, large', color: '#d1495b' },
 ];
 const SHORT_NAMES = { ks: 'KS p', chi2: 'χ² p', psi: 'PSI', jensenshannon: 'JS', wasserstein: 'W/σ' };
-const METHOD_NAMES = { ks: 'Kolmogorov–Smirnov p', chi2: 'Chi-squared p', psi: 'PSI', jensenshannon: 'Jensen–Shannon', wasserstein: 'Wasserstein / std' };
+const METHOD_NAMES = {
+  auto: 'Significant and large', ks: 'Kolmogorov–Smirnov p', chi2: 'Chi-squared p', psi: 'PSI',
+  jensenshannon: 'Jensen–Shannon', wasserstein: 'Wasserstein / std',
+};
+const EFFECT_NAMES = { wasserstein_std: 'W/σ', jensenshannon: 'JS' };
+const TEST_NAMES = { ks: 'KS', chi2_pooled: 'χ²' };
+
+/** The deciding method in a few words: `KS p 0.003 · W/σ 0.45` or `PSI 0.31`. */
+function describeMethod(f) {
+  const m = f.methods[f.method];
+  if (!m) return '–';
+  if (f.method !== 'auto') return `${SHORT_NAMES[f.method] || f.method} ${fmtStat(m.value)}`;
+  return `${TEST_NAMES[m.test] || m.test} p ${fmtStat(m.p_value_adjusted)} · ${EFFECT_NAMES[m.effect] || m.effect} ${fmtStat(m.value)}`;
+}
+
+/** 0 stable, 1 drifted, 2 drifted by at least twice the threshold (method `auto`). */
+function level(f) {
+  if (!f.drifted) return 0;
+  const m = f.methods[f.method];
+  return f.method === 'auto' && m && m.value >= 2 * m.threshold ? 2 : 1;
+}
 
 export async function render(root, ctx) {
   const { name, state, range, isCurrent } = ctx;
@@ -67,7 +88,7 @@ export async function render(root, ctx) {
       ? note('info', `All versions selected, but the baselines belong to single versions: showing ${version} against its own baseline. Choose a version above to see another.`)
       : null,
     referencePanel(name, reports, compared, baselines.baselines, state),
-    panel('Drift per window', `Features × ${fmtStep(range.step)} windows. Colour: PSI against the reference; ● marks a window where the feature’s test flags drift; grey: traffic but nothing to compare with. Click a cell to compare its distributions.`,
+    panel('Drift per window', `Features × ${fmtStep(range.step)} windows. A cell is red or orange when the feature drifted against the reference: by default when the change is significant at that window’s size (p-values adjusted across the model’s features) and large enough to matter (hover for the test, the effect and why); grey: traffic but nothing to compare with. Click a cell to compare its distributions.`,
       compared.length ? heatEl : note('empty', 'No window has reference data to compare with: widen the time range, or set a baseline.')),
     h('div', { class: 'model-grid drift-grid' },
       panel('Features', latest !== undefined ? `Status in the latest compared window (${fmtWindow(latest, range.step)})` : 'No compared window', summaryEl),
@@ -131,11 +152,10 @@ function heatmap(el, features, reports, range, selected, choose) {
       if (report && !report.reference.rows && entry(report, feature)) uncompared.push({ value: [x, y, 0], feature, window: w });
       if (!report || !report.reference.rows) return;
       const f = entry(report, feature);
-      const psi = f?.methods?.psi?.value;
-      if (psi === undefined || psi === null) return;
+      if (!f || !f.method) return;
       data.push({
-        value: [x, y, Math.min(psi, 1)], psi, feature, window: w, drifted: f.drifted, method: f.method,
-        score: f.method ? f.methods[f.method].value : null,
+        value: [x, y, level(f)], psi: f.methods?.psi?.value, feature, window: w, drifted: f.drifted,
+        method: describeMethod(f), reason: f.note || f.reason,
         label: { show: f.drifted },
         itemStyle: f.drifted ? { borderColor: '#8a1c2b', borderWidth: 1.5 } : { borderColor: 'rgba(127,127,127,.25)', borderWidth: 1 },
       });
@@ -145,14 +165,15 @@ function heatmap(el, features, reports, range, selected, choose) {
     grid: { left: 130, right: 20, top: 40, bottom: 44 },
     xAxis: { type: 'category', data: windows.map((w) => fmtWindow(w, range.step)), splitArea: { show: false }, axisLabel: { hideOverlap: true } },
     yAxis: { type: 'category', data: features.map(displayName), inverse: true, axisLabel: { width: 118, overflow: 'truncate' } },
-    visualMap: { type: 'piecewise', seriesIndex: 0, dimension: 2, pieces: PSI_PIECES, orient: 'horizontal', top: 0, right: 10, itemWidth: 14, itemHeight: 10 },
+    visualMap: { type: 'piecewise', seriesIndex: 0, dimension: 2, pieces: VERDICT_PIECES, orient: 'horizontal', top: 0, right: 10, itemWidth: 14, itemHeight: 10 },
     tooltip: {
       formatter: (p) => {
         const d = p.data;
         if (p.seriesIndex === 1) return `<b>${esc(displayName(d.feature))}</b><br>${esc(fmtWindow(d.window, range.step))}<br>traffic, but no reference data before it`;
-        const lines = [`<b>${esc(displayName(d.feature))}</b>`, esc(fmtWindow(d.window, range.step)), `PSI ${esc(fmtNumber(d.psi))}`];
-        if (d.method) lines.push(`${esc(METHOD_NAMES[d.method] || d.method)} ${esc(fmtStat(d.score))}`);
+        const lines = [`<b>${esc(displayName(d.feature))}</b>`, esc(fmtWindow(d.window, range.step)), esc(d.method)];
+        if (d.psi !== undefined && d.psi !== null) lines.push(`PSI ${esc(fmtNumber(d.psi))}`);
         lines.push(d.drifted ? '<b>drifted</b>' : 'not drifted');
+        if (d.reason) lines.push(esc(d.reason));
         return lines.join('<br>');
       },
     },
@@ -176,7 +197,7 @@ function summaryTable(features, reports, compared, selected, choose) {
   };
   return table([
     { label: 'Feature', value: (r) => h('span', { class: 'feature-name' }, displayName(r.feature)) },
-    { label: 'Test', value: (r) => (r.f?.method ? `${SHORT_NAMES[r.f.method] || r.f.method} ${fmtStat(r.f.methods[r.f.method].value)}` : '–') },
+    { label: 'Test', value: (r) => (r.f?.method ? h('span', { title: r.f.reason || '' }, describeMethod(r.f)) : '–') },
     { label: 'PSI', class: 'num', value: (r) => (r.f?.methods?.psi ? fmtStat(r.f.methods.psi.value) : '–') },
     { label: 'Drifted', class: 'num', value: (r) => h('span', { title: 'windows where the test flags drift' }, `${r.drifted} of ${compared.length}`) },
     { label: 'Status', value: (r) => status(r.f) },
@@ -190,7 +211,8 @@ function status(f) {
   if (!f) return badge('absent', 'neutral');
   if (!f.method) return h('span', { class: 'badge drift-status', title: f.note || '' }, f.note || 'not compared');
   const extra = f.new_categories?.length ? h('span', { class: 'muted small-text' }, ` new: ${f.new_categories.join(', ')}`) : null;
-  return [h('span', { class: `badge drift-status ${f.drifted ? 'badge-error' : 'badge-ok'}` }, f.drifted ? 'drifted' : 'stable'), extra];
+  return [h('span', { class: `badge drift-status ${f.drifted ? 'badge-error' : 'badge-ok'}`, title: f.note || f.reason || '' },
+    f.drifted ? 'drifted' : 'stable'), extra];
 }
 
 let overlayChart = null;
@@ -214,10 +236,14 @@ function overlay(root, reports, active, selected, range, choose) {
 }
 
 function methodCards(f) {
-  return h('div', { class: 'method-list', id: 'drift-methods' }, Object.entries(f.methods).map(([key, m]) => card(
+  const cards = Object.entries(f.methods).map(([key, m]) => card(
     `${METHOD_NAMES[key] || key}${key === f.method ? ' (decides)' : ''}`,
-    h('span', null, fmtStat(m.value), ' ', badge(m.drifted ? 'drift' : 'ok', m.drifted ? 'error' : 'ok')),
-    `threshold ${m.threshold}`)));
+    h('span', null, key === 'auto' ? describeMethod({ ...f, method: 'auto' }) : fmtStat(m.value), ' ',
+      badge(m.drifted ? 'drift' : 'ok', m.drifted ? 'error' : 'ok')),
+    key === 'auto' ? `alpha ${m.alpha}, effect ≥ ${m.threshold}` : `threshold ${m.threshold}`));
+  const why = f.note || f.reason;
+  return h('div', { id: 'drift-methods' }, why ? h('div', { class: 'muted small-text', id: 'drift-reason' }, why) : null,
+    h('div', { class: 'method-list' }, cards));
 }
 
 /** Shares per bin (numeric: the reference's quantile bins) or per category, both sides. */
