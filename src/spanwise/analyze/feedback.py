@@ -30,7 +30,8 @@ import pyarrow as pa
 
 from spanwise.errors import MalformedPayload
 from spanwise.periodic import PeriodicWorker
-from spanwise.store.api import FeedbackWriter, PendingFeedbackStore
+from spanwise.store.api import FeedbackWriter
+from spanwise.store.labelled_api import PendingFeedbackStore
 
 MAX_FEEDBACK_RECORDS = 100_000
 #: Clock skew tolerated in a label's timestamp before it is set to the time of receipt.

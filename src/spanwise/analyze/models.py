@@ -13,7 +13,8 @@ from typing import Any, Protocol
 from spanwise.analyze import quality
 from spanwise.analyze.feedback import FeedbackOutcome, FeedbackRecord, store_feedback
 from spanwise.errors import InvalidQuery, NotFound
-from spanwise.store.api import FeedbackWriter, ModelReader, ModelVersionInfo, PendingFeedbackStore, PredictionPoint, QualityQuery
+from spanwise.store.api import FeedbackWriter, ModelReader, ModelVersionInfo, PredictionPoint, QualityQuery
+from spanwise.store.labelled_api import PendingFeedbackStore
 
 MAX_POINTS = 11_000
 MAX_LINKED = 1_000

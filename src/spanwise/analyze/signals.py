@@ -32,7 +32,8 @@ from spanwise.config import ModelsConfig
 from spanwise.errors import SpanwiseError
 from spanwise.periodic import PeriodicWorker
 from spanwise.store.analytics_api import WindowQuery
-from spanwise.store.api import QualityQuery, ScoreQuery
+from spanwise.store.api import QualityQuery
+from spanwise.store.labelled_api import ScoreQuery
 from spanwise.store.sql_signals import SIGNAL_SCHEMA
 
 log = logging.getLogger(__name__)

@@ -71,15 +71,13 @@ from spanwise.store.api import (
     LogStore,
     OtlpMetricStore,
     ModelReader,
-    PendingFeedbackStore,
-    ScoreReader,
     SignalStore,
     TailSamplingStore,
     TraceStore,
 )
 from spanwise.store.analytics_api import ModelAnalyticsReader
 from spanwise.store.ingest_log import IngestLog
-from spanwise.store.labelled_api import ConceptDriftReader, PredictionExporter
+from spanwise.store.labelled_api import ConceptDriftReader, PendingFeedbackStore, PredictionExporter, ScoreReader
 
 log = logging.getLogger(__name__)
 GRACE_SECONDS = 10.0

@@ -418,50 +418,6 @@ class QualityCounts:
     regression: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class ScoreQuery:
-    """Whose scores to summarize: windows of `step_s` (0: the whole range as one window)."""
-
-    model: str
-    version: str | None
-    start_ns: int
-    end_ns: int
-    step_s: int
-    positive_label: str
-    #: Two classes: a prediction of the other class with confidence c gives the positive
-    #: class 1 - c. Otherwise only the positive class's own score counts.
-    binary: bool = True
-
-
-@dataclass(frozen=True)
-class ScoreBucket:
-    """Predictions of one (window, version, predicted class, score bucket): how many, and
-    the sum of their positive-class probabilities (`mass`). `bucket` is the score rounded
-    to 0.01; `predicted_positive` says whether they predicted the positive class."""
-
-    start_ns: int
-    version: str
-    predicted_positive: bool
-    bucket: float
-    count: int
-    mass: float
-
-
-@runtime_checkable
-class ScoreReader(Protocol):
-    """Optional capability: the positive-class probability mass of every prediction,
-    labelled or not, for confidence-based performance estimation. Failed calls (status
-    Error) are left out; a prediction without a usable score or confidence too."""
-
-    def score_buckets(self, query: ScoreQuery) -> list[ScoreBucket]:
-        """Buckets ordered by window, version and bucket."""
-        ...
-
-    def predicted_labels(self, model: str, start_ns: int, end_ns: int, limit: int) -> list[str]:
-        """Distinct predicted labels of `model` in the range, sorted (at most `limit`)."""
-        ...
-
-
 @runtime_checkable
 class ModelReader(Protocol):
     """Optional capability: model analytics over `predictions` (100% of prediction spans,
@@ -520,42 +476,6 @@ class FeedbackWriter(Protocol):
     def write_feedback(self, rows: pa.Table) -> None:
         """Insert rows (PredictionId, Label, LabelValue, Timestamp ns, ReceivedAt ns); return once committed."""
         ...
-
-
-@dataclass(frozen=True)
-class PendingFeedbackStats:
-    """Labels waiting for their prediction: how many, and when the oldest arrived."""
-
-    count: int
-    oldest_received_ns: int | None
-
-
-@runtime_checkable
-class PendingFeedbackStore(Protocol):
-    """Optional capability: labels whose prediction is not stored yet wait here (rows as
-    `FeedbackWriter.write_feedback` takes, plus TraceId and SpanId for labels that name
-    their prediction by span) until the resolver moves them to feedback or they expire."""
-
-    def latest_labels(self, prediction_ids: list[str]) -> dict[str, tuple[str, int]]:
-        """Prediction id -> its winning (label, timestamp ns) for the ids that have feedback."""
-        ...
-
-    def write_pending_feedback(self, rows: pa.Table) -> None: ...
-
-    def pending_feedback(self, limit: int) -> pa.Table:
-        """The oldest waiting labels, at most `limit`: PredictionId, TraceId, SpanId, Label,
-        Timestamp and ReceivedAt (both Unix ns, int64)."""
-        ...
-
-    def forget_pending_feedback(self, rows: pa.Table) -> None:
-        """Remove these waiting labels (rows as `pending_feedback` returned them)."""
-        ...
-
-    def expire_pending_feedback(self, received_before_ns: int) -> int:
-        """Remove labels that arrived before the time; returns how many."""
-        ...
-
-    def pending_feedback_stats(self) -> PendingFeedbackStats: ...
 
 
 @runtime_checkable

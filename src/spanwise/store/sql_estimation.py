@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from spanwise.store.api import ScoreBucket, ScoreQuery
+from spanwise.store.labelled_api import ScoreBucket, ScoreQuery
 
 _IN_RANGE = "Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp <= fromUnixTimestamp64Nano({hi:Int64})"
 _OF_MODEL = "ModelName = {model:String} AND ({version:String} = '' OR ModelVersion = {version:String})"

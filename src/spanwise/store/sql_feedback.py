@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from spanwise.store.api import PendingFeedbackStats
+from spanwise.store.labelled_api import PendingFeedbackStats
 from spanwise.store.models_schema import FEEDBACK_TABLE, PENDING_FEEDBACK_TABLE
 from spanwise.store.sql_params import Literal, array_literal, quoted
 
