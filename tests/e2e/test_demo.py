@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from server_process import SpanwiseProcess
 
+from spanwise.demo import backfill
+
 pytestmark = pytest.mark.slow
 DURATION_S = 20
 
@@ -93,3 +95,67 @@ def test_demo_services_log_into_their_traces(server: SpanwiseProcess, demo: dict
     assert entry["body"] in [e["body"] for e in in_trace]
     span_ids = {s["spanId"] for s in _q(server, f"/api/v1/traces/{entry['traceId']}")["spans"]}
     assert entry["spanId"] in span_ids
+
+
+def test_drift_heatmap_is_green_but_for_the_drifted_feature(server: SpanwiseProcess, demo: dict[str, Any]) -> None:
+    """The drift tab's hourly windows of the last day (one drift request per window, as the
+    UI sends): stable features are never flagged, in ~35-prediction windows of either
+    churn version or of ltv; support_tickets is flagged in the drifted windows."""
+    hour, now = 3600, time.time_ns() // 10**9
+    drift_start = demo["incidents"]["drift"]["start_unix_nano"] // 10**9
+    flagged: dict[tuple[str, str], list[tuple[int, list[str]]]] = {}
+    for model, version in (("churn", "v1"), ("churn", "v2"), ("ltv", "v1")):
+        for start in range((now - 86_400) // hour * hour, now, hour):
+            report = _q(server, f"/api/v1/models/{model}/drift", version=version, start=start * 10**9,
+                        end=(start + hour) * 10**9)
+            flagged.setdefault((model, version), []).append((start, report["drifted_features"]))
+    for (model, version), windows in flagged.items():
+        stable = [(start, names) for start, names in windows if set(names) - {"support_tickets"}]
+        assert not stable, f"{model} {version}: stable features flagged: {stable}"
+        if model == "churn":
+            drifted = [start for start, names in windows if names and start >= drift_start]
+            assert len(drifted) >= 0.8 * len([s for s, _ in windows if s >= drift_start]), windows
+        else:
+            assert not any(names for _, names in windows), windows
+
+
+def test_churn_v1_is_explained_backfilled_and_live(server: SpanwiseProcess, demo: dict[str, Any]) -> None:
+    """The Explanations tab has content: SHAP (or occlusion) attributions of churn v1 over
+    the week and in the live minute, for every churn feature."""
+    week = _q(server, "/api/v1/models/churn/explanations", version="v1", lookback="7d")
+    features = [f for w in week["windows"] for f in w["features"]]
+    assert {f["name"] for f in features} == {"tenure_months", "monthly_spend", "support_tickets", "plan"}
+    explained = sum(f["count"] for f in features if f["name"] == "plan")
+    assert explained >= backfill.EXPLAINED_ROWS and all(f["mean_abs_attribution"] > 0 for f in features)
+    live = _q(server, "/api/v1/models/churn/explanations", version="v1", lookback="5m")
+    assert any(w["features"] for w in live["windows"]), live
+
+
+def test_predictions_link_to_the_training_pipeline_run(server: SpanwiseProcess, demo: dict[str, Any]) -> None:
+    """Lineage: the training pipeline run is stored and both models' predictions of the
+    week and of the live minute link to its fit steps."""
+    runs = _q(server, "/api/v1/traces", service="model-training", operation="pipeline train-models", lookback="1h")["traces"]
+    assert len(runs) == 1, runs
+    run_trace = runs[0]["traceId"]
+    linked = _q(server, f"/api/v1/lineage/{run_trace}/predictions", lookback="7d", limit=1000)["predictions"]
+    assert len(linked) == 1000
+    one = _q(server, f"/api/v1/predictions/{linked[0]['prediction_id']}")
+    assert one["lineage"] and {link["trace_id"] for link in one["lineage"]} == {run_trace}
+    recent = _q(server, f"/api/v1/lineage/{run_trace}/predictions", lookback="5m", limit=10)["predictions"]
+    assert len(recent) == 10
+
+
+def test_roc_auc_covers_every_labelled_churn_prediction_of_the_week(server: SpanwiseProcess, demo: dict[str, Any]) -> None:
+    window = _q(server, "/api/v1/models/churn/quality", task="classification", version="v1", lookback="7d",
+                positive_label="churn")["windows"][0]
+    assert window["labelled"] > 1000 and window["scored"] == window["labelled"], window
+    assert 0.5 < window["roc_auc"] <= 1.0
+
+
+def test_failed_model_calls_say_what_happened(server: SpanwiseProcess, demo: dict[str, Any]) -> None:
+    """The demo's log of a failed churn call matches its (millisecond-long) span: no
+    "timeout after 2 s" on an 8 ms trace."""
+    logs = _q(server, "/api/v1/logs", service="churn-classifier", severity="error", lookback="5m", limit=50)
+    records = logs.get("logs") or logs.get("records") or []
+    assert records and all("model server overloaded" in str(r.get("body")) for r in records), records[:3]
+    assert not any("timeout" in str(r.get("body")) for r in records)

@@ -1,7 +1,9 @@
 """Seven days of history, recorded with explicit past start and end times: the same
 services, versions, errors, slow calls and incidents as the live system, and delayed
 ground truth timestamped when it became known. Model calls are batched through the real
-models; spans are written per request through each service's own SDK instance."""
+models (churn with each class's probability, so ROC AUC covers the week, and a sample of
+churn v1 explained); predictions link to the training pipeline's fit step of their model
+version; spans are written per request through each service's own SDK instance."""
 
 from __future__ import annotations
 
@@ -15,9 +17,13 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_contex
 
 from spanwise.demo import world
 from spanwise.demo.models import Models
-from spanwise.sdk import Spanwise
+from spanwise.demo.system import OVERLOADED
+from spanwise.sdk import Spanwise, explain
+from spanwise.sdk.pipelines import LineageRef
 
 MS = 10**6
+#: Backfilled churn v1 predictions explained (SHAP is the slow part of the backfill).
+EXPLAINED_ROWS = 20
 
 
 @dataclass(frozen=True)
@@ -29,10 +35,13 @@ class History:
     versions: np.ndarray
     churn: np.ndarray
     churn_proba: np.ndarray
+    churn_scores: list[dict[str, float]]
+    attributions: dict[int, dict[str, float]]
     ltv: np.ndarray
     errors: np.ndarray
     true_churn: np.ndarray
     true_ltv: np.ndarray
+    lineage: dict[tuple[str, str], LineageRef]
 
 
 def simulate(models: Models, incidents: world.Incidents, rng: np.random.Generator, start: int, end: int,
@@ -42,6 +51,7 @@ def simulate(models: Models, incidents: world.Incidents, rng: np.random.Generato
     versions = np.array([world.version_of(int(c)) for c in frame["customer_id"]])
     churn = np.empty(requests, dtype=object)
     proba = np.zeros(requests)
+    scores: list[dict[str, float]] = [{} for _ in range(requests)]
     ltv = np.zeros(requests)
     regressed = times >= incidents.regression_start
     for version in ("v1", "v2"):
@@ -51,12 +61,29 @@ def simulate(models: Models, incidents: world.Incidents, rng: np.random.Generato
                 continue
             model = models.churn_model(version, broken)
             churn[rows] = model.predict(frame.loc[rows, world.CHURN_FEATURES])
-            proba[rows] = model.predict_proba(frame.loc[rows, world.CHURN_FEATURES]).max(axis=1)
+            probabilities = model.predict_proba(frame.loc[rows, world.CHURN_FEATURES])
+            proba[rows] = probabilities.max(axis=1)
+            classes = [str(c) for c in model.classes_]
+            for i, p in zip(np.flatnonzero(rows).tolist(), probabilities.tolist()):
+                scores[i] = dict(zip(classes, p))
         rows = versions == version
         ltv[rows] = models.ltv[version].predict(frame.loc[rows, world.LTV_FEATURES])
     errors = rng.random(requests) < 0.015
-    return History(times, frame, versions, churn, proba, ltv, errors, world.churn_labels(rng, frame),
-                   world.lifetime_value(rng, frame))
+    attributions = _explain(models, frame, np.flatnonzero((versions == "v1") & ~errors), rng)
+    return History(times, frame, versions, churn, proba, scores, attributions, ltv, errors,
+                   world.churn_labels(rng, frame), world.lifetime_value(rng, frame), models.lineage)
+
+
+def _explain(models: Models, frame: pd.DataFrame, candidates: np.ndarray,
+             rng: np.random.Generator) -> dict[int, dict[str, float]]:
+    """Attributions of `EXPLAINED_ROWS` churn v1 rows, by row index (none without an explainer)."""
+    explainer = models.explainers.get(("churn", "v1"))
+    if explainer is None or not len(candidates):
+        return {}
+    chosen = np.sort(rng.choice(candidates, min(EXPLAINED_ROWS, len(candidates)), replace=False)).tolist()
+    rows = frame.loc[chosen, world.CHURN_FEATURES]
+    found = explain.per_row(explainer(rows.to_numpy().tolist()), world.CHURN_FEATURES, len(chosen))
+    return dict(zip(chosen, found))
 
 
 def record(sdks: dict[str, Spanwise], history: History, incidents: world.Incidents, rng: np.random.Generator,
@@ -105,18 +132,21 @@ def _request(sdks: dict[str, Spanwise], h: History, i: int, t: int, row: dict[st
     churn_sdk, recorded = sdks["churn-classifier"], 0
     if h.errors[i]:
         failed = churn_sdk.tracer.start_span("predict", context=inside, start_time=at)
-        failed.set_status(Status(StatusCode.ERROR, "model server timeout"))
+        failed.set_status(Status(StatusCode.ERROR, OVERLOADED))
         failed.end(end_time=at + int(churn_ms * MS))
         for span in (api, frontend):
             span.set_status(Status(StatusCode.ERROR, "checkout failed"))
         at += int(churn_ms * MS)
     else:
         churn_sdk.record_prediction("churn", version, features={k: features[k] for k in world.CHURN_FEATURES},
-                                    label=h.churn[i], confidence=float(h.churn_proba[i]), prediction_id=f"{run_id}-churn-{i}",
-                                    start_time=at, end_time=at + int(churn_ms * MS), context=inside)
+                                    label=h.churn[i], confidence=float(h.churn_proba[i]), scores=h.churn_scores[i],
+                                    attributions=h.attributions.get(i), prediction_id=f"{run_id}-churn-{i}",
+                                    links=[h.lineage[("churn", version)]], start_time=at,
+                                    end_time=at + int(churn_ms * MS), context=inside)
         at += int(churn_ms * MS)
         sdks["ltv-regressor"].record_prediction("ltv", version, features={k: features[k] for k in world.LTV_FEATURES},
-                                                value=float(h.ltv[i]), prediction_id=f"{run_id}-ltv-{i}", start_time=at,
+                                                value=float(h.ltv[i]), prediction_id=f"{run_id}-ltv-{i}",
+                                                links=[h.lineage[("ltv", version)]], start_time=at,
                                                 end_time=at + int(ltv_ms * MS), context=inside)
         at += int(ltv_ms * MS)
         post = sdks["post-processor"].tracer.start_span("POST /decide", context=inside, kind=SpanKind.SERVER, start_time=at)

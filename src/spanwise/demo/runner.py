@@ -54,7 +54,7 @@ def run(options: DemoOptions) -> dict[str, Any]:
 
 def _run(options: DemoOptions) -> dict[str, Any]:
     rng = np.random.default_rng(options.seed)
-    trainer = Spanwise("model-training", options.endpoint, api_url=options.api_url)
+    trainer = Spanwise("model-training", options.endpoint, protocol="http/protobuf", api_url=options.api_url)
     started = time.monotonic()
     trained = models.train(trainer, rng)
     trainer.shutdown()

@@ -19,6 +19,10 @@ from spanwise.sdk import Spanwise
 
 SERVICES = ("web-frontend", "checkout-api", "feature-store", "churn-classifier", "ltv-regressor", "post-processor")
 ERROR_RATE, SLOW_RATE, STALE_RATE = 0.015, 0.03, 0.03
+#: Share of live churn v1 predictions explained (SHAP runs inside the request).
+EXPLAIN_RATE = 0.2
+#: What a failed churn call says, in its log record and its span's status.
+OVERLOADED = "model server overloaded: request rejected"
 
 
 class DemoSystem:
@@ -27,12 +31,14 @@ class DemoSystem:
     def __init__(self, endpoint: str, api_url: str, models: Models, incidents: world.Incidents, seed: int) -> None:
         # Each service logs through Python logging into its own logger, exported as OTLP logs
         # correlated with the span that is current (shown under the trace's waterfall).
-        self.sdks = {name: Spanwise(name, endpoint, api_url=api_url, resource_attributes={
+        self.sdks = {name: Spanwise(name, endpoint, protocol="http/protobuf", api_url=api_url, resource_attributes={
             "service.namespace": "spanwise-demo", "deployment.environment": "demo"},
             log_handler=_logger(name), log_level=logging.INFO) for name in SERVICES}
         self.incidents, self._rng, self._lock = incidents, np.random.default_rng(seed), threading.Lock()
         classifier, regressor = self.sdks["churn-classifier"], self.sdks["ltv-regressor"]
-        self.churn = {v: classifier.wrap(m, "churn", v) for v, m in models.churn.items()}
+        self.lineage = models.lineage
+        self.churn = {v: classifier.wrap(m, "churn", v, explainer=models.explainers.get(("churn", v)),
+                                         explain_sample_rate=EXPLAIN_RATE) for v, m in models.churn.items()}
         self.churn_broken = classifier.wrap(models.churn_v2_broken, "churn", "v2")
         self.ltv = {v: regressor.wrap(_Throttled(m, self._ltv_delay), "ltv", v) for v, m in models.ltv.items()}
         self.services = {
@@ -85,16 +91,18 @@ class DemoSystem:
     def _churn(self, body: dict[str, Any]) -> dict[str, Any]:
         version = world.version_of(int(body["customer_id"]))
         if self._random() < ERROR_RATE:
-            _logger("churn-classifier").error("model server timeout after 2 s (churn %s)", version)
-            raise ServiceError("model server timeout")
+            _logger("churn-classifier").error("%s (churn %s)", OVERLOADED, version)
+            raise ServiceError(OVERLOADED)
         model = self.churn_broken if version == "v2" and self.incidents.regressed(time.time_ns()) else self.churn[version]
         time.sleep(0.004 + 0.01 * self._random())
-        label, ids = model.predict_with_ids(pd.DataFrame([body["features"]])[world.CHURN_FEATURES])
+        label, ids = model.predict_with_ids(pd.DataFrame([body["features"]])[world.CHURN_FEATURES],
+                                            links=[self.lineage[("churn", version)]])
         return {"label": str(label[0]), "version": version, "prediction_id": ids[0]}
 
     def _ltv(self, body: dict[str, Any]) -> dict[str, Any]:
         version = world.version_of(int(body["customer_id"]))
-        value, ids = self.ltv[version].predict_with_ids(pd.DataFrame([body["features"]])[world.LTV_FEATURES])
+        value, ids = self.ltv[version].predict_with_ids(pd.DataFrame([body["features"]])[world.LTV_FEATURES],
+                                                        links=[self.lineage[("ltv", version)]])
         return {"value": float(value[0]), "version": version, "prediction_id": ids[0]}
 
     def _ltv_delay(self) -> float:
