@@ -45,6 +45,7 @@ from spanwise.receive.ingest import IngestService
 from spanwise.receive.logs_ingest import LogIngestService
 from spanwise.receive.metrics_ingest import MetricIngestService
 from spanwise.receive.signals import OtlpSignal, logs_signal, metrics_signal, traces_signal
+from spanwise.serve.alerts_api import AlertEngine, alerts_routes, build_alert_engine
 from spanwise.serve.body import InflightBytes
 from spanwise.serve.host_check import request_guard
 from spanwise.serve.jaeger_api import jaeger_routes
@@ -131,6 +132,7 @@ class _Components:
     metrics: MetricIngestService | None = None
     scheduler: SignalScheduler | None = None
     resolver: PendingFeedbackResolver | None = None
+    alerts: AlertEngine | None = None
 
     def otlp_signals(self) -> list[OtlpSignal]:
         """What the OTLP receivers accept: traces, and logs and metrics when the store keeps them."""
@@ -155,6 +157,7 @@ class _Components:
             "pending_bytes": self.committer.pending_bytes,
             "quarantine": dataclasses.asdict(self.committer.quarantined),
             "feedback": self.resolver.status() if self.resolver else {},
+            "alerts": self.alerts.status() if self.alerts else {},
         }
 
     def shutdown(self) -> None:
@@ -169,6 +172,8 @@ class _Components:
             self.scheduler.shutdown()
         if self.resolver:
             self.resolver.shutdown()
+        if self.alerts:
+            self.alerts.shutdown()
         self.store.shutdown()
 
 
@@ -245,7 +250,8 @@ class SpanwiseServer:
         if isinstance(store, FeedbackWriter) and isinstance(store, PendingFeedbackStore):
             resolver = PendingFeedbackResolver(store, self.config.models.feedback_expiry_s)
             resolver.start()
-        return _Components(store, committer, chain, forwarder, decider, ingest, logs, metrics, resolver=resolver)
+        return _Components(store, committer, chain, forwarder, decider, ingest, logs, metrics, resolver=resolver,
+                           alerts=build_alert_engine(self.config, store))
 
     def _query_app(self, parts: "_Components") -> Starlette:
         """Port 16686: the Jaeger API, the native API, Prometheus metrics and the web UI."""
@@ -269,6 +275,7 @@ class SpanwiseServer:
         if isinstance(store, OtlpMetricStore):
             models += otlp_metrics_routes(OtlpMetricQueries(store))
         models += ingest_routes(parts.committer.requeue_quarantined)
+        models += alerts_routes(parts.alerts) if parts.alerts else []
         routes = jaeger_routes(queries) + native_routes(queries, parts.status, models) + models + metrics_routes(metrics)
         # gzip: the UI's charting library is ~1.1 MB, ~0.35 MB compressed; API JSON shrinks too.
         return Starlette(routes=routes + ui_routes(), middleware=[

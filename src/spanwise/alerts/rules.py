@@ -1,0 +1,38 @@
+"""Rules from two places: the config file (read-only) and the API (stored, so they survive
+restarts). Both are validated by the config loader, so errors name the field."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from spanwise.config import load_config
+from spanwise.errors import ConfigError, InvalidQuery
+from spanwise.model.alert_rules import AlertRule
+
+RULE_KIND = "rule"
+_PREFIX = "alerts.rules[0]."
+
+
+def parse_rule(body: Any, receivers: set[str]) -> AlertRule:
+    """An `AlertRule` from JSON, or `InvalidQuery` whose lines read `field: problem`."""
+    if not isinstance(body, dict):
+        raise InvalidQuery("a rule is a JSON object")
+    try:
+        rule = load_config(environ={}, overrides={"alerts": {"rules": [body]}}).alerts.rules[0]
+    except ConfigError as exc:
+        lines = [line.replace(_PREFIX, "").replace("alerts.rules[0]: ", "") for line in str(exc).splitlines()]
+        raise InvalidQuery("invalid rule: " + "; ".join(lines)) from exc
+    unknown = sorted(set(rule.receivers) - receivers)
+    if unknown:
+        raise InvalidQuery(f"invalid rule: receivers: unknown receiver(s) {', '.join(unknown)}")
+    return rule
+
+
+def rule_json(rule: AlertRule) -> dict[str, Any]:
+    return dataclasses.asdict(rule)
+
+
+def rule_body(rule: AlertRule) -> str:
+    return json.dumps(rule_json(rule), sort_keys=True)

@@ -1,0 +1,65 @@
+"""Silences: label matchers with an expiry; a silenced alert keeps its state but is not sent."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from spanwise.errors import InvalidQuery
+
+SILENCE_KIND = "silence"
+MAX_SILENCE_S = 366 * 86_400
+
+
+@dataclass(frozen=True)
+class Silence:
+    id: str
+    matchers: list[dict[str, Any]]  # {"name", "value", "regex": bool}
+    starts_at_ms: int
+    ends_at_ms: int
+    comment: str = ""
+    created_by: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def active(self, now_ms: int) -> bool:
+        return self.starts_at_ms <= now_ms < self.ends_at_ms
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        for m in self.matchers:
+            value = labels.get(m["name"], "")
+            if not (re.fullmatch(m["value"], value) if m.get("regex") else value == m["value"]):
+                return False
+        return True
+
+    def to_json(self, now_ms: int) -> dict[str, Any]:
+        status = "active" if self.active(now_ms) else "expired" if now_ms >= self.ends_at_ms else "pending"
+        return {**asdict(self), "status": status}
+
+
+def parse_silence(body: Any, now_ms: int) -> Silence:
+    """A silence from JSON: matchers (required), ends_at_ms or duration_s, comment, created_by."""
+    if not isinstance(body, dict):
+        raise InvalidQuery("a silence is a JSON object")
+    matchers = body.get("matchers")
+    if not isinstance(matchers, list) or not matchers:
+        raise InvalidQuery("matchers: a non-empty list of {name, value, regex?}")
+    for index, m in enumerate(matchers):
+        if not (isinstance(m, dict) and isinstance(m.get("name"), str) and isinstance(m.get("value"), str)):
+            raise InvalidQuery(f"matchers[{index}]: needs string name and value")
+        if m.get("regex"):
+            try:
+                re.compile(m["value"])
+            except re.error as exc:
+                raise InvalidQuery(f"matchers[{index}].value: invalid regex: {exc}") from exc
+    starts = int(body.get("starts_at_ms") or now_ms)
+    try:
+        ends = int(body["ends_at_ms"]) if "ends_at_ms" in body else starts + int(float(body.get("duration_s", 3600)) * 1000)
+    except (TypeError, ValueError) as exc:
+        raise InvalidQuery("ends_at_ms / duration_s: a number") from exc
+    if not starts < ends <= now_ms + MAX_SILENCE_S * 1000:
+        raise InvalidQuery("ends_at_ms: after starts_at_ms and at most a year ahead")
+    clean = [{"name": m["name"], "value": m["value"], "regex": bool(m.get("regex"))} for m in matchers]
+    return Silence(uuid.uuid4().hex, clean, starts, ends, str(body.get("comment", ""))[:1000],
+                   str(body.get("created_by", ""))[:200])

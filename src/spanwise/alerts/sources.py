@@ -1,0 +1,159 @@
+"""What a rule watches, read through the query and analytics services (never raw SQL):
+one `Sample` per label set over a window.
+
+Reads are cached for one evaluation cycle: a thousand rules over the same services and
+window cost one store query, not a thousand.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+from spanwise.model.alert_rules import AlertQuery
+from spanwise.query.logs import MAX_LOGS, LogQueryService, severity_number
+from spanwise.store.api import LogQuery, RedSummary
+
+Labels = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One label set's value over a window and how many events it rests on."""
+
+    labels: Labels
+    value: float
+    count: int
+
+
+class RedReader(Protocol):
+    def red_summary(self, start_ns: int, end_ns: int, service: str | None = None) -> list[RedSummary]: ...
+
+
+class ModelReader(Protocol):
+    def models(self) -> list[dict[str, Any]]: ...
+
+    def metrics(self, name: str, version: str | None, start_ns: int, end_ns: int, step_s: int) -> dict[str, Any]: ...
+
+
+class SignalReader(Protocol):
+    def read_signals(self, model: str, start_ns: int, end_ns: int, signal: str | None = None,
+                     feature: str | None = None, limit: int = 10_000) -> Any: ...
+
+
+class Sources:
+    """Reads samples for any `AlertQuery`; services that are absent give no samples."""
+
+    def __init__(self, spans: RedReader | None, models: ModelReader | None = None,
+                 signals: SignalReader | None = None, logs: LogQueryService | None = None) -> None:
+        self._spans, self._models, self._signals, self._logs = spans, models, signals, logs
+        self._cache: dict[tuple[Any, ...], Any] = {}
+        self.queries = 0
+
+    def new_cycle(self) -> None:
+        """Forget cached reads: a new evaluation sees new data."""
+        self._cache.clear()
+
+    def read(self, query: AlertQuery, start_ns: int, end_ns: int) -> list[Sample]:
+        reader = {"span_metric": self._span_samples, "model_metric": self._model_samples,
+                  "model_signal": self._signal_samples, "logs": self._log_samples}[query.kind]
+        return reader(query, start_ns, end_ns)
+
+    def _cached(self, key: tuple[Any, ...], read: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self.queries += 1
+            self._cache[key] = read()
+        return self._cache[key]
+
+    def _span_samples(self, q: AlertQuery, start_ns: int, end_ns: int) -> list[Sample]:
+        if self._spans is None:
+            return []
+        spans = self._spans
+        per_operation = q.by == "operation" or bool(q.operation)
+        target = q.service if per_operation else None
+        rows = self._cached(("red", start_ns, end_ns, target), lambda: spans.red_summary(start_ns, end_ns, target))
+        samples = []
+        for row in rows:
+            if per_operation:
+                if q.operation and row.name != q.operation:
+                    continue
+                labels: Labels = (("operation", row.name), ("service", q.service))
+            else:
+                if q.service and row.name != q.service:
+                    continue
+                labels = (("service", row.name),)
+            samples.append(Sample(labels, _red_value(q.metric, row, (end_ns - start_ns) / 1e9), row.count))
+        return samples
+
+    def _model_samples(self, q: AlertQuery, start_ns: int, end_ns: int) -> list[Sample]:
+        if self._models is None:
+            return []
+        source = self._models
+        names = [q.model] if q.model else [m["name"] for m in self._cached(("models",), source.models)]
+        step = max(1, int((end_ns - start_ns) // 10**9))
+        samples = []
+        for name in names:
+            try:
+                found = self._cached(("model", name, q.version, start_ns, end_ns),
+                                     functools.partial(source.metrics, name, q.version or None, start_ns, end_ns, step))
+            except Exception:  # noqa: BLE001 - an unknown model has no data: absence, not an error
+                found = {"points": []}
+            by_version: dict[str, list[dict[str, Any]]] = {}
+            for point in found["points"]:
+                by_version.setdefault(point["version"], []).append(point)
+            for version, points in sorted(by_version.items()):
+                labels = (("model", name), ("version", version))
+                samples.append(Sample(labels, _model_value(q.metric, points, step), sum(p["count"] for p in points)))
+        return samples
+
+    def _signal_samples(self, q: AlertQuery, start_ns: int, end_ns: int) -> list[Sample]:
+        if self._signals is None:
+            return []
+        source = self._signals
+        table = self._cached(("signals", q.model, q.metric, q.feature, start_ns, end_ns),
+                             lambda: source.read_signals(q.model, start_ns, end_ns, q.metric, q.feature or None))
+        latest: dict[Labels, float] = {}
+        for row in table.to_pylist():  # oldest first: the last row per label set wins
+            if row["value"] is None or (q.version and row["version"] != q.version):
+                continue
+            labels: Labels = (("model", q.model), ("version", row["version"]))
+            if row["feature"]:
+                labels += (("feature", row["feature"]),)
+            latest[labels] = float(row["value"])
+        return [Sample(labels, value, 1) for labels, value in sorted(latest.items())]
+
+    def _log_samples(self, q: AlertQuery, start_ns: int, end_ns: int) -> list[Sample]:
+        if self._logs is None:
+            return []
+        logs = self._logs
+        query = LogQuery(start_ns, end_ns, service=q.service, min_severity=severity_number(q.severity),
+                         text=q.search, limit=MAX_LOGS)
+        rows = self._cached(("logs", query), lambda: logs.search(query))
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row["serviceName"]] = counts.get(row["serviceName"], 0) + 1
+        seconds = (end_ns - start_ns) / 1e9
+        return [Sample((("service", service),), n / seconds if q.metric == "rate" else float(n), n)
+                for service, n in sorted(counts.items())]
+
+
+def _red_value(metric: str, row: RedSummary, seconds: float) -> float:
+    values = {
+        "rate": row.count / seconds, "count": float(row.count), "errors": float(row.error_count),
+        "error_rate": row.error_count / row.count if row.count else 0.0,
+        "p50_ms": row.p50_ns / 1e6, "p95_ms": row.p95_ns / 1e6, "p99_ms": row.p99_ns / 1e6,
+    }
+    return float(values[metric])
+
+
+def _model_value(metric: str, points: list[dict[str, Any]], step_s: int) -> float:
+    """One value from the window's steps (at most two: the window straddles a step edge).
+    Percentiles take the worse step: a spike in either half counts."""
+    count = sum(p["count"] for p in points)
+    errors = sum(p["errors"] for p in points)
+    if metric in ("predictions", "rate", "errors", "error_rate"):
+        return {"predictions": float(count), "rate": count / step_s, "errors": float(errors),
+                "error_rate": errors / count if count else 0.0}[metric]
+    key = metric.split("_")[0]
+    return max((float(p["latency_ms"][key] or 0.0) for p in points), default=0.0)
