@@ -74,6 +74,7 @@ def test_a_pasted_prediction_id_of_a_sampled_out_trace_shows_the_prediction(ui, 
     expect(page.locator("#ai-features tr[data-feature='tenure']")).to_contain_text("14")
     expect(page.locator("#ai-features tr[data-feature='tenure']")).to_contain_text("0.31")
     expect(page.locator("#ai-features tr[data-feature='plan']")).to_contain_text("gold")
+    expect(page.locator("#lineage")).to_contain_text("Unknown: span links (the lineage) are stored with the trace")
     ui.shot("sampled-out")
     # Chromium logs every 404 answer as a console error: here exactly the two expected
     # probes of the missing trace (the id box's and the prediction page's); nothing else.

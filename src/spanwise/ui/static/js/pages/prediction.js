@@ -71,4 +71,8 @@ async function standalone(root, p, traceId, traceError, isCurrent) {
   const { aiPanel } = await import('../ai_panel.js');
   if (!isCurrent()) return;
   await aiPanel(slot, span, isCurrent);
+  const noLinks = slot.querySelector('#lineage-empty');
+  if (noLinks && isCurrent()) {  // span links are stored with the trace, which is not
+    noLinks.textContent = 'Unknown: span links (the lineage) are stored with the trace, which is not stored.';
+  }
 }
