@@ -14,7 +14,7 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import grpc
 import httpx
@@ -62,6 +62,7 @@ class Tally:
     """What the senders saw; `acked` holds the hex ids of acknowledged traces."""
 
     acked: list[str] = field(default_factory=list)
+    sent: list[str] = field(default_factory=list)
     refused: int = 0  # 429 / 503 / UNAVAILABLE / RESOURCE_EXHAUSTED
     refused_without_retry_after: int = 0
     errors: list[str] = field(default_factory=list)  # anything else (connection errors excepted)
@@ -78,13 +79,18 @@ class Tally:
                 self.errors.append(error)
 
 
-def http_sender(url: str, body: bytes, prefix: int, tally: Tally, stop: threading.Event, pause: float = 0.0) -> None:
-    """POST OTLP/HTTP protobuf until `stop`; a connection error (server killed) is no ack."""
+def http_sender(url: str | Callable[[], str], body: bytes, prefix: int, tally: Tally, stop: threading.Event,
+                pause: float = 0.0) -> None:
+    """POST OTLP/HTTP protobuf until `stop`; a connection error (server killed) is no ack.
+    `url` may be a callable (a restarted server can come back on other ports). Every
+    trace id tried is kept in `tally.sent`, acknowledged or not."""
     with httpx.Client(timeout=10) as client:
         while not stop.is_set():
             trace_id = next_trace_id(prefix)
+            tally.sent.append(trace_id.hex())
+            target = url() if callable(url) else url
             try:
-                response = client.post(f"{url}/v1/traces", content=with_trace_id(body, trace_id),
+                response = client.post(f"{target}/v1/traces", content=with_trace_id(body, trace_id),
                                        headers={"Content-Type": "application/x-protobuf"})
             except httpx.HTTPError:
                 time.sleep(0.05)
