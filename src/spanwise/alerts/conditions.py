@@ -23,11 +23,14 @@ MIN_SCALE_SHARE = 0.05
 
 @dataclass(frozen=True)
 class Result:
-    """One label set after a condition: the value the condition compared, and whether it holds."""
+    """One label set after a condition: the value the condition compared, and whether it
+    holds. `judged` is False when there was too little data to say (fewer than
+    `min_samples` events, too short a history): an alert then keeps its state."""
 
     labels: Labels
     value: float
     active: bool
+    judged: bool = True
 
 
 def evaluate(rule: AlertRule, sources: Sources, now_ns: int, active: set[Labels]) -> list[Result]:
@@ -63,20 +66,22 @@ def breaches(c: AlertCondition, value: float, was_active: bool) -> bool:
 
 
 def _judge(c: AlertCondition, labels: Labels, value: float, count: int, was_active: bool) -> Result:
-    return Result(labels, value, count >= c.min_samples and breaches(c, value, was_active))
+    if count < c.min_samples:
+        return Result(labels, value, False, judged=False)
+    return Result(labels, value, breaches(c, value, was_active))
 
 
 def _change(c: AlertCondition, now: Sample, before: Sample | None, was_active: bool) -> Result:
     """Relative change against the previous window; no earlier data, no change to judge."""
     if before is None or before.value == 0 or before.count < c.min_samples:
-        return Result(now.labels, 0.0, False)
+        return Result(now.labels, 0.0, False, judged=False)
     return _judge(c, now.labels, (now.value - before.value) / abs(before.value), now.count, was_active)
 
 
 def _anomaly(c: AlertCondition, now: Sample, history: list[Sample], was_active: bool) -> Result:
     values = [s.value for s in history if s.count >= max(1, c.min_samples)]
     if len(values) < c.min_baseline or now.count < c.min_samples:
-        return Result(now.labels, 0.0, False)
+        return Result(now.labels, 0.0, False, judged=False)
     median = statistics.median(values)
     mad = statistics.median(abs(v - median) for v in values)
     scale = max(MAD_SCALE * mad, MIN_SCALE_SHARE * abs(median), 1e-9)

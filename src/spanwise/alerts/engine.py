@@ -45,6 +45,7 @@ class AlertEngine:
         self._last_eval: dict[str, float] = {}
         self._silences: dict[str, Silence] = {}
         self._loaded = False
+        self._started = clock()
         self.dispatcher = Dispatcher(config, self._silenced, self.stats)
         self._worker = PeriodicWorker("spanwise-alerts", self.tick, config.tick_s, self.stats)
 
@@ -112,8 +113,13 @@ class AlertEngine:
             return
         self.stats["evaluations"] += 1
         now_ms = int(now * 1000)
+        #: Right after a (re)start the window still holds the gap while the server was down:
+        #: for one window, evaluations may raise alerts but not end them.
+        grace = now - self._started < rule.query.window_s
         for result in results:
             alert = alerts.get(result.labels)
+            if alert is not None and not result.active and (grace or not result.judged):
+                continue
             if alert is None:
                 if not result.active:
                     continue

@@ -1,0 +1,47 @@
+"""Steady real OTLP/HTTP traffic for the alerting tests; change `services` to make incidents."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import httpx
+from metric_spans import export_request
+
+
+class Traffic:
+    """Every `period_s`, per service in `services` ({name: {"n", "errors", "ms"}}), sends `n`
+    spans ending now, `errors` of them with status Error, each lasting `ms`. Bounded: it
+    stops by itself after `max_s` seconds."""
+
+    def __init__(self, http_url: str, services: dict[str, dict[str, Any]], period_s: float = 0.2,
+                 max_s: float = 120.0) -> None:
+        self.url, self.services, self.period_s, self.max_s = http_url + "/v1/traces", services, period_s, max_s
+        self.sent = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> "Traffic":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.max_s
+        with httpx.Client(timeout=5) as client:
+            while not self._stop.wait(self.period_s) and time.monotonic() < deadline:
+                for service, spec in list(self.services.items()):
+                    now = time.time_ns()
+                    spans = [{"ms": spec.get("ms", 10), "name": spec.get("name", "GET /"),
+                              "status": 2 if i < spec.get("errors", 0) else 0,
+                              "start": now - int(spec.get("ms", 10) * 1e6)} for i in range(spec.get("n", 5))]
+                    try:
+                        client.post(self.url, content=export_request(service, spans),
+                                    headers={"Content-Type": "application/x-protobuf"})
+                        self.sent += len(spans)
+                    except httpx.HTTPError:
+                        pass  # the server is restarting: the next period tries again
