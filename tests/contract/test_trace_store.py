@@ -176,10 +176,10 @@ def test_latency_series_per_step(store: TraceStore, data: dict[str, str]) -> Non
     only_score = store.latency_series("c-frontend", NOW - 6 * HOUR, NOW + HOUR, 60, operation="GET /score")
     assert sum(p.count for p in only_score) == 2
     assert [p.start_ns for p in only_score] == sorted(p.start_ns for p in only_score)
-    # c-model's span was delivered twice: aggregates count redeliveries (documented), the
-    # percentiles are unaffected.
+    # c-model's span was delivered twice: aggregates count redeliveries (documented). The
+    # percentiles come from the span metrics' duration histogram: 20 ms lies in (10, 50] ms.
     single = store.latency_series("c-model", NOW - HOUR, NOW + HOUR, 60)
-    assert len(single) == 1 and single[0].p99_ns == pytest.approx(20e6)
+    assert len(single) == 1 and 10e6 < single[0].p50_ns <= single[0].p99_ns <= 50e6
 
 
 def test_trace_read_without_ai_fields_has_only_otlp_columns(store: TraceStore, data: dict[str, str]) -> None:

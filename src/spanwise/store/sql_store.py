@@ -27,11 +27,8 @@ from spanwise.store import (
     signals_schema,
 )
 from spanwise.store.api import (
-    DependencyLink,
-    LatencyPoint,
     ModelUse,
     Operation,
-    RedSummary,
     StoreStats,
     TraceQuery,
     TraceSummary,
@@ -40,6 +37,7 @@ from spanwise.store.sql_drift import SqlDriftReader
 from spanwise.store.sql_estimation import SqlScores
 from spanwise.store.sql_feedback import SqlFeedback
 from spanwise.store.sql_metrics import SqlMetricsReader
+from spanwise.store.sql_service_signals import SqlServiceSignals
 from spanwise.store.sql_labelled import SqlLabelledReader
 from spanwise.store.sql_logs import SqlLogs
 from spanwise.store.sql_otlp_metrics import SqlOtlpMetrics
@@ -65,8 +63,6 @@ _TYPED_ATTRIBUTE_COLUMNS = {
 }
 _FEATURE_PREFIX = "ml.feature."
 FIRST_SEARCH_WINDOW_NS = 5 * 60 * 10**9
-#: The widest range `dependencies` reads (7 days); a longer lookback reads its newest 7 days.
-MAX_DEPENDENCY_RANGE_NS = 7 * 86_400 * 10**9
 #: Trace reads: the primary key finds the granules (the skip indexes only cost time);
 #: PREWHERE on TraceId reads the other columns only for matching rows, which halves
 #: reads of a search's 20 scattered traces (168 -> 86 ms on 2M spans) and is neutral for
@@ -98,7 +94,7 @@ _SUMMARY_SELECT = (
 
 
 class SqlTraceStore(
-    SqlMetricsReader, SqlModelReader, SqlLabelledReader, SqlDriftReader, SqlModelAnalytics, SqlSignals, SqlLogs, SqlOtlpMetrics,
+    SqlServiceSignals, SqlMetricsReader, SqlModelReader, SqlLabelledReader, SqlDriftReader, SqlModelAnalytics, SqlSignals, SqlLogs, SqlOtlpMetrics,
     SqlScores, SqlFeedback, SqlAlerts, ABC,
 ):
     """TraceStore (and MetricsReader, ModelReader, FeedbackWriter) over any ClickHouse engine; subclasses provide the
@@ -351,55 +347,6 @@ class SqlTraceStore(
             params["kind"] = span_kind
         rows = self._query(sql + " ORDER BY SpanName, SpanKind", params).to_pylist()
         return [Operation(r["SpanName"], r["SpanKind"]) for r in rows]
-
-    def dependencies(self, start_ns: int, end_ns: int) -> list[DependencyLink]:
-        """Edges over at most the last MAX_DEPENDENCY_RANGE_NS of the range: the query
-        joins every span of the range with its parent, so its cost grows with the range."""
-        start_ns = max(start_ns, end_ns - MAX_DEPENDENCY_RANGE_NS)
-        rows = self._query(
-            """SELECT p.ServiceName AS parent, c.ServiceName AS child, count() AS calls,
-                   countIf(c.StatusCode = 'Error') AS errors, quantile(0.95)(c.Duration) AS p95
-            FROM (SELECT TraceId, SpanId, ServiceName FROM otel_traces
-                  WHERE Timestamp BETWEEN fromUnixTimestamp64Nano({lo:Int64}) AND fromUnixTimestamp64Nano({hi:Int64})
-                  LIMIT 1 BY TraceId, SpanId) AS p
-            INNER JOIN (SELECT TraceId, ParentSpanId, ServiceName, StatusCode, Duration FROM otel_traces
-                  WHERE ParentSpanId != ''
-                    AND Timestamp BETWEEN fromUnixTimestamp64Nano({lo:Int64}) AND fromUnixTimestamp64Nano({hi:Int64})
-                  LIMIT 1 BY TraceId, SpanId) AS c
-            ON c.TraceId = p.TraceId AND c.ParentSpanId = p.SpanId
-            WHERE p.ServiceName != c.ServiceName
-            GROUP BY parent, child ORDER BY parent, child""",
-            {"lo": start_ns, "hi": end_ns},
-        ).to_pylist()
-        return [DependencyLink(r["parent"], r["child"], r["calls"], r["errors"], r["p95"]) for r in rows]
-
-    def red_summary(self, start_ns: int, end_ns: int, service: str | None = None) -> list[RedSummary]:
-        name = "SpanName" if service else "ServiceName"
-        rows = self._query(
-            f"""SELECT {name} AS name, count() AS n, countIf(StatusCode = 'Error') AS errors,
-                   quantiles(0.5, 0.95, 0.99)(Duration) AS q
-            FROM otel_traces
-            WHERE Timestamp >= fromUnixTimestamp64Nano({{lo:Int64}}) AND Timestamp <= fromUnixTimestamp64Nano({{hi:Int64}})
-              AND ({{service:String}} = '' OR ServiceName = {{service:String}})
-            GROUP BY name ORDER BY name""",
-            {"lo": start_ns, "hi": end_ns, "service": service or ""},
-        ).to_pylist()
-        return [RedSummary(r["name"], r["n"], r["errors"], *r["q"]) for r in rows]
-
-    def latency_series(
-        self, service: str, start_ns: int, end_ns: int, step_s: int, operation: str | None = None
-    ) -> list[LatencyPoint]:
-        rows = self._query(
-            """SELECT toInt64(toUnixTimestamp(toStartOfInterval(Timestamp, toIntervalSecond({step:UInt32})))) AS t,
-                   count() AS n, quantiles(0.5, 0.95, 0.99)(Duration) AS q, countIf(StatusCode = 'Error') AS errors
-            FROM otel_traces
-            WHERE ServiceName = {service:String}
-              AND Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp <= fromUnixTimestamp64Nano({hi:Int64})
-              AND ({operation:String} = '' OR SpanName = {operation:String})
-            GROUP BY t ORDER BY t""",
-            {"service": service, "lo": start_ns, "hi": end_ns, "step": step_s, "operation": operation or ""},
-        ).to_pylist()
-        return [LatencyPoint(r["t"] * 10**9, r["n"], r["q"][0], r["q"][1], r["q"][2], r["errors"]) for r in rows]
 
     def stats(self) -> StoreStats:
         parts = self._query(
