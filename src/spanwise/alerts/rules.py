@@ -19,11 +19,16 @@ def parse_rule(body: Any, receivers: set[str]) -> AlertRule:
     """An `AlertRule` from JSON, or `InvalidQuery` whose lines read `field: problem`."""
     if not isinstance(body, dict):
         raise InvalidQuery("a rule is a JSON object")
+    # receivers are checked here, against the configured ones, not by the loader's section check
     try:
-        rule = load_config(environ={}, overrides={"alerts": {"rules": [body]}}).alerts.rules[0]
+        rule = load_config(environ={}, overrides={"alerts": {"rules": [{**body, "receivers": []}]}}).alerts.rules[0]
     except ConfigError as exc:
         lines = [line.replace(_PREFIX, "").replace("alerts.rules[0]: ", "") for line in str(exc).splitlines()]
         raise InvalidQuery("invalid rule: " + "; ".join(lines)) from exc
+    wanted = body.get("receivers", [])
+    if not isinstance(wanted, list) or not all(isinstance(n, str) for n in wanted):
+        raise InvalidQuery("invalid rule: receivers: a list of receiver names")
+    rule = dataclasses.replace(rule, receivers=list(wanted))
     unknown = sorted(set(rule.receivers) - receivers)
     if unknown:
         raise InvalidQuery(f"invalid rule: receivers: unknown receiver(s) {', '.join(unknown)}")
