@@ -1,10 +1,9 @@
 """Ground truth reported from user code: queued, posted in batches to `/api/v1/feedback`
 by a background thread, and never raising into the caller.
 
-The server stores labels only for predictions it already knows (a second or so after
-their spans were exported) and lists the others as `unknown_ids`: those are retried with
-backoff for `unknown_retry_s`, then dropped with a warning. While the server is down,
-records wait (at most `max_pending`; beyond that the oldest are dropped, with a warning
+The server takes every label, also one whose prediction it has not stored yet (it waits
+there and is joined when the span arrives), so a delivered batch is done. While the server
+is down, records wait (at most `max_pending`; beyond that the oldest are dropped, with a warning
 and a count in `stats`).
 
 Nothing is lost silently: without a query API URL (see `spanwise.sdk.config`) labels are
@@ -39,7 +38,6 @@ class _Record:
     label: str
     timestamp: float | None
     given_at: float = field(default_factory=time.time)
-    first_sent: float = 0.0
     next_try: float = 0.0
     attempts: int = field(default=0)
 
@@ -59,7 +57,7 @@ class FeedbackSender:
 
     def __init__(
         self, api_url: str, batch_size: int = 1000, interval_s: float = 1.0, max_pending: int = 100_000,
-        unknown_retry_s: float = 60.0, timeout_s: float = 5.0, missing_url_note: str = "",
+        timeout_s: float = 5.0, missing_url_note: str = "",
         spool_dir: str | None = None,
     ) -> None:
         self.url = api_url.rstrip("/") + "/api/v1/feedback" if api_url else ""
@@ -68,7 +66,7 @@ class FeedbackSender:
         self.spool_path = ""
         self._last_error = ""
         self.batch_size, self.interval_s, self.max_pending = batch_size, interval_s, max_pending
-        self.unknown_retry_s, self.timeout_s = unknown_retry_s, timeout_s
+        self.timeout_s = timeout_s
         self.stats: Counter[str] = Counter()
         self._pending: deque[_Record] = deque()
         self._lock = threading.Lock()  # guards _pending
@@ -105,8 +103,7 @@ class FeedbackSender:
             self._wake.set()
 
     def flush(self, timeout_s: float = 10.0) -> bool:
-        """Try to deliver everything queued within `timeout_s` (retrying unknown ids, which
-        become known shortly after their spans are exported). True when nothing is left."""
+        """Try to deliver everything queued within `timeout_s`. True when nothing is left."""
         deadline = time.monotonic() + timeout_s
         if not self.url:
             return not self.pending
@@ -203,23 +200,13 @@ class FeedbackSender:
             return True
         self._last_error = ""
         self.stats["accepted"] += int(answer.get("accepted", 0))
-        unknown = set(answer.get("unknown_ids") or ())
-        self._requeue([r for r in batch if r.prediction_id in unknown], backoff=True, unknown=True)
         return True
 
-    def _requeue(self, records: list[_Record], backoff: bool = False, unknown: bool = False) -> None:
+    def _requeue(self, records: list[_Record], backoff: bool = False) -> None:
         now = time.monotonic()
-        kept = []
         for record in records:
             if backoff:
-                record.first_sent = record.first_sent or now
                 record.attempts += 1
                 record.next_try = now + min(2.0 ** record.attempts * 0.25, 30.0)
-            if unknown and now - record.first_sent > self.unknown_retry_s:
-                self.stats["dropped_unknown"] += 1
-                log.warning("feedback: prediction %r still unknown after %.0f s (dropped)",
-                            record.prediction_id, self.unknown_retry_s)
-                continue
-            kept.append(record)
         with self._lock:
-            self._pending.extendleft(reversed(kept))
+            self._pending.extendleft(reversed(records))
