@@ -26,7 +26,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", help="store directory (default ./spanwise-data)")
     serve.add_argument("--store", help="store URL: chdb:///path (default: chdb://<data-dir>)")
     serve.add_argument("--config", help="YAML config file")
-    serve.add_argument("--host", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1; any other needs --auth or "
+                       "--allow-unauthenticated)")
+    serve.add_argument("--auth", action="store_true", default=None, help="require tokens (auth.enabled: true)")
+    serve.add_argument("--allow-unauthenticated", action="store_true", default=None,
+                       help="listen beyond loopback without auth, on a trusted network only")
     serve.add_argument("--grpc-port", type=int, help="OTLP/gRPC port (default 4317)")
     serve.add_argument("--http-port", type=int, help="OTLP/HTTP port (default 4318)")
     serve.add_argument("--query-port", type=int, help="query API and UI port (default 16686)")
@@ -69,7 +73,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _server_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("data_dir", "store", "host", "grpc_port", "http_port", "query_port", "log_level")
+    names = ("data_dir", "store", "host", "grpc_port", "http_port", "query_port", "log_level", "allow_unauthenticated")
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
@@ -77,7 +81,8 @@ def _serve(args: argparse.Namespace) -> int:
     from spanwise.config import load_config
     from spanwise.serve.runtime import SpanwiseServer
 
-    config = load_config(args.config, overrides={"server": _server_overrides(args)})
+    auth = {"enabled": True} if args.auth else {}
+    config = load_config(args.config, overrides={"server": _server_overrides(args), "auth": auth})
     logging.basicConfig(
         level=config.server.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

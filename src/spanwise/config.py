@@ -41,7 +41,9 @@ class ServerConfig:
 
     data_dir: str = "./spanwise-data"
     store: str = ""  # store URL; empty means chdb://<data_dir>
-    host: str = "0.0.0.0"
+    # Loopback by default; another address needs auth.enabled or allow_unauthenticated (serve.access).
+    host: str = "127.0.0.1"
+    allow_unauthenticated: bool = False  # listen beyond loopback without auth: a trusted network only
     grpc_port: int = 4317
     http_port: int = 4318
     query_port: int = 16686
@@ -68,6 +70,26 @@ class ServerConfig:
     @property
     def inflight_limit(self) -> int:
         return self.max_inflight_bytes or 4 * self.max_body_bytes
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """Access control (`serve.access`, `serve.auth`). Off: no credentials, one default
+    project, and every port listens on loopback only unless `server.allow_unauthenticated`.
+    On: every API and OTLP request needs a token (`Authorization: Bearer`, or the web UI's
+    session cookie); the first start writes an admin token to `<data_dir>/admin-token`.
+    `signin_per_minute` bounds sign-in attempts per client address (429 beyond);
+    `session_hours` is how long a web UI sign-in lasts."""
+
+    enabled: bool = False
+    signin_per_minute: int = 10
+    session_hours: float = 12.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.signin_per_minute <= 10_000:
+            raise ValueError("signin_per_minute must be between 1 and 10000")
+        if not 0 < self.session_hours <= 24 * 365:
+            raise ValueError("session_hours must be more than 0 and at most 8760 (a year)")
 
 
 @dataclass(frozen=True)
@@ -227,6 +249,7 @@ class ModelsConfig:
 @dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     ml: MlConfig = field(default_factory=MlConfig)

@@ -34,9 +34,16 @@ DEFAULT_GRPC_PORT = 4317  # the seed example's fixed port: never re-picked
 class SpanwiseProcess:
     """A server subprocess; `query(path)` talks to its query API."""
 
-    def __init__(self, data_dir: str, extra_args: list[str] | None = None) -> None:
+    def __init__(self, data_dir: str, extra_args: list[str] | None = None, host: str | None = "127.0.0.1",
+                 auth: bool = False) -> None:
+        """`host=None` passes no --host (the default, loopback); `auth=True` starts with
+        --auth and reads the admin token the first start writes into `admin_token`, which
+        `query()` then sends."""
         self.data_dir = data_dir
         self.extra_args = extra_args or []
+        self.host = host
+        self.auth = auth
+        self.admin_token: str | None = None
         self.grpc_port, self.http_port, self.query_port = free_port(), free_port(), free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = os.path.join(os.path.dirname(os.path.abspath(data_dir)), f"server-{self.query_port}.log")
@@ -57,7 +64,8 @@ class SpanwiseProcess:
         return [
             sys.executable, "-m", "spanwise.cli", "serve",
             "--data-dir", self.data_dir,
-            "--host", "127.0.0.1",
+            *(["--host", self.host] if self.host else []),
+            *(["--auth"] if self.auth else []),
             "--grpc-port", str(self.grpc_port),
             "--http-port", str(self.http_port),
             "--query-port", str(self.query_port),
@@ -85,6 +93,9 @@ class SpanwiseProcess:
                 raise RuntimeError(f"server exited with {self.process.returncode}: {self.log()}")
             try:
                 if httpx.get(f"{self.query_url}/api/v1/health", timeout=1).status_code == 200:
+                    if self.auth:
+                        with open(os.path.join(self.data_dir, "admin-token"), encoding="utf-8") as handle:
+                            self.admin_token = handle.read().strip()
                     return
             except httpx.HTTPError:
                 pass
@@ -107,8 +118,13 @@ class SpanwiseProcess:
         with open(self.log_path, encoding="utf-8", errors="replace") as handle:
             return handle.read()[-4000:]
 
+    def auth_headers(self, token: str | None = None) -> dict[str, str]:
+        """`Authorization: Bearer` with `token` (default: the admin token, if any)."""
+        token = token or self.admin_token
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
     def query(self, path: str, **params: Any) -> httpx.Response:
-        return httpx.get(f"{self.query_url}{path}", params=params, timeout=30)
+        return httpx.get(f"{self.query_url}{path}", params=params, headers=self.auth_headers(), timeout=30)
 
     def status(self) -> dict[str, Any]:
         return self.query("/api/v1/status").json()

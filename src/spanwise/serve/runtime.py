@@ -45,6 +45,7 @@ from spanwise.receive.ingest import IngestService
 from spanwise.receive.logs_ingest import LogIngestService
 from spanwise.receive.metrics_ingest import MetricIngestService
 from spanwise.receive.signals import OtlpSignal, logs_signal, metrics_signal, traces_signal
+from spanwise.serve.access import check_exposure
 from spanwise.serve.alerts_api import AlertEngine, alerts_routes, build_alert_engine
 from spanwise.serve.body import InflightBytes
 from spanwise.serve.host_check import request_guard
@@ -189,6 +190,7 @@ class SpanwiseServer:
 
     async def run(self) -> None:
         server = self.config.server
+        check_exposure(self.config)
         http_sock = bind_socket(server.host, server.http_port, "OTLP/HTTP")
         query_sock = bind_socket(server.host, server.query_port, "the query API")
         bind_socket(server.host, server.grpc_port, "OTLP/gRPC").close()
