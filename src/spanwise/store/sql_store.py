@@ -44,6 +44,7 @@ from spanwise.store.sql_otlp_metrics import SqlOtlpMetrics
 from spanwise.store.sql_model_analytics import SqlModelAnalytics
 from spanwise.store.sql_signals import SqlSignals
 from spanwise.store.sql_alerts import SqlAlerts
+from spanwise.store.sql_tokens import SqlTokens
 from spanwise.store.sql_models import SqlModelReader
 from spanwise.store.sql_params import array_literal
 
@@ -95,7 +96,7 @@ _SUMMARY_SELECT = (
 
 class SqlTraceStore(
     SqlServiceSignals, SqlMetricsReader, SqlModelReader, SqlLabelledReader, SqlDriftReader, SqlModelAnalytics, SqlSignals, SqlLogs, SqlOtlpMetrics,
-    SqlScores, SqlFeedback, SqlAlerts, ABC,
+    SqlScores, SqlFeedback, SqlAlerts, SqlTokens, ABC,
 ):
     """TraceStore (and MetricsReader, ModelReader, FeedbackWriter) over any ClickHouse engine; subclasses provide the
     connection. `metrics` says which span metrics the store's views compute."""
