@@ -5,7 +5,7 @@ Methods and defaults, with Evidently's published defaults as the reference point
 | method | feature type | value | drifted when |
 |---|---|---|---|
 | `psi` | numeric, categorical | Σ (c − r) · ln(c / r) over bin/category shares; a share of 0 becomes `PSI_EPSILON` = 1e-4 | > 0.2 |
-| `ks` | numeric | two-sample Kolmogorov–Smirnov (`scipy.stats.ks_2samp`) on the samples (≤ 10k each) | p < 0.05 |
+| `ks` | numeric | two-sample Kolmogorov–Smirnov (`scipy.stats.ks_2samp`; asymptotic p-value above 10^7 value pairs) on the samples (≤ 10k each) | p < 0.05 |
 | `wasserstein` | numeric | `scipy.stats.wasserstein_distance` on the samples / population std of the reference sample (Evidently's normalization; std floored at machine eps) | > 0.1 |
 | `jensenshannon` | numeric, categorical | `scipy.spatial.distance.jensenshannon` (natural log) of the bin/category shares | > 0.1 |
 | `chi2` | categorical | p-value of `scipy.stats.chi2_contingency` on the 2 × k table of reference/current category counts | p < 0.05 |
@@ -46,6 +46,8 @@ DEFAULT_ALPHA = 0.01
 #: The `auto` rule's effect floor: W / reference std for numeric features, Jensen-Shannon
 #: distance for categorical ones (0.1 either way: a 0.1 σ shift; ~14 points of a 50/50 split).
 DEFAULT_MIN_EFFECT = 0.1
+#: Above this many value pairs (n_reference x n_current) the KS p-value is asymptotic.
+EXACT_KS_PAIRS = 10**7
 #: Categories expected fewer times than this in either row are pooled before chi-squared.
 MIN_EXPECTED = 5.0
 #: Methods whose value is a p-value: drifted below the threshold (others: above).
@@ -118,9 +120,29 @@ def jensenshannon(reference: np.ndarray, current: np.ndarray) -> float:
     return float(distance.jensenshannon(shares(reference.astype(np.float64)), shares(current.astype(np.float64))))
 
 
+def wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
+    """`scipy.stats.wasserstein_distance` of two samples (the area between their empirical
+    CDFs), computed the way scipy does, with one dot product: scipy's own spends ~50 ms per
+    10k-value pair in a generic vector-dot helper, 1 s for 20 features."""
+    u, v = np.sort(np.asarray(reference, dtype=np.float64)), np.sort(np.asarray(current, dtype=np.float64))
+    values = np.sort(np.concatenate([u, v]))
+    deltas = np.diff(values)
+    u_cdf = np.searchsorted(u, values[:-1], side="right") / u.size
+    v_cdf = np.searchsorted(v, values[:-1], side="right") / v.size
+    return float(np.dot(np.abs(u_cdf - v_cdf), deltas))
+
+
 def wasserstein_normed(reference: np.ndarray, current: np.ndarray) -> float:
     norm = max(float(np.std(reference)), float(np.finfo(np.float64).eps))
-    return float(stats.wasserstein_distance(reference, current)) / norm
+    return wasserstein(reference, current) / norm
+
+
+def ks_test(reference: np.ndarray, current: np.ndarray) -> Any:
+    """`scipy.stats.ks_2samp`, method auto (an exact p-value) up to `EXACT_KS_PAIRS` pairs of
+    values, asymptotic beyond (the exact one costs ~20 ms for 10k x 10k values and differs
+    from the asymptotic one by < 1e-3 there)."""
+    method = "auto" if reference.size * current.size <= EXACT_KS_PAIRS else "asymp"
+    return stats.ks_2samp(reference, current, method=method)
 
 
 def numeric_drift(
@@ -136,7 +158,7 @@ def numeric_drift(
     results["jensenshannon"] = MethodResult("jensenshannon", jensenshannon(ref_counts, cur_counts) if both else None,
                                             t["jensenshannon"])
     if ref_sample.size and cur_sample.size:
-        ks = stats.ks_2samp(ref_sample, cur_sample)
+        ks = ks_test(ref_sample, cur_sample)
         results["ks"] = MethodResult("ks", float(ks.pvalue), t["ks"], statistic=float(ks.statistic))
         results["wasserstein"] = MethodResult("wasserstein", wasserstein_normed(ref_sample, cur_sample), t["wasserstein"])
     else:
