@@ -8,12 +8,15 @@ alike. Results are plain JSON-ready dicts built from small aggregates.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Protocol
 
 from spanwise.analyze import quality
 from spanwise.analyze.feedback import FeedbackOutcome, FeedbackRecord, store_feedback
 from spanwise.errors import InvalidQuery, NotFound
-from spanwise.store.api import FeedbackWriter, ModelReader, ModelVersionInfo, PredictionPoint, QualityQuery
+from spanwise.store.api import (
+    FeedbackWriter, ModelReader, ModelVersionInfo, PredictionPoint, QualityCounts, QualityQuery,
+)
 from spanwise.store.labelled_api import PendingFeedbackStore
 
 MAX_POINTS = 11_000
@@ -121,12 +124,54 @@ class ModelService:
         _check_range(query.start_ns, query.end_ns, query.step_s, allow_whole=True)
         if not self._store.model_versions(query.model):  # not `self.model`: it also scans features
             raise NotFound(f"model {query.model!r} not found")
+        if query.task == quality.REGRESSION:
+            self._check_regression(query)
         windows = self._store.quality_counts(query)
+        if query.positive_label is not None and query.task == quality.CLASSIFICATION:
+            self._check_positive_label(query, windows)
+        if not query.step_s:  # one window: it starts where the range does, not at 0
+            windows = [dataclasses.replace(w, start_ns=query.start_ns) for w in windows]
         return {
             "name": query.model, "version": query.version, "task": query.task, "step_seconds": query.step_s,
             "positive_label": query.positive_label,
             "windows": [quality.window_quality(w, query.task, query.positive_label) for w in windows],
         }
+
+    def _outputs(self, query: QualityQuery) -> tuple[list[str], bool]:
+        """The labels the model predicted in the range (most frequent first, at most 50 per
+        version) and whether any prediction carried a value."""
+        step_s = max(1, (query.end_ns - query.start_ns) // 10**9 + 1)  # one step: the whole range
+        points = self._store.prediction_series(query.model, query.version, query.start_ns, query.end_ns, step_s)
+        labels = list(dict.fromkeys(label for p in points for label, _ in p.labels))
+        return labels, any(p.value_buckets for p in points)
+
+    def _check_regression(self, query: QualityQuery) -> None:
+        """Regression metrics need predicted values: on a model that predicts only labels
+        they would all be null. (The reverse is allowed: classification compares a value
+        as text, which is how the SDK records integer classes.)"""
+        labels, has_values = self._outputs(query)
+        if labels and not has_values:
+            raise InvalidQuery(
+                f"task=regression: model {query.model!r} predicts labels ({_listed(labels)}), not values; "
+                "use task=classification"
+            )
+
+    def _check_positive_label(self, query: QualityQuery, windows: list[QualityCounts]) -> None:
+        """A positive label that is no class of the model would give precision and recall
+        0.0 as if the model were useless."""
+        classes = sorted({c for w in windows for actual, predicted, _ in w.confusion for c in (actual, predicted)})
+        if not classes:
+            classes = sorted(self._outputs(query)[0])
+        if classes and query.positive_label not in classes:
+            raise InvalidQuery(
+                f"positive_label {query.positive_label!r} is not a class of model {query.model!r}; "
+                f"its classes: {_listed(classes)}"
+            )
+
+
+def _listed(names: list[str], most: int = 20) -> str:
+    shown = ", ".join(repr(n) for n in names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def _check_range(start_ns: int, end_ns: int, step_s: int, allow_whole: bool) -> None:

@@ -18,7 +18,7 @@ from spanwise.query.logs import LogQueryService
 from spanwise.query.service import QueryService
 from spanwise.serve.body import read_body
 from spanwise.serve.native_api import endpoint
-from spanwise.serve.params import parse_limit, time_range
+from spanwise.serve.params import LIMIT, Param, parse_limit, time_params, time_range
 from spanwise.store.alerts_api import AlertStore
 from spanwise.store.api import FeedbackWriter, LogStore, ModelReader, SignalStore
 
@@ -129,7 +129,7 @@ def alerts_routes(engine: AlertEngine) -> list[Route]:
         Route("/api/v1/alerts/rules/{name}", endpoint(replace_rule, _json), methods=["PUT"]),
         Route("/api/v1/alerts/rules/{name}", endpoint(delete_rule), methods=["DELETE"]),
         Route("/api/v1/alerts", endpoint(alerts)),
-        Route("/api/v1/alerts/history", endpoint(history)),
+        Route("/api/v1/alerts/history", endpoint(history, query=(Param("rule"), *time_params("24h"), LIMIT))),
         Route("/api/v1/alerts/silences", endpoint(silences)),
         Route("/api/v1/alerts/silences", endpoint(add_silence, _json), methods=["POST"]),
         Route("/api/v1/alerts/silences/{id}", endpoint(delete_silence), methods=["DELETE"]),

@@ -14,13 +14,23 @@ from spanwise.analyze.drift_rule import DriftRule
 from spanwise.errors import InvalidQuery, UnsupportedContentType
 from spanwise.serve.body import read_body
 from spanwise.serve.native_api import endpoint
-from spanwise.serve.params import parse_duration_ns, parse_float, parse_int, time_range
+from spanwise.serve.params import VERSION, Param, parse_duration_ns, parse_float, parse_int, time_params, time_range
 
 MAX_BASELINE_BYTES = 256 * 1024 * 1024
 _FORMATS = {
     "application/json": "json", "text/csv": "csv", "application/vnd.apache.parquet": "parquet",
     "application/x-parquet": "parquet", "application/octet-stream": "parquet",
 }
+
+
+_UPLOAD = (VERSION, Param("name", "the baseline's name for a file upload (default training)"))
+_DRIFT = (
+    VERSION, *time_params("1d"), Param("baseline", "a baseline name"),
+    Param("reference_start", "Unix ns", "integer"), Param("reference_end", "Unix ns", "integer"),
+    Param("method", "auto, psi, ks, wasserstein, jensenshannon or chi2"), Param("threshold", type="number"),
+    Param("alpha", "default 0.01", "number"), Param("min_effect", "default 0.1", "number"),
+    Param("feature_method", "feature:method[:threshold]", repeated=True),
+)
 
 
 def drift_routes(drift: DriftService) -> list[Route]:
@@ -115,6 +125,6 @@ def drift_routes(drift: DriftService) -> list[Route]:
 
     return [
         Route("/api/v1/models/{name}/baselines", endpoint(baselines), methods=["GET"]),
-        Route("/api/v1/models/{name}/baselines", endpoint(set_baseline, read_baseline), methods=["POST"]),
-        Route("/api/v1/models/{name}/drift", endpoint(drift_report)),
+        Route("/api/v1/models/{name}/baselines", endpoint(set_baseline, read_baseline, _UPLOAD), methods=["POST"]),
+        Route("/api/v1/models/{name}/drift", endpoint(drift_report, query=_DRIFT)),
     ]

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from spanwise.analyze.performance_estimation import PerformanceEstimator
 from spanwise.errors import InvalidQuery
 from spanwise.serve.native_api import endpoint
-from spanwise.serve.params import MAX_NS, parse_duration_ns, parse_int, time_range
+from spanwise.serve.params import MAX_NS, STEP, VERSION, Param, parse_duration_ns, parse_int, time_params, time_range
 from spanwise.store.labelled_api import ScoreQuery
 
 
@@ -39,7 +39,13 @@ def estimation_routes(estimator: PerformanceEstimator) -> list[Route]:
                            params.get("positive_label") or "")
         return estimator.estimated_quality(query, _reference(params))
 
-    return [Route("/api/v1/models/{name}/estimated-quality", endpoint(estimated_quality))]
+    return [Route("/api/v1/models/{name}/estimated-quality", endpoint(estimated_quality, query=_ESTIMATED))]
+
+
+_ESTIMATED = (
+    Param("positive_label", "the positive class"), VERSION, STEP, *time_params("7d"),
+    Param("reference_start", "Unix ns", "integer"), Param("reference_end", "Unix ns", "integer"),
+)
 
 
 def _reference(params: Any) -> tuple[int, int] | None:

@@ -20,18 +20,30 @@ from starlette.routing import Route
 from spanwise.errors import InvalidQuery, NotFound, SpanwiseError
 from spanwise.query.jaeger import jaeger_envelope, jaeger_error, traces_to_jaeger
 from spanwise.query.service import QueryService
-from spanwise.serve.params import parse_duration_ns, parse_int, parse_limit, parse_tags
+from spanwise.serve.params import Param, check_params, parse_duration_ns, parse_int, parse_limit, parse_tags
 from spanwise.serve.status import http_status
 from spanwise.store.api import TraceQuery
 
 DEFAULT_LOOKBACK_NS = 3600 * 10**9
 
+#: Every query parameter of Jaeger's HTTP query API (jaeger-query's query parser and
+#: handler), accepted on any Jaeger route: clients such as Grafana's Jaeger data source
+#: send the time range (`start`, `end`, `lookback=custom`) to routes that do not use it,
+#: so only a name Jaeger itself would not know is refused. `prettyPrint` and `raw` are
+#: accepted and ignored.
+JAEGER_PARAMS = tuple(Param(name, repeated=True) for name in (
+    "service", "operation", "tag", "tags", "start", "end", "lookback", "limit", "minDuration", "maxDuration",
+    "traceID", "spanKind", "endTs", "prettyPrint", "raw",
+))
+
 
 def _handler(work: Callable[[Request], Any]) -> Callable[[Request], Any]:
-    """Run `work` in a thread (the store blocks) and wrap errors in Jaeger's envelope."""
+    """Run `work` in a thread (the store blocks) and wrap errors in Jaeger's envelope; a
+    parameter Jaeger does not document is a 400 naming it."""
 
     async def endpoint(request: Request) -> Response:
         try:
+            check_params(request.query_params, JAEGER_PARAMS, strict=False)
             return await run_in_threadpool(work, request)
         except SpanwiseError as exc:
             status = http_status(exc)

@@ -4,7 +4,7 @@ native API's OpenAPI description (each docstring's YAML after `---`).
 Export answers Parquet (default; pyarrow), CSV or JSON, at most `limit` rows, oldest
 first; `X-Spanwise-Truncated: true` says more rows matched (narrow the time range or
 raise `limit`). Times are timestamps in Parquet, ISO 8601 text in UTC with nanoseconds
-in CSV and JSON (`2026-11-01T12:00:00.123456789Z` in JSON; CSV writes a space for the T).
+in CSV and JSON (`2026-11-01T12:00:00.123456789Z`).
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from spanwise.analyze.concept_drift import DEFAULT_ALPHA, DEFAULT_MIN_COUNT
 from spanwise.analyze.labelled import LabelledService, reference_window
 from spanwise.errors import InvalidQuery, SpanwiseError
-from spanwise.serve.native_api import endpoint
-from spanwise.serve.params import parse_float, parse_int, time_range
-from spanwise.serve.status import http_status
+from spanwise.serve.models_api import TASK
+from spanwise.serve.native_api import declare, endpoint, error_response
+from spanwise.serve.params import LIMIT, VERSION, Param, check_params, parse_float, parse_int, time_params, time_range
 from spanwise.store.labelled_api import ConceptWindows
 
 DEFAULT_EXPORT_LIMIT = 100_000
@@ -36,13 +36,13 @@ _MEDIA = {"parquet": "application/vnd.apache.parquet", "csv": "text/csv", "json"
 
 
 def encode(table: pa.Table, fmt: str) -> bytes:
-    """The table as Parquet, CSV (header, timestamps in ISO 8601) or a JSON array of
-    objects (timestamps as ISO 8601 strings)."""
+    """The table as Parquet, CSV (header) or a JSON array of objects; in CSV and JSON,
+    timestamps are ISO 8601 text (pyarrow's CSV writer would put a space for the `T`)."""
     sink = io.BytesIO()
     if fmt == "parquet":
         pq.write_table(table, sink)
     elif fmt == "csv":
-        pacsv.write_csv(table, sink)
+        pacsv.write_csv(_times_as_text(table), sink)
     else:
         return orjson.dumps(_times_as_text(table).to_pylist())
     return sink.getvalue()
@@ -56,6 +56,17 @@ def _times_as_text(table: pa.Table) -> pa.Table:
             utc = table.column(index).cast(pa.timestamp(field.type.unit, "UTC"))
             table = table.set_column(index, field.name, pc.strftime(utc, format="%Y-%m-%dT%H:%M:%SZ"))
     return table
+
+
+_REFERENCE = (Param("reference_start", "Unix ns", "integer"), Param("reference_end", "Unix ns", "integer"))
+_CONCEPT = (
+    VERSION, *time_params("1d"), *_REFERENCE, TASK, Param("min_count", "default 30", "integer"),
+    Param("alpha", "default 0.05", "number"),
+)
+_EXPORT = (
+    VERSION, Param("start", "Unix ns (default: everything)", "integer"), Param("end", "Unix ns (default now)", "integer"),
+    Param("format", "parquet (default), csv or json"), LIMIT, Param("layout", "wide (default) or long"),
+)
 
 
 def labelled_routes(service: LabelledService) -> list[Route]:
@@ -123,16 +134,17 @@ def labelled_routes(service: LabelledService) -> list[Route]:
         responses: {200: {description: the predictions}, 400: {description: bad parameter}, 404: {description: unknown model}}
         """
         try:
+            check_params(request.query_params, _EXPORT)
             body, fmt, truncated = await run_in_threadpool(export_table, request)
         except SpanwiseError as exc:
-            status = http_status(exc)
-            return JSONResponse({"error": {"status": status, "message": str(exc)}}, status_code=status)
+            return error_response(exc)
         headers = {"X-Spanwise-Truncated": "true" if truncated else "false"}
         if fmt != "json":
             headers["Content-Disposition"] = f'attachment; filename="predictions.{fmt}"'
         return Response(body, media_type=_MEDIA[fmt], headers=headers)
 
+    declare(export, _EXPORT)
     return [
-        Route("/api/v1/models/{name}/concept-drift", endpoint(concept)),
+        Route("/api/v1/models/{name}/concept-drift", endpoint(concept, query=_CONCEPT)),
         Route("/api/v1/models/{name}/predictions", export),
     ]

@@ -9,8 +9,14 @@ from starlette.routing import Route
 
 from spanwise.query.logs import LogQueryService, severity_number
 from spanwise.serve.native_api import endpoint
-from spanwise.serve.params import parse_limit, time_range
+from spanwise.serve.params import LIMIT, Param, parse_limit, time_params, time_range
 from spanwise.store.api import LogQuery
+
+
+_SEARCH = (
+    Param("service"), Param("severity", "minimum, e.g. WARN or 13"), Param("q", "text in the body"),
+    Param("trace_id"), *time_params(), LIMIT,
+)
 
 
 def logs_routes(logs: LogQueryService) -> list[Route]:
@@ -39,6 +45,6 @@ def logs_routes(logs: LogQueryService) -> list[Route]:
         return {"logs": logs.search(query)}
 
     return [
-        Route("/api/v1/traces/{trace_id}/logs", endpoint(trace_logs)),
-        Route("/api/v1/logs", endpoint(search)),
+        Route("/api/v1/traces/{trace_id}/logs", endpoint(trace_logs, query=(LIMIT,))),
+        Route("/api/v1/logs", endpoint(search, query=_SEARCH)),
     ]

@@ -11,7 +11,7 @@ from starlette.routing import Route
 from spanwise.analyze.model_analytics import ModelAnalyticsService
 from spanwise.serve.models_api import _step
 from spanwise.serve.native_api import endpoint
-from spanwise.serve.params import parse_int, time_range
+from spanwise.serve.params import STEP, VERSION, Param, parse_int, time_params, time_range
 from spanwise.store.analytics_api import WindowQuery
 
 _WINDOWED = """
@@ -22,6 +22,12 @@ _WINDOWED = """
           fixed reference range reference_start/reference_end (Unix ns) when given.
         parameters: [{name: name, in: path, required: true, schema: {type: string}}]
 """
+
+
+_WINDOW_PARAMS = (
+    VERSION, STEP, *time_params(), Param("reference_start", "Unix ns", "integer"),
+    Param("reference_end", "Unix ns", "integer"),
+)
 
 
 def _window_query(request: Request) -> WindowQuery:
@@ -76,7 +82,7 @@ def model_analytics_routes(analytics: ModelAnalyticsService) -> list[Route]:
         return analytics.compare(request.path_params["name"], params.get("a", ""), params.get("b", ""), start, end)
 
     return [
-        Route("/api/v1/models/{name}/data-quality", endpoint(data_quality)),
-        Route("/api/v1/models/{name}/explanations", endpoint(explanations)),
-        Route("/api/v1/models/{name}/compare", endpoint(compare)),
+        Route("/api/v1/models/{name}/data-quality", endpoint(data_quality, query=_WINDOW_PARAMS)),
+        Route("/api/v1/models/{name}/explanations", endpoint(explanations, query=_WINDOW_PARAMS)),
+        Route("/api/v1/models/{name}/compare", endpoint(compare, query=(Param("a"), Param("b"), *time_params()))),
     ]

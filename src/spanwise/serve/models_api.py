@@ -15,7 +15,7 @@ from spanwise.analyze.models import ModelService
 from spanwise.errors import UnsupportedContentType
 from spanwise.serve.body import read_body
 from spanwise.serve.native_api import endpoint
-from spanwise.serve.params import parse_duration_ns, parse_limit, time_range
+from spanwise.serve.params import LIMIT, STEP, VERSION, Param, parse_duration_ns, parse_limit, time_params, time_range
 from spanwise.store.api import QualityQuery
 
 MAX_FEEDBACK_BYTES = 16 * 1024 * 1024
@@ -29,6 +29,14 @@ def _step(text: str | None, default: int) -> int:
     if text.isdigit():
         return int(text)
     return parse_duration_ns(text, "step") // 10**9
+
+
+#: `task`, as the quality and concept-drift routes take it.
+TASK = Param("task", "classification (default) or regression")
+QUALITY_PARAMS = (
+    TASK, Param("positive_label", "the positive class: binary metrics, ROC AUC, log loss, calibration"),
+    VERSION, STEP, *time_params("7d"),
+)
 
 
 def model_routes(models: ModelService) -> list[Route]:
@@ -143,9 +151,9 @@ def model_routes(models: ModelService) -> list[Route]:
         Route("/api/v1/models", endpoint(inventory)),
         Route("/api/v1/models/{name}", endpoint(model)),
         Route("/api/v1/models/{name}/versions/{version}", endpoint(version)),
-        Route("/api/v1/models/{name}/metrics", endpoint(metrics)),
-        Route("/api/v1/models/{name}/quality", endpoint(quality)),
+        Route("/api/v1/models/{name}/metrics", endpoint(metrics, query=(VERSION, STEP, *time_params()))),
+        Route("/api/v1/models/{name}/quality", endpoint(quality, query=QUALITY_PARAMS)),
         Route("/api/v1/predictions/{prediction_id}", endpoint(prediction)),
-        Route("/api/v1/lineage/{trace_id}/predictions", endpoint(lineage)),
+        Route("/api/v1/lineage/{trace_id}/predictions", endpoint(lineage, query=(*time_params("7d"), LIMIT))),
         Route("/api/v1/feedback", endpoint(feedback, read_feedback), methods=["POST"]),
     ]

@@ -6,7 +6,7 @@ description lives next to the code it describes.
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Sequence
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -15,37 +15,76 @@ from starlette.routing import BaseRoute, Route
 from starlette.schemas import SchemaGenerator
 
 from spanwise import __version__
-from spanwise.errors import SpanwiseError
+from spanwise.errors import InvalidQuery, SpanwiseError
 from spanwise.query.native import summary_to_native, trace_page_to_native
 from spanwise.query.service import QueryService
-from spanwise.serve.params import parse_duration_ns, parse_float, parse_int, parse_limit, parse_tags, time_range
-from spanwise.serve.status import http_status
+from spanwise.serve.params import (
+    LIMIT, Param, check_params, parse_duration_ns, parse_float, parse_int, parse_limit, parse_tags, time_params,
+    time_range,
+)
+from spanwise.serve.status import http_status, retry_headers
 from spanwise.store.api import TraceQuery
 
-SCHEMAS = SchemaGenerator(
-    {"openapi": "3.0.3", "info": {"title": "Spanwise API", "version": __version__}}
-)
+#: The attribute of a handler holding its declared query parameters (`endpoint(query=...)`).
+PARAMS_ATTR = "spanwise_query_params"
+
+
+class _Schemas(SchemaGenerator):
+    """Starlette's generator, plus each handler's declared query parameters, so the
+    OpenAPI description lists exactly what the 400 check accepts."""
+
+    def parse_docstring(self, func_or_method: Callable[..., Any]) -> dict[str, Any]:
+        parsed = super().parse_docstring(func_or_method)
+        declared: Sequence[Param] = getattr(func_or_method, PARAMS_ATTR, ())
+        if parsed and declared:
+            listed = parsed.setdefault("parameters", [])
+            named = {p.get("name") for p in listed if isinstance(p, dict) and p.get("in") == "query"}
+            listed.extend(p.openapi() for p in declared if p.name not in named)
+        return parsed
+
+
+SCHEMAS = _Schemas({"openapi": "3.0.3", "info": {"title": "Spanwise API", "version": __version__}})
+
+
+def error_response(exc: SpanwiseError) -> JSONResponse:
+    """`{"error": {"status", "message"}}` with the error's HTTP status (and `Retry-After`
+    when a retry helps, e.g. 503 while the store is busy)."""
+    status = http_status(exc)
+    return JSONResponse(
+        {"error": {"status": status, "message": str(exc)}}, status_code=status, headers=retry_headers(exc)
+    )
+
+
+def declare(handler: Callable[..., Any], query: Sequence[Param]) -> None:
+    """Attach `query` to `handler` for the OpenAPI description."""
+    setattr(handler, PARAMS_ATTR, tuple(query))
 
 
 def endpoint(
-    work: Callable[..., Any], read: Callable[[Request], Awaitable[tuple[Any, ...]]] | None = None
+    work: Callable[..., Any],
+    read: Callable[[Request], Awaitable[tuple[Any, ...]]] | None = None,
+    query: Sequence[Param] = (),
 ) -> Callable[[Request], Any]:
     """Run `work` and render its JSON in a thread, so a big answer never holds the event
     loop; errors become `{"error": {"status", "message"}}`. With `read`, the body is read
-    first (in the event loop) and passed on: `work(request, *read(request))`."""
+    first (in the event loop) and passed on: `work(request, *read(request))`. `query` is
+    every query parameter the route accepts: any other is a 400 naming it and the allowed
+    ones, before the body is read or the store asked."""
+    allowed = tuple(query)
 
     def respond(request: Request, *extra: Any) -> Response:
         return JSONResponse(work(request, *extra))
 
     async def handler(request: Request) -> Response:
         try:
+            check_params(request.query_params, allowed)
             extra = await read(request) if read else ()
             return await run_in_threadpool(respond, request, *extra)
         except SpanwiseError as exc:
-            status = http_status(exc)
-            return JSONResponse({"error": {"status": status, "message": str(exc)}}, status_code=status)
+            return error_response(exc)
 
     handler.__doc__ = work.__doc__
+    declare(handler, allowed)
     return handler
 
 
@@ -136,11 +175,13 @@ def native_routes(
         """
         ---
         summary: Service dependency edges (parent service -> child service) with call and error counts.
-        responses: {200: {description: edges}}
+        description: Between start and end (Unix ns), or in the lookback (default 24h) before end.
+        responses: {200: {description: edges}, 400: {description: bad parameter}}
         """
-        lookback = request.query_params.get("lookback", "24h")
-        end = parse_int(request.query_params.get("end"), "end")
-        links = queries.dependencies(end, parse_duration_ns(lookback, "lookback"))
+        start, end = time_range(request.query_params, "24h")
+        if end <= start:
+            raise InvalidQuery("end must be after start")
+        links = queries.dependencies(end, end - start)
         return {"dependencies": [vars(d) for d in links]}
 
     def red(request: Request) -> dict[str, Any]:
@@ -190,19 +231,33 @@ def native_routes(
     routes = [
         Route("/api/v1/health", endpoint(health)),
         Route("/api/v1/status", endpoint(status)),
-        Route("/api/v1/traces/{trace_id}", endpoint(trace)),
-        Route("/api/v1/traces", endpoint(search)),
+        Route("/api/v1/traces/{trace_id}", endpoint(trace, query=_TRACE_PAGE)),
+        Route("/api/v1/traces", endpoint(search, query=SEARCH_PARAMS)),
         Route("/api/v1/services", endpoint(services)),
-        Route("/api/v1/services/{service}/operations", endpoint(operations)),
-        Route("/api/v1/dependencies", endpoint(dependencies)),
-        Route("/api/v1/metrics/latency", endpoint(latency)),
-        Route("/api/v1/metrics/red", endpoint(red)),
+        Route("/api/v1/services/{service}/operations", endpoint(operations, query=_SPAN_KIND)),
+        Route("/api/v1/dependencies", endpoint(dependencies, query=time_params("24h"))),
+        Route("/api/v1/metrics/latency", endpoint(latency, query=_LATENCY)),
+        Route("/api/v1/metrics/red", endpoint(red, query=(_SERVICE, *time_params()))),
     ]
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(SCHEMAS.get_schema(routes=list[BaseRoute](routes + (documented or []))))
 
     return routes + [Route("/api/v1/openapi.json", openapi, include_in_schema=False)]
+
+
+_SERVICE = Param("service", "a service name")
+_TRACE_PAGE = (Param("offset", "first span of the page", "integer"), Param("limit", "spans per page", "integer"))
+_SPAN_KIND = (Param("span_kind", "e.g. SERVER"),)
+_LATENCY = (_SERVICE, Param("operation"), Param("step", "seconds (default 60)", "integer"), *time_params())
+#: The trace search's parameters (`GET /api/v1/traces`).
+SEARCH_PARAMS = (
+    _SERVICE, Param("operation"), Param("attribute", "key:value, any span or resource attribute", repeated=True),
+    Param("attributes", "JSON object of attributes"), Param("min_duration", "e.g. 100ms"),
+    Param("max_duration", "e.g. 2s"), Param("status", "Ok, Error or Unset"),
+    Param("min_confidence", "lowest ml.prediction.confidence", "number"),
+    Param("max_confidence", "highest ml.prediction.confidence", "number"), *time_params(), LIMIT,
+)
 
 
 def _native_query(request: Request) -> TraceQuery:

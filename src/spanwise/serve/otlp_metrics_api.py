@@ -9,7 +9,10 @@ from starlette.routing import Route
 
 from spanwise.query.otlp_metrics import OtlpMetricQueries
 from spanwise.serve.native_api import endpoint
-from spanwise.serve.params import parse_int, time_range
+from spanwise.serve.params import Param, parse_int, time_params, time_range
+
+
+_SERIES = (Param("service"), Param("step", "seconds (default 60)", "integer"), *time_params())
 
 
 def otlp_metrics_routes(queries: OtlpMetricQueries) -> list[Route]:
@@ -36,6 +39,6 @@ def otlp_metrics_routes(queries: OtlpMetricQueries) -> list[Route]:
         return queries.series(request.path_params["name"], request.query_params.get("service", ""), start, end, step)
 
     return [
-        Route("/api/v1/otlp/metrics", endpoint(names)),
-        Route("/api/v1/otlp/metrics/{name}", endpoint(series)),
+        Route("/api/v1/otlp/metrics", endpoint(names, query=time_params())),
+        Route("/api/v1/otlp/metrics/{name}", endpoint(series, query=_SERIES)),
     ]

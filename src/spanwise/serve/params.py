@@ -7,12 +7,15 @@ parameter instead of an overflow deeper down.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import time
-from typing import Mapping
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
 
 import orjson
+from starlette.datastructures import QueryParams
 
 from spanwise.errors import InvalidQuery
 
@@ -106,3 +109,66 @@ def time_range(params: Mapping[str, str], lookback: str = "1h") -> tuple[int, in
     if start is None:
         start = max(0, end - parse_duration_ns(params.get("lookback", lookback), "lookback"))
     return start, end
+
+
+@dataclass(frozen=True)
+class Param:
+    """A query parameter a route accepts. The route's declaration is the one list both the
+    400 for an unknown parameter (`check_params`) and the OpenAPI description read."""
+
+    name: str
+    description: str = ""
+    type: str = "string"  # OpenAPI schema type
+    required: bool = False
+    repeated: bool = False
+
+    def openapi(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": self.type}
+        if self.repeated:
+            schema = {"type": "array", "items": schema}
+        found: dict[str, Any] = {"name": self.name, "in": "query", "required": self.required, "schema": schema}
+        if self.description:
+            found["description"] = self.description
+        return found
+
+
+def time_params(lookback: str = "1h") -> tuple[Param, ...]:
+    """`start`/`end` (Unix ns) or `lookback`, as `time_range` reads them."""
+    return (
+        Param("start", "Unix ns; default end - lookback", "integer"),
+        Param("end", "Unix ns; default now", "integer"),
+        Param("lookback", f"duration before end, e.g. 1h (default {lookback})"),
+    )
+
+
+LIMIT = Param("limit", "most results to return", "integer")
+VERSION = Param("version", "one model version (default: all)")
+STEP = Param("step", "window length in seconds or e.g. 5m")
+
+
+def check_params(params: QueryParams, allowed: Sequence[Param], strict: bool = True) -> None:
+    """A 400 naming the first unknown parameter (with close matches and the allowed
+    names) instead of silently ignoring it; with `strict`, also a single-valued parameter
+    given twice (which value would win is not obvious)."""
+    known = {p.name: p for p in allowed}
+    for name in params.keys():
+        if name not in known:
+            raise InvalidQuery(_unknown(name, sorted(known)))
+        if strict and not known[name].repeated and len(params.getlist(name)) > 1:
+            raise InvalidQuery(f"parameter {name!r} is given {len(params.getlist(name))} times; give it once")
+
+
+def _unknown(name: str, allowed: list[str]) -> str:
+    if not allowed:
+        return f"unknown parameter {name!r}; this endpoint takes no query parameters"
+    folded = {_fold(a): a for a in allowed}
+    key = _fold(name)
+    matches = [key] if key in folded else difflib.get_close_matches(key, list(folded), n=3, cutoff=0.7)
+    close = [folded[f] for f in matches]
+    hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+    return f"unknown parameter {name!r}{hint}; allowed: {', '.join(allowed)}"
+
+
+def _fold(name: str) -> str:
+    """`minConfidence`, `min-confidence` and `min_confidence` compare equal."""
+    return name.lower().replace("_", "").replace("-", "")

@@ -11,8 +11,12 @@ from starlette.routing import Route
 
 from spanwise.analyze.signals import SignalComputer
 from spanwise.serve.native_api import endpoint
-from spanwise.serve.params import parse_duration_ns, parse_limit, time_range
+from spanwise.serve.params import LIMIT, Param, parse_duration_ns, parse_limit, time_params, time_range
 from spanwise.store.api import SignalStore
+
+
+_SIGNALS = (Param("signal"), Param("feature"), *time_params("24h"), LIMIT)
+_COMPUTE = (Param("window", "e.g. 1h (default)"), Param("task", "classification (default) or regression"))
 
 
 def signals_routes(store: SignalStore, computer: SignalComputer) -> list[Route]:
@@ -43,6 +47,6 @@ def signals_routes(store: SignalStore, computer: SignalComputer) -> list[Route]:
         return {"name": request.path_params["name"], "rows_written": written}
 
     return [
-        Route("/api/v1/models/{name}/signals", endpoint(signals)),
-        Route("/api/v1/models/{name}/signals/compute", endpoint(compute), methods=["POST"]),
+        Route("/api/v1/models/{name}/signals", endpoint(signals, query=_SIGNALS)),
+        Route("/api/v1/models/{name}/signals/compute", endpoint(compute, query=_COMPUTE), methods=["POST"]),
     ]
