@@ -1,0 +1,69 @@
+"""Stored model signals (as the scheduler writes them) drive alerts: drift on one feature
+fires for that feature only, a realized or estimated accuracy drop fires, both resolve.
+A real chDB store and the real engine, stepped by a test clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import pyarrow as pa
+import pytest
+
+from spanwise.alerts.engine import AlertEngine
+from spanwise.alerts.sources import Sources
+from spanwise.model.alert_rules import AlertCondition, AlertQuery, AlertRule, AlertsConfig
+from spanwise.store import open_store
+
+T0 = 1_800_000_000.0
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Iterator[Any]:
+    opened = open_store(f"chdb://{tmp_path}")
+    opened.start()
+    yield opened
+    opened.shutdown()
+
+
+def signals(store: Any, at: float, rows: list[tuple[str, str, float]]) -> None:
+    """(signal, feature, value) rows for fraud/v1 whose window ended at `at`."""
+    ns = int(at * 1e9)
+    store.write_signals(pa.Table.from_pylist([
+        {"ComputedAt": ns // 10**6, "WindowStart": ns - 3600 * 10**9, "WindowEnd": ns, "ModelName": "fraud",
+         "ModelVersion": "v1", "Signal": s, "Feature": f, "Value": v, "Flagged": False} for s, f, v in rows]))
+
+
+def test_drift_and_accuracy_signals(store: Any) -> None:
+    now = [T0]
+    rules = [
+        AlertRule("FeatureDrift", AlertQuery("model_signal", "drift", model="fraud", window_s=120),
+                  AlertCondition(op=">", threshold=0.2, resolve_threshold=0.1), interval_s=1),
+        AlertRule("AccuracyDrop", AlertQuery("model_signal", "accuracy", model="fraud", window_s=120),
+                  AlertCondition(op="<", threshold=0.8), interval_s=1, for_s=60),
+        AlertRule("EstimatedAccuracyDrop", AlertQuery("model_signal", "estimated_accuracy", model="fraud", window_s=120),
+                  AlertCondition(op="<", threshold=0.8), interval_s=1),
+    ]
+    engine = AlertEngine(AlertsConfig(rules=rules), store, Sources(None, signals=store), clock=lambda: now[0])
+
+    def step(seconds: float, rows: list[tuple[str, str, float]]) -> set[tuple[str, str]]:
+        now[0] += seconds
+        signals(store, now[0], rows)
+        engine.tick()
+        return {(a["rule"], a["labels"].get("feature", "")) for a in engine.alerts() if a["state"] == "firing"}
+
+    healthy = [("drift", "amount", 0.05), ("drift", "country", 0.04), ("accuracy", "", 0.93), ("estimated_accuracy", "", 0.92)]
+    for _ in range(5):
+        assert step(30, healthy) == set()
+    drifting = [("drift", "amount", 0.45), ("drift", "country", 0.04), ("accuracy", "", 0.93), ("estimated_accuracy", "", 0.92)]
+    assert step(30, drifting) == {("FeatureDrift", "amount")}
+    assert step(30, [("drift", "amount", 0.15)]) == {("FeatureDrift", "amount")}  # hysteresis: not below 0.1 yet
+    assert step(30, [("drift", "amount", 0.05)]) == set()
+    worse = [("accuracy", "", 0.61), ("estimated_accuracy", "", 0.64)]
+    assert step(30, worse) == {("EstimatedAccuracyDrop", "")}  # realized accuracy waits for_s
+    assert step(61, worse) == {("EstimatedAccuracyDrop", ""), ("AccuracyDrop", "")}
+    assert step(30, healthy) == set()
+    history = engine.history(0, int(now[0] * 1e9) + 1, "", 100)
+    assert sorted((h["rule"], h["to_state"]) for h in history if h["to_state"] in ("firing", "resolved")) == sorted([
+        ("FeatureDrift", "firing"), ("FeatureDrift", "resolved"), ("AccuracyDrop", "firing"), ("AccuracyDrop", "resolved"),
+        ("EstimatedAccuracyDrop", "firing"), ("EstimatedAccuracyDrop", "resolved")])
