@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import time
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -99,24 +100,29 @@ def test_demo_services_log_into_their_traces(server: SpanwiseProcess, demo: dict
 
 def test_drift_heatmap_is_green_but_for_the_drifted_feature(server: SpanwiseProcess, demo: dict[str, Any]) -> None:
     """The drift tab's hourly windows of the last day (one drift request per window, as the
-    UI sends): stable features are never flagged, in ~35-prediction windows of either
-    churn version or of ltv; support_tickets is flagged in the drifted windows."""
+    UI and the Models page's badge send): support_tickets is flagged in the drifted windows
+    of churn; stable features, in ~35-prediction windows, are not. Each report of an
+    unchanged model flags anything with probability <= alpha (0.01), so over the ~75
+    model-windows here a stray flag or two is expected (at most 3 allowed: p < 2%), never the
+    same feature again and again (the old fixed W/std rule flagged monthly_spend in 20 of
+    25 windows)."""
     hour, now = 3600, time.time_ns() // 10**9
     drift_start = demo["incidents"]["drift"]["start_unix_nano"] // 10**9
-    flagged: dict[tuple[str, str], list[tuple[int, list[str]]]] = {}
+    flagged: dict[tuple[str, str], list[tuple[int, list[str], int]]] = {}
     for model, version in (("churn", "v1"), ("churn", "v2"), ("ltv", "v1")):
         for start in range((now - 86_400) // hour * hour, now, hour):
             report = _q(server, f"/api/v1/models/{model}/drift", version=version, start=start * 10**9,
                         end=(start + hour) * 10**9)
-            flagged.setdefault((model, version), []).append((start, report["drifted_features"]))
-    for (model, version), windows in flagged.items():
-        stable = [(start, names) for start, names in windows if set(names) - {"support_tickets"}]
-        assert not stable, f"{model} {version}: stable features flagged: {stable}"
-        if model == "churn":
-            drifted = [start for start, names in windows if names and start >= drift_start]
-            assert len(drifted) >= 0.8 * len([s for s, _ in windows if s >= drift_start]), windows
-        else:
-            assert not any(names for _, names in windows), windows
+            flagged.setdefault((model, version), []).append((start, report["drifted_features"], report["current"]["rows"]))
+    stray = [(model, version, start, name) for (model, version), windows in flagged.items()
+             for start, names, _ in windows for name in names if not (model == "churn" and name == "support_tickets")]
+    model_windows = sum(len(w) for w in flagged.values())
+    repeated = Counter((m, v, n) for m, v, _, n in stray).most_common(1)
+    assert len(stray) <= 3 and (not repeated or repeated[0][1] <= 2), (model_windows, stray)
+    for version in ("v1", "v2"):  # windows with enough predictions to flag anything (30)
+        windows = [(s, names) for s, names, rows in flagged[("churn", version)] if s >= drift_start and rows >= 30]
+        drifted = [start for start, names in windows if "support_tickets" in names]
+        assert windows and len(drifted) >= 0.9 * len(windows), windows
 
 
 def test_churn_v1_is_explained_backfilled_and_live(server: SpanwiseProcess, demo: dict[str, Any]) -> None:
