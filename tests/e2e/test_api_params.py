@@ -11,6 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetricExporter
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.resources import Resource
 from server_process import SpanwiseProcess
 
 pytestmark = pytest.mark.slow
@@ -150,3 +154,24 @@ def test_jaeger_takes_what_grafana_sends_and_refuses_the_rest(loaded: SpanwisePr
     refused = loaded.query("/api/traces", service="front", servce="front")
     assert refused.status_code == 400
     assert refused.json()["errors"][0]["msg"].startswith("unknown parameter 'servce' (did you mean 'service'?)")
+
+
+def test_otlp_metrics_split_by_model_and_version(loaded: SpanwiseProcess) -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(resource=Resource.create({"service.name": "sdk"}), metric_readers=[reader])
+    counter = provider.get_meter("e2e").create_counter("spanwise.predictions")
+    for model, version, rows in (("churn", "v1", 3), ("churn", "v2", 5), ("price", "v1", 7)):
+        counter.add(rows, {"ml.model.name": model, "ml.model.version": version})
+    data = reader.get_metrics_data()
+    assert data is not None
+    assert HttpMetricExporter(endpoint=f"{loaded.http_url}/v1/metrics").export(data).name == "SUCCESS"
+    path = "/api/v1/otlp/metrics/spanwise.predictions"
+    assert loaded.wait_for(lambda: loaded.query(path, step=3600).status_code == 200)
+    split = loaded.query(path, step=3600, group_by=["ml.model.name", "ml.model.version"]).json()
+    totals = {tuple(s["attributes"].values()): sum(p["increase"] for p in s["points"]) for s in split["series"]}
+    assert totals == {("churn", "v1"): 3, ("churn", "v2"): 5, ("price", "v1"): 7}
+    churn = loaded.query(path, step=3600, attribute="ml.model.name:churn", group_by="ml.model.version").json()
+    assert {s["attributes"]["ml.model.version"]: s["points"][0]["increase"] for s in churn["series"]} == {"v1": 3, "v2": 5}
+    assert sum(p["increase"] for p in loaded.query(path, step=3600).json()["points"]) == 15
+    too_many = loaded.query(path, group_by=["a", "b", "c", "d"])
+    assert "at most 3" in _error(too_many)

@@ -9,10 +9,14 @@ from starlette.routing import Route
 
 from spanwise.query.otlp_metrics import OtlpMetricQueries
 from spanwise.serve.native_api import endpoint
-from spanwise.serve.params import Param, parse_int, time_params, time_range
+from spanwise.serve.params import Param, parse_int, parse_tags, time_params, time_range
 
 
-_SERIES = (Param("service"), Param("step", "seconds (default 60)", "integer"), *time_params())
+_SERIES = (
+    Param("service"), Param("step", "seconds (default 60)", "integer"), *time_params(),
+    Param("attribute", "key:value; only points with that attribute value", repeated=True),
+    Param("group_by", "a point attribute key: one series per value", repeated=True),
+)
 
 
 def otlp_metrics_routes(queries: OtlpMetricQueries) -> list[Route]:
@@ -29,14 +33,21 @@ def otlp_metrics_routes(queries: OtlpMetricQueries) -> list[Route]:
         """
         ---
         summary: Per-step values of one OTLP metric; gauges avg/min/max/last, sums their increase, histograms count and sum.
-        description: Query parameters service, step (seconds, default 60), start/end (Unix ns) or lookback (default 1h).
+        description: >
+          Query parameters service, step (seconds, default 60), start/end (Unix ns) or lookback
+          (default 1h), attribute (key:value, repeatable: only points with those attribute
+          values) and group_by (a point attribute key, repeatable, at most 3: one series per
+          combination of values, e.g. group_by=ml.model.name&group_by=ml.model.version for
+          spanwise.predictions; answered as `series` [{attributes, points}], at most 100).
         parameters: [{name: name, in: path, required: true, schema: {type: string}}]
         responses: {200: {description: time series}, 404: {description: no such metric in the window}}
         """
         step = parse_int(request.query_params.get("step"), "step", 60)
         assert step is not None
         start, end = time_range(request.query_params)
-        return queries.series(request.path_params["name"], request.query_params.get("service", ""), start, end, step)
+        params = request.query_params
+        return queries.series(request.path_params["name"], params.get("service", ""), start, end, step,
+                              tuple(params.getlist("group_by")), parse_tags(None, params.getlist("attribute")))
 
     return [
         Route("/api/v1/otlp/metrics", endpoint(names, query=time_params())),

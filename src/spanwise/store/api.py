@@ -549,7 +549,12 @@ class OtlpMetricStore(Protocol):
         """One row per metric name and kind seen in the window: unit, description, services, points."""
         ...
 
-    def metric_series(self, kind: str, name: str, service: str, start_ns: int, end_ns: int, step_s: int) -> pa.Table:
+    def metric_series(
+        self, kind: str, name: str, service: str, start_ns: int, end_ns: int, step_s: int,
+        group_by: tuple[str, ...] = (), where: tuple[tuple[str, str], ...] = (),
+    ) -> pa.Table:
         """Per-step values of one metric, oldest first: gauges avg/min/max/last, sums their
-        increase, histograms their count and sum increase."""
+        increase, histograms their count and sum increase. With `group_by` (point attribute
+        keys) one row per step and group, the group's values in columns g0, g1...; `where`
+        keeps points whose attributes equal the given values. At most `MAX_SERIES_ROWS` + 1 rows."""
         ...
