@@ -12,7 +12,8 @@ Dependency edges need a span and its parent, which only stored traces have. Samp
 per trace, so stored traces are whole and each stored span stands for `SampleWeight`
 spans: an edge's calls are the weighted count of its child spans, then post-stratified by
 the exact figures: each (child service, span kind) stratum's weighted calls (and errors)
-are scaled so they add up to the span metrics' exact count of that stratum. A service
+are scaled so they add up to the span metrics' exact count of that stratum (errors that
+sampling kept none of are split across the stratum's callers as its calls are). A service
 called from one other service therefore gets exact edge counts at any sampling rate; a
 service with several callers gets its exact total split in the sampled proportions.
 Without span metrics (`metrics.enabled: false`) the weighted counts are used as they are.
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import defaultdict
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 
@@ -108,8 +109,8 @@ class SqlServiceSignals(ABC):
         scale = self._strata_scale(params) if edges and self._metrics.enabled else {}
         return _links(edges, scale)
 
-    def _strata_scale(self, params: dict[str, Any]) -> dict[tuple[str, str], tuple[float, float]]:
-        """(service, kind) -> (exact calls / weighted stored calls, same for errors). Both
+    def _strata_scale(self, params: dict[str, Any]) -> dict[tuple[str, str], "_Scale"]:
+        """(service, kind) -> how its stored edges scale to the exact figures. Both
         sides count redelivered spans, so the ratio undoes sampling only and edges keep
         counting distinct spans."""
         exact = self._query(
@@ -123,7 +124,8 @@ class SqlServiceSignals(ABC):
         scale = {}
         for r in exact:
             n, e = weighted.get((r["s"], r["k"]), (0.0, 0.0))
-            scale[(r["s"], r["k"])] = (r["n"] / n if n else 1.0, r["e"] / e if e else 1.0)
+            scale[(r["s"], r["k"])] = _Scale(r["n"] / n if n else 1.0, r["e"] / e if e else 0.0,
+                                             0.0 if e or not n else r["e"] / n)
         return scale
 
 
@@ -186,15 +188,26 @@ def histogram_quantile(q: float, buckets: list[tuple[float, int]]) -> float:
     return lower
 
 
-def _links(edges: list[dict[str, Any]], scale: dict[tuple[str, str], tuple[float, float]]) -> list[DependencyLink]:
+class _Scale(NamedTuple):
+    """Of one (child service, span kind) stratum: exact calls per weighted stored call;
+    exact errors per weighted stored error; and, when sampling kept none of its errors,
+    exact errors per weighted stored call (its errors are split across callers as its
+    calls are)."""
+
+    calls: float = 1.0
+    errors: float = 1.0
+    errors_per_call: float = 0.0
+
+
+def _links(edges: list[dict[str, Any]], scale: dict[tuple[str, str], _Scale]) -> list[DependencyLink]:
     """One link per (parent, child): the strata of the child's span kinds, each scaled."""
     calls: dict[tuple[str, str], float] = defaultdict(float)
     errors: dict[tuple[str, str], float] = defaultdict(float)
     p95: dict[tuple[str, str], float] = {}
     for e in edges:
         link = (e["parent"], e["child"])
-        by_calls, by_errors = scale.get((e["child"], e["kind"]), (1.0, 1.0))
-        calls[link] += e["calls"] * by_calls
-        errors[link] += e["errors"] * by_errors
+        stratum = scale.get((e["child"], e["kind"]), _Scale())
+        calls[link] += e["calls"] * stratum.calls
+        errors[link] += e["errors"] * stratum.errors + e["calls"] * stratum.errors_per_call
         p95[link] = max(p95.get(link, 0.0), float(e["p95"]))
     return [DependencyLink(p, c, round(calls[(p, c)]), round(errors[(p, c)]), p95[(p, c)]) for p, c in sorted(calls)]
