@@ -62,7 +62,7 @@ def test_label_flip_in_one_segment_is_found_there(store: LabelledStore, rows: li
     assert [k for k, s in segments.items() if s["drift"]] == [("region", "south")]
     south = expected(rows, "fraud", "region", "south")
     assert segments[("region", "south")]["p_value"] == pytest.approx(south["p_value"], rel=1e-9)
-    assert segments[("region", "south")]["p_value_adjusted"] == pytest.approx(min(1.0, 3 * south["p_value"]), rel=1e-9)
+    assert segments[("region", "south")]["p_value_adjusted"] == pytest.approx(min(1.0, 6 * south["p_value"]), rel=1e-9)
     assert segments[("region", "south")]["current_labelled"] == 100
 
 

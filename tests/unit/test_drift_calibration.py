@@ -189,3 +189,25 @@ def test_attribution_drift_false_alarms_across_20_features() -> None:
     shifted = [next(f for f in w["features"] if f["name"] == "f0")["drifted"] for w in found[1:]]
     assert sum(stable) <= _max_false_alarms()
     assert sum(shifted) >= _min_detections(0.85)
+
+
+def test_concept_drift_false_alarms_with_segments() -> None:
+    """Error rates unchanged in 5 segments of 40 labelled predictions each: the window's
+    `concept_drift` flag (overall test or any segment) at most alpha (0.05) of the time."""
+    from spanwise.analyze.concept_drift import concept_drift
+    from spanwise.store.labelled_api import ErrorShiftCounts
+
+    rng = np.random.default_rng(6)
+    flags = 0
+    for _ in range(WINDOWS):
+        ref, cur = rng.binomial(300, 0.15, 5), rng.binomial(40, 0.15, 5)
+        rows = [_error_counts(ErrorShiftCounts, "", "", int(ref.sum()), 1500, int(cur.sum()), 200)]
+        rows += [_error_counts(ErrorShiftCounts, "region", f"r{i}", int(ref[i]), 300, int(cur[i]), 40) for i in range(5)]
+        flags += concept_drift(rows, "classification")["concept_drift"]
+    assert flags <= int(stats.binom.ppf(0.999, WINDOWS, 0.05))
+
+
+def _error_counts(kind: type, feature: str, value: str, errors_ref: int, n_ref: int, errors_cur: int, n_cur: int) -> object:
+    fields = {"feature": feature, "value": value, "n_reference": n_ref, "n_current": n_cur,
+              "errors_reference": errors_ref, "errors_current": errors_cur}
+    return kind(**{name: fields.get(name, 0) for name in kind.__dataclass_fields__})
