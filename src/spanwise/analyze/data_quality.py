@@ -109,7 +109,7 @@ def _feature(
     result["_missing_over"] = ref_missing is not None and not vanished and missing - ref_missing > MISSING_TOLERANCE
     ref_values = there["numeric"] if there else 0
     result["out_of_range_p_value"] = (binomial_excess(span["outside"], numeric, 2 / (ref_values + 1))
-                                      if outside is not None else None)
+                                      if span is not None and outside is not None else None)
     result["_out_of_range_over"] = outside is not None and outside > OUT_OF_RANGE_TOLERANCE
     if kind == "mixed" or (kind and ref_kind and kind != ref_kind):
         issues.append("type_change")
