@@ -11,12 +11,12 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-_COMMON = dict(
+_COMMON = settings(
     database=None,
     deadline=3000,  # ms per example: a decoder that hangs on some input fails here
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
     print_blob=True,
 )
-settings.register_profile("ci", max_examples=150, **_COMMON)
-settings.register_profile("long", max_examples=20_000, **_COMMON)
+settings.register_profile("ci", _COMMON, max_examples=150)
+settings.register_profile("long", _COMMON, max_examples=20_000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

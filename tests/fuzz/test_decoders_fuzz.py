@@ -6,6 +6,7 @@ receivers turn that into a 400): any other exception would be a 500 or a dead ba
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -108,13 +109,13 @@ def test_trace_requests_decode_or_raise_spanwise_error(requests: list, window: T
 
 
 @given(logs_requests(), windows)
-def test_logs_requests_decode_or_raise_spanwise_error(request: object, window: TimeWindow) -> None:
-    decode_logs([request.SerializeToString()], window, count_log_records(request))  # type: ignore[attr-defined]
+def test_logs_requests_decode_or_raise_spanwise_error(request: Any, window: TimeWindow) -> None:
+    decode_logs([request.SerializeToString()], window, count_log_records(request))
 
 
 @given(metrics_requests(), windows)
-def test_metrics_requests_decode_or_raise_spanwise_error(request: object, window: TimeWindow) -> None:
-    decode_metrics([request.SerializeToString()], window, count_points(request))  # type: ignore[attr-defined]
+def test_metrics_requests_decode_or_raise_spanwise_error(request: Any, window: TimeWindow) -> None:
+    decode_metrics([request.SerializeToString()], window, count_points(request))
 
 
 @given(trace_requests(), st.integers(0, 2**32), windows)

@@ -176,6 +176,12 @@ def _upload(body: bytes, file_format: str) -> None:
     except (UnicodeDecodeError, pa.ArrowInvalid) as exc:
         if file_format == "csv" and "utf" in str(exc).lower():  # KNOWN DEFECT, see test_non_utf8_csv_baseline
             return
+        if file_format == "parquet" and isinstance(exc, UnicodeDecodeError):  # KNOWN, see test_corrupt_parquet
+            return
+        raise
+    except (pa.ArrowNotImplementedError, IndexError) as exc:
+        if file_format == "parquet":  # KNOWN DEFECT, see test_corrupt_parquet_baseline
+            return
         raise
     stored = json.dumps(profile.to_json())
     assert json.dumps(Profile.from_json(json.loads(stored)).to_json()) == stored
@@ -192,6 +198,28 @@ def test_non_utf8_csv_baseline(body: bytes) -> None:
     fixed; then drop the allowance in `_upload`."""
     try:
         profile_of_table(read_table(body, "csv"))
+    except SpanwiseError:
+        pass
+
+
+def _corrupt_parquet(seed: int) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"a\u00e9": [1, -1, 0], "b": [0.0, 1.0, 2.0], "c": ["x", None, "y"]}), sink)
+    return mutate(sink.getvalue(), random.Random(seed))
+
+
+@pytest.mark.xfail(strict=True, raises=(UnicodeDecodeError, pa.ArrowNotImplementedError, IndexError),
+                   reason="drift.read_table: corrupt Parquet raises other than ArrowInvalid/OSError")
+@pytest.mark.parametrize("seed", [528, 563, 14557], ids=["non-utf8-name", "int-over-64-bits", "bad-dictionary-index"])
+def test_corrupt_parquet_baseline(seed: int) -> None:
+    """KNOWN DEFECT (reported, not ours to fix): `read_table` catches only ArrowInvalid and
+    OSError, but a corrupt Parquet file also raises UnicodeDecodeError (a non-UTF-8 column
+    name) or ArrowNotImplementedError ("Integers with more than 64 bits") from
+    pq.ParquetFile (analyze/drift.py:184), or ArrowIndexError from `_expanded_bytes`
+    (drift.py:231, dictionary indices out of bounds): a 500. These byte mutations of a
+    3-row file show it (pyarrow 26.0.1); fails (strict xfail) once fixed."""
+    try:
+        profile_of_table(read_table(_corrupt_parquet(seed), "parquet"))
     except SpanwiseError:
         pass
 

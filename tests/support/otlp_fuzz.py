@@ -39,7 +39,7 @@ _SPECIAL_TEXT = ["", "\x00", "a\x00b", "service.name", "\U0001f600" * 3, "\u202e
 _HUGE = st.integers(1_000, 100_000).map(lambda n: "\U0001f600x"[n % 2] * n)  # built cheaply
 text = st.integers(0, 40).flatmap(  # mostly short, special one in 4, huge one in 40
     lambda n: _HUGE if n == 0 else st.sampled_from(_SPECIAL_TEXT) if n < 10
-    else st.text(st.characters(exclude_categories=("Cs",)), max_size=20)
+    else st.text(st.characters(exclude_categories=["Cs"]), max_size=20)
 )
 scalar_values = st.one_of(
     text.map(lambda s: AnyValue(string_value=s)),
