@@ -58,9 +58,10 @@ class MlFieldsProcessor:
             pc.or_(pc.is_valid(confidence), pa.array(np.diff(scores.offsets.to_numpy()) > 0)),
         )
         own_name = keys.pick(self._aliases[ml.MODEL_NAME], text, number)[0]
+        own_version = keys.pick(self._aliases[ml.MODEL_VERSION], text, number)[0]
         given_id = keys.pick(self._aliases[ml.PREDICTION_ID], text, number)[0]
-        is_prediction = pc.or_(is_prediction, _failed_call(spans, own_name, given_id))
-        name, version = self._model_identity(spans, own_name, keys, text, number, is_prediction)
+        is_prediction = pc.or_(is_prediction, _failed_call(spans, own_name, own_version, given_id, is_prediction))
+        name, version = self._model_identity(spans, own_name, own_version, is_prediction)
         prediction_id = pc.fill_null(given_id, "")
         own_id = pc.binary_join_element_wise(spans.column("TraceId"), spans.column("SpanId"), ":")
         missing_id = pc.and_(is_prediction, pc.equal(prediction_id, ""))
@@ -123,13 +124,12 @@ class MlFieldsProcessor:
         return np.asarray(rows, dtype=np.int64), names, numbers, texts
 
     def _model_identity(
-        self, spans: pa.Table, own_name: pa.Array, keys: "_AttributeKeys", text: pa.Array, number: pa.Array,
-        is_prediction: pa.Array,
+        self, spans: pa.Table, own_name: pa.Array, own_version: pa.Array, is_prediction: pa.Array,
     ) -> tuple[pa.Array, pa.Array]:
         """Model name and version: own attribute, else nearest ancestor's in the batch,
         else (name only) the service name."""
         name = pc.fill_null(own_name, "")
-        version = pc.fill_null(keys.pick(self._aliases[ml.MODEL_VERSION], text, number)[0], "")
+        version = pc.fill_null(own_version, "")
         needs = pc.and_(is_prediction, pc.or_(pc.equal(name, ""), pc.equal(version, "")))
         if pc.any(needs).as_py():
             parent = _parent_index(spans)
@@ -139,11 +139,26 @@ class MlFieldsProcessor:
         return name, version
 
 
-def _failed_call(spans: pa.Table, own_name: pa.Array, given_id: pa.Array) -> pa.Array:
-    """An errored span naming its model and prediction id: a prediction that produced no
-    output. Counted so that model error rates include calls that failed."""
-    errored = pc.equal(spans.column("StatusCode").combine_chunks(), "Error")
-    return pc.fill_null(pc.and_(errored, pc.and_(pc.is_valid(own_name), pc.is_valid(given_id))), False)
+def _failed_call(
+    spans: pa.Table, own_name: pa.Array, own_version: pa.Array, given_id: pa.Array, is_prediction: pa.Array
+) -> pa.Array:
+    """An errored span naming its model and either a prediction id or the model version:
+    a call of that model that produced no output (e.g. a server span that failed before
+    its model predicted, marked with the model it would have called). Counted so that
+    model error rates include calls that failed. A span naming only its model stays a
+    plain error span (which version failed is unknown), and so does one whose errored
+    prediction child in the batch already counts the failure (no double count)."""
+    errored = pc.fill_null(pc.equal(spans.column("StatusCode").combine_chunks(), "Error"), False)
+    identified = pc.and_(pc.is_valid(own_name), pc.or_(pc.is_valid(given_id), pc.is_valid(own_version)))
+    failed = pc.fill_null(pc.and_(errored, identified), False)
+    if not pc.any(failed).as_py():
+        return failed
+    counted = pc.or_(failed, pc.and_(errored, pc.fill_null(is_prediction, False)))
+    parent = _parent_index(spans).to_numpy(zero_copy_only=False)
+    has_failed_child = np.zeros(spans.num_rows, dtype=bool)
+    child_rows = np.flatnonzero(counted.to_numpy(zero_copy_only=False) & ~np.isnan(parent.astype(float)))
+    has_failed_child[parent[child_rows].astype(np.int64)] = True
+    return pc.and_(failed, pa.array(~has_failed_child))
 
 
 class _AttributeKeys:
