@@ -37,8 +37,18 @@ window.addEventListener('resize', () => {
   for (const instance of live) instance.resize();
 });
 
-/** A time axis option (x) with values in ms since epoch. */
-export const timeAxis = { type: 'time', axisLabel: { hideOverlap: true } };
+/** A time axis option (x) with values in ms since epoch. ECharts' default labels a day
+ * boundary with the day of the month alone ("3" at midnight reads as 3 o'clock): name it. */
+export const timeAxis = {
+  type: 'time',
+  axisLabel: {
+    hideOverlap: true,
+    formatter: {
+      year: '{yyyy}', month: '{MMM} {yyyy}', day: '{MMM} {d}',
+      hour: '{HH}:{mm}', minute: '{HH}:{mm}', second: '{HH}:{mm}:{ss}', millisecond: '{HH}:{mm}:{ss}.{SSS}',
+    },
+  },
+};
 
 /** Line series over time: `points` are [ms, value] pairs. */
 export function lineSeries(name, points, extra = {}) {

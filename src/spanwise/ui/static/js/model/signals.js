@@ -23,7 +23,7 @@ export async function render(root, ctx) {
   const computeButton = h('button', { type: 'button', id: 'compute-signals', onclick: () => computeNow(root, ctx, computeButton) }, 'Compute now');
   const toolbar = h('div', { class: 'row' },
     h('div', { class: 'grow muted small-text' },
-      'Stored by the signal scheduler for each window (models.signal_interval in the config): drift per feature against the version’s baseline or the preceding window, missing rates, and quality where labels arrived.'),
+      'Stored by the signal scheduler for each window (models.schedule_interval_s in the config): drift per feature against the version’s baseline or the preceding window, missing rates, and quality where labels arrived.'),
     computeButton);
   if (!rows.length) {
     replace(root, toolbar, note('empty', `No stored signals in the ${range.label.toLowerCase()}${state.version ? ` for ${state.version}` : ''}: the scheduler has not run yet, or press Compute now.`));

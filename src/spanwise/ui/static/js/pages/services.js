@@ -2,7 +2,7 @@
 // charts (rate, errors, duration) per service and operation.
 
 import { getJSON, lookbackStartNs } from '../api.js';
-import { chart, esc, lineSeries, timeTooltip } from '../charts.js';
+import { chart, esc, lineSeries, timeAxis, timeTooltip } from '../charts.js';
 import {
   badge, field, fmtMs, fmtNumber, fmtPercent, h, link, note, replace, select, table,
 } from '../dom.js';
@@ -189,7 +189,7 @@ async function serviceDetail(el, state, go, isCurrent) {
     durationEl.replaceWith(note('empty', 'No spans of this service in the time range.'));
     return;
   }
-  const common = { xAxis: { type: 'time' }, grid: { left: 56, right: 16, top: 28, bottom: 28 } };
+  const common = { xAxis: timeAxis, grid: { left: 56, right: 16, top: 28, bottom: 28 } };
   chart(rateEl, { ...common, yAxis: { type: 'value' }, tooltip: timeTooltip((v) => `${fmtNumber(v)}/s`),
     series: [lineSeries('rate', points.map((p) => [at(p), p.count / step]), { areaStyle: { opacity: 0.15 } })] });
   chart(errorEl, { ...common, yAxis: { type: 'value', minInterval: 1 }, tooltip: timeTooltip((v) => fmtNumber(v)),

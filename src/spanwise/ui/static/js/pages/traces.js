@@ -2,7 +2,7 @@
 // range included), duration, status and time; a duration scatter plot and the results list.
 
 import { getJSON } from '../api.js';
-import { chart, esc } from '../charts.js';
+import { chart, esc, timeAxis } from '../charts.js';
 import {
   badge, colorFor, field, fmtDuration, fmtTime, h, link, note, replace, select, seg, table,
 } from '../dom.js';
@@ -130,7 +130,7 @@ function scatter(el, traces) {
   const instance = chart(el, {
     grid: { left: 64, right: 20, top: 28, bottom: 30 },
     legend: { top: 0, right: 10, data: ['ok', 'error'] },
-    xAxis: { type: 'time', min: (v) => v.min - (v.max - v.min || 60000) * 0.03, max: (v) => v.max + (v.max - v.min || 60000) * 0.03 },
+    xAxis: { ...timeAxis, min: (v) => v.min - (v.max - v.min || 60000) * 0.03, max: (v) => v.max + (v.max - v.min || 60000) * 0.03 },
     yAxis: { type: 'value', name: 'ms', min: 0 },
     tooltip: {
       formatter: (p) => `${esc(p.data.name)}<br>${esc(fmtDuration(p.data.value[1] * 1e6))}, ${esc(p.data.spans)} spans`,
