@@ -109,6 +109,17 @@ RULES: dict[str, str] = {
     "POST /v1/logs": INGEST,
     "POST /v1/metrics": INGEST,
 }
+#: Routes whose successful calls `serve.audit.AuditTrail` records, with the action name
+#: (access control's own routes record themselves).
+AUDITED: dict[str, str] = {
+    "POST /api/v1/feedback": "feedback.write",
+    "POST /api/v1/models/{name}/baselines": "baseline.upload",
+    "GET /api/v1/models/{name}/predictions": "export",
+    "POST /api/v1/ingest/quarantine/replay": "quarantine.replay",
+    "POST /api/v1/alerts/rules": "alert_rule.write",
+    "PUT /api/v1/alerts/rules/{name}": "alert_rule.write",
+    "DELETE /api/v1/alerts/rules/{name}": "alert_rule.delete",
+}
 #: Every gRPC method on :4317.
 GRPC_ROLE = INGEST
 #: What a route without a rule needs (fail closed); `GET /api/v1/access` lists such routes.
@@ -127,33 +138,35 @@ class RouteTable:
     """The role each route of one app needs, resolved once from `RULES`."""
 
     def __init__(self, routes: Iterable[BaseRoute]) -> None:
-        self.entries: list[tuple[Route, dict[str, str]]] = []
-        self.unruled: list[str] = []
+        self.entries: list[tuple[Route, dict[str, str]]] = []  # route, method -> rule key
         for route in routes:
             if isinstance(route, Route):
-                self.entries.append((route, self._roles(route)))
+                keys = {m: f"{'GET' if m == 'HEAD' else m} {route.path}" for m in sorted(route.methods or ())}
+                self.entries.append((route, keys))
+        self.unruled = sorted({key for _, keys in self.entries for key in keys.values() if key not in RULES})
 
-    def _roles(self, route: Route) -> dict[str, str]:
-        roles = {}
-        for method in sorted(route.methods or ()):
-            key = f"{'GET' if method == 'HEAD' else method} {route.path}"
-            if key not in RULES:
-                self.unruled.append(key)
-            roles[method] = RULES.get(key, UNRULED)
-        return roles
+    def _key(self, scope: Scope) -> str | None:
+        """The rule key ("METHOD /template") of the route that takes this request."""
+        for route, keys in self.entries:
+            match, _ = route.matches(scope)
+            if match == Match.FULL:
+                return keys.get(scope["method"])
+        return None
 
     def needed(self, scope: Scope) -> str:
         """The role a request needs: its route's rule, or UNKNOWN when no route takes it."""
-        for route, roles in self.entries:
-            match, _ = route.matches(scope)
-            if match == Match.FULL:
-                return roles.get(scope["method"], UNKNOWN)
-        return UNKNOWN
+        key = self._key(scope)
+        return UNKNOWN if key is None else RULES.get(key, UNRULED)
+
+    def audited(self, scope: Scope) -> str | None:
+        """The audit action of the request's route, if it is audited."""
+        key = self._key(scope)
+        return AUDITED.get(key) if key else None
 
     def describe(self) -> list[dict[str, str]]:
         """Every route and method with the role it needs (for `GET /api/v1/access`)."""
-        return [{"method": method, "path": route.path, "role": role}
-                for route, roles in self.entries for method, role in roles.items() if method != "HEAD"]
+        return [{"method": method, "path": route.path, "role": RULES.get(key, UNRULED)}
+                for route, keys in self.entries for method, key in keys.items() if method != "HEAD"]
 
 
 def check_exposure(config: Config) -> None:

@@ -16,15 +16,19 @@ import grpc
 
 from spanwise.errors import SpanwiseError
 from spanwise.receive.signals import OtlpSignal
+from spanwise.serve.auth import Authority
+from spanwise.serve.auth_http import grpc_refusal
 from spanwise.serve.body import InflightBytes
 from spanwise.serve.status import grpc_status, retry_headers
 
 log = logging.getLogger(__name__)
 
 
-def otlp_grpc_server(signals: list[OtlpSignal], max_body_bytes: int, inflight: InflightBytes) -> grpc.aio.Server:
+def otlp_grpc_server(signals: list[OtlpSignal], max_body_bytes: int, inflight: InflightBytes,
+                     authority: Authority | None = None) -> grpc.aio.Server:
     """A grpc.aio server with each signal's OTLP service registered (not yet bound);
-    `inflight` is the budget shared with the OTLP/HTTP receiver."""
+    `inflight` is the budget shared with the OTLP/HTTP receiver. With an `authority`, every
+    call needs an ingest token in its `authorization` metadata (`serve.auth_http`)."""
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", max_body_bytes),
@@ -34,8 +38,26 @@ def otlp_grpc_server(signals: list[OtlpSignal], max_body_bytes: int, inflight: I
     server.add_generic_rpc_handlers(tuple(
         grpc.method_handlers_generic_handler(s.grpc_service, {"Export": grpc.unary_unary_rpc_method_handler(_export(s, inflight))})
         for s in signals
+    ) if authority is None else tuple(
+        grpc.method_handlers_generic_handler(s.grpc_service, {"Export": grpc.unary_unary_rpc_method_handler(
+            _checked(authority, _export(s, inflight)))})
+        for s in signals
     ))
     return server
+
+
+Export = Callable[[bytes, grpc.aio.ServicerContext], Awaitable[bytes]]
+
+
+def _checked(authority: Authority, export: Export) -> Export:
+    """`export`, after the call's credential passed (else UNAUTHENTICATED / PERMISSION_DENIED)."""
+    async def checked(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        refusal = grpc_refusal(authority, context.invocation_metadata())
+        if refusal:
+            await context.abort(*refusal)
+        return await export(request, context)
+
+    return checked
 
 
 def _export(signal: OtlpSignal, inflight: InflightBytes) -> Callable[[bytes, grpc.aio.ServicerContext], Awaitable[bytes]]:

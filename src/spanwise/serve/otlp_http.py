@@ -20,6 +20,8 @@ from google.protobuf import json_format
 from google.rpc import status_pb2
 from google.protobuf.message import Message
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -27,6 +29,9 @@ from starlette.routing import Route
 from spanwise.errors import SpanwiseError, UnsupportedContentType
 from spanwise.receive.ingest import ExportOutcome
 from spanwise.receive.signals import OtlpSignal
+from spanwise.serve.access import RouteTable
+from spanwise.serve.auth import Authority
+from spanwise.serve.auth_http import AccessControl
 from spanwise.serve.body import InflightBytes, Take, gunzip, read_body
 from spanwise.serve.status import http_status, retry_headers
 
@@ -36,12 +41,27 @@ PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 
 
-def otlp_http_app(signals: list[OtlpSignal], max_body_bytes: int, inflight: InflightBytes) -> Starlette:
+def otlp_http_app(signals: list[OtlpSignal], max_body_bytes: int, inflight: InflightBytes,
+                  authority: Authority | None = None) -> Starlette:
     """The ASGI app serving OTLP/HTTP: one POST route per signal. `inflight` is shared
-    with the gRPC receiver."""
-    return Starlette(routes=[
-        Route(s.http_path, _receiver(s, max_body_bytes, inflight), methods=["POST"]) for s in signals
-    ])
+    with the gRPC receiver. With an `authority`, every request needs an ingest token
+    (`Authorization: Bearer`), checked before the body is read."""
+    routes = [Route(s.http_path, _receiver(s, max_body_bytes, inflight), methods=["POST"]) for s in signals]
+    if authority is None:
+        return Starlette(routes=routes)
+    table = RouteTable(routes)
+    return Starlette(routes=routes, middleware=[
+        Middleware(AccessControl, authority=authority, table=lambda: table, render=_auth_error)])
+
+
+def _auth_error(status: int, message: str, headers: Headers) -> Response:
+    """401/403 as OTLP answers errors: a google.rpc.Status in the request's encoding."""
+    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    body = status_pb2.Status(code=16 if status == 401 else 7, message=message)
+    extra = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if content_type == PROTOBUF:
+        return Response(body.SerializeToString(), status, extra, media_type=PROTOBUF)
+    return Response(json_format.MessageToJson(body, indent=None), status, extra, media_type=JSON)
 
 
 def _receiver(signal: OtlpSignal, limit: int, inflight: InflightBytes) -> Callable[[Request], Awaitable[Response]]:

@@ -45,7 +45,8 @@ from spanwise.receive.ingest import IngestService
 from spanwise.receive.logs_ingest import LogIngestService
 from spanwise.receive.metrics_ingest import MetricIngestService
 from spanwise.receive.signals import OtlpSignal, logs_signal, metrics_signal, traces_signal
-from spanwise.serve.access import check_exposure
+from spanwise.serve.access import RouteTable, check_exposure
+from spanwise.serve.auth_wiring import AuthParts, auth_middleware, auth_routes, build_auth
 from spanwise.serve.alerts_api import AlertEngine, alerts_routes, build_alert_engine
 from spanwise.serve.body import InflightBytes
 from spanwise.serve.host_check import request_guard
@@ -134,6 +135,7 @@ class _Components:
     scheduler: SignalScheduler | None = None
     resolver: PendingFeedbackResolver | None = None
     alerts: AlertEngine | None = None
+    auth: AuthParts | None = None
 
     def otlp_signals(self) -> list[OtlpSignal]:
         """What the OTLP receivers accept: traces, and logs and metrics when the store keeps them."""
@@ -196,11 +198,12 @@ class SpanwiseServer:
         bind_socket(server.host, server.grpc_port, "OTLP/gRPC").close()
         parts = self._start_components()
         inflight = InflightBytes(server.inflight_limit)
-        grpc_server = otlp_grpc_server(parts.otlp_signals(), server.max_body_bytes, inflight)
+        authority = parts.auth.authority if parts.auth else None
+        grpc_server = otlp_grpc_server(parts.otlp_signals(), server.max_body_bytes, inflight, authority)
         if grpc_server.add_insecure_port(f"{server.host}:{server.grpc_port}") == 0:
             raise ConfigError(f"cannot listen for OTLP/gRPC on {server.host}:{server.grpc_port}")
         servers = [
-            (self._uvicorn(otlp_http_app(parts.otlp_signals(), server.max_body_bytes, inflight)), http_sock),
+            (self._uvicorn(otlp_http_app(parts.otlp_signals(), server.max_body_bytes, inflight, authority)), http_sock),
             (self._uvicorn(self._query_app(parts)), query_sock),
         ]
         await grpc_server.start()
@@ -253,7 +256,8 @@ class SpanwiseServer:
             resolver = PendingFeedbackResolver(store, self.config.models.feedback_expiry_s)
             resolver.start()
         return _Components(store, committer, chain, forwarder, decider, ingest, logs, metrics, resolver=resolver,
-                           alerts=build_alert_engine(self.config, store))
+                           alerts=build_alert_engine(self.config, store),
+                           auth=build_auth(self.config, store) if self.config.auth.enabled else None)
 
     def _query_app(self, parts: "_Components") -> Starlette:
         """Port 16686: the Jaeger API, the native API, Prometheus metrics and the web UI."""
@@ -279,9 +283,12 @@ class SpanwiseServer:
         models += ingest_routes(parts.committer.requeue_quarantined)
         models += alerts_routes(parts.alerts) if parts.alerts else []
         routes = jaeger_routes(queries) + native_routes(queries, parts.status, models) + models + metrics_routes(metrics)
+        routes += auth_routes(parts.auth, lambda: table)
+        table = RouteTable(routes + ui_routes())
         # gzip: the UI's charting library is ~1.1 MB, ~0.35 MB compressed; API JSON shrinks too.
         return Starlette(routes=routes + ui_routes(), middleware=[
-            request_guard(self.config.server), Middleware(GZipMiddleware, minimum_size=1024),
+            request_guard(self.config.server), *auth_middleware(parts.auth, table),
+            Middleware(GZipMiddleware, minimum_size=1024),
         ])
 
     def _signals(self, parts: "_Components", store: Any) -> list[Any]:

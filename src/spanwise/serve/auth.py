@@ -1,0 +1,181 @@
+"""API tokens: issued, checked, revoked; the first admin token; projects.
+
+A token is `sw_` + `secrets.token_urlsafe(32)` (256 random bits). The store keeps only its
+SHA-256 hash: a slow password hash (bcrypt, argon2) exists to make guessing a *low-entropy*
+secret expensive, which buys nothing against 256 random bits, while it would cost every
+OTLP request milliseconds. A fast hash still means a leaked table reveals no usable token.
+
+Every token lives in memory too (a handful of rows; the store is the record), keyed by
+hash, so checking a credential is one hash and one dict lookup, with no store query. This
+process is the only writer of the table (one process owns the store), so the memory copy
+is never stale: a revocation replaces it before the DELETE answers and takes effect on
+the very next request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from spanwise.errors import InvalidQuery, NotFound
+from spanwise.serve.access import ADMIN, ROLES
+from spanwise.store.sql_tokens import TokenStore
+
+log = logging.getLogger(__name__)
+DEFAULT_PROJECT = "default"
+TOKEN_PREFIX = "sw_"
+ADMIN_TOKEN_FILE = "admin-token"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+#: At most this many tokens and projects (each is held in memory).
+MAX_TOKENS = 10_000
+MAX_PROJECTS = 1_000
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request acts as: one token."""
+
+    token_id: str
+    name: str
+    role: str
+    project: str
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+class Authority:
+    """Tokens and projects, checked from memory and written through to the store."""
+
+    def __init__(self, store: TokenStore, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._tokens: dict[str, dict[str, Any]] = {}  # id -> record
+        self._by_hash: dict[str, dict[str, Any]] = {}
+        self._projects: dict[str, int] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        tokens = self._store.auth_tokens()
+        projects = {p["name"]: p["created_ms"] for p in self._store.auth_projects()}
+        with self._lock:
+            self._tokens = {t["id"]: t for t in tokens}
+            self._by_hash = {t["hash"]: t for t in tokens}
+            self._projects = projects
+
+    def authenticate(self, token: str) -> Principal | None:
+        """The principal of a live token, else None (unknown, revoked or expired)."""
+        record = self._by_hash.get(token_hash(token))
+        return self._live(record)
+
+    def principal(self, token_id: str) -> Principal | None:
+        """The principal of a live token by id (a web session refers to its token by id)."""
+        return self._live(self._tokens.get(token_id))
+
+    def _live(self, record: dict[str, Any] | None) -> Principal | None:
+        if record is None or record["revoked"]:
+            return None
+        if record["expires_ms"] and record["expires_ms"] <= self._clock() * 1000:
+            return None
+        return Principal(record["id"], record["name"], record["role"], record["project"])
+
+    def issue(self, name: str, role: str, project: str, expires_ms: int = 0) -> tuple[str, str]:
+        """A new token: (id, token). The token is shown once and never stored."""
+        _check_name(name, "name")
+        if role not in ROLES:
+            raise InvalidQuery(f"role: unknown role {role!r} (one of {', '.join(ROLES)})")
+        if project not in self._projects:
+            raise InvalidQuery(f"project: no project {project!r} (create it with POST /api/v1/projects)")
+        now_ms = int(self._clock() * 1000)
+        if expires_ms and expires_ms <= now_ms:
+            raise InvalidQuery("expires: must be in the future")
+        if len(self._tokens) >= MAX_TOKENS:
+            raise InvalidQuery(f"at most {MAX_TOKENS} tokens: revoke some first")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        record = {"id": secrets.token_hex(8), "hash": token_hash(token), "name": name, "role": role,
+                  "project": project, "created_ms": now_ms, "expires_ms": expires_ms, "revoked": 0}
+        self._put(record)
+        return str(record["id"]), token
+
+    def revoke(self, token_id: str) -> dict[str, Any]:
+        """Revoke a token at once; NotFound for an unknown id."""
+        record = self._tokens.get(token_id)
+        if record is None:
+            raise NotFound(f"no token {token_id!r}")
+        revoked = record | {"revoked": 1}
+        self._put(revoked)
+        return public(revoked)
+
+    def _put(self, record: dict[str, Any]) -> None:
+        """Store first (a failure leaves memory as it was), then swap it in."""
+        self._store.put_token(record)
+        with self._lock:
+            old = self._tokens.get(record["id"])
+            if old is not None:
+                self._by_hash.pop(old["hash"], None)
+            self._tokens = self._tokens | {record["id"]: record}
+            self._by_hash = self._by_hash | {record["hash"]: record}
+
+    def tokens(self) -> list[dict[str, Any]]:
+        """Every token without its hash, oldest first."""
+        return [public(t) for t in sorted(self._tokens.values(), key=lambda t: t["created_ms"])]
+
+    def projects(self) -> list[dict[str, Any]]:
+        return [{"name": name, "created_ms": created} for name, created in sorted(self._projects.items())]
+
+    def create_project(self, name: str) -> dict[str, Any]:
+        _check_name(name, "name")
+        if name in self._projects:
+            raise InvalidQuery(f"name: project {name!r} exists")
+        if len(self._projects) >= MAX_PROJECTS:
+            raise InvalidQuery(f"at most {MAX_PROJECTS} projects")
+        created = int(self._clock() * 1000)
+        self._store.put_project(name, created)
+        with self._lock:
+            self._projects = self._projects | {name: created}
+        return {"name": name, "created_ms": created}
+
+    def bootstrap(self, data_dir: str) -> str | None:
+        """On a start with auth and no live admin token: the default project and a new admin
+        token, written to `<data_dir>/admin-token` (mode 0600). Returns the token, else None."""
+        if DEFAULT_PROJECT not in self._projects:
+            self.create_project(DEFAULT_PROJECT)
+        live = (self._live(t) for t in self._tokens.values())
+        if any(p is not None and p.role == ADMIN for p in live):
+            return None
+        _, token = self.issue("admin", ADMIN, DEFAULT_PROJECT)
+        path = os.path.join(data_dir, ADMIN_TOKEN_FILE)
+        if os.path.exists(path):
+            os.remove(path)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(token + "\n")
+        return token
+
+
+def public(record: dict[str, Any]) -> dict[str, Any]:
+    """A token record as the API shows it: never the hash."""
+    return {key: record[key] for key in ("id", "name", "role", "project", "created_ms", "expires_ms")} | {
+        "revoked": bool(record["revoked"])}
+
+
+def _check_name(name: object, field: str) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidQuery(f"{field}: 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit")
+
+
+def bearer(header: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (scheme case-insensitive)."""
+    if not header:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
