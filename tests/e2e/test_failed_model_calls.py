@@ -2,7 +2,7 @@
 an errored span naming the model and its version (e.g. the model service's server span,
 as the demo's churn-classifier marks it) is a failed prediction, counted once even when an
 errored prediction span below it already counts the failure; a span naming only the model
-stays a plain error span."""
+stays a plain error span, and so does an INTERNAL span (a training step) naming both."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ def test_failed_calls_count_in_model_error_rates(tmp_path: os.PathLike[str]) -> 
         spans += [_span(t, 1, None, True, **v2) for t in range(20, 23)]  # failed before predicting
         spans += [_span(30, 1, None, True, **v2), _span(30, 2, 1, True, **v2, **{"ml.prediction.id": "p-30"})]
         spans += [_span(40, 1, None, True, **{"ml.model.name": "churn"})]  # version unknown: plain error
+        spans += [{**_span(50, 1, None, True, **v2), "kind": 1, "name": "fit churn v2"}]  # not a call: plain error
         body = {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name",
                                                                 "value": {"stringValue": "churn-classifier"}}]},
                                    "scopeSpans": [{"spans": spans}]}]}

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 _NUMERIC_TEXT = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 _MAX_ANCESTOR_DEPTH = 32
+#: Span kinds of a call to a model (server side or client side).
+_CALL_KINDS = ["Server", "Client"]
 
 
 class MlFieldsProcessor:
@@ -142,14 +144,17 @@ class MlFieldsProcessor:
 def _failed_call(
     spans: pa.Table, own_name: pa.Array, own_version: pa.Array, given_id: pa.Array, is_prediction: pa.Array
 ) -> pa.Array:
-    """An errored span naming its model and either a prediction id or the model version:
-    a call of that model that produced no output (e.g. a server span that failed before
-    its model predicted, marked with the model it would have called). Counted so that
+    """An errored span naming its model and either a prediction id or (on a SERVER or
+    CLIENT span: a call, not e.g. a training step) the model version: a call of that model
+    that produced no output (e.g. a server span that failed before its model predicted,
+    marked with the model it would have called). Counted so that
     model error rates include calls that failed. A span naming only its model stays a
     plain error span (which version failed is unknown), and so does one whose errored
     prediction child in the batch already counts the failure (no double count)."""
     errored = pc.fill_null(pc.equal(spans.column("StatusCode").combine_chunks(), "Error"), False)
-    identified = pc.and_(pc.is_valid(own_name), pc.or_(pc.is_valid(given_id), pc.is_valid(own_version)))
+    call = pc.is_in(spans.column("SpanKind").combine_chunks(), value_set=pa.array(_CALL_KINDS))
+    versioned_call = pc.and_(pc.is_valid(own_version), call)
+    identified = pc.and_(pc.is_valid(own_name), pc.or_(pc.is_valid(given_id), versioned_call))
     failed = pc.fill_null(pc.and_(errored, identified), False)
     if not pc.any(failed).as_py():
         return failed
