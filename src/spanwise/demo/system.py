@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+from opentelemetry import trace
 
 from spanwise.demo import world
 from spanwise.demo.http_service import HttpService, ServiceError, call
@@ -92,6 +93,8 @@ class DemoSystem:
         version = world.version_of(int(body["customer_id"]))
         if self._random() < ERROR_RATE:
             _logger("churn-classifier").error("%s (churn %s)", OVERLOADED, version)
+            # the server span names the model version it failed to call: a failed prediction of it
+            trace.get_current_span().set_attributes({"ml.model.name": "churn", "ml.model.version": version})
             raise ServiceError(OVERLOADED)
         model = self.churn_broken if version == "v2" and self.incidents.regressed(time.time_ns()) else self.churn[version]
         time.sleep(0.004 + 0.01 * self._random())
