@@ -113,12 +113,15 @@ class AlertEngine:
             return
         self.stats["evaluations"] += 1
         now_ms = int(now * 1000)
-        #: Right after a (re)start the window still holds the gap while the server was down:
-        #: for one window, evaluations may raise alerts but not end them.
+        #: Right after a (re)start the window still holds the gap while the server was down
+        #: (or before senders reconnected): for one window, evaluations neither end alerts
+        #: nor raise absence alerts.
         grace = now - self._started < rule.query.window_s
         for result in results:
             alert = alerts.get(result.labels)
             if alert is not None and not result.active and (grace or not result.judged):
+                continue
+            if grace and rule.condition.type == "absence" and (alert is None or alert.state not in (PENDING, FIRING)):
                 continue
             if alert is None:
                 if not result.active:

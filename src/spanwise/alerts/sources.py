@@ -13,6 +13,7 @@ from typing import Any, Callable, Protocol
 
 from spanwise.model.alert_rules import AlertQuery
 from spanwise.query.logs import MAX_LOGS, LogQueryService, severity_number
+from spanwise.store.alerts_api import SpanWindowReader
 from spanwise.store.api import LogQuery, RedSummary
 
 Labels = tuple[tuple[str, str], ...]
@@ -46,8 +47,13 @@ class Sources:
     """Reads samples for any `AlertQuery`; services that are absent give no samples."""
 
     def __init__(self, spans: RedReader | None, models: ModelReader | None = None,
-                 signals: SignalReader | None = None, logs: LogQueryService | None = None) -> None:
+                 signals: SignalReader | None = None, logs: LogQueryService | None = None,
+                 exact_spans: SpanWindowReader | None = None) -> None:
+        """`spans` answers windows of whole minutes from the span metrics (exact under
+        sampling); `exact_spans`, when given, answers other windows from stored spans to
+        the nanosecond (weighted by their sampling weight)."""
         self._spans, self._models, self._signals, self._logs = spans, models, signals, logs
+        self._exact = exact_spans
         self._cache: dict[tuple[Any, ...], Any] = {}
         self.queries = 0
 
@@ -67,12 +73,18 @@ class Sources:
         return self._cache[key]
 
     def _span_samples(self, q: AlertQuery, start_ns: int, end_ns: int) -> list[Sample]:
-        if self._spans is None:
+        minutes = (end_ns - start_ns) % (60 * 10**9) == 0
+        spans = self._spans if minutes or self._exact is None else self._exact
+        if spans is None:
             return []
-        spans = self._spans
         per_operation = q.by == "operation" or bool(q.operation)
         target = q.service if per_operation else None
-        rows = self._cached(("red", start_ns, end_ns, target), lambda: spans.red_summary(start_ns, end_ns, target))
+        if isinstance(spans, SpanWindowReader):
+            exact = spans
+            rows = self._cached(("exact", start_ns, end_ns, target), lambda: exact.span_window(start_ns, end_ns, target))
+        else:
+            red = spans
+            rows = self._cached(("red", start_ns, end_ns, target), lambda: red.red_summary(start_ns, end_ns, target))
         samples = []
         for row in rows:
             if per_operation:

@@ -19,7 +19,7 @@ from spanwise.query.service import QueryService
 from spanwise.serve.body import read_body
 from spanwise.serve.native_api import endpoint
 from spanwise.serve.params import LIMIT, Param, parse_limit, time_params, time_range
-from spanwise.store.alerts_api import AlertStore
+from spanwise.store.alerts_api import AlertStore, SpanWindowReader
 from spanwise.store.api import FeedbackWriter, LogStore, ModelReader, SignalStore
 
 #: A rule or silence is small; a bigger body is refused before it is parsed.
@@ -148,6 +148,7 @@ def build_alert_engine(config: Config, store: object) -> AlertEngine | None:
         ModelService(store) if has_models else None,  # type: ignore[arg-type]
         store if isinstance(store, SignalStore) else None,
         LogQueryService(store) if isinstance(store, LogStore) else None,
+        store if isinstance(store, SpanWindowReader) else None,
     )
     engine = AlertEngine(config.alerts, store, sources)
     engine.start()

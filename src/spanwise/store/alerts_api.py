@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
+from spanwise.store.api import RedSummary
+
 
 @runtime_checkable
 class AlertStore(Protocol):
@@ -22,3 +24,11 @@ class AlertStore(Protocol):
     def alert_history(self, start_ns: int, end_ns: int, rule: str = "", limit: int = 1000) -> list[dict[str, Any]]:
         """State changes in [start, end], newest first, at most `limit`."""
         ...
+
+
+@runtime_checkable
+class SpanWindowReader(Protocol):
+    """Optional capability: RED figures of stored spans over an exact window (the span
+    metrics have minute resolution; alert rules may watch a few seconds)."""
+
+    def span_window(self, start_ns: int, end_ns: int, service: str | None = None) -> list[RedSummary]: ...

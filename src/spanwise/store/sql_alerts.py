@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 
 from spanwise.store import alerts_schema
+from spanwise.store.api import RedSummary
 from spanwise.store.alerts_schema import HISTORY_TABLE, OBJECTS_TABLE
 
 _OBJECT_SCHEMA = pa.schema([("Kind", pa.string()), ("Key", pa.string()), ("Version", pa.uint64()),
@@ -87,6 +88,22 @@ class SqlAlerts:
             ORDER BY At DESC LIMIT {{limit:UInt32}}""",
             {"lo": start_ns, "hi": end_ns, "rule": rule, "limit": limit},
         ).to_pylist()
+
+    def span_window(self, start_ns: int, end_ns: int, service: str | None = None) -> list[RedSummary]:
+        """Rate, errors and duration per service (or per operation of `service`) of the
+        stored spans in exactly [start, end], each counted `SampleWeight` times (an
+        estimate under sampling). For alert windows shorter than the span metrics' minute."""
+        name = "SpanName" if service else "ServiceName"
+        rows = self._query(
+            f"""SELECT {name} AS name, sum(SampleWeight) AS n, sumIf(SampleWeight, StatusCode = 'Error') AS errors,
+                   quantilesExactWeighted(0.5, 0.95, 0.99)(Duration, toUInt64(greatest(round(SampleWeight), 1))) AS q
+            FROM otel_traces
+            WHERE Timestamp >= fromUnixTimestamp64Nano({{lo:Int64}}) AND Timestamp <= fromUnixTimestamp64Nano({{hi:Int64}})
+              AND SampleWeight > 0 AND ({{service:String}} = '' OR ServiceName = {{service:String}})
+            GROUP BY name ORDER BY name""",
+            {"lo": start_ns, "hi": end_ns, "service": service or ""},
+        ).to_pylist()
+        return [RedSummary(r["name"], round(r["n"]), round(r["errors"]), *(float(q) for q in r["q"])) for r in rows]
 
     def _next_version(self) -> int:
         """Microseconds since the epoch, strictly increasing within this process."""
