@@ -65,6 +65,6 @@ def test_one_percent_head_sampling(tmp_path: os.PathLike[str]) -> None:
         assert len(trace["spans"]) == 2 and {s["sampleWeight"] for s in trace["spans"]} == {100.0}
         dropped = next(t for t in trace_ids if t not in set(kept))
         assert server.query(f"/api/v1/traces/{dropped}").status_code == 404
-        assert status["processors"]["sampling.kept_spans"] == 2 * len(kept)
+        assert status["processors"]["sampling.spans_kept"] == 2 * len(kept)
     finally:
         assert server.stop() == 0

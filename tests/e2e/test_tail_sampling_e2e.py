@@ -83,8 +83,13 @@ def test_policies_late_spans_and_queryable_pending(tmp_path: os.PathLike[str]) -
         status = server.status()
         assert status["predictions"] == 2  # both confidence spans, kept or not
         stats = status["tail_sampling"]
-        assert stats["traces_error"] == 1 and stats["traces_latency"] == 1 and stats["traces_attribute"] == 1
-        assert stats["traces_low_confidence"] == 1 and stats["traces_dropped"] == 3
+        assert stats["traces_kept_error"] == 1 and stats["traces_kept_latency"] == 1
+        assert stats["traces_kept_attribute"] == 1 and stats["traces_kept_low_confidence"] == 1
+        assert stats["traces_kept"] == 4 and stats["traces_dropped"] == 3
+        # the head sampler hands every span to the tail decision: none "kept" or dropped there
+        head = status["processors"]
+        assert head["sampling.spans_to_tail"] == head["sampling.spans_in"] > 0 and head["sampling.spans_dropped"] == 0
+        assert "sampling.spans_kept" not in head, head
     finally:
         assert server.stop() == 0
 
@@ -98,7 +103,7 @@ def test_pending_spans_survive_a_kill(tmp_path: os.PathLike[str]) -> None:
     restarted.start()
     try:
         assert _span_count(restarted, 9) == 1
-        assert restarted.wait_for(lambda: restarted.status()["tail_sampling"].get("traces_error") == 1, timeout=15)
+        assert restarted.wait_for(lambda: restarted.status()["tail_sampling"].get("traces_kept_error") == 1, timeout=15)
         assert _span_count(restarted, 9) == 1
     finally:
         assert restarted.stop() == 0

@@ -65,7 +65,7 @@ def test_per_service_rates() -> None:
     for service, weight in zip(out.column("ServiceName").to_pylist(), out.column("SampleWeight").to_pylist()):
         kept[service] += weight > 0
     assert kept["keep-all"] == 4_000 and kept["keep-none"] == 0 and 1_800 < kept["default"] < 2_200
-    assert sampler.stats["kept_spans"] + sampler.stats["dropped_spans"] == 12_000
+    assert sampler.stats["spans_kept"] + sampler.stats["spans_dropped"] == 12_000
 
 
 def test_budget_lowers_rates_when_traffic_exceeds_it() -> None:

@@ -55,7 +55,12 @@ def trace_randomness(trace_ids: pa.Array) -> np.ndarray:
 
 
 class HeadSampler:
-    """Keeps a trace's spans iff the trace id's randomness is below the service's rate."""
+    """Keeps a trace's spans iff the trace id's randomness is below the service's rate.
+
+    Counters (`/api/v1/status`, `processors.sampling.*`), in spans: `spans_kept` (stored),
+    `spans_dropped` (not stored), or with tail sampling on `spans_to_tail` instead of
+    `spans_kept`: kept by the head rate, they wait for the tail decision, which
+    `tail_sampling.traces_kept` / `traces_dropped` count (in traces)."""
 
     name = "sampling"
 
@@ -78,8 +83,8 @@ class HeadSampler:
         if self._settings.defer_to_tail:
             weights = -weights
         kept = int(keep.sum())
-        self.stats["kept_spans"] += kept
-        self.stats["dropped_spans"] += spans.num_rows - kept
+        self.stats["spans_to_tail" if self._settings.defer_to_tail else "spans_kept"] += kept
+        self.stats["spans_dropped"] += spans.num_rows - kept
         index = spans.schema.get_field_index("SampleWeight")
         column = pc.multiply(spans.column(index), pa.array(weights))
         return SpanBatch(spans.set_column(index, SPAN_SCHEMA.field("SampleWeight"), column), batch.attributes)

@@ -30,6 +30,7 @@ from spanwise.store.api import BaselineStore, ModelReader, TailSamplingStore
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0
+DROPPED = "dropped"  # the reason of a trace no policy kept
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def decide(summaries: pa.Table, config: TailSamplingConfig, rate_limiter: "RateL
         weight = 1.0 if reason else 0.0
         if not reason and config.probabilistic_rate > 0 and _random56(row["TraceId"]) < config.probabilistic_rate * 2**56:
             reason, weight = "probabilistic", 1.0 / config.probabilistic_rate
-        reasons[reason or "dropped"] += 1
+        reasons[reason or DROPPED] += 1
         ids.append(row["TraceId"])
         weights.append(weight)
     return Decision(ids, weights, reasons)
@@ -99,7 +100,12 @@ class RateLimiter:
 
 
 class TailDecider:
-    """Background thread deciding pending traces; start()/shutdown() are idempotent."""
+    """Background thread deciding pending traces; start()/shutdown() are idempotent.
+
+    Counters (`/api/v1/status`, `tail_sampling.*`): `traces_kept` and `traces_dropped`
+    (decisions, in traces), `traces_kept_<reason>` (error, latency, attribute, outlier,
+    low_confidence, rate_limit, probabilistic) and `spans_stored` /
+    `late_spans_stored` (spans of kept traces moved to `otel_traces`)."""
 
     def __init__(self, store: TailSamplingStore, config: TailSamplingConfig) -> None:
         self._store = store
@@ -127,7 +133,8 @@ class TailDecider:
         )
         decision = decide(summaries, self._config, self._limiter)
         moved = self._store.settle_traces(decision.trace_ids, decision.weights, remember) if decision.trace_ids else 0
-        self.stats.update({f"traces_{k}": v for k, v in decision.reasons.items()})
+        self.stats.update({"traces_dropped" if k == DROPPED else f"traces_kept_{k}": v for k, v in decision.reasons.items()})
+        self.stats["traces_kept"] += len(decision.trace_ids) - decision.reasons[DROPPED]
         self.stats["spans_stored"] += moved + late
         self.stats["late_spans_stored"] += late
         return decision
