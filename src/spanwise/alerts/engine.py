@@ -172,7 +172,8 @@ class AlertEngine:
             if settled:
                 self._alerts.get(alert.rule, {}).pop(_series(alert), None)
         self._store.put_alert_objects(STATE_KIND, bodies)
-        for rule in [r for r, found in self._alerts.items() if not found and r not in {x.name for x in self.rules()}]:
+        names = {x.name for x in self.rules()}
+        for rule in [r for r, found in self._alerts.items() if not found and r not in names]:
             del self._alerts[rule]
 
     def _notify(self, now_ms: int) -> None:
