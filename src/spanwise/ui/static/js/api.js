@@ -1,10 +1,42 @@
-// The UI reads only the public HTTP API (`/api/v1/...`), like any other client.
+// The UI reads only the public HTTP API (`/api/v1/...`), like any other client. With auth
+// on, the browser sends the session cookie; writes also carry the CSRF token the server
+// set in the (readable) `spanwise_csrf` cookie, and a 401 leads to the sign-in page.
 
 export class ApiError extends Error {
   constructor(status, message) {
     super(message);
     this.status = status;
   }
+}
+
+const CSRF_COOKIE = 'spanwise_csrf';
+const CSRF_HEADER = 'X-Spanwise-CSRF';
+
+function csrfToken() {
+  const found = document.cookie.split('; ').find((c) => c.startsWith(`${CSRF_COOKIE}=`));
+  return found ? decodeURIComponent(found.slice(CSRF_COOKIE.length + 1)) : '';
+}
+
+/** Off to the sign-in page (once), coming back here afterwards. */
+export function toSignIn() {
+  if (window.location.pathname === '/signin') return;
+  const here = window.location.pathname + window.location.search;
+  window.location.assign(`/signin?next=${encodeURIComponent(here)}`);
+}
+
+async function request(url, init) {
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch (err) {
+    throw new ApiError(0, `Spanwise is not reachable (${err.message})`);
+  }
+  const body = await response.json().catch(() => null);
+  if (!response.ok) {
+    if (response.status === 401 && !String(url).endsWith('/api/v1/session')) toSignIn();
+    throw new ApiError(response.status, body?.error?.message || `${response.status} ${response.statusText}`);
+  }
+  return body;
 }
 
 /** GET `path` with `params` (arrays repeat the key; empty values are left out) as JSON. */
@@ -15,17 +47,16 @@ export async function getJSON(path, params = {}) {
       if (v !== null && v !== undefined && v !== '') url.searchParams.append(key, String(v));
     }
   }
-  let response;
-  try {
-    response = await fetch(url, { headers: { Accept: 'application/json' } });
-  } catch (err) {
-    throw new ApiError(0, `Spanwise is not reachable (${err.message})`);
-  }
-  const body = await response.json().catch(() => null);
-  if (!response.ok) {
-    throw new ApiError(response.status, body?.error?.message || `${response.status} ${response.statusText}`);
-  }
-  return body;
+  return request(url, { headers: { Accept: 'application/json' } });
+}
+
+/** A write (POST, PUT, DELETE) with a JSON body, carrying the CSRF header. */
+export async function sendJSON(method, path, body) {
+  const headers = { Accept: 'application/json', [CSRF_HEADER]: csrfToken() };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  return request(new URL(path, window.location.origin), {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+  });
 }
 
 /** Unix nanoseconds `lookback` (e.g. "1h", "7d") before now, for `start` parameters. */

@@ -1,7 +1,7 @@
 // The single-page app: a router over real URLs (state lives in the path and the query
 // string, so every view can be shared and reloaded), the theme switch and the id box.
 
-import { getJSON } from './api.js';
+import { getJSON, sendJSON } from './api.js';
 import { h, note, replace, seg } from './dom.js';
 import { leavePage, navigate, setRenderer } from './nav.js';
 import { watchHealth } from './health.js';
@@ -13,6 +13,8 @@ const ROUTES = [
   [/^\/services$/, () => import('./pages/services.js')],
   [/^\/models$/, () => import('./pages/models.js')],
   [/^\/models\/([^/]+)$/, () => import('./pages/model.js')],
+  [/^\/alerts$/, () => import('./pages/alerts.js')],
+  [/^\/signin$/, () => import('./pages/signin.js')],
 ];
 
 const main = document.getElementById('page');
@@ -104,7 +106,34 @@ async function idPath(id) {
   return await found(`/api/v1/predictions/${seg(id)}`) ? `/prediction/${seg(id)}` : `/trace/${id.toLowerCase()}`;
 }
 
-setRenderer(render);
-applyTheme(initialTheme());
-render();
-watchHealth(document.getElementById('health-banner'));
+/** With auth on and no session, only the sign-in page renders (no API call is made that
+ * would be refused); signed in, the header names who and offers signing out. */
+async function start() {
+  setRenderer(render);
+  applyTheme(initialTheme());
+  const session = await getJSON('/api/v1/session').catch(() => ({ auth: false }));
+  if (session.auth && !session.signed_in) {
+    if (window.location.pathname !== '/signin') {
+      const here = window.location.pathname + window.location.search;
+      history.replaceState(null, '', `/signin?next=${encodeURIComponent(here)}`);
+    }
+    render();
+    return;
+  }
+  if (session.auth) showSignedIn(session);
+  render();
+  watchHealth(document.getElementById('health-banner'));
+}
+
+function showSignedIn(session) {
+  const button = document.getElementById('sign-out');
+  button.textContent = `Sign out ${session.name}`;
+  button.title = `${session.role}, project ${session.project}`;
+  button.hidden = false;
+  button.addEventListener('click', async () => {
+    await sendJSON('DELETE', '/api/v1/session').catch(() => null);
+    window.location.assign('/signin');
+  });
+}
+
+start();
