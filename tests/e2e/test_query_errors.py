@@ -124,6 +124,7 @@ def _send_spans(server: SpanwiseProcess, traces: int, depth: int) -> None:
 def test_an_over_limit_query_is_503_with_a_message(limited_server: SpanwiseProcess) -> None:
     answer = limited_server.query("/api/v1/dependencies", lookback="1h")
     _error(answer, 503, "query_max_memory_mb=1", "narrow the time range")
+    assert int(answer.headers["Retry-After"]) >= 1  # a 503 says when to retry
     assert limited_server.query("/api/v1/health").status_code == 200
     jaeger = limited_server.query("/api/dependencies", lookback=3_600_000)
     assert jaeger.status_code == 503, jaeger.text
