@@ -23,7 +23,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "ui" / "static"
 _MEDIA_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css"}
 
 # Top-level paths the single-page app routes itself (see ui/static/js/app.js).
-PAGE_PREFIXES = ("traces", "trace", "prediction", "services", "models", "signin")
+PAGE_PREFIXES = ("traces", "trace", "prediction", "services", "models", "signin", "alerts")
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "

@@ -13,6 +13,7 @@ const ROUTES = [
   [/^\/services$/, () => import('./pages/services.js')],
   [/^\/models$/, () => import('./pages/models.js')],
   [/^\/models\/([^/]+)$/, () => import('./pages/model.js')],
+  [/^\/alerts$/, () => import('./pages/alerts.js')],
   [/^\/signin$/, () => import('./pages/signin.js')],
 ];
 
