@@ -30,6 +30,8 @@ from spanwise.store.alerts_api import AlertStore
 log = logging.getLogger(__name__)
 STATE_KIND = "state"
 MAX_API_RULES = 10_000
+#: Silences kept at once (active, pending or expired; expired ones go when this is reached).
+MAX_SILENCES = 1_000
 
 
 class AlertEngine:
@@ -255,6 +257,13 @@ class AlertEngine:
         now_ms = int(self._clock() * 1000)
         silence = parse_silence(body, now_ms)
         with self._lock:
+            if len(self._silences) >= MAX_SILENCES:
+                expired = [s.id for s in self._silences.values() if s.ends_at_ms <= now_ms]
+                if not expired:
+                    raise InvalidQuery(f"at most {MAX_SILENCES} silences; expire some first")
+                self._store.put_alert_objects(SILENCE_KIND, {key: None for key in expired})
+                for key in expired:
+                    del self._silences[key]
             self._store.put_alert_objects(SILENCE_KIND, {silence.id: json.dumps(silence.__dict__)})
             self._silences[silence.id] = silence
         return silence.to_json(now_ms)

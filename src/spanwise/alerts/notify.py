@@ -141,7 +141,7 @@ class EmailNotifier:
         try:
             with smtplib.SMTP(c.smtp_host, c.smtp_port, timeout=c.timeout_s) as smtp:
                 if c.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.starttls(context=ssl.create_default_context(cafile=c.ca_file or None))
                 if c.username:
                     smtp.login(c.username, c.password or os.environ.get(c.password_env, ""))
                 smtp.send_message(message)

@@ -144,6 +144,7 @@ class ReceiverConfig:
     smtp_host: str = ""
     smtp_port: int = 25
     starttls: bool = False
+    ca_file: str = ""
     username: str = ""
     password: str = ""
     password_env: str = ""
