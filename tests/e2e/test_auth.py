@@ -187,3 +187,41 @@ def test_tokens_survive_a_restart_and_no_second_admin_token_is_made(server: Span
     assert server.admin_token == first_admin
     assert _get(server, "/api/v1/status", viewer).status_code == 200
     assert server.log().count("created an admin token") == 1
+
+
+def _prediction_span(model: str, prediction_id: str, amount: float) -> dict[str, Any]:
+    now = time.time_ns()
+    attributes = [{"key": k, "value": v} for k, v in (
+        ("ml.model.name", {"stringValue": model}), ("ml.model.version", {"stringValue": "v1"}),
+        ("ml.prediction.id", {"stringValue": prediction_id}), ("ml.feature.amount", {"doubleValue": amount}),
+        ("ml.prediction.value", {"doubleValue": 0.5}))]
+    return {"traceId": prediction_id, "spanId": prediction_id[16:], "name": "predict", "attributes": attributes,
+            "startTimeUnixNano": str(now - 10**6), "endTimeUnixNano": str(now)}
+
+
+def test_audited_actions_name_who_when_from_where_and_what(server: SpanwiseProcess) -> None:
+    editor = _token(server, "editor", "auditee")
+    ingest = _token(server, "ingest")["token"]
+    spans = [_prediction_span("audited-model", f"{i + 1:032x}", float(i)) for i in range(20)]
+    body = {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "audit"}}]},
+                               "scopeSpans": [{"spans": spans}]}]}
+    assert httpx.post(f"{server.http_url}/v1/traces", json=body, headers={"Authorization": f"Bearer {ingest}"}).status_code == 200
+    as_editor = {"Authorization": f"Bearer {editor['token']}"}
+    assert server.wait_for(lambda: _get(server, "/api/v1/models/audited-model", editor["token"]).status_code == 200)
+    base = f"{server.query_url}/api/v1"
+    writes = [
+        httpx.post(f"{base}/feedback", json=[{"prediction_id": f"{1:032x}", "label": 1}], headers=as_editor),
+        httpx.post(f"{base}/models/audited-model/baselines", params={"name": "csv", "version": "v1"},
+                   content="amount\n1\n2\n3\n", headers={**as_editor, "content-type": "text/csv"}),
+        httpx.get(f"{base}/models/audited-model/predictions", params={"format": "json"}, headers=as_editor),
+        httpx.post(f"{base}/ingest/quarantine/replay", json={}, headers=as_editor),
+    ]
+    assert [w.status_code for w in writes] == [200] * 4, [w.text[:200] for w in writes]
+    entries = httpx.get(f"{base}/audit", headers=server.auth_headers()).json()["entries"]
+    by_action = {e["action"]: e for e in entries if "auditee" in e["actor"] or "auditee" in e["detail"]}
+    assert set(by_action) >= {"token.create", "feedback.write", "baseline.upload", "export", "quarantine.replay"}
+    export = by_action["export"]
+    assert export["address"] == "127.0.0.1" and editor["id"] in export["actor"] and "editor" in export["actor"]
+    assert "/api/v1/models/audited-model/predictions" in export["detail"] and "format=json" in export["detail"]
+    assert abs(export["at_ms"] - time.time() * 1000) < 60_000
+    assert _get(server, "/api/v1/audit", editor["token"]).status_code == 403
