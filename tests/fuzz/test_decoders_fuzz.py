@@ -73,34 +73,19 @@ def decode_metrics(bodies: list[bytes], window: TimeWindow, expected: int | None
         decoded = decode_metrics_requests(bodies, window)
     except SpanwiseError:
         return
-    except pa.ArrowInvalid as exc:
-        if known_point_time_defect(exc):
-            return
-        raise
     if expected is not None:
         assert decoded.accepted + decoded.rejected == expected
     for table in decoded.points.values():
         assert table.num_rows > 0
 
 
-def known_point_time_defect(exc: Exception) -> bool:
-    """KNOWN DEFECT (reported, not ours to fix): a metric point with time_unix_nano >= 2^63
-    makes metrics_decode._time compare the uint64 column with the int 0, and Arrow raises
-    ArrowInvalid (metrics_decode.py:128) instead of a rejection. Tolerated here so the rest
-    of the property keeps running; `test_metric_point_time_at_2_63` fails (strict xfail)
-    once it is fixed, and then this allowance must go."""
-    return "not in range: 0 to 9223372036854775807" in str(exc)
-
-
-@pytest.mark.xfail(strict=True, raises=pa.ArrowInvalid, reason="metrics_decode._time: uint64 == 0 at 2^63")
 def test_metric_point_time_at_2_63() -> None:
+    """Found by this suite: comparing the uint64 times with an int64 0 overflowed (ArrowInvalid, a 500)."""
     request = ExportMetricsServiceRequest()
     metric = request.resource_metrics.add().scope_metrics.add().metrics.add(name="g")
     metric.gauge.data_points.add(time_unix_nano=2**63, as_double=1.0)
-    try:
-        decode_metrics_requests([request.SerializeToString()])
-    except SpanwiseError:
-        pass
+    metric.gauge.data_points.add(time_unix_nano=0, start_time_unix_nano=2**64 - 1, as_double=1.0)
+    assert decode_metrics_requests([request.SerializeToString()]).accepted == 2
 
 
 @given(st.lists(trace_requests(), min_size=1, max_size=3), windows)

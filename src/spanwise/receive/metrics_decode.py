@@ -104,7 +104,7 @@ def _points(metrics: pa.StructArray, kind: str, owners: _Owners) -> pa.Table:
     }
     if kind in (GAUGE, SUM):
         columns["Value"] = pc.fill_null(pc.coalesce(pc.struct_field(points, "as_double"),
-                                                    pc.cast(pc.struct_field(points, "as_int"), pa.float64())), 0.0)
+                                                    pc.cast(pc.struct_field(points, "as_int"), pa.float64(), safe=False)), 0.0)
     if kind in (SUM, HISTOGRAM):
         columns["AggregationTemporality"] = pc.take(pc.struct_field(holder, "aggregation_temporality"), to_metric)
     if kind == SUM:
@@ -125,6 +125,6 @@ def _points(metrics: pa.StructArray, kind: str, owners: _Owners) -> pa.Table:
 def _time(nanos: pa.Array, default_now: bool = False) -> pa.Array:
     """Nanoseconds as timestamps; a point's time is required by OTLP, so 0 means 'now'."""
     if default_now:
-        nanos = pc.if_else(pc.equal(nanos, 0), pa.scalar(time.time_ns(), pa.uint64()), nanos)
+        nanos = pc.if_else(pc.equal(nanos, pa.scalar(0, pa.uint64())), pa.scalar(time.time_ns(), pa.uint64()), nanos)
     clamped = pc.min_element_wise(nanos, pa.scalar(_MAX_TIME, pa.uint64()))
     return pc.cast(pc.cast(clamped, pa.int64()), TIMESTAMP)
