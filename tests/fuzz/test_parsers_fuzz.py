@@ -21,7 +21,7 @@ from otlp_fuzz import logs_requests, metrics_requests, mutate, trace_requests
 
 from spanwise.analyze.drift import profile_of_table, read_table
 from spanwise.analyze.feedback import parse_feedback
-from spanwise.errors import SpanwiseError
+from spanwise.errors import InvalidQuery, SpanwiseError
 from spanwise.receive.decode import decode_export_requests
 from spanwise.receive.logs_decode import decode_logs_requests
 from spanwise.receive.metrics_decode import decode_metrics_requests
@@ -87,11 +87,7 @@ def _metrics_json(body: bytes) -> Any:
 
 
 def _decode_metrics(bodies: list[bytes]) -> None:
-    try:
-        decode_metrics_requests(bodies)
-    except pa.ArrowInvalid as exc:  # the known 2^63 point-time defect (see test_decoders_fuzz)
-        if "not in range: 0 to 9223372036854775807" not in str(exc):
-            raise
+    decode_metrics_requests(bodies)
 
 
 @given(trace_requests(), st.integers(0, 2**32), json_values)
@@ -173,33 +169,16 @@ def _upload(body: bytes, file_format: str) -> None:
         profile = profile_of_table(read_table(body, file_format))
     except SpanwiseError:
         return
-    except (UnicodeDecodeError, pa.ArrowInvalid) as exc:
-        if file_format == "csv" and "utf" in str(exc).lower():  # KNOWN DEFECT, see test_non_utf8_csv_baseline
-            return
-        if file_format == "parquet" and isinstance(exc, UnicodeDecodeError):  # KNOWN, see test_corrupt_parquet
-            return
-        raise
-    except (pa.ArrowNotImplementedError, IndexError) as exc:
-        if file_format == "parquet":  # KNOWN DEFECT, see test_corrupt_parquet_baseline
-            return
-        raise
     stored = json.dumps(profile.to_json())
     assert json.dumps(Profile.from_json(json.loads(stored)).to_json()) == stored
 
 
-@pytest.mark.xfail(strict=True, raises=(UnicodeDecodeError, pa.ArrowInvalid),
-                   reason="drift.profile_of_table: non-UTF-8 CSV header or cell")
 @pytest.mark.parametrize("body", [b"a\x80,b\n1,2\n", b"a,b\nx,\x80\n"], ids=["header", "cell"])
 def test_non_utf8_csv_baseline(body: bytes) -> None:
-    """KNOWN DEFECT (reported, not ours to fix): pyarrow's CSV reader keeps a non-UTF-8
-    header or cell (as a binary column), and `profile_of_table` raises UnicodeDecodeError
-    (analyze/drift.py:238, table.column_names) or ArrowInvalid "Invalid UTF8 payload"
-    (drift.py:248, the cast to string): a 500 for a bad upload. Fails (strict xfail) once
-    fixed; then drop the allowance in `_upload`."""
-    try:
+    """Found by this suite: pyarrow's CSV reader keeps a non-UTF-8 header or cell, and
+    profiling raised UnicodeDecodeError / ArrowInvalid (a 500 for a bad upload)."""
+    with pytest.raises(InvalidQuery, match="cannot read the csv file"):
         profile_of_table(read_table(body, "csv"))
-    except SpanwiseError:
-        pass
 
 
 def _corrupt_parquet(seed: int) -> bytes:
@@ -208,20 +187,13 @@ def _corrupt_parquet(seed: int) -> bytes:
     return mutate(sink.getvalue(), random.Random(seed))
 
 
-@pytest.mark.xfail(strict=True, raises=(UnicodeDecodeError, pa.ArrowNotImplementedError, IndexError),
-                   reason="drift.read_table: corrupt Parquet raises other than ArrowInvalid/OSError")
 @pytest.mark.parametrize("seed", [528, 563, 14557], ids=["non-utf8-name", "int-over-64-bits", "bad-dictionary-index"])
 def test_corrupt_parquet_baseline(seed: int) -> None:
-    """KNOWN DEFECT (reported, not ours to fix): `read_table` catches only ArrowInvalid and
-    OSError, but a corrupt Parquet file also raises UnicodeDecodeError (a non-UTF-8 column
-    name) or ArrowNotImplementedError ("Integers with more than 64 bits") from
-    pq.ParquetFile (analyze/drift.py:184), or ArrowIndexError from `_expanded_bytes`
-    (drift.py:231, dictionary indices out of bounds): a 500. These byte mutations of a
-    3-row file show it (pyarrow 26.0.1); fails (strict xfail) once fixed."""
-    try:
+    """Found by this suite: a corrupt Parquet file also raised UnicodeDecodeError (a
+    non-UTF-8 column name), ArrowNotImplementedError ("Integers with more than 64 bits") or
+    ArrowIndexError (dictionary indices out of bounds): a 500. Now a 400."""
+    with pytest.raises(InvalidQuery, match="cannot read the parquet file"):
         profile_of_table(read_table(_corrupt_parquet(seed), "parquet"))
-    except SpanwiseError:
-        pass
 
 
 @settings(max_examples=100)

@@ -177,6 +177,8 @@ class DriftService:
 def read_table(body: bytes, file_format: str) -> pa.Table:
     """The uploaded training file as a table. Parquet is checked on its metadata before
     any data is read: a small file can expand to gigabytes (a decompression bomb)."""
+    if file_format not in ("parquet", "csv"):
+        raise InvalidQuery("format must be parquet or csv")
     try:
         if file_format == "parquet":
             import pyarrow.parquet as pq
@@ -184,14 +186,23 @@ def read_table(body: bytes, file_format: str) -> pa.Table:
             schema = pq.ParquetFile(io.BytesIO(body))
             _check_parquet_size(schema.metadata)
             text = [f.name for f in schema.schema_arrow if pa.types.is_string(f.type) or pa.types.is_binary(f.type)]
-            return _read_parquet_bounded(pq.ParquetFile(io.BytesIO(body), read_dictionary=text))
-        if file_format == "csv":
-            import pyarrow.csv as pcsv
+            return _text_as_utf8(_read_parquet_bounded(pq.ParquetFile(io.BytesIO(body), read_dictionary=text)))
+        import pyarrow.csv as pcsv
 
-            return pcsv.read_csv(io.BytesIO(body))
-    except (pa.ArrowInvalid, OSError) as exc:
+        return _text_as_utf8(pcsv.read_csv(io.BytesIO(body)))
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        # Any damage in a hostile file (bad metadata, indices out of range, text that is
+        # not UTF-8) is the sender's error, never a 500.
         raise InvalidQuery(f"cannot read the {file_format} file: {exc}") from exc
-    raise InvalidQuery("format must be parquet or csv")
+
+
+def _text_as_utf8(table: pa.Table) -> pa.Table:
+    """Column names and binary columns checked as UTF-8 text while the error is still the
+    upload's (profiling casts them to strings)."""
+    names = [str(name) for name in table.column_names]
+    columns = [c.cast(pa.string()) if pa.types.is_binary(c.type) or pa.types.is_large_binary(c.type) else c
+               for c in table.columns]
+    return pa.Table.from_arrays(columns, names=names)
 
 
 def _check_parquet_size(metadata: Any) -> None:
