@@ -41,6 +41,7 @@ def test_valid_rules_load(tmp_path: Path) -> None:
     (("for_s: 600", "for_s: soon"), "alerts.rules[0].for_s: expected float"),
     (("name: LogErrors", "name: DriftOnAnyFeature"), "rules: names must be unique"),
     (("type: webhook", "type: pager"), "alerts.receivers[0]: type: must be one of"),
+    (("search: timeout}", "search: timeout, operation: GET}"), "alerts.rules[1].query: service: watching operations"),
 ])
 def test_errors_name_the_field_and_line(tmp_path: Path, change: tuple[str, str], message: str) -> None:
     path = tmp_path / "c.yaml"

@@ -52,8 +52,8 @@ class AlertQuery:
             raise ValueError(f"metric: {self.kind} watches {', '.join(QUERY_METRICS[self.kind])}, got {self.metric!r}")
         if self.by not in ("", "service", "operation"):
             raise ValueError(f"by: service or operation, got {self.by!r}")
-        if self.by == "operation" and not self.service:
-            raise ValueError("by: operation needs a service")
+        if (self.by == "operation" or self.operation) and not self.service:
+            raise ValueError("service: watching operations needs the service they belong to")
         if self.kind == "model_signal" and not self.model:
             raise ValueError("model: a model_signal rule names its model")
         if not 1 <= self.window_s <= 7 * 86_400:
