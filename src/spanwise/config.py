@@ -79,17 +79,21 @@ class AuthConfig:
     On: every API and OTLP request needs a token (`Authorization: Bearer`, or the web UI's
     session cookie); the first start writes an admin token to `<data_dir>/admin-token`.
     `signin_per_minute` bounds sign-in attempts per client address (429 beyond);
-    `session_hours` is how long a web UI sign-in lasts."""
+    `session_hours` is how long a web UI sign-in lasts; `audit_days` how long audit
+    entries are kept (0: forever)."""
 
     enabled: bool = False
     signin_per_minute: int = 10
     session_hours: float = 12.0
+    audit_days: int = 365
 
     def __post_init__(self) -> None:
         if not 1 <= self.signin_per_minute <= 10_000:
             raise ValueError("signin_per_minute must be between 1 and 10000")
         if not 0 < self.session_hours <= 24 * 365:
             raise ValueError("session_hours must be more than 0 and at most 8760 (a year)")
+        if not 0 <= self.audit_days <= 36_500:
+            raise ValueError("audit_days must be 0 (forever) to 36500")
 
 
 @dataclass(frozen=True)

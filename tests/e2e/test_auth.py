@@ -225,3 +225,9 @@ def test_audited_actions_name_who_when_from_where_and_what(server: SpanwiseProce
     assert "/api/v1/models/audited-model/predictions" in export["detail"] and "format=json" in export["detail"]
     assert abs(export["at_ms"] - time.time() * 1000) < 60_000
     assert _get(server, "/api/v1/audit", editor["token"]).status_code == 403
+
+
+def test_openapi_describes_the_access_control_routes(server: SpanwiseProcess) -> None:
+    paths = server.query("/api/v1/openapi.json").json()["paths"]
+    assert {"post", "get"} <= set(paths["/api/v1/tokens"]) and "delete" in paths["/api/v1/tokens/{id}"]
+    assert "get" in paths["/api/v1/audit"] and "post" in paths["/api/v1/projects"]

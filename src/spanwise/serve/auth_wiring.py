@@ -36,6 +36,7 @@ def build_auth(config: Config, store: object) -> AuthParts:
     written to `<data_dir>/admin-token` and logged this once."""
     if not isinstance(store, TokenStore):
         raise ConfigError("this store backend does not support auth")
+    store.prepare_tokens(config.auth.audit_days)
     authority = Authority(store)
     data_dir = os.path.abspath(config.server.data_dir)
     token = authority.bootstrap(data_dir)

@@ -282,8 +282,8 @@ class SpanwiseServer:
             models += otlp_metrics_routes(OtlpMetricQueries(store))
         models += ingest_routes(parts.committer.requeue_quarantined)
         models += alerts_routes(parts.alerts) if parts.alerts else []
+        models += auth_routes(parts.auth, lambda: table)
         routes = jaeger_routes(queries) + native_routes(queries, parts.status, models) + models + metrics_routes(metrics)
-        routes += auth_routes(parts.auth, lambda: table)
         table = RouteTable(routes + ui_routes())
         # gzip: the UI's charting library is ~1.1 MB, ~0.35 MB compressed; API JSON shrinks too.
         return Starlette(routes=routes + ui_routes(), middleware=[

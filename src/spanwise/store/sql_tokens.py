@@ -18,6 +18,8 @@ _TOKEN_SCHEMA = pa.schema([("Id", pa.string()), ("Hash", pa.string()), ("Name", 
 _PROJECT_SCHEMA = pa.schema([("Name", pa.string()), ("CreatedMs", pa.int64()), ("Version", pa.uint64())])
 _AUDIT_SCHEMA = pa.schema([("At", pa.timestamp("ms", tz="UTC")), ("Actor", pa.string()), ("Address", pa.string()),
                            ("Action", pa.string()), ("Detail", pa.string())])
+#: Audit entries are kept this many days unless the store was told otherwise (auth.audit_days).
+DEFAULT_AUDIT_DAYS = 365
 #: Token fields as the store and its callers name them.
 TOKEN_FIELDS = {"id": "Id", "hash": "Hash", "name": "Name", "role": "Role", "project": "Project",
                 "created_ms": "CreatedMs", "expires_ms": "ExpiresMs", "revoked": "Revoked"}
@@ -27,6 +29,7 @@ TOKEN_FIELDS = {"id": "Id", "hash": "Hash", "name": "Name", "role": "Role", "pro
 class TokenStore(Protocol):
     """Tokens (hashed), projects and the audit log, as plain dicts."""
 
+    def prepare_tokens(self, audit_days: int = ...) -> None: ...
     def put_token(self, token: dict[str, Any]) -> None: ...
     def auth_tokens(self) -> list[dict[str, Any]]: ...
     def put_project(self, name: str, created_ms: int) -> None: ...
@@ -52,10 +55,16 @@ class SqlTokens:
     @abstractmethod
     def _insert(self, table: str, rows: pa.Table) -> None: ...
 
-    def prepare_tokens(self) -> None:
+    def prepare_tokens(self, audit_days: int = DEFAULT_AUDIT_DAYS) -> None:
+        """Create the tables (first call only) with audit entries kept `audit_days` (0: forever)."""
         if not self._token_tables_ready:
             for statement in tokens_schema.statements():
                 self._execute(statement)
+            created = self._query(f"SELECT create_table_query AS q FROM system.tables WHERE name = '{AUDIT_TABLE}' "
+                                  "AND database = currentDatabase()").to_pylist()
+            ttl = tokens_schema.audit_ttl(audit_days, bool(created) and " TTL " in created[0]["q"])
+            if ttl:
+                self._execute(ttl)
             self._token_tables_ready = True
 
     def put_token(self, token: dict[str, Any]) -> None:

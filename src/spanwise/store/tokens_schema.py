@@ -13,6 +13,13 @@ PROJECTS_TABLE = "spanwise_auth_projects"
 AUDIT_TABLE = "spanwise_audit"
 
 
+def audit_ttl(audit_days: int, has_ttl: bool) -> str | None:
+    """The statement that sets the audit log's retention (0 days: forever), if one is needed."""
+    if audit_days:
+        return f"ALTER TABLE {AUDIT_TABLE} MODIFY TTL toDateTime(At) + toIntervalDay({int(audit_days)})"
+    return f"ALTER TABLE {AUDIT_TABLE} REMOVE TTL" if has_ttl else None
+
+
 def statements() -> list[str]:
     return [
         f"""CREATE TABLE IF NOT EXISTS {TOKENS_TABLE} (

@@ -1,0 +1,59 @@
+"""Access control's tables on a real store: tokens by hash with revocation as a newer
+version, projects, the append-only audit log and its retention; `Authority` on top."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterator
+
+import pytest
+
+from spanwise.errors import InvalidQuery, NotFound
+from spanwise.serve.auth import Authority, token_hash
+from spanwise.store import open_store
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    backend = open_store(f"chdb://{tmp_path_factory.mktemp('tokens')}/store")
+    backend.start()
+    yield backend
+    backend.shutdown()
+
+
+def test_tokens_are_stored_hashed_and_revoked_at_once(store: Any, tmp_path: Any) -> None:
+    now = [1_000_000.0]
+    authority = Authority(store, clock=lambda: now[0])
+    admin = authority.bootstrap(str(tmp_path))
+    assert admin and authority.authenticate(admin).role == "admin"  # type: ignore[union-attr]
+    assert authority.bootstrap(str(tmp_path)) is None, "one live admin token is enough"
+    token_id, token = authority.issue("ci", "ingest", "default", expires_ms=int(now[0] * 1000) + 5000)
+    stored = {t["id"]: t for t in store.auth_tokens()}
+    assert stored[token_id]["hash"] == token_hash(token) and token not in str(stored)
+    assert authority.authenticate(token).role == "ingest"  # type: ignore[union-attr]
+    now[0] += 6
+    assert authority.authenticate(token) is None, "expired"
+    viewer_id, viewer = authority.issue("v", "viewer", "default")
+    authority.revoke(viewer_id)
+    assert authority.authenticate(viewer) is None
+    fresh = Authority(store, clock=lambda: now[0])
+    assert fresh.authenticate(viewer) is None and fresh.authenticate(admin) is not None, "the store is the record"
+    with pytest.raises(NotFound):
+        authority.revoke("nope")
+    with pytest.raises(InvalidQuery):
+        authority.issue("x", "viewer", "no-such-project")
+
+
+def test_audit_log_is_append_only_with_retention(store: Any) -> None:
+    now_ms = time.time_ns() // 1_000_000
+    store.append_audit([{"at_ms": now_ms, "actor": "a", "address": "10.0.0.1", "action": "export", "detail": "{}"}])
+    assert [e["actor"] for e in store.audit_entries(now_ms - 1000, now_ms + 1000, "export")] == ["a"]
+    assert store.audit_entries(now_ms - 1000, now_ms + 1000, "signin") == []
+    store._token_tables_ready = False
+    store.prepare_tokens(7)
+    created = store._query("SELECT create_table_query AS q FROM system.tables WHERE name = 'spanwise_audit'").to_pylist()
+    assert "toIntervalDay(7)" in created[0]["q"]
+    store._token_tables_ready = False
+    store.prepare_tokens(0)
+    created = store._query("SELECT create_table_query AS q FROM system.tables WHERE name = 'spanwise_audit'").to_pylist()
+    assert " TTL " not in created[0]["q"]
