@@ -127,6 +127,7 @@ UNRULED = ADMIN
 #: What an unknown path or method needs: any valid credential, so only callers who may
 #: use the API learn which paths exist (404/405).
 UNKNOWN = "any"
+_SCOPE_KEY = "spanwise.access_rule"
 
 
 def allowed(role: str, needed: str) -> bool:
@@ -146,12 +147,13 @@ class RouteTable:
         self.unruled = sorted({key for _, keys in self.entries for key in keys.values() if key not in RULES})
 
     def _key(self, scope: Scope) -> str | None:
-        """The rule key ("METHOD /template") of the route that takes this request."""
-        for route, keys in self.entries:
-            match, _ = route.matches(scope)
-            if match == Match.FULL:
-                return keys.get(scope["method"])
-        return None
+        """The rule key ("METHOD /template") of the route that takes this request, found
+        once per request (the access check and the audit trail both ask)."""
+        if _SCOPE_KEY not in scope:
+            scope[_SCOPE_KEY] = next((keys.get(scope["method"]) for route, keys in self.entries
+                                      if route.matches(scope)[0] == Match.FULL), None)
+        found: str | None = scope[_SCOPE_KEY]
+        return found
 
     def needed(self, scope: Scope) -> str:
         """The role a request needs: its route's rule, or UNKNOWN when no route takes it."""
