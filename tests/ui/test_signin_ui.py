@@ -63,6 +63,7 @@ def test_sign_in_use_the_ui_and_sign_out(ui: Any, server: SpanwiseProcess, edito
     expect(page).to_have_url(f"{server.query_url}/services?lookback=6h")
     expect(page.locator("h1")).to_have_text("Services")
     expect(page.locator("#sign-out")).to_have_text("Sign out ana")
+    ui.shot("signed-in")
     cookies = {c["name"]: c for c in page.context.cookies()}
     session = cookies["spanwise_session"]
     assert session["httpOnly"] and session["sameSite"] == "Strict" and not session["secure"]

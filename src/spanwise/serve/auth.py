@@ -4,6 +4,8 @@ A token is `sw_` + `secrets.token_urlsafe(32)` (256 random bits). The store keep
 SHA-256 hash: a slow password hash (bcrypt, argon2) exists to make guessing a *low-entropy*
 secret expensive, which buys nothing against 256 random bits, while it would cost every
 OTLP request milliseconds. A fast hash still means a leaked table reveals no usable token.
+Looking the hash up in a dict is not a timing oracle: a caller cannot choose the bits of
+the hash of what they send, so a timing difference tells them nothing about a real token.
 
 Every token lives in memory too (a handful of rows; the store is the record), keyed by
 hash, so checking a credential is one hash and one dict lookup, with no store query. This
