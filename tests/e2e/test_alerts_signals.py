@@ -12,6 +12,7 @@ import pytest
 
 from spanwise.alerts.engine import AlertEngine
 from spanwise.alerts.sources import Sources
+from spanwise.errors import StoreUnavailable
 from spanwise.model.alert_rules import AlertCondition, AlertQuery, AlertRule, AlertsConfig
 from spanwise.store import open_store
 
@@ -67,3 +68,46 @@ def test_drift_and_accuracy_signals(store: Any) -> None:
     assert sorted((h["rule"], h["to_state"]) for h in history if h["to_state"] in ("firing", "resolved")) == sorted([
         ("FeatureDrift", "firing"), ("FeatureDrift", "resolved"), ("AccuracyDrop", "firing"), ("AccuracyDrop", "resolved"),
         ("EstimatedAccuracyDrop", "firing"), ("EstimatedAccuracyDrop", "resolved")])
+
+
+class Flaky:
+    """The real store, but alert writes fail while `broken` (a full disk, a lost server)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store, self.broken = store, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def put_alert_objects(self, kind: str, bodies: dict[str, str | None]) -> None:
+        if self.broken:
+            raise StoreUnavailable("disk full")
+        self.store.put_alert_objects(kind, bodies)
+
+    def append_alert_history(self, rows: list[dict[str, Any]]) -> None:
+        if self.broken:
+            raise StoreUnavailable("disk full")
+        self.store.append_alert_history(rows)
+
+
+def test_state_refused_by_the_store_is_written_later(store: Any) -> None:
+    now = [T0]
+    rule = AlertRule("Drift", AlertQuery("model_signal", "drift", model="fraud", window_s=120),
+                     AlertCondition(op=">", threshold=0.2), interval_s=1, for_s=600)
+    flaky = Flaky(store)
+    engine = AlertEngine(AlertsConfig(rules=[rule]), flaky, Sources(None, signals=store), clock=lambda: now[0])
+    flaky.broken = True
+    now[0] += 30
+    signals(store, now[0], [("drift", "amount", 0.5)])
+    with pytest.raises(StoreUnavailable):
+        engine.tick()
+    assert [a["state"] for a in engine.alerts()] == ["pending"]
+    flaky.broken = False
+    now[0] += 1
+    engine.tick()
+    restarted = AlertEngine(AlertsConfig(rules=[rule]), store, Sources(None, signals=store), clock=lambda: now[0])
+    restarted.start()
+    restarted.shutdown()
+    [alert] = restarted.alerts()
+    assert alert["state"] == "pending" and alert["active_at_ms"] == int((T0 + 30) * 1000)
+    assert [h["to_state"] for h in restarted.history(0, int(now[0] * 1e9) + 1, "Drift", 10)] == ["pending"]

@@ -30,6 +30,8 @@ from spanwise.store.alerts_api import AlertStore
 log = logging.getLogger(__name__)
 STATE_KIND = "state"
 MAX_API_RULES = 10_000
+#: State changes waiting for a store that refused them (written on a later tick).
+MAX_UNSAVED_HISTORY = 100_000
 #: Silences kept at once (active, pending or expired; expired ones go when this is reached).
 MAX_SILENCES = 1_000
 
@@ -47,6 +49,8 @@ class AlertEngine:
         self._last_eval: dict[str, float] = {}
         self._silences: dict[str, Silence] = {}
         self._loaded = False
+        self._unsaved: dict[str, Alert] = {}
+        self._unsaved_history: list[dict[str, Any]] = []
         self._started = clock()
         self.dispatcher = Dispatcher(config, self._silenced, self.stats)
         self._worker = PeriodicWorker("spanwise-alerts", self.tick, config.tick_s, self.stats)
@@ -163,17 +167,31 @@ class AlertEngine:
         return f"{base}/alerts?rule={rule.name}"
 
     def _save(self, changed: list[Alert], history: list[dict[str, Any]]) -> None:
-        self._store.append_alert_history(history)
-        self._persist(changed)
+        """Write history and state; what a failing store refused is kept and written on a
+        later tick (history up to MAX_UNSAVED_HISTORY rows, the oldest dropped and counted)."""
+        for alert in changed:
+            self._unsaved[alert.key] = alert
+        self._unsaved_history += history
+        extra = len(self._unsaved_history) - MAX_UNSAVED_HISTORY
+        if extra > 0:
+            del self._unsaved_history[:extra]
+            self.stats["history_rows_dropped"] += extra
+        if self._unsaved_history:
+            self._store.append_alert_history(self._unsaved_history)
+            self._unsaved_history = []
+        self._persist([])
 
     def _persist(self, alerts: list[Alert]) -> None:
-        bodies: dict[str, str | None] = {}
         for alert in alerts:
-            settled = alert.settled()
-            bodies[alert.key] = None if settled else alert.to_json()
-            if settled:
+            self._unsaved[alert.key] = alert
+        if not self._unsaved:
+            return
+        pending = list(self._unsaved.values())
+        self._store.put_alert_objects(STATE_KIND, {a.key: None if a.settled() else a.to_json() for a in pending})
+        self._unsaved.clear()
+        for alert in pending:
+            if alert.settled():
                 self._alerts.get(alert.rule, {}).pop(_series(alert), None)
-        self._store.put_alert_objects(STATE_KIND, bodies)
         names = {x.name for x in self.rules()}
         for rule in [r for r, found in self._alerts.items() if not found and r not in names]:
             del self._alerts[rule]
