@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any, Iterator
 
+import httpx
 import pytest
 from opentelemetry.exporter.otlp.json.http.trace_exporter import OTLPSpanExporter as JsonHttpExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
@@ -133,3 +136,25 @@ def test_sdk_exporters_deliver_every_field(server: SpanwiseProcess, name: str, m
     assert prediction["attributions"] == {"amount": 0.3}
     found = server.query("/api/v1/traces", service=service, attribute="ml.prediction.id:pred-" + service).json()
     assert [t["traceId"] for t in found["traces"]] == [trace["traceId"]]
+
+
+def test_the_readme_quick_start_answers_as_it_says(seed_server: SpanwiseProcess) -> None:
+    """Every URL of the README's quick start, read from the README, after the seed example
+    ran (the test above): 200, and the answers it promises."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    quick_start = readme.split("## Two-minute quick start", 1)[1].split("```", 2)[1]
+    urls = re.findall(r"curl -s '(localhost:16686[^']+)'", quick_start)
+    assert len(urls) == 5, urls
+    v2 = seed_server.query("/api/v1/traces", service="ai-inference-service", attribute="ml.model.version:v2").json()
+    trace_id = v2["traces"][0]["traceId"]
+    answers = {}
+    for url in urls:
+        path = url.removeprefix("localhost:16686").replace("<traceId>", trace_id)
+        response = httpx.get(f"{seed_server.query_url}{path}", timeout=30)
+        assert response.status_code == 200, (path, response.text[:300])
+        answers[path.split("?")[0]] = response
+    assert answers["/api/services"].json()["data"] == ["ai-inference-service"]
+    assert len(answers["/api/v1/traces"].json()["traces"]) == 1  # the v2 request
+    assert len(answers[f"/api/v1/traces/{trace_id}"].json()["spans"]) == 4
+    assert [m["name"] for m in answers["/api/v1/models"].json()] == ["ai-inference-service"]
+    assert "traces_span_metrics_calls_total" in answers["/metrics"].text
