@@ -12,6 +12,13 @@ remaining series are summed into one series labelled only `otel_metric_overflow=
 (the store keeps the busiest, so which series overflow can change between scrapes), and
 series without spans in the last `stale_after_s` are left out, as the Collector's
 Prometheus exporter expires them.
+
+Stored model signals (drift per feature, data quality, realized and estimated quality,
+label coverage; spanwise.analyze.signals) are gauges holding each series' latest value,
+so Prometheus and Grafana users can alert on them with their own stack. They are bounded
+differently, since gauges cannot be summed into an overflow series: only windows that ended
+in the last `stale_after_s`, and the `max_series` most recently computed series; how many
+were left out is itself a gauge.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from spanwise.model.metrics import (
     MetricsSpec,
     label_name,
 )
-from spanwise.store.api import CustomMetricSeries, Histogram, MetricsReader, ModelMetrics, SpanMetrics
+from spanwise.store.api import CustomMetricSeries, Histogram, MetricsReader, ModelMetrics, SignalStore, SpanMetrics
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -37,6 +44,9 @@ SPAN_DURATION = "traces_span_metrics_duration_milliseconds"
 MODEL_PREDICTIONS = "spanwise_model_predictions_total"
 MODEL_LATENCY = "spanwise_model_latency_milliseconds"
 MODEL_CONFIDENCE = "spanwise_model_confidence"
+MODEL_SIGNAL = "spanwise_model_signal"
+MODEL_SIGNAL_FLAGGED = "spanwise_model_signal_flagged"
+MODEL_SIGNAL_DROPPED = "spanwise_model_signal_series_dropped"
 _FROM_ALL = "counted from every span received, before sampling"
 #: The labels of a metric's overflow series, as the spanmetrics connector names it.
 OVERFLOW: Labels = (("otel_metric_overflow", "true"),)
@@ -51,7 +61,7 @@ class Sample:
 
 @dataclass(frozen=True)
 class MetricFamily:
-    """One metric: `kind` is "counter" or "histogram"; samples in exposition order."""
+    """One metric: `kind` is "counter", "histogram" or "gauge"; samples in exposition order."""
 
     name: str
     kind: str
@@ -62,9 +72,10 @@ class MetricFamily:
 class MetricsService:
     """What `/metrics` exposes, read from a `MetricsReader` with the configured spec."""
 
-    def __init__(self, reader: MetricsReader, spec: MetricsSpec) -> None:
+    def __init__(self, reader: MetricsReader, spec: MetricsSpec, signals: SignalStore | None = None) -> None:
         self._reader = reader
         self._spec = spec
+        self._signals = signals
 
     def families(self) -> list[MetricFamily]:
         stale_after_ns = int(self._spec.stale_after_s * 1e9)
@@ -83,14 +94,37 @@ class MetricsService:
             _histogram(MODEL_CONFIDENCE, f"Confidence of predictions that report one, {_FROM_ALL}.",
                        CONFIDENCE_BUCKETS, confidence),
         ]
-        return families + [_custom_family(metric, totals.custom) for metric in self._spec.custom]
+        families += [_custom_family(metric, totals.custom) for metric in self._spec.custom]
+        return families + self._signal_families(since)
+
+    def _signal_families(self, since_ns: int | None) -> list[MetricFamily]:
+        """The latest stored value of each recent model signal series, and its flag."""
+        if self._signals is None:
+            return []
+        rows = self._signals.latest_signals(since_ns, self._spec.max_series).to_pylist()
+        values: dict[Labels, float] = {}
+        flags: dict[Labels, float] = {}
+        for row in rows:
+            labels = _signal_labels(row)
+            flags[labels] = 1.0 if row["flagged"] else 0.0
+            if row["value"] is not None:
+                values[labels] = float(row["value"])
+        dropped = max(0, int(rows[0]["series"]) - len(rows)) if rows else 0
+        return [
+            _gauge(MODEL_SIGNAL, "Latest stored model signal (drift effect size per feature, missing rate, "
+                   "accuracy, mae, label coverage, estimated quality), per model version.", values),
+            _gauge(MODEL_SIGNAL_FLAGGED, "1 when the latest stored model signal is flagged (drift or a "
+                   "data-quality issue), else 0.", flags),
+            _gauge(MODEL_SIGNAL_DROPPED, "Recent model signal series left out past metrics.max_series.",
+                   {(): float(dropped)}),
+        ]
 
 
 def metrics_service(store: object, spec: MetricsSpec) -> MetricsService | None:
     """The service when metrics are on and the store can read them, else None."""
     if not spec.enabled or not isinstance(store, MetricsReader):
         return None
-    return MetricsService(store, spec)
+    return MetricsService(store, spec, store if isinstance(store, SignalStore) else None)
 
 
 def _span_labels(series: SpanMetrics) -> Labels:
@@ -109,6 +143,13 @@ def _model_labels(series: ModelMetrics) -> Labels:
     if series.overflow:
         return OVERFLOW
     return (("model_name", series.model_name), ("model_version", series.model_version))
+
+
+def _signal_labels(row: dict[str, object]) -> Labels:
+    """Model labels as the model families name them; `feature` only for per-feature signals."""
+    labels: Labels = (("model_name", str(row["model"])), ("model_version", str(row["version"])),
+                      ("signal", str(row["signal"])))
+    return labels + ((("feature", str(row["feature"])),) if row["feature"] else ())
 
 
 def _attribute_labels(pairs: Labels) -> Labels:
@@ -134,6 +175,10 @@ def _merged(series: Iterable[tuple[Labels, Histogram]]) -> dict[Labels, Histogra
 
 def _counter(name: str, help_text: str, values: dict[Labels, float]) -> MetricFamily:
     return MetricFamily(name, "counter", help_text, tuple(Sample(name, k, v) for k, v in values.items()))
+
+
+def _gauge(name: str, help_text: str, values: dict[Labels, float]) -> MetricFamily:
+    return MetricFamily(name, "gauge", help_text, tuple(Sample(name, k, v) for k, v in values.items()))
 
 
 def _histogram(name: str, help_text: str, bounds: tuple[float, ...], series: dict[Labels, Histogram]) -> MetricFamily:

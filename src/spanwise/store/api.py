@@ -523,6 +523,12 @@ class SignalStore(Protocol):
         """Signal rows of a model whose window ended in [start, end], oldest first."""
         ...
 
+    def latest_signals(self, since_ns: int | None, limit: int) -> pa.Table:
+        """The latest value and flag per (model, version, signal, feature) of windows ending
+        at or after `since_ns` (None: all), most recent first, at most `limit` series, with
+        a `series` column counting every matching one (what `/metrics` exposes)."""
+        ...
+
 
 @runtime_checkable
 class LogStore(Protocol):

@@ -53,3 +53,20 @@ class SqlSignals:
             ORDER BY WindowEnd, signal, feature, version LIMIT {{limit:UInt32}}""",
             {"model": model, "lo": start_ns, "hi": end_ns, "signal": signal or "", "feature": feature or "", "limit": limit},
         )
+
+    def latest_signals(self, since_ns: int | None, limit: int) -> pa.Table:
+        """The latest value per (model, version, signal, feature) among windows ending at
+        or after `since_ns` (None: all), most recent first, at most `limit` series; the
+        `series` column counts every matching series (so a caller can report the rest)."""
+        return self._query(
+            f"""SELECT ModelName AS model, ModelVersion AS version, Signal AS signal, Feature AS feature,
+                   argMax(Value, tuple(WindowEnd, ComputedAt)) AS value,
+                   argMax(Flagged, tuple(WindowEnd, ComputedAt)) AS flagged,
+                   toInt64(toUnixTimestamp64Nano(max(WindowEnd))) AS window_end_unix_nano,
+                   toInt64(count() OVER ()) AS series
+            FROM {SIGNALS_TABLE}
+            WHERE {{since:Int64}} = 0 OR WindowEnd >= fromUnixTimestamp64Nano({{since:Int64}})
+            GROUP BY model, version, signal, feature
+            ORDER BY window_end_unix_nano DESC, model, version, signal, feature LIMIT {{limit:UInt32}}""",
+            {"since": since_ns or 0, "limit": limit},
+        )
