@@ -19,6 +19,7 @@ from typing import Any, Callable
 from spanwise.alerts import conditions
 from spanwise.alerts.dispatch import Dispatcher
 from spanwise.alerts.rules import RULE_KIND, parse_rule, rule_body, rule_json
+from spanwise.alerts.series import rule_series
 from spanwise.alerts.silences import SILENCE_KIND, Silence, parse_silence
 from spanwise.alerts.sources import Labels, Sources
 from spanwise.alerts.state import FIRING, PENDING, Alert, render
@@ -262,6 +263,14 @@ class AlertEngine:
             return [{**json.loads(a.to_json()), "fingerprint": a.fingerprint,
                      "silenced": self._silenced(a.labels, now_ms)}
                     for found in self._alerts.values() for a in found.values()]
+
+    def series(self, name: str, start_ns: int, end_ns: int) -> dict[str, Any]:
+        """The rule's evaluated series over [start, end] (spanwise.alerts.series)."""
+        with self._lock:
+            rule = next((r for r in self.rules() if r.name == name), None)
+        if rule is None:
+            raise NotFound(f"rule {name!r} not found")
+        return rule_series(rule, self._sources.fresh(), start_ns, end_ns)
 
     def history(self, start_ns: int, end_ns: int, rule: str, limit: int) -> list[dict[str, Any]]:
         rows = self._store.alert_history(start_ns, end_ns, rule, limit)

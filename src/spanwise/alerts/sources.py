@@ -57,6 +57,10 @@ class Sources:
         self._cache: dict[tuple[Any, ...], Any] = {}
         self.queries = 0
 
+    def fresh(self) -> "Sources":
+        """The same readers with a cache of their own (for a request thread)."""
+        return Sources(self._spans, self._models, self._signals, self._logs, self._exact)
+
     def new_cycle(self) -> None:
         """Forget cached reads: a new evaluation sees new data."""
         self._cache.clear()

@@ -82,6 +82,7 @@ RULES: dict[str, str] = {
     "GET /api/v1/otlp/metrics/{name}": VIEWER,
     "GET /api/v1/alerts/rules": VIEWER,
     "GET /api/v1/alerts": VIEWER,
+    "GET /api/v1/alerts/rules/{name}/series": VIEWER,
     "GET /api/v1/alerts/history": VIEWER,
     "GET /api/v1/alerts/silences": VIEWER,
     "GET /metrics": VIEWER,

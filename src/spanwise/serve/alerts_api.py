@@ -78,6 +78,16 @@ def alerts_routes(engine: AlertEngine) -> list[Route]:
         """
         return {"alerts": engine.alerts(), "receivers": engine.receivers()}
 
+    def series(request: Request) -> Any:
+        """
+        ---
+        summary: A rule's evaluated series per label set (what its condition compared, at up to 60 points) with its threshold lines. Query parameters start/end (Unix ns) or lookback (default 1h).
+        parameters: [{name: name, in: path, required: true, schema: {type: string}}]
+        responses: {200: {description: points, series and thresholds}, 404: {description: unknown rule}}
+        """
+        start, end = time_range(request.query_params, "1h")
+        return engine.series(request.path_params["name"], start, end)
+
     def history(request: Request) -> Any:
         """
         ---
@@ -128,6 +138,7 @@ def alerts_routes(engine: AlertEngine) -> list[Route]:
         Route("/api/v1/alerts/rules", endpoint(create_rule, _json), methods=["POST"]),
         Route("/api/v1/alerts/rules/{name}", endpoint(replace_rule, _json), methods=["PUT"]),
         Route("/api/v1/alerts/rules/{name}", endpoint(delete_rule), methods=["DELETE"]),
+        Route("/api/v1/alerts/rules/{name}/series", endpoint(series, query=time_params("1h"))),
         Route("/api/v1/alerts", endpoint(alerts)),
         Route("/api/v1/alerts/history", endpoint(history, query=(Param("rule"), *time_params("24h"), LIMIT))),
         Route("/api/v1/alerts/silences", endpoint(silences)),
