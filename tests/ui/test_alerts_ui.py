@@ -3,8 +3,10 @@ creating a rule (a bad one shows the field-named error), silences and history.""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
+from urllib.parse import quote
 from typing import Iterator
 
 import pytest
@@ -54,6 +56,18 @@ def test_alerts_page(ui) -> None:
     expect(page.locator("#alerts-history tr.history-row").filter(has_text="firing").first).to_be_visible()
     ui.shot("firing")
 
+    # The rule's evaluated series, drawn with its threshold line.
+    page.locator("#alerts-rules tr.rule-row").filter(has_text="SearchErrors").locator(".rule-chart").click()
+    chart = page.locator("#rule-series-chart")
+    expect(chart.locator("canvas").first).to_be_visible()
+    expect(chart).to_have_attribute("data-rule", "SearchErrors")
+    expect(chart).to_have_attribute("data-series", "1")
+    expect(chart).to_have_attribute("data-thresholds", "0.3")
+    expect(page.locator("#rule-series-lines")).to_have_text("threshold > 0.3")
+    page.select_option("#rule-series-lookback", "15m")
+    expect(chart.locator("canvas").first).to_be_visible()
+    ui.shot("series")
+
     page.locator("#alerts-rules summary").click()
     page.fill("#rule-json", '{"name": "Bad", "query": {"kind": "span_metric", "metric": "p42"}}')
     page.click("#rule-create")
@@ -77,3 +91,14 @@ def test_alerts_page(ui) -> None:
     expect(page.locator("#alerts-silences tr.silence-row")).to_have_count(0)
     new_rule.locator(".rule-delete").click()
     expect(page.locator("#alerts-rules tr.rule-row").filter(has_text="SlowCheckout")).to_have_count(0)
+
+
+def test_draft_opens_the_editor_filled_in(ui) -> None:
+    draft = '{"name":"CheckoutErrors","query":{"kind":"span_metric","metric":"error_rate","service":"checkout"}}'
+    page = ui.open("/alerts?rule=SearchErrors&draft=" + quote(draft))
+    expect(page.locator("#rule-editor")).to_have_attribute("open", "")
+    expect(page.locator("#rule-json")).to_have_value(json.dumps(json.loads(draft), indent=2))
+    expect(page.locator("#rule-series-chart")).to_have_attribute("data-rule", "SearchErrors")
+    page.click("#rule-create")
+    expect(page.locator("#alerts-rules tr.rule-row").filter(has_text="CheckoutErrors")).to_contain_text("api")
+    assert ui.errors == []

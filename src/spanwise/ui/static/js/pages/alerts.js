@@ -1,7 +1,11 @@
 // Alerts: firing and pending alerts, rules with their state (create from JSON, delete
 // those made through the API), silences (add, expire) and the history of state changes.
 // Everything comes from /api/v1/alerts/...; the page refreshes itself every few seconds.
+// A rule's evaluated series is charted with its threshold (alert_series.js); `?rule=`
+// charts that rule, `?draft=<rule JSON>` opens the editor with it ("Alert on this" on the
+// service and model pages links here).
 
+import { seriesPanel } from '../alert_series.js';
 import { getJSON, sendJSON } from '../api.js';
 import { badge, fmtNumber, fmtTime, h, link, note, replace, table } from '../dom.js';
 
@@ -19,7 +23,12 @@ const EXAMPLE_RULE = {
 
 export async function render(root, { query, isCurrent }) {
   const body = h('div', { id: 'alerts-body' });
-  replace(root, h('div', { class: 'row' }, h('h1', { class: 'grow' }, 'Alerts')), body);
+  const chart = seriesPanel();
+  const draft = query.get('draft');
+  // The editor's text and whether it is open survive the page's refreshes.
+  const editing = { text: draft ? pretty(draft) : JSON.stringify(EXAMPLE_RULE, null, 2), open: Boolean(draft) };
+  const showSeries = (name) => chart.show(name).catch((err) => console.warn(err));
+  replace(root, h('div', { class: 'row' }, h('h1', { class: 'grow' }, 'Alerts')), chart.panel, body);
   const refresh = async () => {
     const [rules, alerts, silences, history] = await Promise.all([
       getJSON('/api/v1/alerts/rules'), getJSON('/api/v1/alerts'),
@@ -28,17 +37,26 @@ export async function render(root, { query, isCurrent }) {
     if (!isCurrent()) return;
     replace(body,
       alertsPanel(alerts.alerts),
-      rulesPanel(rules.rules, query.get('rule'), refresh),
+      rulesPanel(rules.rules, chart.selected() || query.get('rule'), refresh, editing, showSeries),
       silencesPanel(silences.silences, refresh),
       historyPanel(history.history));
   };
   await refresh();
+  await showSeries(query.get('rule'));
   const timer = setInterval(() => {
     if (!isCurrent()) { clearInterval(timer); return; }
     if (!document.activeElement || !['TEXTAREA', 'INPUT'].includes(document.activeElement.tagName)) {
-      refresh().catch((err) => console.warn(err));
+      refresh().then(() => chart.selected() && showSeries(null)).catch((err) => console.warn(err));
     }
   }, REFRESH_MS);
+}
+
+function pretty(text) {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
 }
 
 function labelsText(labels) {
@@ -70,13 +88,14 @@ function conditionText(c) {
   return `${what} ${line}${c.resolve_threshold !== null ? ` (resolves past ${c.resolve_threshold})` : ''}`;
 }
 
-function rulesPanel(rules, focus, refresh) {
-  const editor = h('textarea', { id: 'rule-json', rows: 14, cols: 80, spellcheck: 'false' },
-    JSON.stringify(EXAMPLE_RULE, null, 2));
+function rulesPanel(rules, focus, refresh, editing, showSeries) {
+  const editor = h('textarea', { id: 'rule-json', rows: 14, cols: 80, spellcheck: 'false' }, editing.text);
+  editor.addEventListener('input', () => { editing.text = editor.value; });
   const message = h('div', { id: 'rule-message' });
   const create = async () => {
     try {
       await sendJSON('POST', '/api/v1/alerts/rules', JSON.parse(editor.value));
+      editing.open = false;
       replace(message, note('ok', 'Rule created.'));
       await refresh();
     } catch (err) {
@@ -99,9 +118,11 @@ function rulesPanel(rules, focus, refresh) {
       { label: 'Every / for', value: (r) => `${r.interval_s}s / ${r.for_s}s` },
       { label: 'State', value: (r) => [badge(r.state, STATE_KIND[r.state]), r.alerts ? ` ${r.alerts} alert(s)` : ''] },
       { label: 'Source', value: (r) => r.source },
+      { label: '', value: (r) => h('button', { type: 'button', class: 'rule-chart', onclick: () => showSeries(r.name) }, 'Chart') },
       { label: '', value: (r) => (r.source === 'api' ? h('button', { type: 'button', class: 'rule-delete', onclick: () => remove(r) }, 'Delete') : '') },
     ], rules, { rowClass: (r) => `rule-row${r.name === focus ? ' selected' : ''}` }) : note('empty', 'No rules yet.'),
-    h('details', null, h('summary', null, 'New rule (JSON)'), editor,
+    h('details', { id: 'rule-editor', open: editing.open, ontoggle: (e) => { editing.open = e.target.open; } },
+      h('summary', null, 'New rule (JSON)'), editor,
       h('div', null, h('button', { type: 'button', id: 'rule-create', onclick: create }, 'Create rule')), message));
 }
 
