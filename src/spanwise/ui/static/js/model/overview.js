@@ -1,6 +1,8 @@
 // Model overview: traffic, latency percentiles, error rate, and the confidence and prediction
-// distributions over time, per version (`/api/v1/models/{name}/metrics`).
+// distributions over time, per version (`/api/v1/models/{name}/metrics`); traffic, latency
+// and error rate each with "Alert on this".
 
+import { alertOnThis, ruleName } from '../alert_links.js';
 import { chart, esc, lineSeries, timeAxis, timeTooltip } from '../charts.js';
 import { colorFor, fmtMs, fmtNumber, fmtPercent, h, note, replace } from '../dom.js';
 import { card, chartGrid, panel } from './parts.js';
@@ -34,9 +36,9 @@ export async function render(root, { name, state, range, isCurrent }) {
       card('Latest p95', fmtMs(latestBy(points).latency_ms.p95)),
       card('Versions', versions.join(', '))),
     h('div', { class: 'model-grid' },
-      panel('Predictions', `per ${fmtStep(range.step)} window`, el.traffic),
-      panel('Latency', 'p50 / p95 / p99 per version', el.latency),
-      panel('Error rate', 'share of prediction spans with error status', el.errors),
+      panel('Predictions', [`per ${fmtStep(range.step)} window · `, modelAlert(name, state, 'predictions')], el.traffic),
+      panel('Latency', ['p50 / p95 / p99 per version · ', modelAlert(name, state, 'p95_ms', latestBy(points).latency_ms.p95)], el.latency),
+      panel('Error rate', ['share of prediction spans with error status · ', modelAlert(name, state, 'error_rate')], el.errors),
       panel('Confidence', 'share of predictions per confidence bin', hasConfidence ? el.confidence
         : note('empty', 'No confidence (ml.prediction.confidence) in this range.')),
       panel('Predictions by output', 'predicted labels, or prediction values in 10 bins', hasPredictions ? el.predictions
@@ -145,4 +147,18 @@ function distributionChart(el, points, range, buckets, categorical = false) {
       data: windows.map((w) => share(w, key)),
     })),
   });
+}
+
+/** "Alert on this" for a model metric: predictions stopping, p95 past twice the latest
+ *  (at least 100 ms), or the error rate past 5%. */
+function modelAlert(name, state, metric, latestP95 = 0) {
+  const query = { kind: 'model_metric', metric, model: name, window_s: 300 };
+  if (state.version) query.version = state.version;
+  const p95 = Math.max(100, Math.round(2 * (latestP95 || 0)));
+  const condition = {
+    predictions: { type: 'absence' },
+    p95_ms: { type: 'threshold', op: '>', threshold: p95, resolve_threshold: Math.round(p95 * 0.8), min_samples: 20 },
+    error_rate: { type: 'threshold', op: '>', threshold: 0.05, resolve_threshold: 0.03, min_samples: 20 },
+  }[metric];
+  return alertOnThis({ name: ruleName(name, state.version, metric === 'predictions' ? 'silent' : metric), query, condition });
 }

@@ -1,7 +1,9 @@
 // Monitoring: the signals the scheduler stored for this model (drift per feature, missing
 // rates, accuracy/MAE and label coverage per version; `/api/v1/models/{name}/signals`), the
 // same rows alert rules read. "Compute now" stores the page's time range as one window.
+// Drift and quality charts have "Alert on this" (a model_signal rule in the Alerts editor).
 
+import { alertOnThis, ruleName } from '../alert_links.js';
 import { getJSON } from '../api.js';
 import { chart, esc, timeAxis } from '../charts.js';
 import {
@@ -37,8 +39,10 @@ export async function render(root, ctx) {
   const quality = rows.filter((r) => r.signal in QUALITY);
   replace(root, toolbar,
     panel('Latest window', `${fmtTime(latest[0].window_start_unix_nano)} – ${fmtTime(latestEnd)}`, latestTable(latest)),
-    drift.length ? panel('Drift over time', 'the deciding method’s value per feature (p-value for KS/χ², a distance otherwise); ● flagged', driftEl) : null,
-    quality.length ? panel('Quality over time', 'accuracy or MAE, and label coverage, per version', qualityEl) : null);
+    drift.length ? panel('Drift over time', ['the deciding method’s value per feature (p-value for KS/χ², a distance otherwise); ● flagged · ',
+      signalAlert(name, state, 'drift')], driftEl) : null,
+    quality.length ? panel('Quality over time', ['accuracy or MAE, and label coverage, per version · ',
+      signalAlert(name, state, quality.some((r) => r.signal === 'mae') ? 'mae' : 'accuracy')], qualityEl) : null);
   if (drift.length) seriesChart(driftEl, drift, (r) => `${label(r.feature)} (${r.version})`, range);
   if (quality.length) seriesChart(qualityEl, quality, (r) => `${QUALITY[r.signal]} (${r.version})`, range);
 }
@@ -94,4 +98,17 @@ function seriesChart(el, rows, nameOf, range) {
       symbolSize: (value, p) => (p.data.flagged ? 9 : 4),
     })),
   });
+}
+
+/** "Alert on this" for a stored signal: drift of any feature (one alert each) past an effect
+ *  size of 0.1, accuracy under 0.8, or MAE up by half against the previous window. */
+function signalAlert(name, state, signal) {
+  const query = { kind: 'model_signal', metric: signal, model: name, window_s: 3600 };
+  if (state.version) query.version = state.version;
+  const condition = {
+    drift: { type: 'threshold', op: '>', threshold: 0.1 },
+    accuracy: { type: 'threshold', op: '<', threshold: 0.8, resolve_threshold: 0.85 },
+    mae: { type: 'rate_of_change', op: '>', threshold: 0.5 },
+  }[signal];
+  return alertOnThis({ name: ruleName(name, state.version, signal), query, condition, interval_s: 300, for_s: 0 });
 }

@@ -1,7 +1,8 @@
 // One model: its versions and features, and tabs (in the URL with the version and the time
 // range) for operations, quality, drift, data quality, explanations, version comparison and
-// the stored monitoring signals.
+// the stored monitoring signals. Alerts firing for the model show under its name.
 
+import { firingAlerts } from '../alert_links.js';
 import { getJSON } from '../api.js';
 import {
   field, fmtNumber, fmtTime, h, replace, select, seg, withQuery,
@@ -68,7 +69,8 @@ function header(model, state, go) {
         h('div', { class: 'muted model-facts' },
           `${fmtNumber(seen)} predictions stored · ${model.versions.length} version${model.versions.length === 1 ? '' : 's'} · `,
           `${model.features.length} features · served by `, services.join(', ') || '–',
-          ` · last seen ${fmtTime(model.last_seen)}`)),
+          ` · last seen ${fmtTime(model.last_seen)}`),
+        h('div', { id: 'model-alerts' }, firingAlerts({ model: model.name }))),
       h('div', { class: 'model-controls' },
         field('Version', select('version', [['', 'All versions'], ...model.versions.map((v) => [v.version, v.version])],
           state.version, { onchange: (e) => go({ version: e.target.value, window: '' }) })),

@@ -1,6 +1,8 @@
 // Services: the service map (request rate, error rate and p95 on nodes and edges) and RED
-// charts (rate, errors, duration) per service and operation.
+// charts (rate, errors, duration) per service and operation, each with "Alert on this"
+// (a rule for that series in the Alerts page's editor), and the service's firing alerts.
 
+import { alertOnThis, firingAlerts, ruleName } from '../alert_links.js';
 import { getJSON, lookbackStartNs } from '../api.js';
 import { chart, esc, lineSeries, timeAxis, timeTooltip } from '../charts.js';
 import {
@@ -164,16 +166,18 @@ async function serviceDetail(el, state, go, isCurrent) {
   const errorEl = h('div', { class: 'chart small', id: 'red-errors' });
   const durationEl = h('div', { class: 'chart small', id: 'red-duration' });
   const scope = state.operation ? [state.service, ' · ', state.operation] : [state.service];
+  const alertOn = redAlerts(state, points);
   replace(el,
     h('div', { class: 'panel' },
       h('div', { class: 'row' },
         h('h2', { class: 'grow' }, 'RED: ', ...scope),
         link('/traces', { service: state.service, operation: state.operation, lookback: state.lookback }, 'Find traces'),
         state.operation ? h('button', { type: 'button', onclick: () => go({ operation: '' }) }, 'All operations') : null),
+      h('div', { id: 'service-alerts' }, firingAlerts({ service: state.service })),
       h('div', { class: 'charts-2' },
-        h('div', null, h('h3', null, 'Rate (spans/s)'), rateEl),
-        h('div', null, h('h3', null, 'Errors (per step)'), errorEl)),
-      h('h3', null, 'Duration'), durationEl),
+        h('div', null, h('div', { class: 'row' }, h('h3', { class: 'grow' }, 'Rate (spans/s)'), alertOn.rate), rateEl),
+        h('div', null, h('div', { class: 'row' }, h('h3', { class: 'grow' }, 'Errors (per step)'), alertOn.errors), errorEl)),
+      h('div', { class: 'row' }, h('h3', { class: 'grow' }, 'Duration'), alertOn.duration), durationEl),
     h('div', { class: 'panel' }, h('h3', null, 'Operations'), table([
       { label: 'Operation', value: (r) => r.name },
       { label: 'Rate', class: 'num', value: (r) => `${fmtNumber(r.rate_per_s)}/s` },
@@ -196,4 +200,22 @@ async function serviceDetail(el, state, go, isCurrent) {
     series: [{ name: 'errors', type: 'bar', itemStyle: { color: '#e5484d' }, data: points.map((p) => [at(p), p.error_count]) }] });
   chart(durationEl, { ...common, legend: { top: 0 }, yAxis: { type: 'value', name: 'ms' }, tooltip: timeTooltip((v) => fmtMs(v)),
     series: ['p50', 'p95', 'p99'].map((q) => lineSeries(q, points.map((p) => [at(p), p[`${q}_ms`]]))) });
+}
+
+/** "Alert on this" links for the RED charts: the service (or operation) going silent, its
+ *  error rate past 5%, its p95 past twice the worst p95 in view (at least 100 ms). */
+function redAlerts(state, points) {
+  const query = { kind: 'span_metric', service: state.service, window_s: 300 };
+  if (state.operation) query.operation = state.operation;
+  const worst = Math.max(0, ...points.map((p) => p.p95_ms || 0));
+  const p95 = Math.max(100, Math.round(2 * worst));
+  const name = (what) => ruleName(state.service, state.operation, what);
+  return {
+    rate: alertOnThis({ name: name('silent'), query: { ...query, metric: 'rate' },
+      condition: { type: 'absence' } }),
+    errors: alertOnThis({ name: name('error-rate'), query: { ...query, metric: 'error_rate' },
+      condition: { type: 'threshold', op: '>', threshold: 0.05, resolve_threshold: 0.03, min_samples: 20 } }),
+    duration: alertOnThis({ name: name('p95'), query: { ...query, metric: 'p95_ms' },
+      condition: { type: 'threshold', op: '>', threshold: p95, resolve_threshold: Math.round(p95 * 0.8), min_samples: 20 } }),
+  };
 }
