@@ -1,7 +1,8 @@
 """`spanwise demo` for 20 seconds against a running server: its scheduled incidents are
 found by the model analytics, checked here through the API (not through the demo's own
 summary): the drifted feature on the right model, the regressed version worse, the
-latency spikes (backfilled and live) in the model's latency."""
+latency spikes (backfilled and live) in the model's latency, and the demo's alert rules
+firing on them."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def demo(server: SpanwiseProcess) -> dict[str, Any]:
     assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-2000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     summary["wall_s"] = time.monotonic() - started
+    summary["stdout"] = result.stdout
     print(result.stdout[:2000])
     return summary
 
@@ -165,3 +167,19 @@ def test_failed_model_calls_say_what_happened(server: SpanwiseProcess, demo: dic
     records = logs.get("logs") or logs.get("records") or []
     assert records and all("model server overloaded" in str(r.get("body")) for r in records), records[:3]
     assert not any("timeout" in str(r.get("body")) for r in records)
+
+
+def test_demo_alert_rules_fire_on_its_incidents(server: SpanwiseProcess, demo: dict[str, Any]) -> None:
+    """The demo's rules fire on its incidents, each on what it should (checked through the
+    alerting API's history, not only the demo's summary): the LTV latency spike, drift of
+    `support_tickets` alone on churn, churn v2's accuracy; the demo printed them."""
+    fired = {(a["rule"], a["labels"].get("feature", ""), a["labels"]["version"]) for a in demo["alerts"]}
+    assert ("DemoLtvSlow", "", "v1") in fired or ("DemoLtvSlow", "", "v2") in fired, fired
+    assert {f for rule, f, _ in fired if rule == "DemoChurnDrift"} == {"support_tickets"}, fired
+    assert ("DemoChurnV2Accuracy", "", "v2") in fired, fired
+    history = _q(server, "/api/v1/alerts/history", lookback="1h")["history"]
+    to_firing = {(r["rule"], r["labels"].get("model"), r["labels"].get("feature", "")) for r in history
+                 if r["to_state"] == "firing"}
+    assert ("DemoLtvSlow", "ltv", "") in to_firing and ("DemoChurnV2Accuracy", "churn", "") in to_firing
+    assert {f for rule, _, f in to_firing if rule == "DemoChurnDrift"} == {"support_tickets"}
+    assert "ALERT firing: DemoLtvSlow" in demo["stdout"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from spanwise.demo import backfill, models, platform, traffic, world
+from spanwise.demo import alerting, backfill, models, platform, traffic, world
 from spanwise.demo.system import DemoSystem
 from spanwise.sdk import Spanwise
 
@@ -66,15 +66,28 @@ def _run(options: DemoOptions) -> dict[str, Any]:
     if options.backfill:
         timings["backfill_s"] = _backfill(system, trained, incidents, rng, options, planned)
     incidents = system.incidents = incidents.live_from(time.time_ns(), options.duration_s, options.backfill)
+    watcher = _alerting(options)
     system.start()
     say(f"live traffic for {options.duration_s:.0f} s at {options.rate:g} requests/s: {system.url}/page")
     say(f"watch it in the web UI: {options.api_url}/services, {options.api_url}/models/churn?tab=drift")
     counts = traffic.run(system.url, system.sdks["checkout-api"], options.duration_s, options.rate, options.seed + 1)
     system.shutdown()
-    summary = {"incidents": _incident_json(incidents), "requests": dict(counts), **timings,
+    fired = watcher.stop() if watcher else []
+    summary = {"incidents": _incident_json(incidents), "requests": dict(counts), **timings, "alerts": fired,
                "findings": findings(options.api_url, incidents)}
     _print_summary(summary)
     return summary
+
+
+def _alerting(options: DemoOptions) -> alerting.AlertWatcher | None:
+    """Install the demo's alert rules and watch for them firing (None when alerting is off)."""
+    installed = alerting.install(options.api_url)
+    if not installed:
+        say("alerting is off on this server: no demo alert rules")
+        return None
+    alerting.compute_signals(options.api_url)
+    say(f"alert rules {', '.join(installed)}: {options.api_url}/alerts")
+    return alerting.AlertWatcher(options.api_url, say).start()
 
 
 def _backfill(system: DemoSystem, trained: models.Models, incidents: world.Incidents, rng: np.random.Generator,
@@ -133,6 +146,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     say(f"requests: {summary['requests']}")
     say(f"drift on churn v1 (last day vs training): {found['churn_drifted_features']}; on ltv v1: {found['ltv_drifted_features']}")
     say(f"churn accuracy since the v2 regression: {found['churn_accuracy_since_regression']}")
+    say(f"alerts fired: {sorted({a['rule'] for a in summary['alerts']}) or 'none'}")
     print(json.dumps(summary), flush=True)
 
 
