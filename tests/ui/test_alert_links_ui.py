@@ -69,6 +69,7 @@ def test_service_page_shows_its_alerts_and_alerts_on_a_chart(ui) -> None:
     ui.shot("service")
     page.locator("#service-detail .alert-on-this").nth(1).click()  # the errors chart
     _create_from_draft(page, "cart-error-rate", "error_rate")
+    expect(page.locator("#rule-series-chart")).to_have_attribute("data-rule", "cart-error-rate")
     rule = json.loads(page.locator("#rule-json").input_value())
     assert rule["query"] == {"kind": "span_metric", "service": "cart", "window_s": 300, "metric": "error_rate"}
     # No alert of another service shows on this one.
