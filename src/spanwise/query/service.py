@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -88,11 +89,14 @@ class QueryService:
         if offset < 0:
             raise InvalidQuery("offset must not be negative")
         trace_id = normalize_trace_id(trace_id)
-        total = self._reader.span_counts([trace_id]).get(trace_id, 0)
+        spans = self._reader.get_traces([trace_id], ai_fields, offset, limit)
+        if offset == 0 and spans.num_rows < limit:
+            total = spans.num_rows  # the whole trace fit in the page: no count needed
+        else:
+            total = self._reader.span_counts([trace_id]).get(trace_id, 0)
         if not total:
             raise NotFound(f"trace {trace_id} not found")
-        spans = self._reader.get_traces([trace_id], ai_fields, offset, limit) if offset < total else None
-        return TracePage(trace_id, spans, total, offset, limit)
+        return TracePage(trace_id, spans if offset < total else None, total, offset, limit)
 
     def traces(self, trace_ids: list[str], ai_fields: bool = True) -> CappedTraces:
         """The first `max_trace_spans` spans of each trace that exists among `trace_ids`
@@ -101,7 +105,11 @@ class QueryService:
         if not ids:
             return CappedTraces(pa.table({}), {})
         spans = self._reader.get_traces(ids, ai_fields, 0, self.max_trace_spans)
-        return CappedTraces(spans, self._reader.span_counts(ids))
+        counts = dict(Counter(spans.column("TraceId").to_pylist())) if spans.num_rows else {}
+        cut = [t for t, n in counts.items() if n >= self.max_trace_spans]  # only these can hold more
+        if cut:
+            counts.update(self._reader.span_counts(cut))
+        return CappedTraces(spans, counts)
 
     def trace_ids(self, query: TraceQuery) -> list[str]:
         """Ids of the matching traces, newest first."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
@@ -104,6 +105,8 @@ class SqlTraceStore(
     def __init__(self, retention_days: int | None = None, metrics: MetricsSpec | None = None, fsync: bool = False) -> None:
         self._retention_days = retention_days
         self._fsync = fsync
+        # Reads of one trace run their queries (spans, prediction maps) side by side.
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="spanwise-read")
         self._metrics = metrics or MetricsSpec()
         #: Set when tail sampling is on: reads then include spans waiting for a decision.
         self.tail_sampling = False
@@ -181,19 +184,40 @@ class SqlTraceStore(
         if offset or limit is not None:
             params.update(offset=offset, limit=limit if limit is not None else 2**62)
             read_spans += " LIMIT {limit:UInt64} OFFSET {offset:UInt64} BY TraceId"
-        spans = self._query(f"{read_spans} SETTINGS {_POINT_READ_SETTINGS}", params)
         if not ai_fields:
+            spans = self._query(f"{read_spans} SETTINGS {_POINT_READ_SETTINGS}", params)
             return spans.select(schema_out.names) if spans.num_rows else schema_out.empty_table()
-        predicted = pc.filter(spans.column("SpanId"), spans.column("IsPrediction")).to_pylist() if spans.num_rows else []
-        maps = pa.table({"TraceId": pa.array([], pa.string()), "SpanId": pa.array([], pa.string())})
-        if predicted:  # only the page's prediction spans: a page of a huge trace stays a page
-            params["spans"] = array_literal(sorted(set(predicted)))
-            maps = self._query(
-                f"SELECT TraceId, SpanId, {_PREDICTION_MAPS} FROM predictions WHERE {in_range} "
-                "AND SpanId IN {spans:Array(String)} LIMIT 1 BY TraceId, SpanId",
-                params,
-            )
+        # A first page's predictions are among the first `limit` predictions of each trace in
+        # the same order, so their maps are read beside the spans (one round trip, ~2x
+        # faster for a small trace); a later page reads the maps of its own spans after.
+        early_maps = self._pool.submit(self._first_prediction_maps, in_range, dict(params)) if not offset else None
+        spans = self._query(f"{read_spans} SETTINGS {_POINT_READ_SETTINGS}", params)
+        if early_maps is not None:
+            maps = early_maps.result()
+        else:
+            maps = self._page_prediction_maps(spans, in_range, params)
         return _with_prediction_maps(spans, maps) if spans.num_rows else schema_out.empty_table()
+
+    def _first_prediction_maps(self, in_range: str, params: dict[str, Any]) -> pa.Table:
+        limit = " LIMIT {limit:UInt64} BY TraceId" if "limit" in params else ""
+        return self._query(
+            f"SELECT * FROM (SELECT TraceId, SpanId, Timestamp, {_PREDICTION_MAPS} FROM predictions "
+            f"WHERE {in_range} LIMIT 1 BY TraceId, SpanId) ORDER BY TraceId, Timestamp, SpanId{limit} "
+            f"SETTINGS {_POINT_READ_SETTINGS}",
+            params,
+        )
+
+    def _page_prediction_maps(self, spans: pa.Table, in_range: str, params: dict[str, Any]) -> pa.Table:
+        """The maps of the page's prediction spans only: a page of a huge trace stays a page."""
+        predicted = pc.filter(spans.column("SpanId"), spans.column("IsPrediction")).to_pylist() if spans.num_rows else []
+        if not predicted:
+            return pa.table({"TraceId": pa.array([], pa.string()), "SpanId": pa.array([], pa.string())})
+        params["spans"] = array_literal(sorted(set(predicted)))
+        return self._query(
+            f"SELECT TraceId, SpanId, {_PREDICTION_MAPS} FROM predictions WHERE {in_range} "
+            "AND SpanId IN {spans:Array(String)} LIMIT 1 BY TraceId, SpanId",
+            params,
+        )
 
     def span_counts(self, trace_ids: list[str]) -> dict[str, int]:
         scope = self._trace_scope(trace_ids)
