@@ -54,3 +54,10 @@ def test_modules_stay_small() -> None:
 def test_mypy_is_clean() -> None:
     result = subprocess.run([sys.executable, "-m", "mypy", str(SRC)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_test_modules_have_unique_names() -> None:
+    """Test folders are not packages: two test files of one name make collection fail
+    ('import file mismatch') in a clean checkout, though a warm work tree may hide it."""
+    names = [p.name for p in (SRC.parents[1] / "tests").rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
