@@ -37,7 +37,7 @@ def test_signals_are_computed_on_schedule_and_on_demand(tmp_path: os.PathLike[st
         rng, now = random.Random(3), time.time_ns()
         spans = [_prediction(rng, i, now - 2 * HOUR + rng.randrange(HOUR - 10**9), rng.gauss(0.5, 0.1), "no")
                  for i in range(400)]
-        spans += [_prediction(rng, i, now - HOUR + rng.randrange(HOUR - 60 * 10**9), rng.gauss(3.0, 0.1), "yes")
+        spans += [_prediction(rng, i, now - HOUR + 120 * 10**9 + rng.randrange(HOUR - 180 * 10**9), rng.gauss(3.0, 0.1), "yes")
                   for i in range(400, 800)]
         body = {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "risk-api"}}]},
                                    "scopeSpans": [{"spans": spans}]}]}

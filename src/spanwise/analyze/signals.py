@@ -138,7 +138,8 @@ class SignalScheduler:
         self._worker.shutdown()
 
     def tick(self, now: float | None = None) -> int:
-        """Compute every model whose interval has passed; rows written."""
+        """Compute every model whose interval has passed since it was last computed (or
+        first seen); rows written."""
         now = time.monotonic() if now is None else now
         written = 0
         for model in [m["name"] for m in self._models.models()]:
@@ -146,7 +147,13 @@ class SignalScheduler:
             interval = settings.interval_s if settings else self._config.schedule_interval_s
             window = settings.window_s if settings else self._config.window_s
             task = settings.task if settings else "classification"
-            if interval <= 0 or now - self._last_run.get(model, -1e18) < interval:
+            if model not in self._last_run:
+                # First seen (a new model, or at start): its window is still filling, and
+                # computing at once put a full drift pass in the middle of its first burst
+                # of ingest; the first computation comes one interval later.
+                self._last_run[model] = now
+                continue
+            if interval <= 0 or now - self._last_run[model] < interval:
                 continue
             self._last_run[model] = now
             written += self._computer.compute(model, time.time_ns(), window, task)
