@@ -66,6 +66,8 @@ def loaded(server: SpanwiseProcess) -> SpanwiseProcess:
     posted = httpx.post(f"{server.query_url}/api/v1/feedback", json=feedback)
     assert posted.status_code == 200, posted.text
     assert server.wait_for(lambda: server.status()["predictions"] == 20)
+    # Labels posted before their predictions were stored wait, and join within a second.
+    assert server.wait_for(lambda: server.status()["feedback"]["pending"] == 0)
     assert server.wait_for(lambda: server.query("/api/v1/traces/" + f"{1:032x}").status_code == 200)
     return server
 
