@@ -8,11 +8,14 @@ import threading
 from collections import Counter
 from typing import Any, Callable
 
+from spanwise.request_context import SYSTEM, acting
+
 log = logging.getLogger(__name__)
 
 
 class PeriodicWorker:
     """Calls `tick` every `period_s` on a daemon thread; start()/shutdown() are idempotent.
+    Ticks run as the platform across projects (`request_context.SYSTEM`).
     A failing tick is logged and counted in `stats["failed_ticks"]`, and the next one runs
     on schedule: a background job must outlive a bad moment of the store."""
 
@@ -37,7 +40,8 @@ class PeriodicWorker:
     def _run(self) -> None:
         while not self._stop.wait(self._period_s):
             try:
-                self._tick()
+                with acting(SYSTEM):  # a job that works per project says so inside its tick
+                    self._tick()
             except Exception:  # noqa: BLE001 - see the class docstring
                 self._stats["failed_ticks"] += 1
                 log.exception("%s: tick failed", self._name)

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from spanwise.errors import InvalidQuery, NotFound
+from spanwise.request_context import DEFAULT_PROJECT
 from spanwise.serve.access import ADMIN, ROLES
 from spanwise.store.sql_tokens import TokenStore
 
 log = logging.getLogger(__name__)
-DEFAULT_PROJECT = "default"
 TOKEN_PREFIX = "sw_"
 ADMIN_TOKEN_FILE = "admin-token"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")

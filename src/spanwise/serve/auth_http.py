@@ -158,16 +158,19 @@ class AccessControl:
         return self.authority.principal(found[0]), found[1]
 
 
-def grpc_refusal(authority: Authority, metadata: object) -> tuple[grpc.StatusCode, str] | None:
-    """Why a gRPC call must be refused (UNAUTHENTICATED / PERMISSION_DENIED), else None.
-    `metadata` is the call's invocation metadata (key, value) pairs."""
+GrpcRefusal = tuple[grpc.StatusCode, str]
+
+
+def grpc_principal(authority: Authority, metadata: object) -> tuple[Principal | None, GrpcRefusal | None]:
+    """(principal, None), or (None, why the call must be refused: UNAUTHENTICATED /
+    PERMISSION_DENIED). `metadata` is the call's invocation metadata (key, value) pairs."""
     header = next((str(v) for k, v in metadata or () if k == "authorization"), None)  # type: ignore[attr-defined]
     token = bearer(header)
     if not token:
-        return grpc.StatusCode.UNAUTHENTICATED, "authentication required: send authorization: Bearer <token> metadata"
+        return None, (grpc.StatusCode.UNAUTHENTICATED, "authentication required: send authorization: Bearer <token> metadata")
     principal = authority.authenticate(token)
     if principal is None:
-        return grpc.StatusCode.UNAUTHENTICATED, INVALID
+        return None, (grpc.StatusCode.UNAUTHENTICATED, INVALID)
     if not allowed(principal.role, GRPC_ROLE):
-        return grpc.StatusCode.PERMISSION_DENIED, f"role {principal.role!r} may not send telemetry (needs {GRPC_ROLE})"
-    return None
+        return None, (grpc.StatusCode.PERMISSION_DENIED, f"role {principal.role!r} may not send telemetry (needs {GRPC_ROLE})")
+    return principal, None

@@ -17,7 +17,9 @@ import grpc
 from spanwise.errors import SpanwiseError
 from spanwise.receive.signals import OtlpSignal
 from spanwise.serve.auth import Authority
-from spanwise.serve.auth_http import grpc_refusal
+from spanwise.request_context import acting
+from spanwise.serve.auth_http import grpc_principal
+from spanwise.serve.request_scope import PROJECT_HEADER, context_for
 from spanwise.serve.body import InflightBytes
 from spanwise.serve.status import grpc_status, retry_headers
 
@@ -36,7 +38,7 @@ def otlp_grpc_server(signals: list[OtlpSignal], max_body_bytes: int, inflight: I
         ]
     )
     server.add_generic_rpc_handlers(tuple(
-        grpc.method_handlers_generic_handler(s.grpc_service, {"Export": grpc.unary_unary_rpc_method_handler(_export(s, inflight))})
+        grpc.method_handlers_generic_handler(s.grpc_service, {"Export": grpc.unary_unary_rpc_method_handler(_default_project(_export(s, inflight)))})
         for s in signals
     ) if authority is None else tuple(
         grpc.method_handlers_generic_handler(s.grpc_service, {"Export": grpc.unary_unary_rpc_method_handler(
@@ -52,12 +54,24 @@ Export = Callable[[bytes, grpc.aio.ServicerContext], Awaitable[bytes]]
 def _checked(authority: Authority, export: Export) -> Export:
     """`export`, after the call's credential passed (else UNAUTHENTICATED / PERMISSION_DENIED)."""
     async def checked(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        refusal = grpc_refusal(authority, context.invocation_metadata())
+        metadata = context.invocation_metadata()
+        principal, refusal = grpc_principal(authority, metadata)
         if refusal:
             await context.abort(*refusal)
-        return await export(request, context)
+        requested = next((str(v) for k, v in metadata or () if k == PROJECT_HEADER), None)
+        with acting(context_for(principal, requested)):
+            return await export(request, context)
 
     return checked
+
+
+def _default_project(export: Export) -> Export:
+    """`export` in the default project (auth off)."""
+    async def in_default(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        with acting(context_for(None)):
+            return await export(request, context)
+
+    return in_default
 
 
 def _export(signal: OtlpSignal, inflight: InflightBytes) -> Callable[[bytes, grpc.aio.ServicerContext], Awaitable[bytes]]:

@@ -32,6 +32,7 @@ from spanwise.receive.signals import OtlpSignal
 from spanwise.serve.access import RouteTable
 from spanwise.serve.auth import Authority
 from spanwise.serve.auth_http import AccessControl
+from spanwise.serve.request_scope import RequestScope
 from spanwise.serve.body import InflightBytes, Take, gunzip, read_body
 from spanwise.serve.status import http_status, retry_headers
 
@@ -48,10 +49,10 @@ def otlp_http_app(signals: list[OtlpSignal], max_body_bytes: int, inflight: Infl
     (`Authorization: Bearer`), checked before the body is read."""
     routes = [Route(s.http_path, _receiver(s, max_body_bytes, inflight), methods=["POST"]) for s in signals]
     if authority is None:
-        return Starlette(routes=routes)
+        return Starlette(routes=routes, middleware=[Middleware(RequestScope)])
     table = RouteTable(routes)
     return Starlette(routes=routes, middleware=[
-        Middleware(AccessControl, authority=authority, table=lambda: table, render=_auth_error)])
+        Middleware(AccessControl, authority=authority, table=lambda: table, render=_auth_error), Middleware(RequestScope)])
 
 
 def _auth_error(status: int, message: str, headers: Headers) -> Response:

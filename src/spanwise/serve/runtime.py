@@ -62,6 +62,7 @@ from spanwise.serve.models_api import model_routes
 from spanwise.serve.native_api import native_routes
 from spanwise.serve.otlp_grpc import otlp_grpc_server
 from spanwise.serve.otlp_http import otlp_http_app
+from spanwise.serve.request_scope import RequestScope
 from spanwise.serve.signals_api import signals_routes
 from spanwise.serve.prometheus import metrics_routes
 from spanwise.serve.ui import ui_routes
@@ -287,7 +288,7 @@ class SpanwiseServer:
         table = RouteTable(routes + ui_routes())
         # gzip: the UI's charting library is ~1.1 MB, ~0.35 MB compressed; API JSON shrinks too.
         return Starlette(routes=routes + ui_routes(), middleware=[
-            request_guard(self.config.server), *auth_middleware(parts.auth, table),
+            request_guard(self.config.server), *auth_middleware(parts.auth, table), Middleware(RequestScope),
             Middleware(GZipMiddleware, minimum_size=1024),
         ])
 

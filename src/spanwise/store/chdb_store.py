@@ -76,6 +76,13 @@ class ChdbTraceStore(SqlTraceStore):
             setattr(self._local, name, connection)
         return connection
 
+    def _scope_reads(self, connection: Any) -> None:
+        """Limit this reader session to the current project (a `SET` only when it changes)."""
+        wanted = self.projects.read_filter()
+        if getattr(self._local, "read_filter", None) != (connection, wanted):
+            connection.query(wanted)
+            self._local.read_filter = (connection, wanted)
+
     def _discard(self, limited: bool) -> None:
         """Close this thread's connection after a failed statement: chDB hands the next
         result on a connection whose query was aborted (time or memory limit) back
@@ -94,7 +101,10 @@ class ChdbTraceStore(SqlTraceStore):
 
     def _run(self, sql: str, limited: bool, output: str = "CSV", params: dict[str, Any] | None = None) -> Any:
         try:
-            return self._connection(limited).query(sql, output, params=bind(params or {}))
+            connection = self._connection(limited)
+            if limited:
+                self._scope_reads(connection)
+            return connection.query(sql, output, params=bind(params or {}))
         except _ENGINE_ERRORS as exc:
             self._discard(limited)
             raise classify(str(exc), self.limits) from exc
@@ -110,6 +120,7 @@ class ChdbTraceStore(SqlTraceStore):
         # Not `send_insert` (streaming): on a full disk it reported success while the
         # engine dropped the rows. chDB's Python() table function reads the Arrow table
         # in place and surfaces every engine error.
+        rows = self.projects.stamped(table, rows)
         columns = ", ".join(f"`{name}`" for name in rows.schema.names)
         data = rows  # noqa: F841 - referenced by name from the SQL below
         try:

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from spanwise.errors import PipelineFull, SpanwiseError, StoreUnavailable
-from spanwise.model.spans import SPAN_SCHEMA
+from spanwise.store.projects import LOGGED_SPAN_SCHEMA, with_project
 from spanwise.store import segment_file
 from spanwise.store.api import TraceWriter
 
@@ -76,7 +76,7 @@ class _Segment:
         if self.tables is None:
             table = segment_file.read(self.path)
         else:
-            table = pa.concat_tables(self.tables) if self.tables else SPAN_SCHEMA.empty_table()
+            table = pa.concat_tables(self.tables) if self.tables else LOGGED_SPAN_SCHEMA.empty_table()
         return table.combine_chunks()
 
 
@@ -161,7 +161,7 @@ class IngestLog:
         """Log `spans` durably; raise `PipelineFull` when too much waits for the store."""
         if spans.num_rows == 0:
             return
-        batch = spans.select(SPAN_SCHEMA.names).cast(SPAN_SCHEMA)
+        batch = with_project(spans)
         if self._fsync:
             await asyncio.to_thread(self._append, batch)
         else:

@@ -105,8 +105,8 @@ def view_statements(spec: MetricsSpec, existing: list[str]) -> list[str]:
     for table, (keys, count, total) in SERIES_KEYS.items():
         views[f"{table.removeprefix('spanwise_')}_totals"] = (
             TOTALS[table],
-            f"SELECT {', '.join(keys)}, Le, sum({count}) AS {count}, sum({total}) AS {total} "
-            f"FROM {table} GROUP BY {', '.join(keys)}, Le",
+            f"SELECT Project, {', '.join(keys)}, Le, sum({count}) AS {count}, sum({total}) AS {total} "
+            f"FROM {table} GROUP BY Project, {', '.join(keys)}, Le",
         )
     return dropped + [
         f"CREATE MATERIALIZED VIEW `{METRIC_VIEW_PREFIX}{name}` TO {target} AS {select}"
@@ -117,10 +117,10 @@ def view_statements(spec: MetricsSpec, existing: list[str]) -> list[str]:
 def _span_view(dimensions: tuple[str, ...]) -> tuple[str, str]:
     duration_ms = "Duration / 1e6"
     return SPAN_METRICS, (
-        f"SELECT toStartOfMinute(Timestamp) AS Minute, ServiceName, SpanName, SpanKind, StatusCode, "
+        f"SELECT Project, toStartOfMinute(Timestamp) AS Minute, ServiceName, SpanName, SpanKind, StatusCode, "
         f"{_labels(dimensions)} AS Dimensions, {_bucket(duration_ms, DURATION_BUCKETS_MS)} AS Le, "
         f"count() AS Calls, sum({duration_ms}) AS DurationMs FROM spanwise_ingest "
-        "GROUP BY Minute, ServiceName, SpanName, SpanKind, StatusCode, Dimensions, Le"
+        "GROUP BY Project, Minute, ServiceName, SpanName, SpanKind, StatusCode, Dimensions, Le"
     )
 
 
@@ -133,9 +133,9 @@ def _model_views() -> dict[str, tuple[str, str]]:
     return {
         f"model_{histogram}": (
             MODEL_METRICS,
-            f"SELECT toStartOfMinute(Timestamp) AS Minute, ModelName, ModelVersion, {literal(histogram)} AS Histogram, "
+            f"SELECT Project, toStartOfMinute(Timestamp) AS Minute, ModelName, ModelVersion, {literal(histogram)} AS Histogram, "
             f"{_bucket(value, bounds)} AS Le, count() AS Count, sum({value}) AS Sum FROM spanwise_ingest "
-            f"WHERE {where} GROUP BY Minute, ModelName, ModelVersion, Le",
+            f"WHERE {where} GROUP BY Project, Minute, ModelName, ModelVersion, Le",
         )
         for histogram, (value, bounds, where) in observed.items()
     }
@@ -150,7 +150,7 @@ def _custom_view(metric: CustomMetric) -> tuple[str, str]:
     where = _has_attribute(metric.attribute) if counts_spans else f"{number} IS NOT NULL"
     le = "inf" if metric.kind == COUNTER else _bucket(value, metric.bounds)
     return CUSTOM_METRICS, (
-        f"SELECT toStartOfMinute(Timestamp) AS Minute, {literal(metric.name)} AS Metric, "
+        f"SELECT Project, toStartOfMinute(Timestamp) AS Minute, {literal(metric.name)} AS Metric, "
         f"{_labels(metric.labels)} AS Labels, {le} AS Le, count() AS Count, sum({value}) AS Sum "
-        f"FROM spanwise_ingest WHERE {where} GROUP BY Minute, Labels, Le"
+        f"FROM spanwise_ingest WHERE {where} GROUP BY Project, Minute, Labels, Le"
     )

@@ -103,8 +103,8 @@ def statements(retention_days: int | None = None) -> list[str]:
         ORDER BY (TraceId, toUnixTimestamp(Start))
         {_ttl("Start", retention_days)}""",
         f"""CREATE MATERIALIZED VIEW IF NOT EXISTS otel_traces_trace_id_ts_mv TO otel_traces_trace_id_ts
-            AS SELECT TraceId, min(Timestamp) AS Start, max(Timestamp) AS End
-            FROM {INGEST_TABLE} WHERE TraceId != '' AND SampleWeight != 0 GROUP BY TraceId""",
+            AS SELECT Project, TraceId, min(Timestamp) AS Start, max(Timestamp) AS End
+            FROM {INGEST_TABLE} WHERE TraceId != '' AND SampleWeight != 0 GROUP BY Project, TraceId""",
         f"""CREATE TABLE IF NOT EXISTS spanwise_operations (
             ServiceName LowCardinality(String),
             SpanName LowCardinality(String),
@@ -113,8 +113,8 @@ def statements(retention_days: int | None = None) -> list[str]:
         ) ENGINE = ReplacingMergeTree(LastSeen)
         ORDER BY (ServiceName, SpanName, SpanKind)""",
         f"""CREATE MATERIALIZED VIEW IF NOT EXISTS spanwise_operations_mv TO spanwise_operations
-            AS SELECT ServiceName, SpanName, SpanKind, toDateTime(max(Timestamp)) AS LastSeen
-            FROM {INGEST_TABLE} GROUP BY ServiceName, SpanName, SpanKind""",
+            AS SELECT Project, ServiceName, SpanName, SpanKind, toDateTime(max(Timestamp)) AS LastSeen
+            FROM {INGEST_TABLE} GROUP BY Project, ServiceName, SpanName, SpanKind""",
         f"""CREATE TABLE IF NOT EXISTS predictions (
             Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
             ServiceName LowCardinality(String),
@@ -140,7 +140,7 @@ def statements(retention_days: int | None = None) -> list[str]:
         ORDER BY (ModelName, ModelVersion, toStartOfMinute(Timestamp), PredictionId)
         {_ttl("Timestamp", retention_days)}""",
         f"""CREATE MATERIALIZED VIEW IF NOT EXISTS predictions_mv TO predictions
-            AS SELECT Timestamp, ServiceName, ModelName, ModelVersion, PredictionId, TraceId, SpanId,
+            AS SELECT Project, Timestamp, ServiceName, ModelName, ModelVersion, PredictionId, TraceId, SpanId,
                 Duration, StatusCode, PredictionValue, PredictionLabel, Confidence, Scores, Features,
                 StringFeatures, Attributions, GroundTruth
             FROM {INGEST_TABLE} WHERE IsPrediction""",

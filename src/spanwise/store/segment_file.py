@@ -19,6 +19,7 @@ import zlib
 import pyarrow as pa
 
 from spanwise.model.spans import SPAN_SCHEMA
+from spanwise.store.projects import LOGGED_SPAN_SCHEMA, older_batch
 
 PREFIX = "segment-"
 SUFFIX = ".swlog"
@@ -81,7 +82,7 @@ def read(path: str) -> pa.Table:
             break  # the torn tail of a crash mid-append
         tables.append(_conform(frame[0]))
         offset = frame[1]
-    return pa.concat_tables(tables) if tables else SPAN_SCHEMA.empty_table()
+    return pa.concat_tables(tables) if tables else LOGGED_SPAN_SCHEMA.empty_table()
 
 
 def count_rows(path: str) -> int:
@@ -130,16 +131,17 @@ def _read_legacy(path: str) -> pa.Table:
 def _conform(table: pa.Table) -> pa.Table:
     """Today's span columns from a batch written by this or an older build: columns it
     lacks are null (stored as the column's default), columns no longer known are left out."""
-    if table.schema.equals(SPAN_SCHEMA):
+    table = older_batch(table)
+    if table.schema.equals(LOGGED_SPAN_SCHEMA):
         return table
     try:
         columns = [
             table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
-            for f in SPAN_SCHEMA
+            for f in LOGGED_SPAN_SCHEMA
         ]
     except (pa.ArrowException, ValueError) as exc:
         raise CorruptSegment(f"a batch of an older schema cannot be converted: {exc}") from exc
-    return pa.Table.from_arrays(columns, schema=SPAN_SCHEMA)
+    return pa.Table.from_arrays(columns, schema=LOGGED_SPAN_SCHEMA)
 
 
 def sync_directory(path: str) -> None:

@@ -48,6 +48,12 @@ from spanwise.store.sql_alerts import SqlAlerts
 from spanwise.store.sql_tokens import SqlTokens
 from spanwise.store.sql_models import SqlModelReader
 from spanwise.store.sql_params import array_literal
+from spanwise.store.projects import PROJECT_COLUMN, ProjectScope
+from spanwise.request_context import SYSTEM, acting, current_project, run_in_context
+
+def _is_view(statement: str) -> bool:
+    return statement.lstrip().upper().startswith("CREATE MATERIALIZED VIEW")
+
 
 _HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 #: Span columns as stored in otel_traces (the prediction maps live in `predictions`).
@@ -110,6 +116,8 @@ class SqlTraceStore(
         self._metrics = metrics or MetricsSpec()
         #: Set when tail sampling is on: reads then include spans waiting for a decision.
         self.tail_sampling = False
+        #: Which tables hold rows of one project, and how reads are limited to it.
+        self.projects = ProjectScope()
 
     @abstractmethod
     def _execute(self, sql: str) -> None:
@@ -129,6 +137,10 @@ class SqlTraceStore(
         definitions: views hold no data, so a store made by an older build gets today's
         routing (sampling filters, new columns) instead of keeping its old views. Runs at
         start, before any insert."""
+        with acting(SYSTEM):
+            self._create_schema()
+
+    def _create_schema(self) -> None:
         tables = self._query("SELECT name, engine FROM system.tables WHERE database = currentDatabase()").to_pylist()
         existing = [t["name"] for t in tables]
         for view in [t["name"] for t in tables if t["engine"] == "MaterializedView"]:
@@ -138,9 +150,30 @@ class SqlTraceStore(
         ddl += models_schema.statements(self._retention_days) + baselines_schema.statements()
         ddl += signals_schema.statements(self._retention_days) + logs_schema.statements(self._retention_days)
         ddl += otlp_metrics_schema.statements(self._retention_days)
-        for statement in ddl + metrics_schema.view_statements(self._metrics, existing):
+        views = [d for d in ddl if _is_view(d)]
+        for statement in [d for d in ddl if not _is_view(d)]:
+            self._execute(statement)
+        self._add_project_columns()
+        for statement in views + metrics_schema.view_statements(self._metrics, existing):
             self._execute(statement)
         self._apply_table_settings()
+
+    def _add_project_columns(self) -> None:
+        """Give every data table its `Project` column (rows of older builds: the default
+        project) before the views that fill them are created; see `store.projects`."""
+        tables = self._query(
+            "SELECT name, engine, sorting_key AS key, "
+            "(SELECT count() FROM system.columns AS c WHERE c.database = currentDatabase() AND c.table = t.name "
+            "AND c.name = 'Project') AS has FROM system.tables AS t WHERE database = currentDatabase()"
+        ).to_pylist()
+        for table in tables:
+            if table["has"] or not self.projects.is_data_table(table["name"], table["engine"]):
+                continue
+            for statement in self.projects.add_column(table["name"], table["engine"], table["key"]):
+                self._execute(statement)
+        self.projects.scoped = frozenset(
+            t["name"] for t in tables if self.projects.is_data_table(t["name"], t["engine"]) and t["engine"] != "Null"
+        )
 
     def _apply_table_settings(self) -> None:
         """Every table an ingest insert reaches keeps a deduplication window, so a retried or
@@ -167,7 +200,9 @@ class SqlTraceStore(
             if not _TOKEN.match(token):
                 raise ValueError(f"invalid deduplication token {token!r}")
             settings += f", insert_deduplication_token = '{token}', deduplicate_blocks_in_dependent_materialized_views = 1"
-        self._insert(schema.INGEST_TABLE, spans.select(SPAN_SCHEMA.names), settings)
+        if PROJECT_COLUMN not in spans.column_names:
+            spans = spans.append_column(PROJECT_COLUMN, pa.array([current_project()] * spans.num_rows, pa.string()))
+        self._insert(schema.INGEST_TABLE, spans.select(SPAN_SCHEMA.names + [PROJECT_COLUMN]), settings)
 
     def get_traces(
         self, trace_ids: list[str], ai_fields: bool = True, offset: int = 0, limit: int | None = None
@@ -190,7 +225,7 @@ class SqlTraceStore(
         # A first page's predictions are among the first `limit` predictions of each trace in
         # the same order, so their maps are read beside the spans (one round trip, ~2x
         # faster for a small trace); a later page reads the maps of its own spans after.
-        early_maps = self._pool.submit(self._first_prediction_maps, in_range, dict(params)) if not offset else None
+        early_maps = self._pool.submit(run_in_context(self._first_prediction_maps), in_range, dict(params)) if not offset else None
         spans = self._query(f"{read_spans} SETTINGS {_POINT_READ_SETTINGS}", params)
         if early_maps is not None:
             maps = early_maps.result()
@@ -351,7 +386,8 @@ class SqlTraceStore(
                 for c in _STORED_SPAN_COLUMNS.split(", ")
             )
             self._execute(
-                f"INSERT INTO otel_traces ({_STORED_SPAN_COLUMNS}) SELECT {columns} FROM {schema.TAIL_PENDING_TABLE} AS p "
+                f"INSERT INTO otel_traces ({_STORED_SPAN_COLUMNS}, Project) SELECT {columns}, p.Project "
+                f"FROM {schema.TAIL_PENDING_TABLE} AS p "
                 f"INNER JOIN ({remembered}) AS d ON p.TraceId = d.TraceId "
                 "WHERE d.Weight > 0"
             )

@@ -1,0 +1,42 @@
+"""The edge where a request's context (`spanwise.request_context`) is set.
+
+Every HTTP request runs as its principal in its principal's project; an admin may act in
+another project by naming it in the `X-Spanwise-Project` header (the UI's project picker
+sends it). Without auth every request acts in the default project, as before projects.
+gRPC calls get theirs in `serve.otlp_grpc`, through `context_for`.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from spanwise.request_context import DEFAULT_PROJECT, RequestContext, acting
+from spanwise.serve.auth import Principal
+
+PROJECT_HEADER = "x-spanwise-project"
+ADMIN = "admin"
+
+
+def context_for(principal: Principal | None, requested: str | None = None) -> RequestContext:
+    """The context of a request by `principal` (None: auth is off, or the route is public)."""
+    if principal is None:
+        return RequestContext(project=DEFAULT_PROJECT)
+    project = requested if requested and principal.role == ADMIN else principal.project
+    return RequestContext(project=project, principal=f"{principal.name} ({principal.token_id})")
+
+
+class RequestScope:
+    """ASGI middleware, inside access control: runs the rest of the request in its context."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        principal = scope.get("state", {}).get("principal")
+        requested = Headers(scope=scope).get(PROJECT_HEADER)
+        with acting(context_for(principal, requested)):
+            await self.app(scope, receive, send)
