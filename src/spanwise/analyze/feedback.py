@@ -31,6 +31,7 @@ import pyarrow as pa
 from spanwise.errors import MalformedPayload
 from spanwise.periodic import PeriodicWorker
 from spanwise.store.api import FeedbackWriter
+from spanwise.request_context import acting, current, for_project
 from spanwise.store.labelled_api import PendingFeedbackStore
 
 MAX_FEEDBACK_RECORDS = 100_000
@@ -238,9 +239,20 @@ class PendingFeedbackResolver:
         self._worker.shutdown()
 
     def tick(self, now_ns: int | None = None) -> int:
-        """One pass; returns how many labels found their prediction."""
+        """One pass over every project with labels waiting (each resolved as that project,
+        so a label only ever meets its own project's prediction); returns how many labels
+        found their prediction. Runs as the platform (across projects) or, in a test, as one project."""
         now = now_ns if now_ns is not None else time.time_ns()
         self.stats["expired"] += self._store.expire_pending_feedback(now - self._expiry_ns)
+        if current().project is not None:
+            return self._resolve_project()
+        resolved = 0
+        for project in self._store.pending_feedback_projects():
+            with acting(for_project(project)):
+                resolved += self._resolve_project()
+        return resolved
+
+    def _resolve_project(self) -> int:
         rows = self._store.pending_feedback(RESOLVE_BATCH)
         if not rows.num_rows:
             return 0

@@ -20,7 +20,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import pyarrow as pa
 
@@ -31,6 +31,7 @@ from spanwise.analyze.performance_estimation import PerformanceEstimator
 from spanwise.config import ModelsConfig
 from spanwise.errors import SpanwiseError
 from spanwise.periodic import PeriodicWorker
+from spanwise.request_context import DEFAULT_PROJECT, acting, current, for_project
 from spanwise.store.analytics_api import WindowQuery
 from spanwise.store.api import QualityQuery
 from spanwise.store.labelled_api import ScoreQuery
@@ -124,9 +125,10 @@ class SignalComputer:
 class SignalScheduler:
     """Background thread running `SignalComputer` per model on its configured interval."""
 
-    def __init__(self, computer: SignalComputer, models: ModelService, config: ModelsConfig) -> None:
-        self._computer, self._models, self._config = computer, models, config
-        self._last_run: dict[str, float] = {}
+    def __init__(self, computer: SignalComputer, models: ModelService, config: ModelsConfig,
+                 projects: Callable[[], list[str]] = lambda: [DEFAULT_PROJECT]) -> None:
+        self._computer, self._models, self._config, self._projects = computer, models, config, projects
+        self._last_run: dict[tuple[str, str], float] = {}
         self.stats: Counter[str] = Counter()
         self._worker = PeriodicWorker("spanwise-signals", self.tick, TICK_S, self.stats)
 
@@ -141,22 +143,32 @@ class SignalScheduler:
         """Compute every model whose interval has passed since it was last computed (or
         first seen); rows written."""
         now = time.monotonic() if now is None else now
+        own = current().project
+        written = 0
+        for project in [own] if own is not None else self._projects():
+            with acting(for_project(project)):
+                written += self._tick_project(project, now)
+        self.stats["rows_written"] += written
+        return written
+
+    def _tick_project(self, project: str, now: float) -> int:
+        """One project's due models, computed as that project."""
         written = 0
         for model in [m["name"] for m in self._models.models()]:
             settings = self._config.per_model.get(model)
             interval = settings.interval_s if settings else self._config.schedule_interval_s
             window = settings.window_s if settings else self._config.window_s
             task = settings.task if settings else "classification"
-            if model not in self._last_run:
+            key = (project, model)
+            if key not in self._last_run:
                 # First seen (a new model, or at start): its window is still filling, and
                 # computing at once put a full drift pass in the middle of its first burst
                 # of ingest; the first computation comes one interval later.
-                self._last_run[model] = now
+                self._last_run[key] = now
                 continue
-            if interval <= 0 or now - self._last_run[model] < interval:
+            if interval <= 0 or now - self._last_run[key] < interval:
                 continue
-            self._last_run[model] = now
+            self._last_run[key] = now
             written += self._computer.compute(model, time.time_ns(), window, task)
             self.stats["runs"] += 1
-        self.stats["rows_written"] += written
         return written

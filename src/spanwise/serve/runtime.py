@@ -63,6 +63,7 @@ from spanwise.serve.native_api import native_routes
 from spanwise.serve.otlp_grpc import otlp_grpc_server
 from spanwise.serve.otlp_http import otlp_http_app
 from spanwise.serve.request_scope import RequestScope
+from spanwise.request_context import SYSTEM, acting
 from spanwise.serve.signals_api import signals_routes
 from spanwise.serve.prometheus import metrics_routes
 from spanwise.serve.ui import ui_routes
@@ -197,7 +198,8 @@ class SpanwiseServer:
         http_sock = bind_socket(server.host, server.http_port, "OTLP/HTTP")
         query_sock = bind_socket(server.host, server.query_port, "the query API")
         bind_socket(server.host, server.grpc_port, "OTLP/gRPC").close()
-        parts = self._start_components()
+        with acting(SYSTEM):  # start-up reads (replay, auth, alert state) span every project
+            parts = self._start_components()
         inflight = InflightBytes(server.inflight_limit)
         authority = parts.auth.authority if parts.auth else None
         grpc_server = otlp_grpc_server(parts.otlp_signals(), server.max_body_bytes, inflight, authority)
@@ -220,7 +222,8 @@ class SpanwiseServer:
             uv.should_exit = True
         await grpc_server.stop(GRACE_SECONDS)
         await asyncio.gather(*tasks, return_exceptions=True)
-        parts.shutdown()
+        with acting(SYSTEM):
+            parts.shutdown()
         log.info("stopped cleanly")
 
     def _start_components(self) -> "_Components":
@@ -297,7 +300,7 @@ class SpanwiseServer:
         model_service = ModelService(store)
         estimator = PerformanceEstimator(store, model_service) if isinstance(store, ScoreReader) else None
         computer = SignalComputer(model_service, DriftService(store), ModelAnalyticsService(store), store, estimator)
-        parts.scheduler = SignalScheduler(computer, model_service, self.config.models)
+        parts.scheduler = SignalScheduler(computer, model_service, self.config.models, store.data_projects)
         parts.scheduler.start()
         return signals_routes(store, computer)
 

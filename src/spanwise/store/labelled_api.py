@@ -143,6 +143,10 @@ class PendingFeedbackStore(Protocol):
 
     def write_pending_feedback(self, rows: pa.Table) -> None: ...
 
+    def pending_feedback_projects(self) -> list[str]:
+        """Projects with labels waiting (in the current context: every project for the platform)."""
+        ...
+
     def pending_feedback(self, limit: int) -> pa.Table:
         """The oldest waiting labels, at most `limit`: PredictionId, TraceId, SpanId, Label,
         Timestamp and ReceivedAt (both Unix ns, int64)."""

@@ -27,10 +27,10 @@ from spanwise.request_context import DEFAULT_PROJECT, current, current_project
 from spanwise.store.sql_params import quoted
 
 PROJECT_COLUMN = "Project"
-#: Tables that are the platform's, not a project's: access control (tokens name their
+#: Tables that are the platform's, not a project's: access control and its audit log (tokens name their
 #: project in their own column) and tail-sampling decisions (keyed by trace id, written
 #: by the platform's decider).
-_PLATFORM_TABLES = ("spanwise_auth_", "spanwise_tail_decisions")
+_PLATFORM_TABLES = ("spanwise_auth_", "spanwise_audit", "spanwise_tail_decisions")
 #: Spans as the ingest log keeps them: with the project they were sent to.
 LOGGED_SPAN_SCHEMA = SPAN_SCHEMA.append(pa.field(PROJECT_COLUMN, pa.string(), nullable=False))
 _COLLAPSING = ("ReplacingMergeTree", "SummingMergeTree", "AggregatingMergeTree", "CollapsingMergeTree")

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from spanwise.store.labelled_api import PendingFeedbackStats
 from spanwise.store.models_schema import FEEDBACK_TABLE, PENDING_FEEDBACK_TABLE
+from spanwise.request_context import DEFAULT_PROJECT
 from spanwise.store.sql_params import Literal, array_literal, quoted
 
 _KEY = "tuple(toInt64(toUnixTimestamp64Nano(ReceivedAt)), PredictionId, TraceId, SpanId)"
@@ -49,6 +50,10 @@ class SqlFeedback:
     def write_pending_feedback(self, rows: pa.Table) -> None:
         if rows.num_rows:
             self._insert(PENDING_FEEDBACK_TABLE, rows)
+
+    def pending_feedback_projects(self) -> list[str]:
+        rows = self._query(f"SELECT DISTINCT Project FROM {PENDING_FEEDBACK_TABLE}").column("Project").to_pylist()
+        return sorted({p or DEFAULT_PROJECT for p in rows})
 
     def pending_feedback(self, limit: int) -> pa.Table:
         return self._query(

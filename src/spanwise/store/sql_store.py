@@ -49,7 +49,7 @@ from spanwise.store.sql_tokens import SqlTokens
 from spanwise.store.sql_models import SqlModelReader
 from spanwise.store.sql_params import array_literal
 from spanwise.store.projects import PROJECT_COLUMN, ProjectScope
-from spanwise.request_context import SYSTEM, acting, current_project, run_in_context
+from spanwise.request_context import DEFAULT_PROJECT, SYSTEM, acting, current_project, run_in_context
 
 def _is_view(statement: str) -> bool:
     return statement.lstrip().upper().startswith("CREATE MATERIALIZED VIEW")
@@ -395,6 +395,12 @@ class SqlTraceStore(
             f"DELETE FROM {schema.TAIL_PENDING_TABLE} WHERE TraceId IN (SELECT TraceId FROM spanwise_tail_decisions WHERE {recent})"
         )
         return moved
+
+    def data_projects(self) -> list[str]:
+        """Every project that has sent spans (read across projects: the platform's jobs)."""
+        with acting(SYSTEM):
+            rows = self._query("SELECT DISTINCT Project FROM spanwise_operations").column("Project").to_pylist()
+        return sorted({p or DEFAULT_PROJECT for p in rows})
 
     def services(self) -> list[str]:
         rows = self._query("SELECT DISTINCT ServiceName FROM spanwise_operations ORDER BY ServiceName")
