@@ -11,6 +11,24 @@ export class ApiError extends Error {
 
 const CSRF_COOKIE = 'spanwise_csrf';
 const CSRF_HEADER = 'X-Spanwise-CSRF';
+// An admin acts in the project picked in the header (the server ignores it for others).
+const PROJECT_HEADER = 'X-Spanwise-Project';
+const PROJECT_KEY = 'spanwise_project';
+
+/** The project an admin picked ('' = the token's own). */
+export function pickedProject() {
+  return window.localStorage.getItem(PROJECT_KEY) || '';
+}
+
+export function pickProject(name) {
+  if (name) window.localStorage.setItem(PROJECT_KEY, name);
+  else window.localStorage.removeItem(PROJECT_KEY);
+}
+
+function withProject(headers) {
+  const project = pickedProject();
+  return project ? { ...headers, [PROJECT_HEADER]: project } : headers;
+}
 
 function csrfToken() {
   const found = document.cookie.split('; ').find((c) => c.startsWith(`${CSRF_COOKIE}=`));
@@ -47,12 +65,12 @@ export async function getJSON(path, params = {}) {
       if (v !== null && v !== undefined && v !== '') url.searchParams.append(key, String(v));
     }
   }
-  return request(url, { headers: { Accept: 'application/json' } });
+  return request(url, { headers: withProject({ Accept: 'application/json' }) });
 }
 
 /** A write (POST, PUT, DELETE) with a JSON body, carrying the CSRF header. */
 export async function sendJSON(method, path, body) {
-  const headers = { Accept: 'application/json', [CSRF_HEADER]: csrfToken() };
+  const headers = withProject({ Accept: 'application/json', [CSRF_HEADER]: csrfToken() });
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   return request(new URL(path, window.location.origin), {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body),

@@ -1,7 +1,7 @@
 // The single-page app: a router over real URLs (state lives in the path and the query
 // string, so every view can be shared and reloaded), the theme switch and the id box.
 
-import { getJSON, sendJSON } from './api.js';
+import { getJSON, pickProject, pickedProject, sendJSON } from './api.js';
 import { h, note, replace, seg } from './dom.js';
 import { leavePage, navigate, setRenderer } from './nav.js';
 import { watchHealth } from './health.js';
@@ -120,9 +120,30 @@ async function start() {
     render();
     return;
   }
-  if (session.auth) showSignedIn(session);
+  if (session.auth) {
+    showSignedIn(session);
+    await showProject(session);
+  }
   render();
   watchHealth(document.getElementById('health-banner'));
+}
+
+/** Every user sees which project the pages show; an admin can switch to any project. */
+async function showProject(session) {
+  const label = document.getElementById('project');
+  const select = document.getElementById('project-select');
+  const names = session.role === 'admin'
+    ? (await getJSON('/api/v1/projects').catch(() => ({ projects: [] }))).projects.map((p) => p.name)
+    : [session.project];
+  const current = names.includes(pickedProject()) ? pickedProject() : session.project;
+  if (current === session.project) pickProject('');
+  select.replaceChildren(...names.map((name) => new Option(name, name, false, name === current)));
+  select.disabled = session.role !== 'admin';
+  select.addEventListener('change', () => {
+    pickProject(select.value === session.project ? '' : select.value);
+    window.location.reload();
+  });
+  label.hidden = false;
 }
 
 function showSignedIn(session) {
