@@ -416,14 +416,19 @@ class SqlTraceStore(
         return [Operation(r["SpanName"], r["SpanKind"]) for r in rows]
 
     def stats(self) -> StoreStats:
+        """Spans and predictions of the current project (counted, since `system.parts`
+        knows no projects: ~10 ms per 5M rows; the platform's own work counts from the
+        parts' metadata); bytes on disk are the whole store's."""
         parts = self._query(
             "SELECT table, toInt64(sum(rows)) AS rows, toInt64(sum(bytes_on_disk)) AS bytes FROM system.parts "
             "WHERE active AND database = currentDatabase() GROUP BY table"
         ).to_pylist()
-        rows = {p["table"]: p["rows"] for p in parts}
+        counted = self._query(
+            "SELECT (SELECT count() FROM otel_traces) AS spans, (SELECT count() FROM predictions) AS predictions"
+        ).to_pylist()[0]
         return StoreStats(
-            spans=rows.get("otel_traces", 0),
-            predictions=rows.get("predictions", 0),
+            spans=int(counted["spans"]),
+            predictions=int(counted["predictions"]),
             bytes_on_disk=sum(p["bytes"] for p in parts),
             tables={p["table"]: p["bytes"] for p in parts},
         )
