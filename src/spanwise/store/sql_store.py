@@ -365,15 +365,23 @@ class SqlTraceStore(
             params,
         ) if pending else pa.table({})
 
+    def pending_trace_projects(self) -> list[str]:
+        with acting(SYSTEM):
+            rows = self._query(f"SELECT DISTINCT Project FROM {schema.TAIL_PENDING_TABLE}").column("Project").to_pylist()
+        return sorted({p or DEFAULT_PROJECT for p in rows})
+
     def settle_traces(self, trace_ids: list[str], weights: list[float], remember_s: float) -> int:
         if trace_ids:
             decided = pa.table({"TraceId": pa.array(trace_ids, pa.string()), "Weight": pa.array(weights, pa.float64()),
                                 "DecidedAt": pa.array([int(time.time())] * len(trace_ids), pa.timestamp("s", tz="UTC"))})
             self._insert("spanwise_tail_decisions", decided)
-        recent = f"DecidedAt >= now() - toIntervalSecond({int(remember_s)})"
+        # The INSERT and DELETE below run on the writer connection, which reads every
+        # project: each names the current one (a trace id names a trace within its project).
+        mine = self.projects.condition()
+        recent = f"DecidedAt >= now() - toIntervalSecond({int(remember_s)}) AND {mine}"
         remembered = (
             f"SELECT TraceId, argMax(Weight, DecidedAt) AS Weight FROM spanwise_tail_decisions WHERE {recent} "
-            f"AND TraceId IN (SELECT TraceId FROM {schema.TAIL_PENDING_TABLE}) GROUP BY TraceId"
+            f"AND TraceId IN (SELECT TraceId FROM {schema.TAIL_PENDING_TABLE} WHERE {mine}) GROUP BY TraceId"
         )
         counts = self._query(
             f"SELECT count() AS decided, countIf(d.Weight > 0) AS kept FROM {schema.TAIL_PENDING_TABLE} AS p "
@@ -391,10 +399,11 @@ class SqlTraceStore(
                 f"INSERT INTO otel_traces ({_STORED_SPAN_COLUMNS}, Project) SELECT {columns}, p.Project "
                 f"FROM {schema.TAIL_PENDING_TABLE} AS p "
                 f"INNER JOIN ({remembered}) AS d ON p.TraceId = d.TraceId "
-                "WHERE d.Weight > 0"
+                f"WHERE d.Weight > 0 AND {self.projects.condition('p')}"
             )
         self._execute(
-            f"DELETE FROM {schema.TAIL_PENDING_TABLE} WHERE TraceId IN (SELECT TraceId FROM spanwise_tail_decisions WHERE {recent})"
+            f"DELETE FROM {schema.TAIL_PENDING_TABLE} WHERE {mine} "
+            f"AND TraceId IN (SELECT TraceId FROM spanwise_tail_decisions WHERE {recent})"
         )
         return moved
 
