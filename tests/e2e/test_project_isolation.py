@@ -2,9 +2,9 @@
 telemetry (the same service names, trace id, model name and prediction ids, told apart by
 their attribute values) with the real OTel SDK, over gRPC and HTTP with their own ingest
 tokens; each project's viewer must see only its own data through every read path (native
-API, Jaeger API, `/metrics`, exports, logs, OTLP metrics, status), and asking for the other
-project's ids must answer exactly like asking for ids that exist nowhere. (The web UI reads
-these same routes; tests/ui checks its project view.)"""
+API, Jaeger API, `/metrics`, exports, logs, OTLP metrics, status, alert rules), and asking for the other
+project's ids must answer exactly like asking for ids that exist nowhere; and in Chromium, a
+viewer signed in to the web UI sees its project's services and shared trace only."""
 
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.trace import Link, SpanKind
+from playwright.sync_api import expect, sync_playwright
+from chromium import CHROMIUM, CHROMIUM_FLAGS
 from server_process import SpanwiseProcess
 
 pytestmark = pytest.mark.slow
@@ -430,10 +432,20 @@ def test_baselines_are_kept_per_project(server: SpanwiseProcess, baselines: None
     assert drift["drifted"] is (mine is BETA), drift["drifted_features"]
 
 
+@pytest.fixture(scope="module")
+def alert_rules(server: SpanwiseProcess, projects: dict[str, Project]) -> None:
+    """An alert rule in each project, on the service both have."""
+    for project in projects.values():
+        rule = {"name": f"{project.name}-rule", "query": {"kind": "span_metric", "metric": "error_rate", "service": "checkout"},
+                "condition": {"op": ">", "threshold": 0.5}}
+        answer = httpx.post(f"{server.query_url}/api/v1/alerts/rules", json=rule, headers=project.headers("editor"))
+        assert answer.status_code == 200, answer.text
+
+
 def _unknown_like(server: SpanwiseProcess, project: Project, method: str, path: str, unknown: str, other: str) -> None:
     """`path` with the other project's id answers exactly as with an id that exists nowhere."""
     def ask(key: str) -> httpx.Response:
-        headers = project.headers("editor" if method == "POST" else "viewer")
+        headers = project.headers("viewer" if method == "GET" else "editor")
         return httpx.request(method, f"{server.query_url}{path.format(key)}", headers=headers, timeout=30)
 
     theirs, nobodys = ask(other), ask(unknown)
@@ -466,15 +478,19 @@ def _unknown_like(server: SpanwiseProcess, project: Project, method: str, path: 
     ("GET", "/api/operations?service={}", "service"),
     ("GET", "/api/v1/metrics/red?service={}", "service"),
     ("GET", "/api/v1/otlp/metrics/{}", "metric"),
+    ("GET", "/api/v1/alerts/rules/{}/series", "rule"),
+    ("DELETE", "/api/v1/alerts/rules/{}", "rule"),
 ])
-def test_the_other_projects_ids_answer_like_unknown_ones(server: SpanwiseProcess, mine: Project, method: str,
-                                                          path: str, kind: str) -> None:
+def test_the_other_projects_ids_answer_like_unknown_ones(server: SpanwiseProcess, alert_rules: None, mine: Project,
+                                                          method: str, path: str, kind: str) -> None:
     other = _other(mine)
     theirs = {"trace": _only_trace(other), "prediction": other.only_prediction, "model": other.only_model,
-              "service": other.ledger, "metric": f"{other.name}.queue"}[kind]
+              "service": other.ledger, "metric": f"{other.name}.queue", "rule": f"{other.name}-rule"}[kind]
     unknown = {"trace": UNKNOWN_TRACE, "prediction": "nobodys-prediction", "model": "nobodys-model",
-               "service": "nobodys-ledger", "metric": "nobodys.queue"}[kind]
+               "service": "nobodys-ledger", "metric": "nobodys.queue", "rule": "nobodys-rule"}[kind]
     _unknown_like(server, mine, method, path, unknown, theirs)
+    rules = [r["name"] for r in _json(server, other, "/api/v1/alerts/rules")["rules"]]
+    assert rules == [f"{other.name}-rule"], "the other project's rule is untouched"
 
 
 def test_status_counts_only_its_project(server: SpanwiseProcess, mine: Project) -> None:
@@ -512,3 +528,28 @@ def test_an_admin_without_a_project_reads_the_default_one(server: SpanwiseProces
     assert as_viewer == sorted(["checkout", ALPHA.ledger, "scorer"]), "only an admin may name another project"
     assert httpx.get(f"{server.query_url}/api/v1/services", headers=headers).json()["services"] == as_viewer
 
+
+
+def test_a_viewer_signed_in_to_the_web_ui_sees_only_its_project(server: SpanwiseProcess, projects: dict[str, Project]) -> None:
+    """In Chromium: alpha's viewer signs in; the services page and the shared trace show alpha's only."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(15_000)
+            uncaught: list[str] = []
+            page.on("pageerror", lambda exc: uncaught.append(str(exc)))
+            page.goto(f"{server.query_url}/signin?next=%2Fservices")
+            page.fill("#signin-token", ALPHA.tokens["viewer"])
+            page.click("#signin-form button[type=submit]")
+            rows = page.locator("tr.service-row")
+            expect(rows).to_have_count(3)
+            expect(rows.filter(has_text=ALPHA.ledger)).to_have_count(1)
+            expect(rows.filter(has_text=BETA.ledger)).to_have_count(0)
+            page.goto(f"{server.query_url}/trace/{SHARED_TRACE}")
+            expect(page.locator(".wf-row")).to_have_count(3)
+            expect(page.locator(".wf-row").filter(has_text=f"validate-{ALPHA.name}")).to_have_count(1)
+            expect(page.locator(".wf-row").filter(has_text=f"validate-{BETA.name}")).to_have_count(0)
+            assert not uncaught, uncaught
+        finally:
+            browser.close()

@@ -14,16 +14,10 @@ from typing import Iterator
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
+from chromium import CHROMIUM, CHROMIUM_FLAGS
 from server_process import SpanwiseProcess
 from ui_traffic import Sent, send_shop
 
-CHROMIUM = "/usr/bin/chromium"
-# Flags from the machine notes: without the background-networking ones Chromium keeps
-# trying (and failing) to reach Google's hosts on this closed network.
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 
 pytestmark = pytest.mark.slow
