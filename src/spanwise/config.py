@@ -97,6 +97,33 @@ class AuthConfig:
 
 
 @dataclass(frozen=True)
+class TlsConfig:
+    """TLS on all three ports (`serve.tls`) from PEM files: `cert_file` (the server's
+    certificate, then any intermediates) and `key_file` (its unencrypted private key), both
+    or neither. With `client_ca_file`, the two OTLP ports (:4317, :4318) also require a
+    client certificate signed by that CA (mutual TLS); the query API and UI do not. The
+    files are checked every `reload_interval_s` seconds and reloaded when they change (new
+    connections get the new certificate; a set that does not load keeps the old one)."""
+
+    cert_file: str = ""
+    key_file: str = ""
+    client_ca_file: str = ""
+    reload_interval_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if bool(self.cert_file) != bool(self.key_file):
+            raise ValueError("cert_file and key_file go together: set both (TLS on) or neither (TLS off)")
+        if self.client_ca_file and not self.cert_file:
+            raise ValueError("client_ca_file (mutual TLS) needs cert_file and key_file")
+        if not 0.1 <= self.reload_interval_s <= 86_400:
+            raise ValueError("reload_interval_s must be between 0.1 and 86400")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.cert_file)
+
+
+@dataclass(frozen=True)
 class IngestConfig:
     """The ingest log: how often and how much to move into the store, how much may wait
     (beyond it, senders are told to retry later), and whether to fsync every append and
@@ -254,6 +281,7 @@ class ModelsConfig:
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    tls: TlsConfig = field(default_factory=TlsConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     ml: MlConfig = field(default_factory=MlConfig)

@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -65,6 +66,7 @@ from spanwise.serve.otlp_http import otlp_http_app
 from spanwise.serve.request_scope import RequestScope
 from spanwise.request_context import SYSTEM, acting
 from spanwise.serve.signals_api import signals_routes
+from spanwise.serve.tls import server_tls
 from spanwise.serve.prometheus import metrics_routes
 from spanwise.serve.ui import ui_routes
 from spanwise.store import open_store
@@ -195,6 +197,7 @@ class SpanwiseServer:
     async def run(self) -> None:
         server = self.config.server
         check_exposure(self.config)
+        tls = server_tls(self.config.tls)
         http_sock = bind_socket(server.host, server.http_port, "OTLP/HTTP")
         query_sock = bind_socket(server.host, server.query_port, "the query API")
         bind_socket(server.host, server.grpc_port, "OTLP/gRPC").close()
@@ -203,13 +206,18 @@ class SpanwiseServer:
         inflight = InflightBytes(server.inflight_limit)
         authority = parts.auth.authority if parts.auth else None
         grpc_server = otlp_grpc_server(parts.otlp_signals(), server.max_body_bytes, inflight, authority)
-        if grpc_server.add_insecure_port(f"{server.host}:{server.grpc_port}") == 0:
+        grpc_address = f"{server.host}:{server.grpc_port}"
+        if (grpc_server.add_secure_port(grpc_address, tls.grpc_credentials()) if tls
+                else grpc_server.add_insecure_port(grpc_address)) == 0:
             raise ConfigError(f"cannot listen for OTLP/gRPC on {server.host}:{server.grpc_port}")
         servers = [
-            (self._uvicorn(otlp_http_app(parts.otlp_signals(), server.max_body_bytes, inflight, authority)), http_sock),
-            (self._uvicorn(self._query_app(parts)), query_sock),
+            (self._uvicorn(otlp_http_app(parts.otlp_signals(), server.max_body_bytes, inflight, authority),
+                           tls.ingest_context if tls else None), http_sock),
+            (self._uvicorn(self._query_app(parts), tls.query_context if tls else None), query_sock),
         ]
         await grpc_server.start()
+        if tls:
+            tls.start()
         tasks = [asyncio.create_task(uv.serve(sockets=[sock])) for uv, sock in servers]
         self._install_signal_handlers()
         log.info(
@@ -222,6 +230,8 @@ class SpanwiseServer:
             uv.should_exit = True
         await grpc_server.stop(GRACE_SECONDS)
         await asyncio.gather(*tasks, return_exceptions=True)
+        if tls:
+            tls.shutdown()
         with acting(SYSTEM):
             parts.shutdown()
         log.info("stopped cleanly")
@@ -316,7 +326,7 @@ class SpanwiseServer:
         decider.start()
         return decider
 
-    def _uvicorn(self, app: Starlette) -> uvicorn.Server:
+    def _uvicorn(self, app: Starlette, tls: ssl.SSLContext | None = None) -> uvicorn.Server:
         config = uvicorn.Config(
             app,
             log_level=self.config.server.log_level.lower(),
@@ -324,6 +334,7 @@ class SpanwiseServer:
             lifespan="off",
             http="httptools",
             timeout_graceful_shutdown=int(GRACE_SECONDS),
+            ssl_context_factory=(lambda _config, _default: tls) if tls else None,
         )
         return _QuietServer(config)
 
