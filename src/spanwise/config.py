@@ -19,6 +19,7 @@ import yaml
 from spanwise.errors import ConfigError
 from spanwise.model import alert_rules, metrics as metrics_model
 from spanwise.model.time_window import TimeWindow
+from spanwise.config_auth import AUTH_ROLES, OidcConfig, OidcMappingConfig  # noqa: F401 - auth.oidc
 from spanwise.config_pipeline import (  # noqa: F401 - sections of Config, importable from here
     ENRICHMENT_ACTIONS,
     EnrichmentConfig,
@@ -80,12 +81,13 @@ class AuthConfig:
     session cookie); the first start writes an admin token to `<data_dir>/admin-token`.
     `signin_per_minute` bounds sign-in attempts per client address (429 beyond);
     `session_hours` is how long a web UI sign-in lasts; `audit_days` how long audit
-    entries are kept (0: forever)."""
+    entries are kept (0: forever). `oidc` also accepts JWTs from an identity provider."""
 
     enabled: bool = False
     signin_per_minute: int = 10
     session_hours: float = 12.0
     audit_days: int = 365
+    oidc: OidcConfig = field(default_factory=OidcConfig)
 
     def __post_init__(self) -> None:
         if not 1 <= self.signin_per_minute <= 10_000:

@@ -47,7 +47,7 @@ from spanwise.receive.logs_ingest import LogIngestService
 from spanwise.receive.metrics_ingest import MetricIngestService
 from spanwise.receive.signals import OtlpSignal, logs_signal, metrics_signal, traces_signal
 from spanwise.serve.access import RouteTable, check_exposure
-from spanwise.serve.auth_wiring import AuthParts, auth_middleware, auth_routes, build_auth
+from spanwise.serve.auth_wiring import AuthParts, auth_middleware, auth_routes, build_auth, check_auth
 from spanwise.serve.alerts_api import AlertEngine, alerts_routes, build_alert_engine
 from spanwise.serve.body import InflightBytes
 from spanwise.serve.host_check import request_guard
@@ -181,6 +181,8 @@ class _Components:
             self.resolver.shutdown()
         if self.alerts:
             self.alerts.shutdown()
+        if self.auth:
+            self.auth.shutdown()
         self.store.shutdown()
 
 
@@ -197,6 +199,7 @@ class SpanwiseServer:
     async def run(self) -> None:
         server = self.config.server
         check_exposure(self.config)
+        check_auth(self.config)
         tls = server_tls(self.config.tls)
         http_sock = bind_socket(server.host, server.http_port, "OTLP/HTTP")
         query_sock = bind_socket(server.host, server.query_port, "the query API")
