@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import types
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping, Union, get_args, get_origin, get_type_hints
@@ -17,7 +18,7 @@ from typing import Any, Mapping, Union, get_args, get_origin, get_type_hints
 import yaml
 
 from spanwise.errors import ConfigError
-from spanwise.model import alert_rules, metrics as metrics_model
+from spanwise.model import alert_rules, metrics as metrics_model, retention as retention_model
 from spanwise.model.time_window import TimeWindow
 from spanwise.config_auth import AUTH_ROLES, OidcConfig, OidcMappingConfig  # noqa: F401 - auth.oidc
 from spanwise.config_pipeline import (  # noqa: F401 - sections of Config, importable from here
@@ -158,16 +159,60 @@ class IngestConfig:
 
 @dataclass(frozen=True)
 class StoreConfig:
-    """Retention: days to keep spans (0: forever). Read queries stop past `query_timeout_s`
-    seconds or `query_max_memory_mb` MiB (503; 0 lifts a limit); inserts are not limited."""
+    """Retention: days to keep stored data (0: forever; `retention.projects` may set other
+    days per project and kind). Read queries stop past `query_timeout_s` seconds or
+    `query_max_memory_mb` MiB (503; 0 lifts a limit); inserts are not limited."""
 
     retention_days: int = 0
     query_timeout_s: float = 30.0
     query_max_memory_mb: int = 2048
 
     def __post_init__(self) -> None:
+        if not 0 <= self.retention_days <= retention_model.MAX_DAYS:
+            raise ValueError(f"retention_days must be 0 (forever) to {retention_model.MAX_DAYS}")
         if not (0 <= self.query_timeout_s <= 86400 and self.query_max_memory_mb >= 0):
             raise ValueError("query_timeout_s must be 0 (no limit) to 86400, query_max_memory_mb 0 (no limit) or more")
+
+
+@dataclass(frozen=True)
+class ProjectRetentionConfig:
+    """Days one project keeps each kind of data (0: forever; left out: `store.retention_days`)."""
+
+    spans_days: int | None = None
+    logs_days: int | None = None
+    predictions_days: int | None = None
+    labels_days: int | None = None
+
+    def __post_init__(self) -> None:
+        bad = [f"{kind}_days" for kind, days in self.kinds().items() if not 0 <= days <= retention_model.MAX_DAYS]
+        if bad:
+            raise ValueError(f"{', '.join(bad)}: days must be 0 (forever) to {retention_model.MAX_DAYS}")
+
+    def kinds(self) -> dict[str, int]:
+        """The kinds this project sets, and their days."""
+        return {kind: days for kind in retention_model.KINDS if (days := getattr(self, f"{kind}_days")) is not None}
+
+
+#: What a project may be called (the same rule as `POST /api/v1/projects`).
+PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    """Retention per project and kind of data, applied by the store as TTL rules
+    (`projects: {team-a: {spans_days: 7, labels_days: 365}}`); what a project does not
+    set it keeps as long as `store.retention_days` says."""
+
+    projects: dict[str, ProjectRetentionConfig] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        bad = [name for name in self.projects if not PROJECT_NAME.match(name)]
+        if bad:
+            raise ValueError(f"projects: {', '.join(map(repr, bad))} is not a project name "
+                             "(letters, digits, '.', '_', '-'; at most 63)")
+
+    def policy(self, default_days: int) -> retention_model.RetentionPolicy:
+        return retention_model.RetentionPolicy(default_days, {p: c.kinds() for p, c in self.projects.items()})
 
 
 @dataclass(frozen=True)
@@ -286,6 +331,7 @@ class Config:
     tls: TlsConfig = field(default_factory=TlsConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     ml: MlConfig = field(default_factory=MlConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     redaction: RedactionConfig = field(default_factory=RedactionConfig)
@@ -295,6 +341,10 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
     alerts: alert_rules.AlertsConfig = field(default_factory=alert_rules.AlertsConfig)
+
+    def retention_policy(self) -> retention_model.RetentionPolicy:
+        """Retention per project and kind, defaulting to `store.retention_days`."""
+        return self.retention.policy(self.store.retention_days)
 
 
 def load_config(

@@ -1,7 +1,7 @@
 """One root error type; whether a retry can help is part of the type.
 
 Only `spanwise.serve` and the receivers' edges turn these into HTTP or gRPC status codes
-(see `spanwise.receive.status`).
+(see `spanwise.serve.status`).
 """
 
 from __future__ import annotations

@@ -9,11 +9,13 @@ import pyarrow as pa
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from spanwise.analyze.drift import DriftService
 from spanwise.config import TailSamplingConfig
 from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.process.sampling import HeadSampler, HeadSamplingSettings
 from spanwise.process.tail_sampling import RateLimiter, TailDecider, decide
 from spanwise.receive.decode import decode_export_requests
+from spanwise.request_context import SYSTEM, acting, for_project
 from spanwise.store import open_store
 from spanwise.store.api import TailSamplingStore
 
@@ -107,8 +109,6 @@ def _predictions(store: Any, traces: range, x: float, defer: bool) -> None:
 
 
 def test_predictions_outside_the_baseline_range_are_kept(store: Any) -> None:
-    from spanwise.analyze.drift import DriftService
-
     _predictions(store, range(1000, 1100), 0.5, defer=False)  # history, stored in full
     DriftService(store).set_window_baseline("risk", "v1", "history", "window", NOW - 10**9, NOW + 10**9)
     _predictions(store, range(2000, 2001), 5.0, defer=True)  # far outside [0.5, 0.56]
@@ -120,3 +120,38 @@ def test_predictions_outside_the_baseline_range_are_kept(store: Any) -> None:
     assert decision.reasons["outlier"] == 1 and decision.reasons["dropped"] == 1
     assert store.get_traces([f"{2000:032x}"]).num_rows == 1
     assert store.get_traces([f"{3000:032x}"]).num_rows == 0
+
+
+def test_projects_sending_one_trace_id_are_decided_apart(store: Any) -> None:
+    """The same trace id in two projects is two traces: one's error keeps only its own."""
+    trace_id = f"{500:032x}"
+    with acting(for_project("a")):
+        _write(store, range(500, 501), error=True)
+    with acting(for_project("b")):
+        _write(store, range(500, 501))
+    decider = TailDecider(store, TailSamplingConfig(enabled=True, decision_wait_s=0.001, probabilistic_rate=0.0))
+    time.sleep(0.01)
+    with acting(SYSTEM):
+        decision = decider.tick()
+    assert (decision.reasons["error"], decision.reasons["dropped"]) == (1, 1)
+    for project, kept in (("a", 1), ("b", 0)):
+        with acting(for_project(project)):
+            _write(store, range(500, 501))  # a late span follows its own project's decision
+            with acting(SYSTEM):
+                decider.tick()
+            assert store.get_traces([trace_id]).num_rows == kept, project
+            assert store.pending_trace_summaries(time.time_ns(), 1000, {}).num_rows == 0
+
+
+def test_a_baseline_marks_outliers_of_its_own_project_only(store: Any) -> None:
+    with acting(for_project("a")):
+        _predictions(store, range(1000, 1100), 0.5, defer=False)
+        DriftService(store).set_window_baseline("risk", "v1", "history", "window", NOW - 10**9, NOW + 10**9)
+    with acting(for_project("b")):  # the same model name, no baseline: nothing is an outlier
+        _predictions(store, range(2000, 2001), 5.0, defer=True)
+    decider = TailDecider(store, TailSamplingConfig(enabled=True, decision_wait_s=0.001, keep_errors=False,
+                                                    outlier_features=True))
+    time.sleep(0.01)
+    with acting(SYSTEM):
+        decision = decider.tick()
+    assert (decision.reasons["outlier"], decision.reasons["dropped"]) == (0, 1)

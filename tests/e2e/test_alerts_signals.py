@@ -1,6 +1,7 @@
 """Stored model signals (as the scheduler writes them) drive alerts: drift on one feature
 fires for that feature only, a realized or estimated accuracy drop fires, both resolve.
-A real chDB store and the real engine, stepped by a test clock."""
+A real chDB store and the real engine, stepped by a test clock. Also: state the store
+refused is written later, and state kept before projects is the default project's."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from typing import Any, Iterator
 import pyarrow as pa
 import pytest
 
-from spanwise.alerts.engine import AlertEngine
+from spanwise.alerts.engine import STATE_KIND, AlertEngine
 from spanwise.alerts.sources import Sources
+from spanwise.alerts.state import FIRING, Alert
 from spanwise.errors import StoreUnavailable
 from spanwise.model.alert_rules import AlertCondition, AlertQuery, AlertRule, AlertsConfig
+from spanwise.request_context import SYSTEM, RequestContext, acting
 from spanwise.store import open_store
 
 T0 = 1_800_000_000.0
@@ -111,3 +114,24 @@ def test_state_refused_by_the_store_is_written_later(store: Any) -> None:
     [alert] = restarted.alerts()
     assert alert["state"] == "pending" and alert["active_at_ms"] == int((T0 + 30) * 1000)
     assert [h["to_state"] for h in restarted.history(0, int(now[0] * 1e9) + 1, "Drift", 10)] == ["pending"]
+
+
+def test_state_kept_before_projects_is_the_default_projects(store: Any) -> None:
+    """An alert a build without projects kept (no project column value, no project label)
+    is read back as the default project's, labelled so, and stored again under its new key."""
+    now = [T0]
+    rule = AlertRule("Drift", AlertQuery("model_signal", "drift", model="fraud", window_s=120),
+                     AlertCondition(op=">", threshold=0.2), interval_s=1)
+    old = Alert("Drift", {"alertname": "Drift", "model": "fraud"}, FIRING, 0.5, 1000, 1000, series=[["model", "fraud"]])
+    with acting(RequestContext(project="")):  # what the project column holds for rows of older builds
+        store.put_alert_objects(STATE_KIND, {old.key: old.to_json()})
+    engine = AlertEngine(AlertsConfig(rules=[rule]), store, Sources(None, signals=store), clock=lambda: now[0])
+    with acting(SYSTEM):
+        engine.start()
+        engine.shutdown()
+        stored = store.alert_objects(STATE_KIND)
+    [alert] = engine.alerts()
+    assert alert["labels"] == {"alertname": "Drift", "model": "fraud", "project": "default"} and alert["state"] == FIRING
+    assert list(stored) == [("default", f"Drift/{alert['fingerprint']}")]
+    with acting(RequestContext(project="other")):
+        assert engine.alerts() == [] and store.alert_objects(STATE_KIND) == {}

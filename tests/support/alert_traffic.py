@@ -14,12 +14,13 @@ from metric_spans import export_request
 class Traffic:
     """Every `period_s`, per entry of `services` ({name: {"n", "errors", "ms", "attrs", "service"}}),
     sends `n` spans ending now, `errors` of them with status Error, each lasting `ms`, with
-    span attributes `attrs`, from service `service` (default: the name). Bounded: it
-    stops by itself after `max_s` seconds."""
+    span attributes `attrs`, from service `service` (default: the name), with `headers` (a
+    token, when auth is on). Bounded: it stops by itself after `max_s` seconds."""
 
     def __init__(self, http_url: str, services: dict[str, dict[str, Any]], period_s: float = 0.2,
-                 max_s: float = 120.0) -> None:
+                 max_s: float = 120.0, headers: dict[str, str] | None = None) -> None:
         self.url, self.services, self.period_s, self.max_s = http_url + "/v1/traces", services, period_s, max_s
+        self.headers = {"Content-Type": "application/x-protobuf", **(headers or {})}
         self.sent = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -44,8 +45,7 @@ class Traffic:
                               "start": now - int(spec.get("ms", 10) * 1e6), "attrs": spec.get("attrs", {})}
                              for i in range(spec.get("n", 5))]
                     try:
-                        client.post(self.url, content=export_request(service, spans),
-                                    headers={"Content-Type": "application/x-protobuf"})
+                        client.post(self.url, content=export_request(service, spans), headers=self.headers)
                         self.sent += len(spans)
                     except httpx.HTTPError:
                         pass  # the server is restarting: the next period tries again

@@ -51,7 +51,7 @@ def tls_smtp(tmp_path: Path) -> Iterator[tuple[int, Inbox, str]]:
 
 
 def alert() -> Alert:
-    return Alert("DiskFull", {"alertname": "DiskFull", "host": "db-1"}, FIRING, 0.97, 1000, 1000,
+    return Alert("DiskFull", {"alertname": "DiskFull", "host": "db-1", "project": "shop"}, FIRING, 0.97, 1000, 1000,
                  annotations={"summary": "disk almost full", "description": "db-1 at 97%"})
 
 
@@ -61,8 +61,8 @@ def test_starttls_and_login(tls_smtp: tuple[int, Inbox, str]) -> None:
                             username="alerts", password="hunter2", sender="spanwise@example.com", to=["a@example.com"])
     EmailNotifier(config).send([alert()], 5000, "http://spanwise/alerts?rule=DiskFull")
     [mail] = inbox.messages
-    assert mail["Subject"] == "[FIRING:1] DiskFull" and mail["To"] == "a@example.com"
-    assert "host=db-1" in mail.get_payload() and "db-1 at 97%" in mail.get_payload()
+    assert mail["Subject"] == "[FIRING:1] DiskFull (project shop)" and mail["To"] == "a@example.com"
+    assert "host=db-1, project=shop" in mail.get_payload() and "db-1 at 97%" in mail.get_payload()
 
 
 def test_wrong_password_and_untrusted_certificate_are_errors(tls_smtp: tuple[int, Inbox, str]) -> None:

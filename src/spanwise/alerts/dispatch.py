@@ -1,6 +1,6 @@
 """Who is told what, and when: one notification per state change (firing, resolved), a
-repeat while firing, grouping of a rule's alerts that are due together, silences, and
-retries with exponential back-off.
+repeat while firing, grouping of a rule's alerts that are due together (a group never
+mixes projects: a rule is one project's), silences, and retries with exponential back-off.
 
 Nothing is marked as told until the receiver accepted it, so a failed send is tried again
 on a later tick (after the receiver's back-off); `Alert.sent` records per receiver the
@@ -15,15 +15,17 @@ from collections import Counter
 from typing import Callable
 
 from spanwise.alerts.notify import NotifyError, Notifier, build_notifier
-from spanwise.alerts.state import FIRING, RESOLVED, Alert
+from spanwise.alerts.state import FIRING, PROJECT_LABEL, RESOLVED, Alert
 from spanwise.model.alert_rules import AlertRule, AlertsConfig, ReceiverConfig
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 60.0
+#: A rule is known by its project and name.
+RuleKey = tuple[str, str]
 
 
 class Dispatcher:
-    def __init__(self, config: AlertsConfig, silenced: Callable[[dict[str, str], int], bool],
+    def __init__(self, config: AlertsConfig, silenced: Callable[[Alert, int], bool],
                  stats: Counter[str]) -> None:
         self.config, self._silenced, self.stats = config, silenced, stats
         self._receivers: dict[str, tuple[ReceiverConfig, Notifier]] = {
@@ -34,39 +36,40 @@ class Dispatcher:
     def receiver_names(self) -> list[str]:
         return list(self._receivers)
 
-    def dispatch(self, alerts: list[Alert], rules: dict[str, AlertRule], now_ms: int,
+    def dispatch(self, alerts: list[Alert], rules: dict[RuleKey, AlertRule], now_ms: int,
                  generator_url: Callable[[str], str]) -> list[Alert]:
         """Send what is due to every receiver; the alerts whose `sent` changed."""
-        told: dict[str, Alert] = {}
+        told: dict[tuple[str, str], Alert] = {}
         for name, (config, notifier) in self._receivers.items():
             if time.monotonic() < self._retry_at.get(name, 0.0):
                 continue
-            groups: dict[str, list[Alert]] = {}
+            groups: dict[RuleKey, list[Alert]] = {}
             for alert in alerts:
-                rule = rules.get(alert.rule)
+                rule = rules.get((alert.project, alert.rule))
                 wanted = rule is None or not rule.receivers or name in rule.receivers
                 if wanted and self._due(alert, config, now_ms):
-                    groups.setdefault(alert.rule, []).append(alert)
-            for rule_name, group in sorted(groups.items()):
+                    groups.setdefault((alert.project, alert.rule), []).append(alert)
+            for (_, rule_name), group in sorted(groups.items()):
                 if not self._send(config, notifier, group, now_ms, generator_url(rule_name)):
                     break
                 for alert in group:
                     alert.sent[name] = {"state": alert.state, "at_ms": now_ms}
-                    told[alert.key] = alert
+                    told[(alert.project, alert.key)] = alert
         return list(told.values())
 
-    def send_test(self, name: str, now_ms: int, generator_url: str) -> None:
-        """Send a synthetic firing alert to one receiver now; raises NotifyError."""
+    def send_test(self, name: str, project: str, now_ms: int, generator_url: str) -> None:
+        """Send a synthetic firing alert of `project` to one receiver now; raises NotifyError."""
         config, notifier = self._receivers[name]
-        alert = Alert("SpanwiseTest", {"alertname": "SpanwiseTest", "receiver": name, "severity": "none"},
-                      FIRING, 1.0, now_ms, now_ms, annotations={"summary": "Test notification from Spanwise"})
+        labels = {"alertname": "SpanwiseTest", "receiver": name, "severity": "none", PROJECT_LABEL: project}
+        alert = Alert("SpanwiseTest", labels, FIRING, 1.0, now_ms, now_ms,
+                      annotations={"summary": "Test notification from Spanwise"})
         notifier.send([alert], now_ms + 5 * 60_000, generator_url)
 
     def _due(self, alert: Alert, config: ReceiverConfig, now_ms: int) -> bool:
         told = alert.sent.get(config.name)
         if alert.state == RESOLVED:
             return bool(told and told["state"] == FIRING)
-        if alert.state != FIRING or self._silenced(alert.labels, now_ms):
+        if alert.state != FIRING or self._silenced(alert, now_ms):
             return False
         if not told or told["state"] != FIRING:
             return True

@@ -5,6 +5,14 @@ State lives in the store (`AlertStore`): rules made through the API, each alert'
 with its pending timer and what every receiver was already told, and silences. On start
 everything is read back, so a restart neither forgets a pending or firing alert nor sends
 a notification twice (at least once: a crash between a send and its record can repeat it).
+
+Everything belongs to a project: a rule made through the API to the project it was made
+in (config rules to the default project), an alert and its history to its rule's, a
+silence to the project it was made in. The engine keeps all projects' state (it is the
+platform's job, started and ticked as `SYSTEM`), evaluates each rule acting for its
+project, so its sources read only that project's data, and writes each project's state
+acting for that project. The API methods answer for the caller's project only
+(`request_context.current_project()`), so one rule name lives in two projects independently.
 """
 
 from __future__ import annotations
@@ -14,26 +22,29 @@ import logging
 import threading
 import time
 from collections import Counter
+from contextlib import AbstractContextManager
 from typing import Any, Callable
 
 from spanwise.alerts import conditions
-from spanwise.alerts.dispatch import Dispatcher
+from spanwise.alerts.dispatch import Dispatcher, RuleKey
 from spanwise.alerts.rules import RULE_KIND, parse_rule, rule_body, rule_json
 from spanwise.alerts.series import rule_series
 from spanwise.alerts.silences import SILENCE_KIND, Silence, parse_silence
 from spanwise.alerts.sources import Labels, Sources
-from spanwise.alerts.state import FIRING, PENDING, Alert, render
+from spanwise.alerts.state import FIRING, PENDING, PROJECT_LABEL, Alert, render
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.model.alert_rules import AlertRule, AlertsConfig
 from spanwise.periodic import PeriodicWorker
+from spanwise.request_context import DEFAULT_PROJECT, RequestContext, acting, current, current_project, for_project
 from spanwise.store.alerts_api import AlertStore
 
 log = logging.getLogger(__name__)
 STATE_KIND = "state"
+#: Rules made through the API, per project.
 MAX_API_RULES = 10_000
 #: State changes waiting for a store that refused them (written on a later tick).
 MAX_UNSAVED_HISTORY = 100_000
-#: Silences kept at once (active, pending or expired; expired ones go when this is reached).
+#: Silences kept at once per project (active, pending or expired; expired ones go when this is reached).
 MAX_SILENCES = 1_000
 
 
@@ -45,13 +56,14 @@ class AlertEngine:
         self.config, self._store, self._sources, self._clock = config, store, sources, clock
         self.stats: Counter[str] = Counter()
         self._lock = threading.RLock()
-        self._api_rules: dict[str, AlertRule] = {}
-        self._alerts: dict[str, dict[Labels, Alert]] = {}
-        self._last_eval: dict[str, float] = {}
-        self._silences: dict[str, Silence] = {}
+        # Rules, alerts and silences by (project, rule name or silence id).
+        self._api_rules: dict[RuleKey, AlertRule] = {}
+        self._alerts: dict[RuleKey, dict[Labels, Alert]] = {}
+        self._last_eval: dict[RuleKey, float] = {}
+        self._silences: dict[tuple[str, str], Silence] = {}
         self._loaded = False
-        self._unsaved: dict[str, Alert] = {}
-        self._unsaved_history: list[dict[str, Any]] = []
+        self._unsaved: dict[tuple[str, str], Alert] = {}
+        self._unsaved_history: list[tuple[str, dict[str, Any]]] = []
         self._started = clock()
         self.dispatcher = Dispatcher(config, self._silenced, self.stats)
         self._worker = PeriodicWorker("spanwise-alerts", self.tick, config.tick_s, self.stats)
@@ -66,6 +78,8 @@ class AlertEngine:
         self._worker.shutdown()
 
     def _load(self) -> None:
+        """Read back every project's rules, alerts and silences (as much as the caller
+        sees: the server starts the engine as `SYSTEM`)."""
         with self._lock:
             if self._loaded:
                 return
@@ -73,18 +87,26 @@ class AlertEngine:
             if prepare:
                 prepare(self.config.history_days)
             receivers = {r.name for r in self.config.receivers}
-            for name, body in self._store.alert_objects(RULE_KIND).items():
+            for (project, name), body in self._store.alert_objects(RULE_KIND).items():
                 try:
-                    self._api_rules[name] = parse_rule(json.loads(body), receivers)
+                    self._api_rules[(project, name)] = parse_rule(json.loads(body), receivers)
                 except InvalidQuery as exc:
-                    log.error("stored alert rule %s is no longer valid, skipped: %s", name, exc)
-            for body in self._store.alert_objects(STATE_KIND).values():
+                    log.error("stored alert rule %s of project %s is no longer valid, skipped: %s", name, project, exc)
+            for (project, old_key), body in self._store.alert_objects(STATE_KIND).items():
                 alert = Alert.from_json(body)
-                self._alerts.setdefault(alert.rule, {})[_series(alert)] = alert
-            for body in self._store.alert_objects(SILENCE_KIND).values():
-                silence = Silence(**json.loads(body))
-                self._silences[silence.id] = silence
+                if alert.labels.get(PROJECT_LABEL) != project:  # kept by a build without projects
+                    alert.labels[PROJECT_LABEL] = project
+                    with self._acting_for(project):
+                        self._store.put_alert_objects(STATE_KIND, {old_key: None, alert.key: alert.to_json()})
+                self._alerts.setdefault((project, alert.rule), {})[_series(alert)] = alert
+            for (project, silence_id), body in self._store.alert_objects(SILENCE_KIND).items():
+                self._silences[(project, silence_id)] = Silence(**json.loads(body))
             self._loaded = True
+
+    @staticmethod
+    def _acting_for(project: str) -> AbstractContextManager[RequestContext]:
+        """Act for `project` (the engine's own work: evaluating, saving state)."""
+        return acting(for_project(project))
 
     # -- evaluation --
 
@@ -94,29 +116,33 @@ class AlertEngine:
         started, cpu = time.perf_counter(), time.process_time()
         now = self._clock()
         with self._lock:
-            self._sources.new_cycle()
             changed: list[Alert] = []
-            history: list[dict[str, Any]] = []
-            rules = self.rules()
-            for rule in rules:
-                if rule.enabled and now - self._last_eval.get(rule.name, 0.0) >= rule.interval_s - 1e-3:
-                    self._last_eval[rule.name] = now
-                    self._evaluate(rule, now, changed, history)
-            self._retire_deleted({r.name for r in rules}, now, changed, history)
+            history: list[tuple[str, dict[str, Any]]] = []
+            rules = self._all_rules()
+            for project in sorted({project for project, _ in rules}):
+                with self._acting_for(project):
+                    self._sources.new_cycle()  # a cached read is one project's
+                    for key in [k for k in rules if k[0] == project]:
+                        rule = rules[key]
+                        if rule.enabled and now - self._last_eval.get(key, 0.0) >= rule.interval_s - 1e-3:
+                            self._last_eval[key] = now
+                            self._evaluate(project, rule, now, changed, history)
+            self._retire_deleted(set(rules), now, changed, history)
             self._save(changed, history)
         self.stats["eval_ms_last"] = int((time.perf_counter() - started) * 1000)
         self.stats["eval_cpu_ms_last"] = int((time.process_time() - cpu) * 1000)
         self.stats["store_queries"] = self._sources.queries
         self._notify(int(now * 1000))
 
-    def _evaluate(self, rule: AlertRule, now: float, changed: list[Alert], history: list[dict[str, Any]]) -> None:
-        alerts = self._alerts.setdefault(rule.name, {})
+    def _evaluate(self, project: str, rule: AlertRule, now: float, changed: list[Alert],
+                  history: list[tuple[str, dict[str, Any]]]) -> None:
+        alerts = self._alerts.setdefault((project, rule.name), {})
         active = {labels for labels, a in alerts.items() if a.state in (PENDING, FIRING)}
         try:
             results = conditions.evaluate(rule, self._sources, int(now * 1e9), active)
         except Exception as exc:  # noqa: BLE001 - one broken rule must not stop the others
             self.stats["rule_errors"] += 1
-            log.warning("alert rule %s failed: %s", rule.name, exc)
+            log.warning("alert rule %s of project %s failed: %s", rule.name, project, exc)
             return
         self.stats["evaluations"] += 1
         now_ms = int(now * 1000)
@@ -136,22 +162,23 @@ class AlertEngine:
                 if len(alerts) >= self.config.max_alerts_per_rule:
                     self.stats["dropped_label_sets"] += 1
                     continue
-                labels = {"alertname": rule.name, **dict(result.labels), **rule.labels}
+                labels = {"alertname": rule.name, **dict(result.labels), **rule.labels, PROJECT_LABEL: project}
                 alert = alerts[result.labels] = Alert(rule.name, labels, series=[list(p) for p in result.labels])
             before = alert.step(result.active, result.value, now_ms, int(rule.for_s * 1000))
             alert.annotations = self._annotations(rule, alert)
             if before is not None:
                 changed.append(alert)
-                history.append(_history_row(alert, before, now_ms))
+                history.append((project, _history_row(alert, before, now_ms)))
 
-    def _retire_deleted(self, names: set[str], now: float, changed: list[Alert], history: list[dict[str, Any]]) -> None:
+    def _retire_deleted(self, keys: set[RuleKey], now: float, changed: list[Alert],
+                        history: list[tuple[str, dict[str, Any]]]) -> None:
         """Alerts of a deleted rule resolve (receivers that heard 'firing' hear 'resolved')."""
-        for rule in [r for r in self._alerts if r not in names]:
-            for alert in self._alerts[rule].values():
+        for key in [k for k in self._alerts if k not in keys]:
+            for alert in self._alerts[key].values():
                 before = alert.step(False, alert.value, int(now * 1000), 0)
                 if before is not None:
                     changed.append(alert)
-                    history.append(_history_row(alert, before, int(now * 1000)))
+                    history.append((key[0], _history_row(alert, before, int(now * 1000))))
 
     def _annotations(self, rule: AlertRule, alert: Alert) -> dict[str, str]:
         defaults = {"summary": f"{rule.query.metric} of {{{{ $labels.{_first_label(alert)} }}}} is {{{{ $value }}}}",
@@ -167,40 +194,42 @@ class AlertEngine:
             return f"{base}/services?service={labels['service']}"
         return f"{base}/alerts?rule={rule.name}"
 
-    def _save(self, changed: list[Alert], history: list[dict[str, Any]]) -> None:
-        """Write history and state; what a failing store refused is kept and written on a
-        later tick (history up to MAX_UNSAVED_HISTORY rows, the oldest dropped and counted)."""
+    def _save(self, changed: list[Alert], history: list[tuple[str, dict[str, Any]]]) -> None:
+        """Write history and state, each project's acting for it; what a failing store
+        refused is kept and written on a later tick (history up to MAX_UNSAVED_HISTORY
+        rows, the oldest dropped and counted)."""
         for alert in changed:
-            self._unsaved[alert.key] = alert
+            self._unsaved[(alert.project, alert.key)] = alert
         self._unsaved_history += history
         extra = len(self._unsaved_history) - MAX_UNSAVED_HISTORY
         if extra > 0:
             del self._unsaved_history[:extra]
             self.stats["history_rows_dropped"] += extra
-        if self._unsaved_history:
-            self._store.append_alert_history(self._unsaved_history)
-            self._unsaved_history = []
+        for project in sorted({project for project, _ in self._unsaved_history}):
+            with self._acting_for(project):
+                self._store.append_alert_history([row for p, row in self._unsaved_history if p == project])
+            self._unsaved_history = [(p, row) for p, row in self._unsaved_history if p != project]
         self._persist([])
 
     def _persist(self, alerts: list[Alert]) -> None:
         for alert in alerts:
-            self._unsaved[alert.key] = alert
-        if not self._unsaved:
-            return
-        pending = list(self._unsaved.values())
-        self._store.put_alert_objects(STATE_KIND, {a.key: None if a.settled() else a.to_json() for a in pending})
-        self._unsaved.clear()
-        for alert in pending:
-            if alert.settled():
-                self._alerts.get(alert.rule, {}).pop(_series(alert), None)
-        names = {x.name for x in self.rules()}
-        for rule in [r for r, found in self._alerts.items() if not found and r not in names]:
-            del self._alerts[rule]
+            self._unsaved[(alert.project, alert.key)] = alert
+        for project in sorted({project for project, _ in self._unsaved}):
+            pending = [a for (p, _), a in self._unsaved.items() if p == project]
+            with self._acting_for(project):
+                self._store.put_alert_objects(STATE_KIND, {a.key: None if a.settled() else a.to_json() for a in pending})
+            for alert in pending:
+                del self._unsaved[(project, alert.key)]
+                if alert.settled():
+                    self._alerts.get((project, alert.rule), {}).pop(_series(alert), None)
+        keys = set(self._all_rules())
+        for key in [k for k, found in self._alerts.items() if not found and k not in keys]:
+            del self._alerts[key]
 
     def _notify(self, now_ms: int) -> None:
         with self._lock:
             alerts = [a for found in self._alerts.values() for a in found.values()]
-            rules = {r.name: r for r in self.rules()}
+            rules = self._all_rules()
         told = self.dispatcher.dispatch(alerts, rules, now_ms, self._generator_url)
         if told:
             with self._lock:
@@ -209,21 +238,32 @@ class AlertEngine:
     def _generator_url(self, rule: str) -> str:
         return f"{self.config.external_url.rstrip('/')}/alerts?rule={rule}"
 
-    def _silenced(self, labels: dict[str, str], now_ms: int) -> bool:
-        return any(s.active(now_ms) and s.matches(labels) for s in list(self._silences.values()))
+    def _silenced(self, alert: Alert, now_ms: int) -> bool:
+        """Only the alert's own project's silences apply to it."""
+        return any(s.active(now_ms) and s.matches(alert.labels)
+                   for (project, _), s in list(self._silences.items()) if project == alert.project)
 
-    # -- what the API asks --
+    def _all_rules(self) -> dict[RuleKey, AlertRule]:
+        """Every project's rules by (project, name); config rules are the default project's."""
+        found: dict[RuleKey, AlertRule] = {(DEFAULT_PROJECT, r.name): r for r in self.config.rules}
+        return {**found, **self._api_rules}
+
+    # -- what the API asks (for the caller's project: `current_project()`) --
 
     def rules(self) -> list[AlertRule]:
-        """Config rules first, then API rules (a name is unique across both)."""
-        return list(self.config.rules) + list(self._api_rules.values())
+        """The caller's project's rules: config rules first (the default project's), then
+        API rules (a name is unique across both)."""
+        project = current_project()
+        config = list(self.config.rules) if project == DEFAULT_PROJECT else []
+        return config + [rule for (p, _), rule in list(self._api_rules.items()) if p == project]
 
     def rule_states(self) -> list[dict[str, Any]]:
+        project = current_project()
         with self._lock:
-            config_names = {r.name for r in self.config.rules}
+            config_names = {r.name for r in self.config.rules} if project == DEFAULT_PROJECT else set()
             out = []
             for rule in self.rules():
-                alerts = list(self._alerts.get(rule.name, {}).values())
+                alerts = list(self._alerts.get((project, rule.name), {}).values())
                 states = [a.state for a in alerts]
                 state = FIRING if FIRING in states else PENDING if PENDING in states else "inactive"
                 out.append({**rule_json(rule), "source": "config" if rule.name in config_names else "api",
@@ -231,41 +271,46 @@ class AlertEngine:
             return out
 
     def put_rule(self, body: Any, name: str | None = None) -> dict[str, Any]:
-        """Create (name None) or replace an API rule."""
+        """Create (name None) or replace an API rule of the caller's project."""
         rule = parse_rule(body, {r.name for r in self.config.receivers})
+        project = current_project()
+        key = (project, name or rule.name)
         with self._lock:
-            if any(r.name == (name or rule.name) for r in self.config.rules):
-                raise InvalidQuery(f"name: rule {name or rule.name!r} is defined in the config file; change it there")
-            if name is None and rule.name in self._api_rules:
+            if project == DEFAULT_PROJECT and any(r.name == key[1] for r in self.config.rules):
+                raise InvalidQuery(f"name: rule {key[1]!r} is defined in the config file; change it there")
+            if name is None and key in self._api_rules:
                 raise InvalidQuery(f"name: rule {rule.name!r} exists; PUT /api/v1/alerts/rules/{rule.name} replaces it")
-            if name is not None and name not in self._api_rules:
+            if name is not None and key not in self._api_rules:
                 raise NotFound(f"rule {name!r} not found")
             if name is not None and rule.name != name:
                 raise InvalidQuery(f"name: the body names {rule.name!r}, the path {name!r}")
-            if len(self._api_rules) >= MAX_API_RULES and name is None:
-                raise InvalidQuery(f"at most {MAX_API_RULES} rules can be made through the API")
+            if name is None and sum(p == project for p, _ in self._api_rules) >= MAX_API_RULES:
+                raise InvalidQuery(f"at most {MAX_API_RULES} rules can be made through the API in a project")
             self._store.put_alert_objects(RULE_KIND, {rule.name: rule_body(rule)})
-            self._api_rules[rule.name] = rule
-            self._last_eval.pop(rule.name, None)
+            self._api_rules[key] = rule
+            self._last_eval.pop(key, None)
         return rule_json(rule)
 
     def delete_rule(self, name: str) -> None:
+        key = (current_project(), name)
         with self._lock:
-            if name not in self._api_rules:
+            if key not in self._api_rules:
                 raise NotFound(f"rule {name!r} not found among the rules made through the API")
             self._store.put_alert_objects(RULE_KIND, {name: None})
-            del self._api_rules[name]
+            del self._api_rules[key]
 
     def alerts(self) -> list[dict[str, Any]]:
-        """Pending and firing alerts (and resolved ones not yet told to every receiver)."""
+        """The caller's project's pending and firing alerts (and resolved ones not yet told
+        to every receiver)."""
+        project = current_project()
         with self._lock:
             now_ms = int(self._clock() * 1000)
-            return [{**json.loads(a.to_json()), "fingerprint": a.fingerprint,
-                     "silenced": self._silenced(a.labels, now_ms)}
-                    for found in self._alerts.values() for a in found.values()]
+            return [{**json.loads(a.to_json()), "fingerprint": a.fingerprint, "silenced": self._silenced(a, now_ms)}
+                    for (p, _), found in self._alerts.items() if p == project for a in found.values()]
 
     def series(self, name: str, start_ns: int, end_ns: int) -> dict[str, Any]:
-        """The rule's evaluated series over [start, end] (spanwise.alerts.series)."""
+        """The rule's evaluated series over [start, end] (spanwise.alerts.series), read
+        from the caller's project's data as the rule's evaluations are."""
         with self._lock:
             rule = next((r for r in self.rules() if r.name == name), None)
         if rule is None:
@@ -273,50 +318,69 @@ class AlertEngine:
         return rule_series(rule, self._sources.fresh(), start_ns, end_ns)
 
     def history(self, start_ns: int, end_ns: int, rule: str, limit: int) -> list[dict[str, Any]]:
+        """The caller's project's state changes (the store reads only its rows)."""
+        current_project()  # fail closed: the platform's context would read every project's
         rows = self._store.alert_history(start_ns, end_ns, rule, limit)
         return [{**r, "labels": json.loads(r["labels"] or "{}")} for r in rows]
 
     def silences(self) -> list[dict[str, Any]]:
         now_ms = int(self._clock() * 1000)
-        return [s.to_json(now_ms) for s in sorted(self._silences.values(), key=lambda s: s.starts_at_ms)]
+        mine = self._project_silences(current_project())
+        return [s.to_json(now_ms) for s in sorted(mine.values(), key=lambda s: s.starts_at_ms)]
+
+    def _project_silences(self, project: str) -> dict[str, Silence]:
+        return {key: s for (p, key), s in list(self._silences.items()) if p == project}
 
     def add_silence(self, body: Any) -> dict[str, Any]:
+        """A silence of the caller's project: it mutes only that project's alerts."""
         now_ms = int(self._clock() * 1000)
         silence = parse_silence(body, now_ms)
+        project = current_project()
         with self._lock:
-            if len(self._silences) >= MAX_SILENCES:
-                expired = [s.id for s in self._silences.values() if s.ends_at_ms <= now_ms]
+            mine = self._project_silences(project)
+            if len(mine) >= MAX_SILENCES:
+                expired = [key for key, s in mine.items() if s.ends_at_ms <= now_ms]
                 if not expired:
                     raise InvalidQuery(f"at most {MAX_SILENCES} silences; expire some first")
                 self._store.put_alert_objects(SILENCE_KIND, {key: None for key in expired})
                 for key in expired:
-                    del self._silences[key]
+                    del self._silences[(project, key)]
             self._store.put_alert_objects(SILENCE_KIND, {silence.id: json.dumps(silence.__dict__)})
-            self._silences[silence.id] = silence
+            self._silences[(project, silence.id)] = silence
         return silence.to_json(now_ms)
 
     def delete_silence(self, silence_id: str) -> None:
+        key = (current_project(), silence_id)
         with self._lock:
-            if silence_id not in self._silences:
+            if key not in self._silences:
                 raise NotFound(f"silence {silence_id!r} not found")
             self._store.put_alert_objects(SILENCE_KIND, {silence_id: None})
-            del self._silences[silence_id]
+            del self._silences[key]
 
     def test_receiver(self, name: str) -> dict[str, Any]:
-        """Send a synthetic alert to one receiver now (raises NotifyError if it refuses)."""
+        """Send a synthetic alert of the caller's project to one receiver now (raises
+        NotifyError if it refuses)."""
+        project = current_project()
         if name not in self.dispatcher.receiver_names():
             raise NotFound(f"receiver {name!r} not found")
-        self.dispatcher.send_test(name, int(self._clock() * 1000), self._generator_url("SpanwiseTest"))
+        self.dispatcher.send_test(name, project, int(self._clock() * 1000), self._generator_url("SpanwiseTest"))
         return {"receiver": name, "sent": True}
 
     def receivers(self) -> list[dict[str, str]]:
+        """Receivers are the platform's (the config file's), shared by every project."""
         return [{"name": r.name, "type": r.type} for r in self.config.receivers]
 
     def status(self) -> dict[str, Any]:
+        """Engine counters, and the caller's project's rules, alerts and silences (every
+        project's for the platform)."""
+        project = current().project
         with self._lock:
-            states = Counter(a.state for found in self._alerts.values() for a in found.values())
-            return {**dict(self.stats), "rules": len(self.rules()), "firing": states[FIRING],
-                    "pending": states[PENDING], "silences": len(self._silences)}
+            rules = self._all_rules() if project is None else {(project, r.name): r for r in self.rules()}
+            states = Counter(a.state for (p, _), found in self._alerts.items() if project in (None, p)
+                             for a in found.values())
+            silences = sum(project in (None, p) for p, _ in self._silences)
+            return {**dict(self.stats), "rules": len(rules), "firing": states[FIRING],
+                    "pending": states[PENDING], "silences": silences}
 
 
 def _series(alert: Alert) -> Labels:

@@ -1,6 +1,7 @@
 """Notifiers behind one Protocol: Prometheus Alertmanager (v2 API), a signed JSON webhook,
 a Slack incoming webhook and e-mail over SMTP. Each sends one group of alerts (alerts of
 one rule that changed together) and raises `NotifyError` when the receiver did not accept.
+Every alert's labels name its project (`project`), and so does every group's header.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from spanwise.alerts.state import FIRING, Alert
+from spanwise.alerts.state import FIRING, PROJECT_LABEL, Alert
 from spanwise.errors import RetryableError
 from spanwise.model.alert_rules import ReceiverConfig
 
@@ -92,7 +93,8 @@ def group_payload(receiver: str, alerts: list[Alert], ends_at_ms: int, generator
     common = dict(set.intersection(*(set(a.labels.items()) for a in alerts))) if alerts else {}
     return {
         "version": "4", "receiver": receiver, "status": "firing" if firing else "resolved",
-        "groupLabels": {"alertname": alerts[0].rule} if alerts else {}, "commonLabels": common,
+        "groupLabels": {"alertname": alerts[0].rule, PROJECT_LABEL: alerts[0].project} if alerts else {},
+        "commonLabels": common,
         "externalURL": generator_url, "alerts": [alert_json(a, ends_at_ms, generator_url) for a in alerts],
     }
 
@@ -115,7 +117,10 @@ def summary_lines(alerts: list[Alert]) -> list[str]:
 def subject(alerts: list[Alert]) -> str:
     firing = sum(a.state == FIRING for a in alerts)
     status = f"FIRING:{firing}" if firing else "RESOLVED"
-    return f"[{status}] {alerts[0].rule}" if alerts else "[spanwise]"
+    if not alerts:
+        return "[spanwise]"
+    project = alerts[0].labels.get(PROJECT_LABEL)
+    return f"[{status}] {alerts[0].rule}" + (f" (project {project})" if project else "")
 
 
 class SlackNotifier(_Http):

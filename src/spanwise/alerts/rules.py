@@ -1,5 +1,6 @@
 """Rules from two places: the config file (read-only) and the API (stored, so they survive
-restarts). Both are validated by the config loader, so errors name the field."""
+restarts). Both are validated by the config loader, so errors name the field. A rule made
+through the API is its project's; config rules are the default project's."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 from typing import Any
 
 from spanwise.config import load_config
+from spanwise.alerts.state import PROJECT_LABEL
 from spanwise.errors import ConfigError, InvalidQuery
 from spanwise.model.alert_rules import AlertRule
 
@@ -29,6 +31,8 @@ def parse_rule(body: Any, receivers: set[str]) -> AlertRule:
     if not isinstance(wanted, list) or not all(isinstance(n, str) for n in wanted):
         raise InvalidQuery("invalid rule: receivers: a list of receiver names")
     rule = dataclasses.replace(rule, receivers=list(wanted))
+    if PROJECT_LABEL in rule.labels:
+        raise InvalidQuery(f"invalid rule: labels: {PROJECT_LABEL!r} is set by Spanwise (the rule's project)")
     unknown = sorted(set(rule.receivers) - receivers)
     if unknown:
         raise InvalidQuery(f"invalid rule: receivers: unknown receiver(s) {', '.join(unknown)}")

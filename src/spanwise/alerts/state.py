@@ -4,6 +4,8 @@ inactive -> pending (condition true, waiting `for_s`) -> firing -> resolved; pen
 falls back to inactive when the condition stops holding. Timestamps are milliseconds.
 `sent` records, per receiver, the last state it accepted and when, so a restart knows
 what was already told (nothing is told twice) and what was not yet (nothing is lost).
+An alert belongs to its rule's project, named by its `project` label, so every receiver,
+silence and fingerprint tells the alerts of two projects apart.
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from spanwise.request_context import DEFAULT_PROJECT
+
 INACTIVE, PENDING, FIRING, RESOLVED = "inactive", "pending", "firing", "resolved"
 _VALUE = re.compile(r"\{\{\s*\$value\s*\}\}")
+#: The label naming the project an alert belongs to (set by the engine, never by a rule).
+PROJECT_LABEL = "project"
 _LABEL = re.compile(r"\{\{\s*\$labels\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
@@ -39,6 +45,10 @@ class Alert:
     @property
     def fingerprint(self) -> str:
         return fingerprint(self.labels)
+
+    @property
+    def project(self) -> str:
+        return self.labels.get(PROJECT_LABEL, DEFAULT_PROJECT)
 
     @property
     def key(self) -> str:

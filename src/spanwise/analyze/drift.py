@@ -1,4 +1,4 @@
-"""DriftService: reference baselines (part 6) and data, prediction and label drift (part 7).
+"""DriftService: reference baselines and data, prediction and label drift.
 
 The reference of a drift request is, in order: the baseline named by `baseline`; else
 the newest baseline of the version (or of every version, stored with version ''; for a

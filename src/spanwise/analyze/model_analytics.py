@@ -1,5 +1,5 @@
-"""ModelAnalyticsService: data quality, aggregated explanations and version comparison
-(issue 5, parts 5, 9 and 10), independent of any wire format.
+"""ModelAnalyticsService: data quality, aggregated explanations and version comparison,
+independent of any wire format.
 
 Routes call this; it calls the store's `ModelAnalyticsReader` (and `ModelReader` for the
 model's existence and per-version quality counts), validates parameters and raises

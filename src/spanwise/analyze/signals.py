@@ -31,7 +31,7 @@ from spanwise.analyze.performance_estimation import PerformanceEstimator
 from spanwise.config import ModelsConfig
 from spanwise.errors import SpanwiseError
 from spanwise.periodic import PeriodicWorker
-from spanwise.request_context import DEFAULT_PROJECT, acting, current, for_project
+from spanwise.request_context import DEFAULT_PROJECT, RequestContext, acting, current, for_project
 from spanwise.store.analytics_api import WindowQuery
 from spanwise.store.api import QualityQuery
 from spanwise.store.labelled_api import ScoreQuery
@@ -169,6 +169,9 @@ class SignalScheduler:
             if interval <= 0 or now - self._last_run[key] < interval:
                 continue
             self._last_run[key] = now
-            written += self._computer.compute(model, time.time_ns(), window, task)
+            # A computation gets its interval at most, so a slow model cannot pile runs up.
+            deadline = RequestContext(project, "signals", time.monotonic() + interval)
+            with acting(deadline):
+                written += self._computer.compute(model, time.time_ns(), window, task)
             self.stats["runs"] += 1
         return written

@@ -9,7 +9,8 @@ summaries of traces first seen `decision_wait_s` ago (or the oldest ones, beyond
 `max_pending_traces`), evaluates the policies here, and tells the store which traces to
 keep (with their weight) and which to drop. Decisions are remembered, so spans of a
 decided trace that arrive late follow it. A crash loses nothing: pending spans are in the
-store, and the next run decides them.
+store, and the next run decides them. Each project is decided on its own (its trace ids,
+baselines, rate limits and `max_pending_traces`): two projects may send one trace id.
 
 Weights: a trace kept by a policy other than the probabilistic remainder keeps weight 1
 (times its head weight); one kept by the remainder at rate p gets 1/p; so counts from
@@ -26,6 +27,7 @@ import pyarrow as pa
 
 from spanwise.config import TailSamplingConfig
 from spanwise.periodic import PeriodicWorker
+from spanwise.request_context import acting, current, for_project
 from spanwise.store.api import BaselineStore, ModelReader, TailSamplingStore
 
 log = logging.getLogger(__name__)
@@ -110,9 +112,9 @@ class TailDecider:
     def __init__(self, store: TailSamplingStore, config: TailSamplingConfig) -> None:
         self._store = store
         self._config = config
-        self._limiter = RateLimiter(config.rate_limit_traces_per_s)
-        self._ranges: dict[tuple[str, str], tuple[float, float]] = {}
-        self._ranges_at = -1e18
+        #: Per project: a rate limit, and feature ranges of its baselines with when they were read.
+        self._limiters: dict[str, RateLimiter] = {}
+        self._ranges: dict[str, tuple[dict[tuple[str, str], tuple[float, float]], float]] = {}
         self.stats: Counter[str] = Counter()
         self._worker = PeriodicWorker("spanwise-tail", self.tick, TICK_S, self.stats)
 
@@ -124,14 +126,26 @@ class TailDecider:
         self._worker.shutdown()
 
     def tick(self) -> Decision:
-        """Decide every ready trace once (also called directly by tests)."""
+        """Decide every ready trace once, project by project: a trace id names a trace only
+        within its project, and a project's baselines and rate limits are its own. Runs as
+        the platform (every project with spans waiting) or, in a test, as one project."""
+        own = current().project
+        decisions = []
+        for project in [own] if own is not None else self._store.pending_trace_projects():
+            with acting(for_project(project)):
+                decisions.append(self._tick_project(project))
+        return Decision([t for d in decisions for t in d.trace_ids], [w for d in decisions for w in d.weights],
+                        sum((d.reasons for d in decisions), Counter()))
+
+    def _tick_project(self, project: str) -> Decision:
         remember = self._config.remember_decisions_s
         late = self._store.settle_traces([], [], remember)  # late spans of decided traces first
         quiet_before = time.time_ns() - int(self._config.decision_wait_s * 1e9)
         summaries = self._store.pending_trace_summaries(
-            quiet_before, self._config.max_pending_traces, self._config.attributes, self._feature_ranges() or None
+            quiet_before, self._config.max_pending_traces, self._config.attributes, self._feature_ranges(project) or None
         )
-        decision = decide(summaries, self._config, self._limiter)
+        limiter = self._limiters.setdefault(project, RateLimiter(self._config.rate_limit_traces_per_s))
+        decision = decide(summaries, self._config, limiter)
         moved = self._store.settle_traces(decision.trace_ids, decision.weights, remember) if decision.trace_ids else 0
         self.stats.update({"traces_dropped" if k == DROPPED else f"traces_kept_{k}": v for k, v in decision.reasons.items()})
         self.stats["traces_kept"] += len(decision.trace_ids) - decision.reasons[DROPPED]
@@ -139,14 +153,17 @@ class TailDecider:
         self.stats["late_spans_stored"] += late
         return decision
 
-    def _feature_ranges(self) -> dict[tuple[str, str], tuple[float, float]]:
-        """(model, feature) -> baseline [min, max], refreshed every `outlier_refresh_s`."""
+    def _feature_ranges(self, project: str) -> dict[tuple[str, str], tuple[float, float]]:
+        """(model, feature) -> baseline [min, max] of the project's baselines, refreshed
+        every `outlier_refresh_s`."""
         if not self._config.outlier_features:
             return {}
         now = time.monotonic()
-        if now - self._ranges_at >= self._config.outlier_refresh_s:
-            self._ranges, self._ranges_at = baseline_ranges(self._store), now
-        return self._ranges
+        ranges, read_at = self._ranges.get(project, ({}, -1e18))
+        if now - read_at >= self._config.outlier_refresh_s:
+            ranges = baseline_ranges(self._store)
+            self._ranges[project] = (ranges, now)
+        return ranges
 
 
 

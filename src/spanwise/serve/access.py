@@ -2,7 +2,7 @@
 
 Roles (a token has exactly one): `ingest` sends telemetry; `viewer` reads; `editor` reads
 and writes what analysis depends on (feedback, baselines, signal computations, quarantine
-replay, alert rules and silences); `admin` does everything, including projects and tokens.
+replay, alert rules and silences); `admin` does everything, including projects, tokens and erasure.
 
 `RULES` names every route of the query API (:16686) as `"METHOD /path/template"` -> role
 (`GET` covers `HEAD`); `PUBLIC` routes need no credential (the UI's static files and page
@@ -86,6 +86,7 @@ RULES: dict[str, str] = {
     "GET /api/v1/alerts/history": VIEWER,
     "GET /api/v1/alerts/silences": VIEWER,
     "GET /metrics": VIEWER,
+    "GET /api/v1/retention": VIEWER,
     # Writes that analysis depends on.
     "POST /api/v1/feedback": EDITOR,
     "POST /api/v1/models/{name}/baselines": EDITOR,
@@ -105,6 +106,8 @@ RULES: dict[str, str] = {
     "POST /api/v1/tokens": ADMIN,
     "DELETE /api/v1/tokens/{id}": ADMIN,
     "GET /api/v1/audit": ADMIN,
+    # Compliance: erasing a data subject (audited by its handler, with its report).
+    "POST /api/v1/erasure": ADMIN,
     # OTLP/HTTP (:4318).
     "POST /v1/traces": INGEST,
     "POST /v1/logs": INGEST,

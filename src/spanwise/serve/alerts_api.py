@@ -1,5 +1,6 @@
 """Alerting under `/api/v1/alerts` (spanwise.alerts): rules, alerts, history, silences and
-a receiver test. Documented in the native API's OpenAPI description."""
+a receiver test. Documented in the native API's OpenAPI description. Every route answers
+for the caller's project (the engine reads it from the request context)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Data quality, aggregated explanations and version comparison under `/api/v1/models/`
-(issue 5, parts 5, 9 and 10), documented in the native API's OpenAPI description."""
+"""Data quality, aggregated explanations and version comparison under `/api/v1/models/`,
+documented in the native API's OpenAPI description."""
 
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ from spanwise.serve.params import (
     LIMIT, Param, check_params, parse_duration_ns, parse_float, parse_int, parse_limit, parse_tags, time_params,
     time_range,
 )
+from spanwise.serve.request_scope import sees_platform
 from spanwise.serve.status import http_status, retry_headers
 from spanwise.store.api import TraceQuery
 
@@ -104,17 +105,17 @@ def native_routes(
     def status(request: Request) -> dict[str, Any]:
         """
         ---
-        summary: Stored spans and predictions, bytes on disk, ingest counters.
+        summary: Stored spans and predictions of the caller's project; for admins also bytes on disk and the platform's counters.
+        description: >
+          The platform's figures add up every project (ingest counters, queues, bytes on
+          disk), so only admins (or anyone, with auth off) see them.
         responses: {200: {description: counters}}
         """
         stats = queries.stats()
-        return {
-            "spans": stats.spans,
-            "predictions": stats.predictions,
-            "bytes_on_disk": stats.bytes_on_disk,
-            "tables_bytes": stats.tables,
-            **status_extra(),
-        }
+        counts = {"spans": stats.spans, "predictions": stats.predictions}
+        if not sees_platform(request.scope):
+            return counts
+        return {**counts, "bytes_on_disk": stats.bytes_on_disk, "tables_bytes": stats.tables, **status_extra()}
 
     def trace(request: Request) -> dict[str, Any]:
         """

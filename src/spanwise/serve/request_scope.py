@@ -18,6 +18,13 @@ PROJECT_HEADER = "x-spanwise-project"
 ADMIN = "admin"
 
 
+def sees_platform(scope: Scope) -> bool:
+    """Whether the caller may see the platform's own figures, which add up every project
+    (ingest counters, queues, bytes on disk): an admin, or anyone while auth is off."""
+    principal: Principal | None = scope.get("state", {}).get("principal")
+    return principal is None or principal.role == ADMIN
+
+
 def context_for(principal: Principal | None, requested: str | None = None) -> RequestContext:
     """The context of a request by `principal` (None: auth is off, or the route is public)."""
     if principal is None:

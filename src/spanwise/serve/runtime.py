@@ -53,6 +53,7 @@ from spanwise.serve.body import InflightBytes
 from spanwise.serve.host_check import request_guard
 from spanwise.serve.jaeger_api import jaeger_routes
 from spanwise.serve.drift_api import drift_routes
+from spanwise.serve.erasure_api import compliance_routes
 from spanwise.serve.estimation_api import estimation_routes
 from spanwise.serve.ingest_api import ingest_routes
 from spanwise.serve.labelled_api import labelled_routes
@@ -83,6 +84,7 @@ from spanwise.store.api import (
     TraceStore,
 )
 from spanwise.store.analytics_api import ModelAnalyticsReader
+from spanwise.store.compliance_api import RetentionStore
 from spanwise.store.ingest_log import IngestLog
 from spanwise.store.labelled_api import ConceptDriftReader, PendingFeedbackStore, PredictionExporter, ScoreReader
 
@@ -249,6 +251,8 @@ class SpanwiseServer:
         store = open_store(server.store_url, store_config.retention_days or None, self.config.metrics.spec(), limits,
                            fsync=ingest_cfg.fsync)
         store.start()
+        if isinstance(store, RetentionStore):
+            store.apply_retention(self.config.retention_policy())
         committer = IngestLog(
             os.path.join(os.path.abspath(server.data_dir), "ingest-log"),
             store,
@@ -300,6 +304,7 @@ class SpanwiseServer:
         models += ingest_routes(parts.committer.requeue_quarantined)
         models += alerts_routes(parts.alerts) if parts.alerts else []
         models += auth_routes(parts.auth, lambda: table)
+        models += compliance_routes(self.config, store, parts.auth)
         routes = jaeger_routes(queries) + native_routes(queries, parts.status, models) + models + metrics_routes(metrics)
         table = RouteTable(routes + ui_routes())
         # gzip: the UI's charting library is ~1.1 MB, ~0.35 MB compressed; API JSON shrinks too.

@@ -10,12 +10,16 @@ from spanwise.store.api import RedSummary
 @runtime_checkable
 class AlertStore(Protocol):
     """Optional capability: alerting's state (spanwise.alerts). Objects (rules made through
-    the API, per-label-set alert state, silences) are JSON bodies keyed by (kind, key); a
-    put replaces the body and a None body deletes; reads see the newest write."""
+    the API, per-label-set alert state, silences) are JSON bodies keyed by (kind, key) within
+    a project; a put replaces the body and a None body deletes; reads see the newest write.
+    Everything is the current project's (`request_context`): puts and appends go to it, reads
+    see it (or, for the platform's own work, every project)."""
 
     def put_alert_objects(self, kind: str, bodies: dict[str, str | None]) -> None: ...
 
-    def alert_objects(self, kind: str) -> dict[str, str]: ...
+    def alert_objects(self, kind: str) -> dict[tuple[str, str], str]:
+        """Live bodies of `kind` by (project, key)."""
+        ...
 
     def append_alert_history(self, rows: list[dict[str, Any]]) -> None:
         """Append state changes: at_ms, rule, fingerprint, from_state, to_state, value, labels (JSON)."""

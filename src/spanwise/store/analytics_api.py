@@ -1,4 +1,4 @@
-"""The storage seam for model analytics beyond parts 1-4: data quality, attribution
+"""The storage seam for model analytics beyond inventory, quality and drift: data quality, attribution
 aggregates and version-comparison inputs (`ModelAnalyticsReader`, an optional capability)."""
 
 from __future__ import annotations

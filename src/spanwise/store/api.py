@@ -312,7 +312,7 @@ class TraceStore(TraceWriter, TraceReader, Protocol):
 class TailSamplingStore(Protocol):
     """Optional capability: holding spans that wait for a tail-sampling decision
     (spanwise.process.tail_sampling). Reads include pending spans once `tail_sampling`
-    is set."""
+    is set. Decisions are made per project."""
 
     tail_sampling: bool
 
@@ -328,10 +328,16 @@ class TailSamplingStore(Protocol):
         trace has a numeric feature outside its range."""
         ...
 
+    def pending_trace_projects(self) -> list[str]:
+        """Every project with spans waiting for a decision (read across projects)."""
+        ...
+
     def settle_traces(self, trace_ids: list[str], weights: list[float], remember_s: float) -> int:
         """Move the pending spans of `trace_ids` into `otel_traces` with their head weight
         times `weights[i]`, drop those with weight 0, remember the decisions for
-        `remember_s` and apply remembered decisions to late spans. Returns spans moved."""
+        `remember_s` and apply remembered decisions to late spans. Returns spans moved.
+        Summaries, decisions and settling are the current project's (a trace id names a
+        trace only within its project); settling for every project at once is refused."""
         ...
 
 

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from spanwise.errors import StoreUnavailable
 from spanwise.model.metrics import MetricsSpec
+from spanwise.request_context import current
 from spanwise.store.query_limits import QueryLimits, classify, classify_write
 from spanwise.store.sql_params import bind
 from spanwise.store.sql_store import SqlTraceStore
@@ -77,8 +78,15 @@ class ChdbTraceStore(SqlTraceStore):
         return connection
 
     def _scope_reads(self, connection: Any) -> None:
-        """Limit this reader session to the current project (a `SET` only when it changes)."""
-        wanted = self.projects.read_filter()
+        """Limit this reader session to the current project (a `SET` only when it changes)
+        and, when the work has a deadline, to the time left of it."""
+        timeout = self.limits.timeout_s
+        remaining = current().remaining_s()
+        if remaining is not None:
+            if remaining < 0.001:
+                raise StoreUnavailable("the work's deadline passed before this query")
+            timeout = min(remaining, timeout) if timeout else remaining  # 0: no limit of its own
+        wanted = f"{self.projects.read_filter()}, max_execution_time = {timeout:.3f}"
         if getattr(self._local, "read_filter", None) != (connection, wanted):
             connection.query(wanted)
             self._local.read_filter = (connection, wanted)

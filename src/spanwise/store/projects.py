@@ -28,9 +28,9 @@ from spanwise.store.sql_params import quoted
 
 PROJECT_COLUMN = "Project"
 #: Tables that are the platform's, not a project's: access control and its audit log (tokens name their
-#: project in their own column) and tail-sampling decisions (keyed by trace id, written
-#: by the platform's decider).
-_PLATFORM_TABLES = ("spanwise_auth_", "spanwise_audit", "spanwise_tail_decisions")
+#: project in their own column). Tail-sampling decisions are a project's: a trace id names
+#: a trace only within its project.
+_PLATFORM_TABLES = ("spanwise_auth_", "spanwise_audit")
 #: Spans as the ingest log keeps them: with the project they were sent to.
 LOGGED_SPAN_SCHEMA = SPAN_SCHEMA.append(pa.field(PROJECT_COLUMN, pa.string(), nullable=False))
 _COLLAPSING = ("ReplacingMergeTree", "SummingMergeTree", "AggregatingMergeTree", "CollapsingMergeTree")
@@ -61,14 +61,21 @@ class ProjectScope:
     def read_filter(self) -> str:
         """The `SET` limiting a session's reads to the current project (none for the
         platform's own work across projects)."""
-        project = current().project
-        if project is None or not self.scoped:
+        if current().project is None or not self.scoped:
             return "SET additional_table_filters = {}"
-        # '' is the project of rows an older build left in a table keyed by project.
-        wanted = f"IN ({quoted(project)}, '')" if project == DEFAULT_PROJECT else f"= {quoted(project)}"
-        condition = quoted(f"{PROJECT_COLUMN} {wanted}")
+        condition = quoted(self.condition())
         pairs = ", ".join(f"{quoted(table)}: {condition}" for table in sorted(self.scoped))
         return "SET additional_table_filters = {" + pairs + "}"
+
+    @staticmethod
+    def condition(alias: str = "") -> str:
+        """The SQL condition naming the current project's rows (of the table `alias`), for
+        statements on the writer connection, which reads unfiltered (INSERT ... SELECT,
+        DELETE). Raises where the work is for every project."""
+        project = current_project()
+        column = f"{alias}.{PROJECT_COLUMN}" if alias else PROJECT_COLUMN
+        # '' is the project of rows an older build left in a table keyed by project.
+        return f"{column} IN ({quoted(project)}, '')" if project == DEFAULT_PROJECT else f"{column} = {quoted(project)}"
 
     def stamped(self, table: str, rows: pa.Table) -> pa.Table:
         """`rows` with the current project, when written to a data table without one."""

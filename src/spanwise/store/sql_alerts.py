@@ -9,9 +9,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from spanwise.request_context import DEFAULT_PROJECT
 from spanwise.store import alerts_schema
 from spanwise.store.api import RedSummary
 from spanwise.store.alerts_schema import HISTORY_TABLE, OBJECTS_TABLE
+from spanwise.store.sql_params import quoted
 
 _OBJECT_SCHEMA = pa.schema([("Kind", pa.string()), ("Key", pa.string()), ("Version", pa.uint64()),
                             ("Deleted", pa.uint8()), ("Body", pa.string())])
@@ -24,7 +26,9 @@ DEFAULT_HISTORY_DAYS = 30
 
 class SqlAlerts:
     """Versioned alert objects and alert history; the backend supplies `_execute`/`_query`/`_insert`.
-    The tables are created on first use, so stores that never alert never have them."""
+    The tables are created on first use, so stores that never alert never have them; they
+    are data tables like any other (`store.projects`): writes carry the current project
+    and reads see only it (the platform's own work, e.g. the alert engine's start, sees all)."""
 
     _alert_tables_ready = False
     _alert_version_lock = threading.Lock()
@@ -39,10 +43,15 @@ class SqlAlerts:
     @abstractmethod
     def _insert(self, table: str, rows: pa.Table) -> None: ...
 
+    @abstractmethod
+    def _add_project_columns(self) -> None:
+        """Give data tables made after the schema was (these, made on first use) their project."""
+
     def prepare_alerts(self, history_days: int = DEFAULT_HISTORY_DAYS) -> None:
         if not self._alert_tables_ready:
             for statement in alerts_schema.statements(history_days):
                 self._execute(statement)
+            self._add_project_columns()
             self._alert_tables_ready = True
 
     def put_alert_objects(self, kind: str, bodies: dict[str, str | None]) -> None:
@@ -54,15 +63,17 @@ class SqlAlerts:
                  "Body": body or ""} for key, body in bodies.items()]
         self._insert(OBJECTS_TABLE, pa.Table.from_pylist(rows, _OBJECT_SCHEMA))
 
-    def alert_objects(self, kind: str) -> dict[str, str]:
-        """The newest body of every live object of `kind`."""
+    def alert_objects(self, kind: str) -> dict[tuple[str, str], str]:
+        """The newest body of every live object of `kind` by (project, key), of the projects
+        the caller sees. Rows an older build wrote without a project are the default's."""
         self.prepare_alerts()
         rows = self._query(
-            f"""SELECT Key AS key, argMax(Body, Version) AS body, argMax(Deleted, Version) AS deleted
-            FROM {OBJECTS_TABLE} WHERE Kind = {{kind:String}} GROUP BY Key""",
+            f"""SELECT if(Project = '', {quoted(DEFAULT_PROJECT)}, Project) AS project, Key AS key,
+                   argMax(Body, Version) AS body, argMax(Deleted, Version) AS deleted
+            FROM {OBJECTS_TABLE} WHERE Kind = {{kind:String}} GROUP BY project, Key""",
             {"kind": kind},
         ).to_pylist()
-        return {r["key"]: r["body"] for r in rows if not r["deleted"]}
+        return {(r["project"], r["key"]): r["body"] for r in rows if not r["deleted"]}
 
     def append_alert_history(self, rows: list[dict[str, Any]]) -> None:
         """Rows with at_ms, rule, fingerprint, from_state, to_state, value, labels (JSON)."""

@@ -5,6 +5,7 @@ import { getJSON, pickProject, pickedProject, sendJSON } from './api.js';
 import { h, note, replace, seg } from './dom.js';
 import { leavePage, navigate, setRenderer } from './nav.js';
 import { watchHealth } from './health.js';
+import { showRetention } from './retention.js';
 
 const ROUTES = [
   [/^\/(?:traces)?$/, () => import('./pages/traces.js')],
@@ -126,6 +127,7 @@ async function start() {
   }
   render();
   watchHealth(document.getElementById('health-banner'));
+  showRetention(document.getElementById('retention'));
 }
 
 /** Every user sees which project the pages show; an admin can switch to any project. */
