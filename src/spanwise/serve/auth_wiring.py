@@ -33,6 +33,9 @@ class AuthParts:
     audit: AuditLog
     oidc: OidcVerifier | None = None
 
+    def start(self) -> None:
+        """Nothing runs until a JWKS URL is refreshed, which `build_auth` set going."""
+
     def shutdown(self) -> None:
         if self.oidc is not None:
             self.oidc.shutdown()
