@@ -123,6 +123,10 @@ class SignalComputer:
         return rows
 
 
+#: The least time a scheduled computation gets, whatever its interval.
+MIN_DEADLINE_S = 60.0
+
+
 class SignalScheduler:
     """Background thread running `SignalComputer` per model on its configured interval."""
 
@@ -170,8 +174,9 @@ class SignalScheduler:
             if interval <= 0 or now - self._last_run[key] < interval:
                 continue
             self._last_run[key] = now
-            # A computation gets its interval at most, so a slow model cannot pile runs up.
-            deadline = RequestContext(project, "signals", time.monotonic() + interval)
+            # A computation gets its interval (at least a minute), so a slow model cannot
+            # pile runs up, while a short interval on a busy machine still computes.
+            deadline = RequestContext(project, "signals", time.monotonic() + max(interval, MIN_DEADLINE_S))
             with acting(deadline):
                 written += self._computer.compute(model, time.time_ns(), window, task)
             self.stats["runs"] += 1
