@@ -265,6 +265,8 @@ def test_red_and_span_metric_series_count_only_their_project(server: SpanwisePro
 def test_jaeger_api_sees_only_its_project(server: SpanwiseProcess, mine: Project) -> None:
     assert _json(server, mine, "/api/services")["data"] == sorted(["checkout", mine.ledger, "scorer"])
     assert sorted(_json(server, mine, "/api/services/checkout/operations")["data"]) == sorted(["POST /checkout", f"validate-{mine.name}"])
+    operations = _json(server, mine, "/api/operations", service="checkout")["data"]
+    assert {o["name"] for o in operations} == {"POST /checkout", f"validate-{mine.name}"}
     shared = _json(server, mine, f"/api/traces/{SHARED_TRACE}")["data"]
     assert len(shared) == 1 and len(shared[0]["spans"]) == 3
     teams = {t["value"] for s in shared[0]["spans"] for t in s["tags"] if t["key"] == "team"}
@@ -453,6 +455,7 @@ def _unknown_like(server: SpanwiseProcess, project: Project, method: str, path: 
     ("GET", "/api/v1/models/{}/explanations", "model"),
     ("GET", "/api/v1/models/{}/concept-drift", "model"),
     ("GET", "/api/v1/models/{}/baselines", "model"),
+    ("GET", "/api/v1/models/{}/compare?a=v1&b=v2", "model"),
     ("GET", "/api/v1/models/{}/drift", "model"),
     ("GET", "/api/v1/models/{}/signals", "model"),
     ("GET", "/api/v1/models/{}/estimated-quality", "model"),
@@ -460,6 +463,7 @@ def _unknown_like(server: SpanwiseProcess, project: Project, method: str, path: 
     ("POST", "/api/v1/models/{}/signals/compute", "model"),
     ("GET", "/api/v1/services/{}/operations", "service"),
     ("GET", "/api/services/{}/operations", "service"),
+    ("GET", "/api/operations?service={}", "service"),
     ("GET", "/api/v1/metrics/red?service={}", "service"),
     ("GET", "/api/v1/otlp/metrics/{}", "metric"),
 ])
@@ -493,6 +497,9 @@ def test_an_admin_reads_the_project_it_names(server: SpanwiseProcess, mine: Proj
     assert {s["attributes"]["team"] for s in as_admin(f"/api/v1/traces/{SHARED_TRACE}")["spans"]} == {mine.name}
     assert {m["name"]: m["predictions"] for m in as_admin("/api/v1/models")} == {"churn": mine.predictions, mine.only_model: 1}
     assert as_admin("/api/v1/predictions/pred-0")["features"] == {"amount": mine.feature}
+    scrape = httpx.get(f"{server.query_url}/metrics", headers={**server.auth_headers(), "X-Spanwise-Project": mine.name})
+    predictions = {l["model_name"]: v for n, l, v in _samples(scrape.text) if n == "spanwise_model_predictions_total"}
+    assert predictions == {"churn": mine.predictions, mine.only_model: 1}
 
 
 def test_an_admin_without_a_project_reads_the_default_one(server: SpanwiseProcess, projects: dict[str, Project]) -> None:

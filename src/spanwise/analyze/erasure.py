@@ -62,4 +62,9 @@ def _checked(request: Mapping[str, Any]) -> tuple[str, str, str]:
         value = str(value)
     if not isinstance(value, str) or not 0 < len(value) <= MAX_VALUE_CHARS:
         raise InvalidQuery(f"value: expected a non-empty string (at most {MAX_VALUE_CHARS} characters) or an integer")
+    for name, text in (("attribute", attribute), ("value", value)):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidQuery(f"{name}: not valid Unicode (a lone surrogate escape)") from None
     return project, attribute, value

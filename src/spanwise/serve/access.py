@@ -1,8 +1,9 @@
 """Who may do what: the one place that maps every route to the role it needs.
 
 Roles (a token has exactly one): `ingest` sends telemetry; `viewer` reads; `editor` reads
-and writes what analysis depends on (feedback, baselines, signal computations, quarantine
-replay, alert rules and silences); `admin` does everything, including projects, tokens and erasure.
+and writes what analysis depends on (feedback, baselines, signal computations, alert rules
+and silences); `admin` does everything, including projects, tokens, erasure and the
+platform's own state (the ingest log's quarantine holds every project's batches).
 
 `RULES` names every route of the query API (:16686) as `"METHOD /path/template"` -> role
 (`GET` covers `HEAD`); `PUBLIC` routes need no credential (the UI's static files and page
@@ -91,8 +92,7 @@ RULES: dict[str, str] = {
     "POST /api/v1/feedback": EDITOR,
     "POST /api/v1/models/{name}/baselines": EDITOR,
     "POST /api/v1/models/{name}/signals/compute": EDITOR,
-    "POST /api/v1/ingest/quarantine/replay": EDITOR,
-    "POST /api/v1/alerts/rules": EDITOR,
+        "POST /api/v1/alerts/rules": EDITOR,
     "PUT /api/v1/alerts/rules/{name}": EDITOR,
     "DELETE /api/v1/alerts/rules/{name}": EDITOR,
     "POST /api/v1/alerts/silences": EDITOR,
@@ -106,6 +106,7 @@ RULES: dict[str, str] = {
     "POST /api/v1/tokens": ADMIN,
     "DELETE /api/v1/tokens/{id}": ADMIN,
     "GET /api/v1/audit": ADMIN,
+    "POST /api/v1/ingest/quarantine/replay": ADMIN,
     # Compliance: erasing a data subject (audited by its handler, with its report).
     "POST /api/v1/erasure": ADMIN,
     # OTLP/HTTP (:4318).
