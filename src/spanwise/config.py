@@ -20,6 +20,7 @@ import yaml
 from spanwise.errors import ConfigError
 from spanwise.model import alert_rules, metrics as metrics_model, retention as retention_model
 from spanwise.model.time_window import TimeWindow
+from spanwise.config_auth import AUTH_ROLES, OidcConfig, OidcMappingConfig  # noqa: F401 - auth.oidc
 from spanwise.config_pipeline import (  # noqa: F401 - sections of Config, importable from here
     ENRICHMENT_ACTIONS,
     EnrichmentConfig,
@@ -81,12 +82,13 @@ class AuthConfig:
     session cookie); the first start writes an admin token to `<data_dir>/admin-token`.
     `signin_per_minute` bounds sign-in attempts per client address (429 beyond);
     `session_hours` is how long a web UI sign-in lasts; `audit_days` how long audit
-    entries are kept (0: forever)."""
+    entries are kept (0: forever). `oidc` also accepts JWTs from an identity provider."""
 
     enabled: bool = False
     signin_per_minute: int = 10
     session_hours: float = 12.0
     audit_days: int = 365
+    oidc: OidcConfig = field(default_factory=OidcConfig)
 
     def __post_init__(self) -> None:
         if not 1 <= self.signin_per_minute <= 10_000:
@@ -95,6 +97,33 @@ class AuthConfig:
             raise ValueError("session_hours must be more than 0 and at most 8760 (a year)")
         if not 0 <= self.audit_days <= 36_500:
             raise ValueError("audit_days must be 0 (forever) to 36500")
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """TLS on all three ports (`serve.tls`) from PEM files: `cert_file` (the server's
+    certificate, then any intermediates) and `key_file` (its unencrypted private key), both
+    or neither. With `client_ca_file`, the two OTLP ports (:4317, :4318) also require a
+    client certificate signed by that CA (mutual TLS); the query API and UI do not. The
+    files are checked every `reload_interval_s` seconds and reloaded when they change (new
+    connections get the new certificate; a set that does not load keeps the old one)."""
+
+    cert_file: str = ""
+    key_file: str = ""
+    client_ca_file: str = ""
+    reload_interval_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if bool(self.cert_file) != bool(self.key_file):
+            raise ValueError("cert_file and key_file go together: set both (TLS on) or neither (TLS off)")
+        if self.client_ca_file and not self.cert_file:
+            raise ValueError("client_ca_file (mutual TLS) needs cert_file and key_file")
+        if not 0.1 <= self.reload_interval_s <= 86_400:
+            raise ValueError("reload_interval_s must be between 0.1 and 86400")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.cert_file)
 
 
 @dataclass(frozen=True)
@@ -299,6 +328,7 @@ class ModelsConfig:
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    tls: TlsConfig = field(default_factory=TlsConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)

@@ -21,7 +21,10 @@ SOURCE_RULE = "a rule's source is a span attribute, else the resource attribute 
 
 def config_warnings(config: Config) -> list[str]:
     """Every warning for `config`, as `section: message` lines."""
-    return enrichment_warnings(config.enrichment.rules)
+    warnings = enrichment_warnings(config.enrichment.rules)
+    if config.auth.oidc.enabled and not config.auth.enabled:
+        warnings.append("auth.oidc: has no effect while auth is off (auth.enabled: true or --auth turns it on)")
+    return warnings
 
 
 def enrichment_warnings(rules: list[EnrichmentRuleConfig]) -> list[str]:

@@ -24,10 +24,9 @@ NOW = time.time_ns() - 60 * 10**9
 
 @pytest.fixture()
 def store(tmp_path: Any) -> Iterator[Any]:
-    backend = open_store(f"chdb://{tmp_path}/store")
+    backend = open_store(f"chdb://{tmp_path}/store", tail_sampling=True)
     backend.start()
-    assert isinstance(backend, TailSamplingStore)
-    backend.tail_sampling = True
+    assert isinstance(backend, TailSamplingStore) and backend.tail_sampling
     yield backend
     backend.shutdown()
 

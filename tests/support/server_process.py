@@ -6,6 +6,7 @@ import os
 import random
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -35,15 +36,18 @@ class SpanwiseProcess:
     """A server subprocess; `query(path)` talks to its query API."""
 
     def __init__(self, data_dir: str, extra_args: list[str] | None = None, host: str | None = "127.0.0.1",
-                 auth: bool = False) -> None:
+                 auth: bool = False, tls_ca: str | None = None) -> None:
         """`host=None` passes no --host (the default, loopback); `auth=True` starts with
         --auth and reads the admin token the first start writes into `admin_token`, which
-        `query()` then sends."""
+        `query()` then sends; `tls_ca` (a CA file) means the server speaks TLS (configured in
+        `extra_args`) and the URLs are https, verified against that CA."""
         self.data_dir = data_dir
         self.extra_args = extra_args or []
         self.host = host
         self.auth = auth
         self.admin_token: str | None = None
+        self.scheme = "https" if tls_ca else "http"
+        self.verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=tls_ca) if tls_ca else True
         self.grpc_port, self.http_port, self.query_port = free_port(), free_port(), free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = os.path.join(os.path.dirname(os.path.abspath(data_dir)), f"server-{self.query_port}.log")
@@ -54,11 +58,11 @@ class SpanwiseProcess:
 
     @property
     def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return f"{self.scheme}://127.0.0.1:{self.http_port}"
 
     @property
     def query_url(self) -> str:
-        return f"http://127.0.0.1:{self.query_port}"
+        return f"{self.scheme}://127.0.0.1:{self.query_port}"
 
     def command(self) -> list[str]:
         return [
@@ -92,7 +96,7 @@ class SpanwiseProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}: {self.log()}")
             try:
-                if httpx.get(f"{self.query_url}/api/v1/health", timeout=1).status_code == 200:
+                if httpx.get(f"{self.query_url}/api/v1/health", timeout=1, verify=self.verify).status_code == 200:
                     if self.auth:
                         with open(os.path.join(self.data_dir, "admin-token"), encoding="utf-8") as handle:
                             self.admin_token = handle.read().strip()
@@ -124,7 +128,8 @@ class SpanwiseProcess:
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     def query(self, path: str, **params: Any) -> httpx.Response:
-        return httpx.get(f"{self.query_url}{path}", params=params, headers=self.auth_headers(), timeout=30)
+        return httpx.get(f"{self.query_url}{path}", params=params, headers=self.auth_headers(), timeout=30,
+                         verify=self.verify)
 
     def status(self) -> dict[str, Any]:
         return self.query("/api/v1/status").json()

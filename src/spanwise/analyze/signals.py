@@ -33,16 +33,12 @@ from spanwise.errors import SpanwiseError
 from spanwise.periodic import PeriodicWorker
 from spanwise.request_context import DEFAULT_PROJECT, RequestContext, acting, current, for_project
 from spanwise.store.analytics_api import WindowQuery
-from spanwise.store.api import QualityQuery
+from spanwise.store.api import QualityQuery, SignalStore
 from spanwise.store.labelled_api import ScoreQuery
 from spanwise.store.sql_signals import SIGNAL_SCHEMA
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0
-
-
-class SignalWriter(Protocol):
-    def write_signals(self, rows: pa.Table) -> None: ...
 
 
 @dataclass
@@ -57,9 +53,14 @@ class SignalComputer:
     """Computes one model's signals for one window with the on-demand services."""
 
     def __init__(self, models: ModelService, drift: DriftService, analytics: ModelAnalyticsService,
-                 store: SignalWriter, estimator: PerformanceEstimator | None = None) -> None:
+                 store: SignalStore, estimator: PerformanceEstimator | None = None) -> None:
         self._models, self._drift, self._analytics, self._store = models, drift, analytics, store
         self._estimator = estimator
+
+    def read_signals(self, model: str, start_ns: int, end_ns: int, signal: str | None = None,
+                     feature: str | None = None, limit: int = 10_000) -> pa.Table:
+        """Stored signal rows of a model whose window ended in [start, end], oldest first."""
+        return self._store.read_signals(model, start_ns, end_ns, signal, feature, limit)
 
     def compute(self, model: str, end_ns: int, window_s: float, task: str = "classification") -> int:
         """Store the signals of every version of `model` for (end - window, end]; rows written."""
@@ -122,6 +123,10 @@ class SignalComputer:
         return rows
 
 
+#: The least time a scheduled computation gets, whatever its interval.
+MIN_DEADLINE_S = 60.0
+
+
 class SignalScheduler:
     """Background thread running `SignalComputer` per model on its configured interval."""
 
@@ -169,8 +174,9 @@ class SignalScheduler:
             if interval <= 0 or now - self._last_run[key] < interval:
                 continue
             self._last_run[key] = now
-            # A computation gets its interval at most, so a slow model cannot pile runs up.
-            deadline = RequestContext(project, "signals", time.monotonic() + interval)
+            # A computation gets its interval (at least a minute), so a slow model cannot
+            # pile runs up, while a short interval on a busy machine still computes.
+            deadline = RequestContext(project, "signals", time.monotonic() + max(interval, MIN_DEADLINE_S))
             with acting(deadline):
                 written += self._computer.compute(model, time.time_ns(), window, task)
             self.stats["runs"] += 1

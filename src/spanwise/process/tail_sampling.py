@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, defaultdict
+from typing import Any
 from dataclasses import dataclass
 import pyarrow as pa
 
@@ -60,10 +61,10 @@ def decide(summaries: pa.Table, config: TailSamplingConfig, rate_limiter: "RateL
     return Decision(ids, weights, reasons)
 
 
-def _policy_reason(row: dict[str, object], config: TailSamplingConfig, rate_limiter: "RateLimiter") -> str:
+def _policy_reason(row: dict[str, Any], config: TailSamplingConfig, rate_limiter: "RateLimiter") -> str:
     if config.keep_errors and row["HasError"]:
         return "error"
-    if config.latency_threshold_ms > 0 and float(row["MaxDurationNs"]) > config.latency_threshold_ms * 1e6:  # type: ignore[arg-type]
+    if config.latency_threshold_ms > 0 and float(row["MaxDurationNs"]) > config.latency_threshold_ms * 1e6:
         return "latency"
     for key in config.attributes:
         if row.get(f"Match_{key}"):
@@ -71,7 +72,7 @@ def _policy_reason(row: dict[str, object], config: TailSamplingConfig, rate_limi
     if config.outlier_features and row.get("HasOutlier"):
         return "outlier"
     confidence = row.get("MinConfidence")
-    if config.confidence_below > 0 and confidence is not None and float(confidence) < config.confidence_below:  # type: ignore[arg-type]
+    if config.confidence_below > 0 and confidence is not None and float(confidence) < config.confidence_below:
         return "low_confidence"
     if config.rate_limit_traces_per_s > 0 and rate_limiter.allow(str(row["RootService"])):
         return "rate_limit"

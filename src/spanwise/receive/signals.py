@@ -43,8 +43,9 @@ def _response(message: type[Message], rejected_field: str) -> Callable[[ExportOu
     def build(outcome: ExportOutcome) -> Message:
         response = message()
         if outcome.rejected:
-            setattr(response.partial_success, rejected_field, outcome.rejected)  # type: ignore[attr-defined]
-            response.partial_success.error_message = outcome.message  # type: ignore[attr-defined]
+            partial = getattr(response, "partial_success")  # every OTLP export response has one
+            setattr(partial, rejected_field, outcome.rejected)
+            partial.error_message = outcome.message
         return response
 
     return build

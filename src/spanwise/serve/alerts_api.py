@@ -12,16 +12,13 @@ from starlette.routing import Route
 
 from spanwise.alerts.engine import AlertEngine
 from spanwise.alerts.sources import Sources
-from spanwise.analyze.models import ModelService
 from spanwise.config import Config
 from spanwise.errors import MalformedPayload
-from spanwise.query.logs import LogQueryService
-from spanwise.query.service import QueryService
 from spanwise.serve.body import read_body
 from spanwise.serve.native_api import endpoint
 from spanwise.serve.params import LIMIT, Param, parse_limit, time_params, time_range
-from spanwise.store.alerts_api import AlertStore, SpanWindowReader
-from spanwise.store.api import FeedbackWriter, LogStore, ModelReader, SignalStore
+from spanwise.serve.components import Services
+from spanwise.store import Store
 
 #: A rule or silence is small; a bigger body is refused before it is parsed.
 MAX_BODY_BYTES = 64 * 1024
@@ -149,19 +146,7 @@ def alerts_routes(engine: AlertEngine) -> list[Route]:
     ]
 
 
-def build_alert_engine(config: Config, store: object) -> AlertEngine | None:
-    """The started alert engine over whatever the store can answer, or None when alerting
-    is off or the store cannot keep alert state."""
-    if not config.alerts.enabled or not isinstance(store, AlertStore):
-        return None
-    has_models = isinstance(store, ModelReader) and isinstance(store, FeedbackWriter)
-    sources = Sources(
-        QueryService(store),  # type: ignore[arg-type]
-        ModelService(store) if has_models else None,  # type: ignore[arg-type]
-        store if isinstance(store, SignalStore) else None,
-        LogQueryService(store) if isinstance(store, LogStore) else None,
-        store if isinstance(store, SpanWindowReader) else None,
-    )
-    engine = AlertEngine(config.alerts, store, sources)
-    engine.start()
-    return engine
+def build_alert_engine(config: Config, store: Store, services: Services) -> AlertEngine:
+    """The alert engine (not started): its state in the store, its samples read through the services."""
+    sources = Sources(services.queries, services.models, services.signals, services.logs, store)
+    return AlertEngine(config.alerts, store, sources)

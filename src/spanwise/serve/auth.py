@@ -24,7 +24,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.request_context import DEFAULT_PROJECT
@@ -50,6 +50,19 @@ class Principal:
     project: str
 
 
+class BearerVerifier(Protocol):
+    """Bearer credentials other than API tokens (`serve.oidc`: JWTs from an identity provider)."""
+
+    def owns(self, token: str) -> bool:
+        """Whether `token` is this verifier's kind (then API tokens are not consulted)."""
+
+    def verify(self, token: str) -> Principal | None:
+        """The principal of a valid credential, else None."""
+
+    def principal(self, token_id: str) -> Principal | None:
+        """The principal last verified under this id while still valid (web sessions)."""
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
@@ -57,9 +70,11 @@ def token_hash(token: str) -> str:
 class Authority:
     """Tokens and projects, checked from memory and written through to the store."""
 
-    def __init__(self, store: TokenStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: TokenStore, clock: Callable[[], float] = time.time,
+                 verifier: BearerVerifier | None = None) -> None:
         self._store = store
         self._clock = clock
+        self._verifier = verifier
         self._lock = threading.Lock()
         self._tokens: dict[str, dict[str, Any]] = {}  # id -> record
         self._by_hash: dict[str, dict[str, Any]] = {}
@@ -75,13 +90,25 @@ class Authority:
             self._projects = projects
 
     def authenticate(self, token: str) -> Principal | None:
-        """The principal of a live token, else None (unknown, revoked or expired)."""
+        """The principal of a live token, else None (unknown, revoked or expired); a
+        credential the verifier owns (a JWT) is its to check, in a project that exists."""
+        if self._verifier is not None and self._verifier.owns(token):
+            return self._existing(self._verifier.verify(token))
         record = self._by_hash.get(token_hash(token))
         return self._live(record)
 
     def principal(self, token_id: str) -> Principal | None:
         """The principal of a live token by id (a web session refers to its token by id)."""
-        return self._live(self._tokens.get(token_id))
+        found = self._live(self._tokens.get(token_id))
+        if found is None and self._verifier is not None:
+            return self._existing(self._verifier.principal(token_id))
+        return found
+
+    def _existing(self, principal: Principal | None) -> Principal | None:
+        if principal is not None and principal.project not in self._projects:
+            log.info("auth: %s names project %r, which does not exist; refused", principal.token_id, principal.project)
+            return None
+        return principal
 
     def _live(self, record: dict[str, Any] | None) -> Principal | None:
         if record is None or record["revoked"]:

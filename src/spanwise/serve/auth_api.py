@@ -118,7 +118,7 @@ def admin_routes(authority: Authority, table: Callable[[], RouteTable], audit: A
         responses: {200: {description: "{id, token, name, role, project, expires_ms}"}}
         """
         expires_ms = parse_expires(body.get("expires"))
-        token_id, token = authority.issue(body.get("name"), body.get("role"), body.get("project"), expires_ms)  # type: ignore[arg-type]
+        token_id, token = authority.issue(_text(body, "name"), _text(body, "role"), _text(body, "project"), expires_ms)
         audit.record(request, "token.create", {"id": token_id, "name": body.get("name"), "role": body.get("role"),
                                                "project": body.get("project")})
         return {"id": token_id, "token": token, "name": body.get("name"), "role": body.get("role"),
@@ -148,7 +148,7 @@ def admin_routes(authority: Authority, table: Callable[[], RouteTable], audit: A
         summary: Create a project.
         responses: {200: {description: "{name, created_ms}"}}
         """
-        project = authority.create_project(body.get("name"))  # type: ignore[arg-type]
+        project = authority.create_project(_text(body, "name"))
         audit.record(request, "project.create", {"name": project["name"]})
         return project
 
@@ -193,3 +193,11 @@ def admin_routes(authority: Authority, table: Callable[[], RouteTable], audit: A
         Route("/api/v1/access", endpoint(access), methods=["GET"]),
         Route("/api/v1/audit", endpoint(audit_log, query=audit_params), methods=["GET"]),
     ]
+
+
+def _text(body: dict[str, Any], key: str) -> str:
+    """A string field of a JSON body; anything else is a 400 naming it."""
+    value = body.get(key)
+    if not isinstance(value, str):
+        raise InvalidQuery(f"{key}: a string is required")
+    return value

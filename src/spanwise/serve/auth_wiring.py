@@ -18,6 +18,8 @@ from spanwise.serve.audit import AuditLog, AuditTrail
 from spanwise.serve.auth import ADMIN_TOKEN_FILE, Authority
 from spanwise.serve.auth_api import admin_routes, session_routes
 from spanwise.serve.auth_http import AccessControl, Sessions, SignInLimiter
+from spanwise.serve.jwks import JwksKeys
+from spanwise.serve.oidc import OidcVerifier
 from spanwise.store.sql_tokens import TokenStore
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,20 @@ class AuthParts:
     sessions: Sessions
     limiter: SignInLimiter
     audit: AuditLog
+    oidc: OidcVerifier | None = None
+
+    def start(self) -> None:
+        """Nothing runs until a JWKS URL is refreshed, which `build_auth` set going."""
+
+    def shutdown(self) -> None:
+        if self.oidc is not None:
+            self.oidc.shutdown()
+
+
+def check_auth(config: Config) -> None:
+    """What can stop a start, checked before anything starts: a JWKS file that does not parse."""
+    if config.auth.enabled and config.auth.oidc.enabled:
+        JwksKeys(config.auth.oidc).check()
 
 
 def build_auth(config: Config, store: object) -> AuthParts:
@@ -37,14 +53,29 @@ def build_auth(config: Config, store: object) -> AuthParts:
     if not isinstance(store, TokenStore):
         raise ConfigError("this store backend does not support auth")
     store.prepare_tokens(config.auth.audit_days)
-    authority = Authority(store)
+    oidc = OidcVerifier(config.auth.oidc, JwksKeys(config.auth.oidc)) if config.auth.oidc.enabled else None
+    authority = Authority(store, verifier=oidc)
     data_dir = os.path.abspath(config.server.data_dir)
     token = authority.bootstrap(data_dir)
     if token:
         log.warning("auth: created an admin token (shown only this once; also in %s, mode 0600): %s",
                     os.path.join(data_dir, ADMIN_TOKEN_FILE), token)
+    if oidc is not None:
+        _create_mapped_projects(config, authority)
+        oidc.start()
     return AuthParts(authority, Sessions(config.auth.session_hours), SignInLimiter(config.auth.signin_per_minute),
-                     AuditLog(store))
+                     AuditLog(store), oidc)
+
+
+def _create_mapped_projects(config: Config, authority: Authority) -> None:
+    """The projects `auth.oidc.mappings` name exist from the start (a project named by a
+    token's project claim must be created through the API first)."""
+    existing = {p["name"] for p in authority.projects()}
+    for index, mapping in enumerate(config.auth.oidc.mappings):
+        if mapping.project not in existing:
+            authority.create_project(mapping.project)
+            existing.add(mapping.project)
+            log.info("auth: created project %r for auth.oidc.mappings[%d]", mapping.project, index)
 
 
 def auth_routes(parts: AuthParts | None, table: Callable[[], RouteTable]) -> list[Route]:

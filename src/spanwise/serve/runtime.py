@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -25,30 +26,22 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from spanwise.config import Config
 from spanwise.errors import ConfigError
-from spanwise.analyze.drift import DriftService
 from spanwise.analyze.feedback import PendingFeedbackResolver
-from spanwise.analyze.labelled import LabelledService
-from spanwise.analyze.model_analytics import ModelAnalyticsService
-from spanwise.analyze.models import ModelService
-from spanwise.analyze.performance_estimation import PerformanceEstimator
-from spanwise.analyze.signals import SignalComputer, SignalScheduler
+from spanwise.analyze.signals import SignalScheduler
 from spanwise.process.chain import ProcessorChain
 from spanwise.process.factory import build_chain
 from spanwise.process.forward import ForwardProcessor
-from spanwise.process.redaction import HashedSearch, LogRedaction
+from spanwise.process.redaction import LogRedaction
 from spanwise.process.tail_sampling import TailDecider
-from spanwise.query.metrics import metrics_service
-from spanwise.query.logs import LogQueryService
-from spanwise.query.otlp_metrics import OtlpMetricQueries
-from spanwise.query.service import QueryService
 from spanwise.receive.ingest import IngestService
 from spanwise.receive.logs_ingest import LogIngestService
 from spanwise.receive.metrics_ingest import MetricIngestService
 from spanwise.receive.signals import OtlpSignal, logs_signal, metrics_signal, traces_signal
 from spanwise.serve.access import RouteTable, check_exposure
-from spanwise.serve.auth_wiring import AuthParts, auth_middleware, auth_routes, build_auth
+from spanwise.serve.auth_wiring import AuthParts, auth_middleware, auth_routes, build_auth, check_auth
 from spanwise.serve.alerts_api import AlertEngine, alerts_routes, build_alert_engine
 from spanwise.serve.body import InflightBytes
+from spanwise.serve.components import Lifecycle, Services, build_services
 from spanwise.serve.host_check import request_guard
 from spanwise.serve.jaeger_api import jaeger_routes
 from spanwise.serve.drift_api import drift_routes
@@ -66,25 +59,12 @@ from spanwise.serve.otlp_http import otlp_http_app
 from spanwise.serve.request_scope import RequestScope
 from spanwise.request_context import SYSTEM, acting
 from spanwise.serve.signals_api import signals_routes
+from spanwise.serve.tls import server_tls
 from spanwise.serve.prometheus import metrics_routes
 from spanwise.serve.ui import ui_routes
-from spanwise.store import open_store
+from spanwise.store import Store, check_writable, open_store
 from spanwise.store.query_limits import QueryLimits
-from spanwise.store.api import (
-    BaselineStore,
-    DriftReader,
-    FeedbackWriter,
-    LogStore,
-    OtlpMetricStore,
-    ModelReader,
-    SignalStore,
-    TailSamplingStore,
-    TraceStore,
-)
-from spanwise.store.analytics_api import ModelAnalyticsReader
-from spanwise.store.compliance_api import RetentionStore
 from spanwise.store.ingest_log import IngestLog
-from spanwise.store.labelled_api import ConceptDriftReader, PendingFeedbackStore, PredictionExporter, ScoreReader
 
 log = logging.getLogger(__name__)
 GRACE_SECONDS = 10.0
@@ -112,49 +92,32 @@ def bind_socket(host: str, port: int, what: str) -> socket.socket:
     return sock
 
 
-def check_data_dir(path: str) -> None:
-    """Fail early, in one line, when the data directory cannot be created or written."""
-    try:
-        os.makedirs(path, exist_ok=True)
-        probe = os.path.join(path, ".spanwise-write-test")
-        with open(probe, "w", encoding="utf-8") as handle:
-            handle.write("ok")
-        os.remove(probe)
-    except OSError as exc:
-        raise ConfigError(f"data directory {path} is not writable: {exc.strerror}") from exc
-
-
 @dataclass
 class _Components:
-    """Everything behind the listeners; `shutdown` stops them in the safe order."""
+    """Everything behind the listeners, built once; `lifecycle` stops what runs, in reverse."""
 
-    store: TraceStore
+    store: Store
+    services: Services
+    lifecycle: Lifecycle
     committer: IngestLog
     chain: ProcessorChain
-    forwarder: ForwardProcessor | None
-    decider: TailDecider | None
     ingest: IngestService
-    logs: LogIngestService | None = None
-    metrics: MetricIngestService | None = None
+    logs: LogIngestService
+    metrics: MetricIngestService
+    decider: TailDecider | None = None
     scheduler: SignalScheduler | None = None
     resolver: PendingFeedbackResolver | None = None
     alerts: AlertEngine | None = None
     auth: AuthParts | None = None
 
     def otlp_signals(self) -> list[OtlpSignal]:
-        """What the OTLP receivers accept: traces, and logs and metrics when the store keeps them."""
-        signals = [traces_signal(self.ingest)]
-        if self.logs:
-            signals.append(logs_signal(self.logs))
-        if self.metrics:
-            signals.append(metrics_signal(self.metrics))
-        return signals
+        """What the OTLP receivers accept: traces, logs and metrics."""
+        return [traces_signal(self.ingest), logs_signal(self.logs), metrics_signal(self.metrics)]
 
     def status(self) -> dict[str, Any]:
         """Counters for /api/v1/status."""
         return {
-            "ingest": dict(self.ingest.stats) | dict(self.logs.stats if self.logs else {})
-            | dict(self.metrics.stats if self.metrics else {}),
+            "ingest": dict(self.ingest.stats) | dict(self.logs.stats) | dict(self.metrics.stats),
             "processors": self.chain.all_stats(),
             "tail_sampling": dict(self.decider.stats) if self.decider else {},
             "model_signals": dict(self.scheduler.stats) if self.scheduler else {},
@@ -166,22 +129,6 @@ class _Components:
             "feedback": self.resolver.status() if self.resolver else {},
             "alerts": self.alerts.status() if self.alerts else {},
         }
-
-    def shutdown(self) -> None:
-        """After the receivers stopped: forward what is queued, store everything
-        acknowledged, stop deciding, close the store."""
-        if self.forwarder:
-            self.forwarder.shutdown()
-        self.committer.shutdown()
-        if self.decider:
-            self.decider.shutdown()
-        if self.scheduler:
-            self.scheduler.shutdown()
-        if self.resolver:
-            self.resolver.shutdown()
-        if self.alerts:
-            self.alerts.shutdown()
-        self.store.shutdown()
 
 
 class SpanwiseServer:
@@ -197,6 +144,8 @@ class SpanwiseServer:
     async def run(self) -> None:
         server = self.config.server
         check_exposure(self.config)
+        check_auth(self.config)
+        tls = server_tls(self.config.tls)
         http_sock = bind_socket(server.host, server.http_port, "OTLP/HTTP")
         query_sock = bind_socket(server.host, server.query_port, "the query API")
         bind_socket(server.host, server.grpc_port, "OTLP/gRPC").close()
@@ -205,13 +154,18 @@ class SpanwiseServer:
         inflight = InflightBytes(server.inflight_limit)
         authority = parts.auth.authority if parts.auth else None
         grpc_server = otlp_grpc_server(parts.otlp_signals(), server.max_body_bytes, inflight, authority)
-        if grpc_server.add_insecure_port(f"{server.host}:{server.grpc_port}") == 0:
+        grpc_address = f"{server.host}:{server.grpc_port}"
+        if (grpc_server.add_secure_port(grpc_address, tls.grpc_credentials()) if tls
+                else grpc_server.add_insecure_port(grpc_address)) == 0:
             raise ConfigError(f"cannot listen for OTLP/gRPC on {server.host}:{server.grpc_port}")
         servers = [
-            (self._uvicorn(otlp_http_app(parts.otlp_signals(), server.max_body_bytes, inflight, authority)), http_sock),
-            (self._uvicorn(self._query_app(parts)), query_sock),
+            (self._uvicorn(otlp_http_app(parts.otlp_signals(), server.max_body_bytes, inflight, authority),
+                           tls.ingest_context if tls else None), http_sock),
+            (self._uvicorn(self._query_app(parts), tls.query_context if tls else None), query_sock),
         ]
         await grpc_server.start()
+        if tls:
+            tls.start()
         tasks = [asyncio.create_task(uv.serve(sockets=[sock])) for uv, sock in servers]
         self._install_signal_handlers()
         log.info(
@@ -224,75 +178,71 @@ class SpanwiseServer:
             uv.should_exit = True
         await grpc_server.stop(GRACE_SECONDS)
         await asyncio.gather(*tasks, return_exceptions=True)
+        if tls:
+            tls.shutdown()
         with acting(SYSTEM):
-            parts.shutdown()
+            parts.lifecycle.shutdown()
         log.info("stopped cleanly")
 
-    def _start_components(self) -> "_Components":
-        """Open the store and start everything behind the listeners, in dependency order."""
-        server, ingest_cfg = self.config.server, self.config.ingest
-        if server.store_url.startswith("chdb://"):
-            check_data_dir(os.path.abspath(server.data_dir if not server.store else server.store_url[7:]))
-        store_config = self.config.store
-        limits = QueryLimits(store_config.query_timeout_s, store_config.query_max_memory_mb)
-        store = open_store(server.store_url, store_config.retention_days or None, self.config.metrics.spec(), limits,
-                           fsync=ingest_cfg.fsync)
-        store.start()
-        if isinstance(store, RetentionStore):
-            store.apply_retention(self.config.retention_policy())
-        committer = IngestLog(
-            os.path.join(os.path.abspath(server.data_dir), "ingest-log"),
-            store,
-            flush_interval_s=ingest_cfg.flush_interval_ms / 1000,
-            flush_rows=ingest_cfg.flush_rows,
-            max_pending_rows=ingest_cfg.max_pending_rows,
-            max_pending_bytes=ingest_cfg.max_pending_bytes,
-            fsync=ingest_cfg.fsync,
-        )
-        committer.start()
-        chain = build_chain(self.config)
-        forwarder = next((p for p in chain.processors if isinstance(p, ForwardProcessor)), None)
-        if forwarder:
-            forwarder.start()
-        decider = self._tail_decider(store)
-        window = ingest_cfg.time_window
-        logs = LogIngestService(store, LogRedaction.from_config(self.config), window) if isinstance(store, LogStore) else None
-        metrics = MetricIngestService(store, window) if isinstance(store, OtlpMetricStore) else None
-        ingest = IngestService(chain, committer, window)
-        resolver = None
-        if isinstance(store, FeedbackWriter) and isinstance(store, PendingFeedbackStore):
-            resolver = PendingFeedbackResolver(store, self.config.models.feedback_expiry_s)
-            resolver.start()
-        return _Components(store, committer, chain, forwarder, decider, ingest, logs, metrics, resolver=resolver,
-                           alerts=build_alert_engine(self.config, store),
-                           auth=build_auth(self.config, store) if self.config.auth.enabled else None)
+    def _start_components(self) -> _Components:
+        """Open the store and start everything behind the listeners, in dependency order;
+        if any start fails, what already runs is stopped (in reverse) before the error goes on."""
+        lifecycle = Lifecycle()
+        try:
+            return self._build(lifecycle)
+        except BaseException:
+            lifecycle.shutdown()
+            raise
 
-    def _query_app(self, parts: "_Components") -> Starlette:
+    def _build(self, lifecycle: Lifecycle) -> _Components:
+        config, server, ingest_cfg = self.config, self.config.server, self.config.ingest
+        check_writable(os.path.abspath(server.data_dir))
+        limits = QueryLimits(config.store.query_timeout_s, config.store.query_max_memory_mb)
+        store = lifecycle.start(open_store(
+            server.store_url, config.store.retention_days or None, config.metrics.spec(), limits,
+            fsync=ingest_cfg.fsync, tail_sampling=config.sampling.tail.enabled,
+        ))
+        store.apply_retention(config.retention_policy())
+        services = build_services(config, store)
+        committer = lifecycle.start(IngestLog(
+            os.path.join(os.path.abspath(server.data_dir), "ingest-log"), store,
+            flush_interval_s=ingest_cfg.flush_interval_ms / 1000, flush_rows=ingest_cfg.flush_rows,
+            max_pending_rows=ingest_cfg.max_pending_rows, max_pending_bytes=ingest_cfg.max_pending_bytes,
+            fsync=ingest_cfg.fsync,
+        ))
+        chain = build_chain(config)
+        for forwarder in [p for p in chain.processors if isinstance(p, ForwardProcessor)]:
+            lifecycle.start(forwarder)
+        window = ingest_cfg.time_window
+        parts = _Components(
+            store, services, lifecycle, committer, chain, IngestService(chain, committer, window),
+            LogIngestService(store, LogRedaction.from_config(config), window), MetricIngestService(store, window),
+        )
+        if config.sampling.tail.enabled:
+            parts.decider = lifecycle.start(TailDecider(store, config.sampling.tail))
+        parts.resolver = lifecycle.start(PendingFeedbackResolver(store, config.models.feedback_expiry_s))
+        if config.alerts.enabled:
+            parts.alerts = lifecycle.start(build_alert_engine(config, store, services))
+        if config.auth.enabled:
+            parts.auth = lifecycle.start(build_auth(config, store))
+        parts.scheduler = lifecycle.start(
+            SignalScheduler(services.signals, services.models, config.models, store.data_projects))
+        return parts
+
+    def _query_app(self, parts: _Components) -> Starlette:
         """Port 16686: the Jaeger API, the native API, Prometheus metrics and the web UI."""
-        queries = QueryService(parts.store, HashedSearch.from_config(self.config), self.config.server.max_trace_spans)
-        metrics = metrics_service(parts.store, self.config.metrics.spec())
-        store = parts.store
-        has_models = isinstance(store, ModelReader) and isinstance(store, FeedbackWriter)
-        models = model_routes(ModelService(store)) if has_models else []  # type: ignore[arg-type]
-        if has_models and isinstance(store, ModelAnalyticsReader):
-            models += model_analytics_routes(ModelAnalyticsService(store))  # type: ignore[arg-type]
-        if has_models and isinstance(store, ScoreReader):
-            models += estimation_routes(PerformanceEstimator(store, ModelService(store)))  # type: ignore[arg-type]
-        if has_models and isinstance(store, ConceptDriftReader) and isinstance(store, PredictionExporter):
-            models += labelled_routes(LabelledService(store))  # type: ignore[arg-type]
-        if isinstance(store, DriftReader) and isinstance(store, BaselineStore):
-            models += drift_routes(DriftService(store))  # type: ignore[arg-type]
-            if has_models and isinstance(store, ModelAnalyticsReader) and isinstance(store, SignalStore):
-                models += self._signals(parts, store)
-        if isinstance(store, LogStore):
-            models += logs_routes(LogQueryService(store))
-        if isinstance(store, OtlpMetricStore):
-            models += otlp_metrics_routes(OtlpMetricQueries(store))
-        models += ingest_routes(parts.committer.requeue_quarantined)
-        models += alerts_routes(parts.alerts) if parts.alerts else []
-        models += auth_routes(parts.auth, lambda: table)
-        models += compliance_routes(self.config, store, parts.auth)
-        routes = jaeger_routes(queries) + native_routes(queries, parts.status, models) + models + metrics_routes(metrics)
+        services = parts.services
+        areas = (
+            model_routes(services.models) + model_analytics_routes(services.analytics)
+            + estimation_routes(services.estimator) + labelled_routes(services.labelled) + drift_routes(services.drift)
+            + signals_routes(services.signals) + logs_routes(services.logs) + otlp_metrics_routes(services.otlp_metrics)
+            + ingest_routes(parts.committer.requeue_quarantined)
+            + (alerts_routes(parts.alerts) if parts.alerts else [])
+            + auth_routes(parts.auth, lambda: table)
+            + compliance_routes(self.config, parts.store, parts.auth)
+        )
+        routes = (jaeger_routes(services.queries) + native_routes(services.queries, parts.status, areas) + areas
+                  + metrics_routes(services.span_metrics))
         table = RouteTable(routes + ui_routes())
         # gzip: the UI's charting library is ~1.1 MB, ~0.35 MB compressed; API JSON shrinks too.
         return Starlette(routes=routes + ui_routes(), middleware=[
@@ -300,28 +250,7 @@ class SpanwiseServer:
             Middleware(GZipMiddleware, minimum_size=1024),
         ])
 
-    def _signals(self, parts: "_Components", store: Any) -> list[Any]:
-        """Scheduled model signals: start the scheduler, serve the stored series."""
-        model_service = ModelService(store)
-        estimator = PerformanceEstimator(store, model_service) if isinstance(store, ScoreReader) else None
-        computer = SignalComputer(model_service, DriftService(store), ModelAnalyticsService(store), store, estimator)
-        parts.scheduler = SignalScheduler(computer, model_service, self.config.models, store.data_projects)
-        parts.scheduler.start()
-        return signals_routes(store, computer)
-
-    def _tail_decider(self, store: object) -> TailDecider | None:
-        """Start deciding pending traces when tail sampling is configured."""
-        settings = self.config.sampling.tail
-        if not settings.enabled:
-            return None
-        if not isinstance(store, TailSamplingStore):
-            raise ConfigError("this store backend does not support tail sampling")
-        store.tail_sampling = True
-        decider = TailDecider(store, settings)
-        decider.start()
-        return decider
-
-    def _uvicorn(self, app: Starlette) -> uvicorn.Server:
+    def _uvicorn(self, app: Starlette, tls: ssl.SSLContext | None = None) -> uvicorn.Server:
         config = uvicorn.Config(
             app,
             log_level=self.config.server.log_level.lower(),
@@ -329,6 +258,7 @@ class SpanwiseServer:
             lifespan="off",
             http="httptools",
             timeout_graceful_shutdown=int(GRACE_SECONDS),
+            ssl_context_factory=(lambda _config, _default: tls) if tls else None,
         )
         return _QuietServer(config)
 

@@ -12,14 +12,13 @@ from starlette.routing import Route
 from spanwise.analyze.signals import SignalComputer
 from spanwise.serve.native_api import endpoint
 from spanwise.serve.params import LIMIT, Param, parse_duration_ns, parse_limit, time_params, time_range
-from spanwise.store.api import SignalStore
 
 
 _SIGNALS = (Param("signal"), Param("feature"), *time_params("24h"), LIMIT)
 _COMPUTE = (Param("window", "e.g. 1h (default)"), Param("task", "classification (default) or regression"))
 
 
-def signals_routes(store: SignalStore, computer: SignalComputer) -> list[Route]:
+def signals_routes(computer: SignalComputer) -> list[Route]:
     def signals(request: Request) -> Any:
         """
         ---
@@ -30,7 +29,7 @@ def signals_routes(store: SignalStore, computer: SignalComputer) -> list[Route]:
         """
         params = request.query_params
         start, end = time_range(params, "24h")
-        rows = store.read_signals(request.path_params["name"], start, end, params.get("signal"),
+        rows = computer.read_signals(request.path_params["name"], start, end, params.get("signal"),
                                   params.get("feature"), parse_limit(params.get("limit"), 10_000))
         return {"name": request.path_params["name"], "signals": rows.to_pylist()}
 

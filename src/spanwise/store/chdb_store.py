@@ -20,6 +20,7 @@ import pyarrow as pa
 from spanwise.errors import StoreUnavailable
 from spanwise.model.metrics import MetricsSpec
 from spanwise.request_context import current
+from spanwise.store import check_writable
 from spanwise.store.query_limits import QueryLimits, classify, classify_write
 from spanwise.store.sql_params import bind
 from spanwise.store.sql_store import SqlTraceStore
@@ -36,9 +37,9 @@ class ChdbTraceStore(SqlTraceStore):
 
     def __init__(
         self, path: str, retention_days: int | None = None, metrics: MetricsSpec | None = None,
-        limits: QueryLimits | None = None, fsync: bool = False,
+        limits: QueryLimits | None = None, fsync: bool = False, tail_sampling: bool = False,
     ) -> None:
-        super().__init__(retention_days, metrics, fsync)
+        super().__init__(retention_days, metrics, fsync, tail_sampling)
         self.path = os.path.abspath(path)
         self.limits = limits or QueryLimits()
         self._local = threading.local()
@@ -49,7 +50,7 @@ class ChdbTraceStore(SqlTraceStore):
     def start(self) -> None:
         if not self._closed:
             return
-        os.makedirs(self.path, exist_ok=True)
+        check_writable(self.path)
         self._closed = False
         self.create_schema()
 

@@ -146,7 +146,8 @@ def _step(column: str) -> str:
 
 
 def _weighted_figures(row: dict[str, Any]) -> tuple[int, int, float, float, float]:
-    return round(row["n"]), round(row["errors"]), *(float(q) for q in row["q"])  # type: ignore[return-value]
+    p50, p95, p99 = (float(q) for q in row["q"])
+    return round(row["n"]), round(row["errors"]), p50, p95, p99
 
 
 def _point(step_start_s: int, figures: tuple[int, int, float, float, float]) -> LatencyPoint:

@@ -110,14 +110,15 @@ class SqlTraceStore(
     """TraceStore (and MetricsReader, ModelReader, FeedbackWriter) over any ClickHouse engine; subclasses provide the
     connection. `metrics` says which span metrics the store's views compute."""
 
-    def __init__(self, retention_days: int | None = None, metrics: MetricsSpec | None = None, fsync: bool = False) -> None:
+    def __init__(self, retention_days: int | None = None, metrics: MetricsSpec | None = None, fsync: bool = False,
+                 tail_sampling: bool = False) -> None:
         self._retention_days = retention_days
         self._fsync = fsync
         # Reads of one trace run their queries (spans, prediction maps) side by side.
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="spanwise-read")
         self._metrics = metrics or MetricsSpec()
-        #: Set when tail sampling is on: reads then include spans waiting for a decision.
-        self.tail_sampling = False
+        #: Tail sampling is on: reads then include spans waiting for a decision.
+        self.tail_sampling = tail_sampling
         #: Which tables hold rows of one project, and how reads are limited to it.
         self.projects = ProjectScope()
 
