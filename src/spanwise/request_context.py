@@ -1,7 +1,7 @@
 """Who asks, for which project, until when: one value from the edge to the store.
 
 The edges (HTTP middleware, the gRPC receiver, each background job) set it; the store
-reads it in one place (`store.sql_store`) to scope every read to the project and to stamp
+reads it in one place (`store.clickhouse.store`) to scope every read to the project and to stamp
 the project on every row it writes. It travels as a `contextvars` variable, the way
 OpenTelemetry's own context does, so the services between edge and store need no extra
 argument; `asyncio.to_thread` and Starlette's thread pool copy it, and the store's own

@@ -20,7 +20,7 @@ from spanwise.analyze.drift_stats import PSI_EPSILON
 from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.receive.decode import decode_export_requests
 from spanwise.store import open_store
-from spanwise.store.api import BaselineStore, DriftReader, TraceStore
+from spanwise.store.protocols import BaselineStore, DriftReader, TraceStore
 from spanwise.store.profiles import LABEL, PREDICTION, Baseline, bin_counts
 
 BACKENDS: dict[str, Callable[[Any], str]] = {

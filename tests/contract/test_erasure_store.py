@@ -11,7 +11,7 @@ from metric_spans import export_request, write
 
 from spanwise.request_context import acting, for_project
 from spanwise.store import open_store
-from spanwise.store.compliance_api import SubjectEraser
+from spanwise.store.protocols import SubjectEraser
 
 BACKENDS: dict[str, Callable[[Any], str]] = {"chdb": lambda tmp: f"chdb://{tmp}/store"}
 #: Values SQL text could mangle: quotes, backslashes, control characters, non-ASCII, braces.

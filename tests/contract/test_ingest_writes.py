@@ -13,7 +13,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.receive.decode import decode_export_requests
 from spanwise.store import open_store
-from spanwise.store.api import TraceStore
+from spanwise.store.protocols import TraceStore
 
 BACKENDS: dict[str, Callable[[Any], str]] = {"chdb": lambda tmp: f"chdb://{tmp}/store"}
 DAY = 86_400 * 10**9

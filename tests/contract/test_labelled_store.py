@@ -16,8 +16,8 @@ from spanwise.analyze.feedback import FeedbackRecord, store_feedback
 from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.receive.decode import decode_export_requests
 from spanwise.store import open_store
-from spanwise.store.api import FeedbackWriter, ModelReader, TraceStore
-from spanwise.store.labelled_api import ConceptDriftReader, ConceptWindows, PredictionExporter
+from spanwise.store.protocols import FeedbackWriter, ModelReader, TraceStore
+from spanwise.store.protocols import ConceptDriftReader, ConceptWindows, PredictionExporter
 
 BACKENDS: dict[str, Callable[[Any], str]] = {
     "chdb": lambda tmp: f"chdb://{tmp}/store",

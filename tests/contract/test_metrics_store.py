@@ -1,4 +1,4 @@
-"""One suite for every MetricsReader backend, written against `store.api` only.
+"""One suite for every MetricsReader backend, written against `store.protocols` only.
 
 Spans are written as the ingest path writes them; the metrics must count every one,
 whatever `SampleWeight` (the sampling decision) says. Add a backend to BACKENDS.
@@ -13,7 +13,7 @@ from metric_spans import HOUR, NOW, export_request, write
 
 from spanwise.model.metrics import COUNTER, HISTOGRAM, CustomMetric, MetricsSpec
 from spanwise.store import open_store
-from spanwise.store.api import Histogram, MetricsReader, TraceStore
+from spanwise.store.protocols import Histogram, MetricsReader, TraceStore
 
 BACKENDS: dict[str, Callable[[Any], str]] = {
     "chdb": lambda tmp: f"chdb://{tmp}/store",

@@ -23,8 +23,8 @@ from spanwise.errors import InvalidQuery, NotFound
 from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.receive.decode import decode_export_requests
 from spanwise.store import open_store
-from spanwise.store.analytics_api import ModelAnalyticsReader, WindowQuery
-from spanwise.store.api import QualityCounts
+from spanwise.store.protocols import ModelAnalyticsReader, WindowQuery
+from spanwise.store.protocols import QualityCounts
 
 BACKENDS: dict[str, Callable[[Any], str]] = {
     "chdb": lambda tmp: f"chdb://{tmp}/store",

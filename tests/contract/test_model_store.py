@@ -1,4 +1,4 @@
-"""One suite for every ModelReader / FeedbackWriter backend, written against `store.api`,
+"""One suite for every ModelReader / FeedbackWriter backend, written against `store.protocols`,
 with quality checked against scikit-learn on the same rows (tests/support/model_data.py).
 
 Add a backend to BACKENDS.
@@ -20,7 +20,7 @@ from spanwise.analyze.quality import window_quality
 from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.receive.decode import decode_export_requests
 from spanwise.store import open_store
-from spanwise.store.api import FeedbackWriter, ModelReader, QualityQuery, TraceStore
+from spanwise.store.protocols import FeedbackWriter, ModelReader, QualityQuery, TraceStore
 
 BACKENDS: dict[str, Callable[[Any], str]] = {
     "chdb": lambda tmp: f"chdb://{tmp}/store",

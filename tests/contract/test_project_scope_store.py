@@ -17,7 +17,7 @@ from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.receive.decode import decode_export_requests
 from spanwise.request_context import SYSTEM, NoRequestContext, RequestContext, acting, for_project
 from spanwise.store import open_store
-from spanwise.store.chdb_store import ChdbTraceStore
+from spanwise.store.clickhouse.chdb import ChdbTraceStore
 
 NOW = time.time_ns() - 60 * 10**9
 TRACE = 0xABC

@@ -18,8 +18,8 @@ from spanwise.model.logs import LOG_SCHEMA
 from spanwise.model.retention import KINDS, RetentionPolicy
 from spanwise.request_context import SYSTEM, acting, for_project
 from spanwise.store import open_store
-from spanwise.store.compliance_api import RetentionStore
-from spanwise.store.sql_retention import RETENTION_TABLES
+from spanwise.store.protocols import RetentionStore
+from spanwise.store.clickhouse.retention import RETENTION_TABLES
 
 BACKENDS: dict[str, Callable[[Any], str]] = {"chdb": lambda tmp: f"chdb://{tmp}/store"}
 DAY = 86_400 * 10**9

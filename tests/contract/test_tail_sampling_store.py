@@ -17,7 +17,7 @@ from spanwise.process.tail_sampling import RateLimiter, TailDecider, decide
 from spanwise.receive.decode import decode_export_requests
 from spanwise.request_context import SYSTEM, acting, for_project
 from spanwise.store import open_store
-from spanwise.store.api import TailSamplingStore
+from spanwise.store.protocols import TailSamplingStore
 
 NOW = time.time_ns() - 60 * 10**9
 

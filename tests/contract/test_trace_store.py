@@ -1,4 +1,4 @@
-"""One suite for every TraceStore backend, written against `store.api` only.
+"""One suite for every TraceStore backend, written against `store.protocols` only.
 
 Add a backend by adding its URL factory to BACKENDS.
 """
@@ -15,7 +15,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.receive.decode import decode_export_requests
 from spanwise.store import open_store
-from spanwise.store.api import TraceQuery, TraceStore
+from spanwise.store.protocols import TraceQuery, TraceStore
 
 BACKENDS: dict[str, Callable[[Any], str]] = {
     "chdb": lambda tmp: f"chdb://{tmp}/store",

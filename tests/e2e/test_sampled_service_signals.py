@@ -22,7 +22,7 @@ from spanwise.model.metrics import DURATION_BUCKETS_MS
 pytestmark = pytest.mark.slow
 REQUESTS = 1_200
 ERRORS = 14
-#: caller service -> called service, one caller each: edges are exact (see store.sql_service_signals)
+#: caller service -> called service, one caller each: edges are exact (see store.clickhouse.service_signals)
 CHAIN = ("sig-frontend", "sig-checkout", "sig-model")
 
 

@@ -164,7 +164,7 @@ columns = st.dictionaries(
 
 def _upload(body: bytes, file_format: str) -> None:
     """Upload path of a training baseline; a profile that is made survives the store's JSON
-    round trip (store/sql_drift.py writes json.dumps(profile.to_json()))."""
+    round trip (store/clickhouse/drift.py writes json.dumps(profile.to_json()))."""
     try:
         profile = profile_of_table(read_table(body, file_format))
     except SpanwiseError:

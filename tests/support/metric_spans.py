@@ -10,7 +10,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.receive.decode import decode_export_requests
-from spanwise.store.api import TraceWriter
+from spanwise.store.protocols import TraceWriter
 from otlp_build import add_attributes
 
 HOUR = 3600 * 10**9

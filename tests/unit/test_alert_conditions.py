@@ -11,7 +11,7 @@ from spanwise.alerts.sources import Sources
 from spanwise.alerts.state import FIRING, INACTIVE, PENDING, RESOLVED, Alert, render
 from spanwise.errors import InvalidQuery
 from spanwise.model.alert_rules import AlertCondition, AlertQuery, AlertRule
-from spanwise.store.api import RedSummary
+from spanwise.store.protocols import RedSummary
 
 NOW = 1_800_000_000 * 10**9
 WINDOW = 60 * 10**9

@@ -195,7 +195,7 @@ def test_concept_drift_false_alarms_with_segments() -> None:
     """Error rates unchanged in 5 segments of 40 labelled predictions each: the window's
     `concept_drift` flag (overall test or any segment) at most alpha (0.05) of the time."""
     from spanwise.analyze.concept_drift import concept_drift
-    from spanwise.store.labelled_api import ErrorShiftCounts
+    from spanwise.store.protocols import ErrorShiftCounts
 
     rng = np.random.default_rng(6)
     flags = 0

@@ -11,6 +11,8 @@ import pytest
 
 from spanwise.errors import PipelineFull, StoreRejected, StoreUnavailable
 from spanwise.model.spans import SPAN_SCHEMA
+from spanwise.request_context import DEFAULT_PROJECT
+from spanwise.store.clickhouse.projects import LOGGED_SPAN_SCHEMA
 from spanwise.store import ingest_log
 from spanwise.store.ingest_log import IngestLog
 
@@ -194,7 +196,8 @@ def test_segments_of_the_first_format_and_of_older_schemas_are_replayed(tmp_path
     restarted = IngestLog(str(tmp_path), writer, flush_interval_s=0.05)
     restarted.start()
     restarted.shutdown()
-    assert writer.rows == 4 and writer.tables[0].schema == SPAN_SCHEMA
+    assert writer.rows == 4 and writer.tables[0].schema == LOGGED_SPAN_SCHEMA
+    assert set(writer.tables[0].column("Project").to_pylist()) == {DEFAULT_PROJECT}  # written before projects
     assert not os.path.exists(path)
 
 

@@ -9,7 +9,7 @@ import pytest
 from spanwise.config import load_config
 from spanwise.errors import ConfigError
 from spanwise.model.metrics import COUNTER, HISTOGRAM, DEFAULT_BUCKETS, CustomMetric, label_name
-from spanwise.store.metrics_schema import METRIC_VIEW_PREFIX, literal, view_statements
+from spanwise.store.clickhouse.metrics_schema import METRIC_VIEW_PREFIX, literal, view_statements
 
 
 def _load(tmp_path: os.PathLike[str], text: str) -> object:

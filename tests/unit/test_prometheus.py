@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from spanwise.model.metrics import COUNTER, HISTOGRAM, CustomMetric, MetricsSpec
 from spanwise.query.metrics import MetricFamily, MetricsService, Sample
 from spanwise.serve.prometheus import render
-from spanwise.store.api import CustomMetricSeries, Histogram, MetricTotals, ModelMetrics, SpanMetrics
+from spanwise.store.protocols import CustomMetricSeries, Histogram, MetricTotals, ModelMetrics, SpanMetrics
 
 INF = float("inf")
 

@@ -9,7 +9,7 @@ import pytest
 
 from spanwise.config import load_config
 from spanwise.errors import ConfigError
-from spanwise.store.sql_retention import retention_statements, ttl_rules
+from spanwise.store.clickhouse.retention import retention_statements, ttl_rules
 
 
 def test_each_kind_defaults_to_the_global_retention() -> None:

@@ -13,8 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from spanwise.model.metrics import MetricsSpec
 from spanwise.query.metrics import metrics_service
 from spanwise.serve.prometheus import render
-from spanwise.store.chdb_store import ChdbTraceStore
-from spanwise.store.sql_signals import SIGNAL_SCHEMA
+from spanwise.store.clickhouse.chdb import ChdbTraceStore
+from spanwise.store.clickhouse.signals import SIGNAL_SCHEMA
 
 S = 10**9
 

@@ -9,9 +9,9 @@ from typing import Iterator
 import pytest
 
 from spanwise.errors import InvalidQuery, QueryLimitExceeded, StoreUnavailable
-from spanwise.store.chdb_store import ChdbTraceStore
-from spanwise.store.query_limits import QueryLimits, classify
-from spanwise.store.sql_params import Literal, array_literal, bind, escape_param, quoted
+from spanwise.store.clickhouse.chdb import ChdbTraceStore
+from spanwise.store.clickhouse.query_limits import QueryLimits, classify
+from spanwise.store.clickhouse.literals import Literal, array_literal, bind, escape_param, quoted
 
 VALUES = [
     "", "plain", "C:\\temp\\new", "abc\\", "\\", "\\N", "a\tb", "a\nb", "a\rb", "it's", 'say "hi"', "x\\'y",

@@ -36,7 +36,7 @@ from spanwise.errors import InvalidQuery, NotFound
 from spanwise.model.alert_rules import AlertRule, AlertsConfig
 from spanwise.periodic import PeriodicWorker
 from spanwise.request_context import DEFAULT_PROJECT, RequestContext, acting, current, current_project, for_project
-from spanwise.store.alerts_api import AlertStore
+from spanwise.store.protocols import AlertStore
 
 log = logging.getLogger(__name__)
 STATE_KIND = "state"

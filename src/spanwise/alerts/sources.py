@@ -13,8 +13,8 @@ from typing import Any, Callable, Protocol
 
 from spanwise.model.alert_rules import AlertQuery
 from spanwise.query.logs import MAX_LOGS, LogQueryService, severity_number
-from spanwise.store.alerts_api import SpanWindowReader
-from spanwise.store.api import LogQuery, RedSummary
+from spanwise.store.protocols import SpanWindowReader
+from spanwise.store.protocols import LogQuery, RedSummary
 
 Labels = tuple[tuple[str, str], ...]
 

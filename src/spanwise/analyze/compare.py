@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from spanwise.analyze import stat_tests
-from spanwise.store.api import QualityCounts
+from spanwise.store.protocols import QualityCounts
 
 
 def _column(samples: pa.Table, version: str, column: str, scale: float = 1.0) -> np.ndarray:

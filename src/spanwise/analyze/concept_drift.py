@@ -29,7 +29,7 @@ from typing import Any
 
 from scipy import stats
 
-from spanwise.store.labelled_api import ErrorShiftCounts
+from spanwise.store.protocols import ErrorShiftCounts
 
 CLASSIFICATION, REGRESSION = "classification", "regression"
 DEFAULT_ALPHA = 0.05

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from spanwise.analyze import drift_stats
 from spanwise.analyze.drift_rule import DriftRule, decide
 from spanwise.errors import InvalidQuery, NotFound, PayloadTooLarge
-from spanwise.store.api import BaselineStore, DriftReader
+from spanwise.store.protocols import BaselineStore, DriftReader
 from spanwise.store.profiles import (
     LABEL, PREDICTION, PREDICTION_LABEL, Baseline, Profile, categorical_profile, numeric_profile,
 )

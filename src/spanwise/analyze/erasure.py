@@ -4,7 +4,7 @@ in, and the store's report of what went.
 The redaction processor may have stored the value as its keyed hash
 (`process.redaction.HashedSearch` computes that form with the same key and rules), so
 rows holding either form under the attribute are erased. The store does the erasing
-(`store.compliance_api.SubjectEraser`), in the named project only.
+(`store.protocols.SubjectEraser`), in the named project only.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 from typing import Any, Callable, Mapping
 
 from spanwise.errors import InvalidQuery, NotFound
-from spanwise.store.compliance_api import SubjectEraser
+from spanwise.store.protocols import SubjectEraser
 
 log = logging.getLogger(__name__)
 MAX_ATTRIBUTE_CHARS = 256

@@ -30,9 +30,9 @@ import pyarrow as pa
 
 from spanwise.errors import MalformedPayload
 from spanwise.periodic import PeriodicWorker
-from spanwise.store.api import FeedbackWriter
+from spanwise.store.protocols import FeedbackWriter
 from spanwise.request_context import acting, current, for_project
-from spanwise.store.labelled_api import PendingFeedbackStore
+from spanwise.store.protocols import PendingFeedbackStore
 
 MAX_FEEDBACK_RECORDS = 100_000
 #: Clock skew tolerated in a label's timestamp before it is set to the time of receipt.

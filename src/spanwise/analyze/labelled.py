@@ -14,8 +14,8 @@ import pyarrow as pa
 from spanwise.analyze.concept_drift import CLASSIFICATION, DEFAULT_ALPHA, REGRESSION, concept_drift
 from spanwise.analyze.export import LONG, WIDE, flatten_export, long_export
 from spanwise.errors import InvalidQuery, NotFound
-from spanwise.store.api import ModelReader
-from spanwise.store.labelled_api import ConceptDriftReader, ConceptWindows, PredictionExporter
+from spanwise.store.protocols import ModelReader
+from spanwise.store.protocols import ConceptDriftReader, ConceptWindows, PredictionExporter
 
 MAX_EXPORT_ROWS = 1_000_000
 

@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 from spanwise.analyze import compare, data_quality, explanations
 from spanwise.errors import InvalidQuery, NotFound
-from spanwise.store.analytics_api import ModelAnalyticsReader, WindowQuery
-from spanwise.store.api import ModelReader, QualityQuery
+from spanwise.store.protocols import ModelAnalyticsReader, WindowQuery
+from spanwise.store.protocols import ModelReader, QualityQuery
 
 MAX_WINDOWS = 1_000
 

@@ -14,10 +14,10 @@ from typing import Any, Protocol
 from spanwise.analyze import quality
 from spanwise.analyze.feedback import FeedbackOutcome, FeedbackRecord, store_feedback
 from spanwise.errors import InvalidQuery, NotFound
-from spanwise.store.api import (
+from spanwise.store.protocols import (
     FeedbackWriter, ModelReader, ModelVersionInfo, PredictionPoint, QualityCounts, QualityQuery,
 )
-from spanwise.store.labelled_api import PendingFeedbackStore
+from spanwise.store.protocols import PendingFeedbackStore
 
 MAX_POINTS = 11_000
 MAX_LINKED = 1_000

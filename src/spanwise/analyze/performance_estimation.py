@@ -27,8 +27,8 @@ from typing import Any, Protocol
 from spanwise.analyze import quality
 from spanwise.analyze.models import ModelService
 from spanwise.errors import InvalidQuery, NotFound
-from spanwise.store.api import QualityQuery
-from spanwise.store.labelled_api import ScoreBucket, ScoreQuery
+from spanwise.store.protocols import QualityQuery
+from spanwise.store.protocols import ScoreBucket, ScoreQuery
 
 MIN_LABELLED = 200
 ACCURACY_TOLERANCE = 0.02

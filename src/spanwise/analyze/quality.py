@@ -1,7 +1,7 @@
 """Model quality from counts the store computed: the formulas of scikit-learn's metrics.
 
 The store hands over confusion counts, regression sums, calibration-bin counts and the
-exact ROC AUC per (window, version) (`store.api.QualityCounts`); this module only finishes
+exact ROC AUC per (window, version) (`store.protocols.QualityCounts`); this module only finishes
 those small aggregates, so results equal scikit-learn's on the same rows:
 `precision_recall_fscore_support` (zero_division=0; macro and weighted over the union of
 true and predicted classes), `accuracy_score`, `roc_auc_score`, `log_loss`,
@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from spanwise.store.api import QualityCounts
+from spanwise.store.protocols import QualityCounts
 
 CLASSIFICATION, REGRESSION = "classification", "regression"
 

@@ -32,10 +32,10 @@ from spanwise.config import ModelsConfig
 from spanwise.errors import SpanwiseError
 from spanwise.periodic import PeriodicWorker
 from spanwise.request_context import DEFAULT_PROJECT, RequestContext, acting, current, for_project
-from spanwise.store.analytics_api import WindowQuery
-from spanwise.store.api import QualityQuery, SignalStore
-from spanwise.store.labelled_api import ScoreQuery
-from spanwise.store.sql_signals import SIGNAL_SCHEMA
+from spanwise.store.protocols import WindowQuery
+from spanwise.store.protocols import QualityQuery, SignalStore
+from spanwise.store.protocols import ScoreQuery
+from spanwise.store.clickhouse.signals import SIGNAL_SCHEMA
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0

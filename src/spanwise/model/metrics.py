@@ -1,6 +1,6 @@
 """The metrics Spanwise derives from 100% of spans, as plain values every layer shares.
 
-The store builds them (materialized views, `spanwise.store.schema`), the query side
+The store builds them (materialized views, `spanwise.store.clickhouse.schema`), the query side
 exposes them (`spanwise.query.metrics`), config describes the user's part of them. Span
 metrics are named and labelled like the OpenTelemetry Collector's spanmetrics connector
 so dashboards and alerts written for it work unchanged.

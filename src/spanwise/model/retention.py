@@ -1,5 +1,5 @@
 """How long each project's data is kept, per kind of data: the plain value the config
-builds and the store turns into table TTL rules (`store.sql_retention`).
+builds and the store turns into table TTL rules (`store.clickhouse.retention`).
 
 A project without its own setting for a kind keeps that kind as long as the platform's
 default (`store.retention_days`); 0 days means forever.

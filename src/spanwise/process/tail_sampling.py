@@ -29,7 +29,7 @@ import pyarrow as pa
 from spanwise.config import TailSamplingConfig
 from spanwise.periodic import PeriodicWorker
 from spanwise.request_context import acting, current, for_project
-from spanwise.store.api import BaselineStore, ModelReader, TailSamplingStore
+from spanwise.store.protocols import BaselineStore, ModelReader, TailSamplingStore
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0

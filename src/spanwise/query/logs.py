@@ -6,7 +6,7 @@ from typing import Any
 
 from spanwise.errors import InvalidQuery
 from spanwise.model.logs import SEVERITY_RANGES
-from spanwise.store.api import LogQuery, LogStore
+from spanwise.store.protocols import LogQuery, LogStore
 
 MAX_LOGS = 5_000
 

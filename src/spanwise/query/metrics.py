@@ -35,7 +35,7 @@ from spanwise.model.metrics import (
     MetricsSpec,
     label_name,
 )
-from spanwise.store.api import CustomMetricSeries, Histogram, MetricsReader, ModelMetrics, SignalStore, SpanMetrics
+from spanwise.store.protocols import CustomMetricSeries, Histogram, MetricsReader, ModelMetrics, SignalStore, SpanMetrics
 
 Labels = tuple[tuple[str, str], ...]
 

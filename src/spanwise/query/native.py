@@ -12,7 +12,7 @@ import orjson
 import pyarrow as pa
 
 from spanwise.query.service import TracePage
-from spanwise.store.api import TraceSummary
+from spanwise.store.protocols import TraceSummary
 
 _ML_COLUMNS = {
     "ModelName": "model_name",

@@ -6,8 +6,8 @@ from typing import Any
 
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.query.service import MAX_SERIES_POINTS
-from spanwise.store.api import OtlpMetricStore
-from spanwise.store.sql_otlp_metrics import MAX_SERIES_ROWS
+from spanwise.store.protocols import OtlpMetricStore
+from spanwise.store.clickhouse.otlp_metrics import MAX_SERIES_ROWS
 
 #: Attribute keys one series request may split by, and the series it may return.
 MAX_GROUP_BY = 3

@@ -15,7 +15,7 @@ from typing import Callable
 import pyarrow as pa
 
 from spanwise.errors import InvalidQuery, NotFound
-from spanwise.store.api import (
+from spanwise.store.protocols import (
     DependencyLink,
     LatencyPoint,
     Operation,

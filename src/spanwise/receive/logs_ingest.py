@@ -19,7 +19,7 @@ from spanwise.process.redaction import LogRedaction
 from spanwise.receive.ingest import ExportOutcome
 from spanwise.model.time_window import ANY_TIME, TimeWindow
 from spanwise.receive.logs_decode import DecodedLogs, decode_logs_requests
-from spanwise.store.api import LogStore
+from spanwise.store.protocols import LogStore
 
 
 class LogIngestService:

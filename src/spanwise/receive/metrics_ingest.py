@@ -15,7 +15,7 @@ from collections import Counter
 from spanwise.receive.ingest import ExportOutcome
 from spanwise.model.time_window import ANY_TIME, TimeWindow
 from spanwise.receive.metrics_decode import decode_metrics_requests
-from spanwise.store.api import OtlpMetricStore
+from spanwise.store.protocols import OtlpMetricStore
 
 
 class MetricIngestService:

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spanwise.errors import SpanwiseError
 from spanwise.serve.access import RouteTable
-from spanwise.store.sql_tokens import TokenStore
+from spanwise.store.protocols import TokenStore
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from typing import Any, Callable, Protocol
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.request_context import DEFAULT_PROJECT
 from spanwise.serve.access import ADMIN, ROLES
-from spanwise.store.sql_tokens import TokenStore
+from spanwise.store.protocols import TokenStore
 
 log = logging.getLogger(__name__)
 TOKEN_PREFIX = "sw_"

@@ -20,7 +20,7 @@ from spanwise.serve.auth_api import admin_routes, session_routes
 from spanwise.serve.auth_http import AccessControl, Sessions, SignInLimiter
 from spanwise.serve.jwks import JwksKeys
 from spanwise.serve.oidc import OidcVerifier
-from spanwise.store.sql_tokens import TokenStore
+from spanwise.store.protocols import TokenStore
 
 log = logging.getLogger(__name__)
 

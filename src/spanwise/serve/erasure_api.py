@@ -23,7 +23,7 @@ from spanwise.serve.audit import AuditLog
 from spanwise.serve.auth_wiring import AuthParts
 from spanwise.serve.body import read_body
 from spanwise.serve.native_api import endpoint
-from spanwise.store.compliance_api import SubjectEraser
+from spanwise.store.protocols import SubjectEraser
 
 MAX_BODY_BYTES = 16 * 1024
 

@@ -13,7 +13,7 @@ from spanwise.analyze.performance_estimation import PerformanceEstimator
 from spanwise.errors import InvalidQuery
 from spanwise.serve.native_api import endpoint
 from spanwise.serve.params import MAX_NS, STEP, VERSION, Param, parse_duration_ns, parse_int, time_params, time_range
-from spanwise.store.labelled_api import ScoreQuery
+from spanwise.store.protocols import ScoreQuery
 
 
 def estimation_routes(estimator: PerformanceEstimator) -> list[Route]:

@@ -22,7 +22,7 @@ from spanwise.query.jaeger import jaeger_envelope, jaeger_error, traces_to_jaege
 from spanwise.query.service import QueryService
 from spanwise.serve.params import Param, check_params, parse_duration_ns, parse_int, parse_limit, parse_tags
 from spanwise.serve.status import http_status
-from spanwise.store.api import TraceQuery
+from spanwise.store.protocols import TraceQuery
 
 DEFAULT_LOOKBACK_NS = 3600 * 10**9
 

@@ -29,7 +29,7 @@ from spanwise.errors import InvalidQuery, SpanwiseError
 from spanwise.serve.models_api import TASK
 from spanwise.serve.native_api import declare, endpoint, error_response
 from spanwise.serve.params import LIMIT, VERSION, Param, check_params, parse_float, parse_int, time_params, time_range
-from spanwise.store.labelled_api import ConceptWindows
+from spanwise.store.protocols import ConceptWindows
 
 DEFAULT_EXPORT_LIMIT = 100_000
 _MEDIA = {"parquet": "application/vnd.apache.parquet", "csv": "text/csv", "json": "application/json"}

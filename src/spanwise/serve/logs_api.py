@@ -10,7 +10,7 @@ from starlette.routing import Route
 from spanwise.query.logs import LogQueryService, severity_number
 from spanwise.serve.native_api import endpoint
 from spanwise.serve.params import LIMIT, Param, parse_limit, time_params, time_range
-from spanwise.store.api import LogQuery
+from spanwise.store.protocols import LogQuery
 
 
 _SEARCH = (

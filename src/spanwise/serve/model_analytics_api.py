@@ -12,7 +12,7 @@ from spanwise.analyze.model_analytics import ModelAnalyticsService
 from spanwise.serve.models_api import _step
 from spanwise.serve.native_api import endpoint
 from spanwise.serve.params import STEP, VERSION, Param, parse_int, time_params, time_range
-from spanwise.store.analytics_api import WindowQuery
+from spanwise.store.protocols import WindowQuery
 
 _WINDOWED = """
         description: >

@@ -16,7 +16,7 @@ from spanwise.errors import UnsupportedContentType
 from spanwise.serve.body import read_body
 from spanwise.serve.native_api import endpoint
 from spanwise.serve.params import LIMIT, STEP, VERSION, Param, parse_duration_ns, parse_limit, time_params, time_range
-from spanwise.store.api import QualityQuery
+from spanwise.store.protocols import QualityQuery
 
 MAX_FEEDBACK_BYTES = 16 * 1024 * 1024
 _FEEDBACK_TYPES = ("application/json", "text/csv")

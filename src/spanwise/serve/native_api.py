@@ -24,7 +24,7 @@ from spanwise.serve.params import (
 )
 from spanwise.serve.request_scope import sees_platform
 from spanwise.serve.status import http_status, retry_headers
-from spanwise.store.api import TraceQuery
+from spanwise.store.protocols import TraceQuery
 
 #: The attribute of a handler holding its declared query parameters (`endpoint(query=...)`).
 PARAMS_ATTR = "spanwise_query_params"

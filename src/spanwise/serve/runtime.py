@@ -63,7 +63,7 @@ from spanwise.serve.tls import server_tls
 from spanwise.serve.prometheus import metrics_routes
 from spanwise.serve.ui import ui_routes
 from spanwise.store import Store, check_writable, open_store
-from spanwise.store.query_limits import QueryLimits
+from spanwise.store.clickhouse.query_limits import QueryLimits
 from spanwise.store.ingest_log import IngestLog
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Trace storage: backends chosen by URL behind the Protocols in `store.api`."""
+"""Trace storage: backends chosen by URL behind the Protocols in `store.protocols`."""
 
 from __future__ import annotations
 
@@ -9,38 +9,9 @@ from typing import Protocol
 
 from spanwise.errors import ConfigError
 from spanwise.model.metrics import MetricsSpec
-from spanwise.store.alerts_api import AlertStore, SpanWindowReader
-from spanwise.store.analytics_api import ModelAnalyticsReader
-from spanwise.store.api import (
-    BaselineStore,
-    DriftReader,
-    FeedbackWriter,
-    LogStore,
-    MetricsReader,
-    ModelReader,
-    OtlpMetricStore,
-    SignalStore,
-    TailSamplingStore,
-    TraceStore,
-)
-from spanwise.store.compliance_api import RetentionStore, SubjectEraser
-from spanwise.store.labelled_api import ConceptDriftReader, PendingFeedbackStore, PredictionExporter, ScoreReader
-from spanwise.store.query_limits import QueryLimits
-from spanwise.store.sql_tokens import TokenStore
+from spanwise.store.clickhouse.query_limits import QueryLimits
+from spanwise.store.protocols import Store
 
-
-class Store(
-    TraceStore, MetricsReader, TailSamplingStore, ModelReader, FeedbackWriter, PendingFeedbackStore, DriftReader,
-    BaselineStore, SignalStore, LogStore, OtlpMetricStore, ModelAnalyticsReader, ConceptDriftReader,
-    PredictionExporter, ScoreReader, AlertStore, SpanWindowReader, SubjectEraser, RetentionStore, TokenStore, Protocol,
-):
-    """Everything the platform asks of a store. Every backend answers all of it (the SQL is
-    shared, `store.sql_store`), so the composition root needs no capability checks; the
-    narrow Protocols stay what each service depends on."""
-
-    def data_projects(self) -> list[str]:
-        """Every project that has sent spans (the platform's jobs run per project)."""
-        ...
 
 
 def check_writable(path: str) -> None:
@@ -66,7 +37,7 @@ def open_store(
     waiting for a tail-sampling decision."""
     parsed = urlparse(url)
     if parsed.scheme == "chdb":
-        from spanwise.store.chdb_store import ChdbTraceStore
+        from spanwise.store.clickhouse.chdb import ChdbTraceStore
 
         path = (parsed.netloc + parsed.path) or "spanwise-data"
         return ChdbTraceStore(path, retention_days, metrics, limits, fsync, tail_sampling)

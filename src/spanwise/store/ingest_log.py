@@ -41,9 +41,9 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from spanwise.errors import PipelineFull, SpanwiseError, StoreUnavailable
-from spanwise.store.projects import LOGGED_SPAN_SCHEMA, with_project
+from spanwise.store.clickhouse.projects import LOGGED_SPAN_SCHEMA, with_project
 from spanwise.store import segment_file
-from spanwise.store.api import TraceWriter
+from spanwise.store.protocols import TraceWriter
 
 log = logging.getLogger(__name__)
 QUARANTINE_DIR = "quarantine"

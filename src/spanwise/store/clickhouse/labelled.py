@@ -11,13 +11,13 @@ serves the overall test and every segment.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from typing import Any
 
 import pyarrow as pa
 
-from spanwise.store.labelled_api import ConceptWindows, ErrorShiftCounts
-from spanwise.store.models_schema import FEEDBACK_TABLE
+from spanwise.store.protocols import ConceptWindows, ErrorShiftCounts
+from spanwise.store.clickhouse.models_schema import FEEDBACK_TABLE
+from spanwise.store.clickhouse.session import SqlArea
 
 MAX_SEGMENTS = 10_000
 _OF_MODEL = "ModelName = {model:String} AND ({version:String} = '' OR ModelVersion = {version:String})"
@@ -76,12 +76,9 @@ _EXPORT_SQL = f"""WITH base AS (
     ORDER BY TimestampNs, PredictionId"""
 
 
-class SqlLabelledReader(ABC):
+class SqlLabelledReader(SqlArea):
     """The ConceptDriftReader and PredictionExporter half of `SqlTraceStore`."""
 
-    @abstractmethod
-    def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
-        """Run a query with `{name:Type}` parameters and return its result."""
 
     def error_shift_counts(self, windows: ConceptWindows) -> list[ErrorShiftCounts]:
         params: dict[str, Any] = {

@@ -21,17 +21,17 @@ it must delete rows, or a short retention would wait for the longest one of its 
 from __future__ import annotations
 
 import re
-from abc import abstractmethod
 from typing import Any
 
 import pyarrow as pa
 
 from spanwise.model.retention import LABELS, LOGS, PREDICTIONS, SPANS, RetentionPolicy
 from spanwise.request_context import DEFAULT_PROJECT, SYSTEM, acting
-from spanwise.store.logs_schema import LOGS_TABLE
-from spanwise.store.models_schema import FEEDBACK_TABLE, PENDING_FEEDBACK_TABLE
-from spanwise.store.projects import PROJECT_COLUMN
-from spanwise.store.sql_params import quoted
+from spanwise.store.clickhouse.logs_schema import LOGS_TABLE
+from spanwise.store.clickhouse.models_schema import FEEDBACK_TABLE, PENDING_FEEDBACK_TABLE
+from spanwise.store.clickhouse.projects import PROJECT_COLUMN
+from spanwise.store.clickhouse.literals import quoted
+from spanwise.store.clickhouse.session import SqlArea
 
 #: The tables of each kind and the time their rows' age counts from.
 RETENTION_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -46,7 +46,7 @@ _PARTS_ONLY = re.compile(r"\bttl_only_drop_parts = (\d)")
 
 
 def _names(project: str) -> list[str]:
-    """The `Project` values of a project's rows ('' too for the default: see store.projects)."""
+    """The `Project` values of a project's rows ('' too for the default: see store.clickhouse.projects)."""
     return [project, ""] if project == DEFAULT_PROJECT else [project]
 
 
@@ -81,14 +81,10 @@ def retention_statements(table: str, create_query: str, wanted: str, per_project
     return statements
 
 
-class SqlRetention:
+class SqlRetention(SqlArea):
     """The backend supplies `_execute` and `_query`."""
 
-    @abstractmethod
-    def _execute(self, sql: str) -> None: ...
 
-    @abstractmethod
-    def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table: ...
 
     def apply_retention(self, policy: RetentionPolicy) -> list[str]:
         with acting(SYSTEM):

@@ -10,7 +10,7 @@ Every family has a per-minute table (dashboards) and a totals table without the 
 (`/metrics`, cumulative since the store began), fed by a view on the per-minute table,
 so a scrape reads a few rows per series however long the store has run. Metric tables
 have no TTL: counters must never go backwards (`/metrics` leaves out series not seen
-recently instead, see `store.sql_metrics`).
+recently instead, see `store.clickhouse.metrics`).
 
 The views depend on configuration (dimensions, custom metrics), so they are all
 recreated when the store starts: every view named `METRIC_VIEW_PREFIX...` is dropped and

@@ -1,4 +1,4 @@
-"""Score distributions for performance estimation (`ScoreReader` in store/api.py).
+"""Score distributions for performance estimation (`ScoreReader` in store/protocols).
 
 Confidence-based performance estimation needs, per window and version, how much
 probability mass the predictions put on the positive class, split by the label they
@@ -9,12 +9,12 @@ thousand rows.
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from typing import Any
 
 import pyarrow as pa
 
-from spanwise.store.labelled_api import ScoreBucket, ScoreQuery
+from spanwise.store.protocols import ScoreBucket, ScoreQuery
+from spanwise.store.clickhouse.session import SqlArea
 
 _IN_RANGE = "Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp <= fromUnixTimestamp64Nano({hi:Int64})"
 _OF_MODEL = "ModelName = {model:String} AND ({version:String} = '' OR ModelVersion = {version:String})"
@@ -28,12 +28,9 @@ _POSITIVE_SCORE = """multiIf(
     PredictionLabel = {pos:String}, Confidence, 1 - Confidence)"""
 
 
-class SqlScores:
+class SqlScores(SqlArea):
     """The ScoreReader half of `SqlTraceStore`; the backend supplies `_query`."""
 
-    @abstractmethod
-    def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
-        """Run a query with `{name:Type}` parameters."""
 
     def score_buckets(self, query: ScoreQuery) -> list[ScoreBucket]:
         step = ("toInt64(toUnixTimestamp(toStartOfInterval(Timestamp, toIntervalSecond({step:UInt32}))))"

@@ -13,13 +13,13 @@ by a hash of the prediction id, so a sample is the same on every call.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from spanwise.store.analytics_api import WindowQuery
+from spanwise.store.protocols import WindowQuery
+from spanwise.store.clickhouse.session import SqlArea
 
 SAMPLE_ROWS = 10_000
 MAX_SAMPLE_VALUES = 100_000
@@ -50,12 +50,9 @@ def _params(query: WindowQuery) -> dict[str, Any]:
     }
 
 
-class SqlModelAnalytics(ABC):
+class SqlModelAnalytics(SqlArea):
     """The ModelAnalyticsReader part of `SqlTraceStore`."""
 
-    @abstractmethod
-    def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
-        """Run a query with `{name:Type}` parameters and return its result."""
 
     # -- data quality --
 

@@ -4,7 +4,7 @@ silences as versioned JSON objects, and the append-only history of state changes
 Objects use a ReplacingMergeTree keyed by (Kind, Key): a write is an insert with a newer
 `Version`, a delete is an insert with `Deleted = 1`, and reads take the newest version per
 key (argMax), so no UPDATE is ever needed and a crash mid-write leaves the last version.
-Both get their `Project` column the way every data table does (`store.projects`; for the
+Both get their `Project` column the way every data table does (`store.clickhouse.projects`; for the
 objects it joins the key), so one rule name lives independently in each project.
 """
 

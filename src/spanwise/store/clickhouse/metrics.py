@@ -1,4 +1,4 @@
-"""`MetricsReader` in ClickHouse SQL over the metric tables of `store.metrics_schema`.
+"""`MetricsReader` in ClickHouse SQL over the metric tables of `store.clickhouse.metrics_schema`.
 
 Rows are (series, bucket) pairs; each query folds them into one row per series (and
 step) with the buckets as two arrays, so Python sees a few rows per series. Sums group
@@ -15,13 +15,13 @@ ever stored (about 1 s per 100,000), not with the answer, which stays bounded.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from typing import Any
 
 import pyarrow as pa
 
-from spanwise.store import metrics_schema as ms
-from spanwise.store.api import CustomMetricSeries, Histogram, MetricTotals, ModelMetrics, SpanMetrics
+from spanwise.store.clickhouse import metrics_schema as ms
+from spanwise.store.protocols import CustomMetricSeries, Histogram, MetricTotals, ModelMetrics, SpanMetrics
+from spanwise.store.clickhouse.session import SqlArea
 
 _STEP_START = "toInt64(toUnixTimestamp(toStartOfInterval(Minute, toIntervalSecond({step:UInt32}))))"
 _IN_RANGE = (
@@ -30,12 +30,9 @@ _IN_RANGE = (
 )
 
 
-class SqlMetricsReader(ABC):
+class SqlMetricsReader(SqlArea):
     """The MetricsReader half of `SqlTraceStore`; subclasses provide `_query`."""
 
-    @abstractmethod
-    def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
-        """Run a query with `{name:Type}` parameters and return its result."""
 
     def metric_totals(self, max_series: int | None = None, seen_since_ns: int | None = None) -> MetricTotals:
         limits = (max_series, seen_since_ns)

@@ -1,4 +1,4 @@
-"""Labels waiting for their prediction (`PendingFeedbackStore` in store/api.py).
+"""Labels waiting for their prediction (`PendingFeedbackStore` in store/protocols).
 
 A label can arrive before its prediction is stored (the span is a flush away, or a
 client replays history faster than it exports spans). Such labels wait in
@@ -8,33 +8,24 @@ one to `feedback` once its prediction exists, and drops those older than the exp
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from typing import Any
 
 import pyarrow as pa
 
-from spanwise.store.labelled_api import PendingFeedbackStats
-from spanwise.store.models_schema import FEEDBACK_TABLE, PENDING_FEEDBACK_TABLE
+from spanwise.store.protocols import PendingFeedbackStats
+from spanwise.store.clickhouse.models_schema import FEEDBACK_TABLE, PENDING_FEEDBACK_TABLE
 from spanwise.request_context import DEFAULT_PROJECT
-from spanwise.store.sql_params import Literal, array_literal, quoted
+from spanwise.store.clickhouse.literals import Literal, array_literal, quoted
+from spanwise.store.clickhouse.session import SqlArea
 
 _KEY = "tuple(toInt64(toUnixTimestamp64Nano(ReceivedAt)), PredictionId, TraceId, SpanId)"
 
 
-class SqlFeedback:
+class SqlFeedback(SqlArea):
     """Pending labels and the latest label per prediction; the backend supplies `_query`/`_execute`/`_insert`."""
 
-    @abstractmethod
-    def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
-        """Run a query with `{name:Type}` parameters."""
 
-    @abstractmethod
-    def _execute(self, sql: str) -> None:
-        """Run a statement."""
 
-    @abstractmethod
-    def _insert(self, table: str, rows: pa.Table, settings: str = "") -> None:
-        """Insert an Arrow table."""
 
     def latest_labels(self, prediction_ids: list[str]) -> dict[str, tuple[str, int]]:
         if not prediction_ids:

@@ -15,16 +15,16 @@ that sampling stored.
 from __future__ import annotations
 
 import uuid
-from abc import ABC, abstractmethod
 from contextlib import contextmanager, nullcontext
 from typing import Any, Iterator
 
 import numpy as np
 import pyarrow as pa
 
-from spanwise.store.api import FeatureInfo, ModelVersionInfo, PredictionPoint, QualityCounts, QualityQuery
-from spanwise.store.models_schema import FEEDBACK_TABLE
-from spanwise.store.sql_params import array_literal
+from spanwise.store.protocols import FeatureInfo, ModelVersionInfo, PredictionPoint, QualityCounts, QualityQuery
+from spanwise.store.clickhouse.models_schema import FEEDBACK_TABLE
+from spanwise.store.clickhouse.literals import array_literal
+from spanwise.store.clickhouse.session import SqlArea
 
 _NS = "toInt64(toUnixTimestamp64Nano({column}))"
 _IN_RANGE = "Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp <= fromUnixTimestamp64Nano({hi:Int64})"
@@ -46,16 +46,10 @@ def _step(step_s: int) -> str:
     return "toInt64(toUnixTimestamp(toStartOfInterval(Timestamp, toIntervalSecond({step:UInt32}))))"
 
 
-class SqlModelReader(ABC):
+class SqlModelReader(SqlArea):
     """The ModelReader and FeedbackWriter half of `SqlTraceStore`."""
 
-    @abstractmethod
-    def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
-        """Run a query with `{name:Type}` parameters and return its result."""
 
-    @abstractmethod
-    def _insert(self, table: str, rows: pa.Table) -> None:
-        """Insert an Arrow table; return once committed."""
 
     # -- inventory --
 

@@ -1,4 +1,4 @@
-"""SQL for alerting's state (`AlertStore` in store/api.py); tables in `alerts_schema`."""
+"""SQL for alerting's state (`AlertStore` in store/protocols); tables in `alerts_schema`."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from typing import Any
 import pyarrow as pa
 
 from spanwise.request_context import DEFAULT_PROJECT
-from spanwise.store import alerts_schema
-from spanwise.store.api import RedSummary
-from spanwise.store.alerts_schema import HISTORY_TABLE, OBJECTS_TABLE
-from spanwise.store.sql_params import quoted
+from spanwise.store.clickhouse import alerts_schema
+from spanwise.store.protocols import RedSummary
+from spanwise.store.clickhouse.alerts_schema import HISTORY_TABLE, OBJECTS_TABLE
+from spanwise.store.clickhouse.literals import quoted
+from spanwise.store.clickhouse.session import SqlArea
 
 _OBJECT_SCHEMA = pa.schema([("Kind", pa.string()), ("Key", pa.string()), ("Version", pa.uint64()),
                             ("Deleted", pa.uint8()), ("Body", pa.string())])
@@ -24,24 +25,18 @@ _HISTORY_SCHEMA = pa.schema([("At", pa.timestamp("ms", tz="UTC")), ("Rule", pa.s
 DEFAULT_HISTORY_DAYS = 30
 
 
-class SqlAlerts:
+class SqlAlerts(SqlArea):
     """Versioned alert objects and alert history; the backend supplies `_execute`/`_query`/`_insert`.
     The tables are created on first use, so stores that never alert never have them; they
-    are data tables like any other (`store.projects`): writes carry the current project
+    are data tables like any other (`store.clickhouse.projects`): writes carry the current project
     and reads see only it (the platform's own work, e.g. the alert engine's start, sees all)."""
 
     _alert_tables_ready = False
     _alert_version_lock = threading.Lock()
     _alert_last_version = 0
 
-    @abstractmethod
-    def _execute(self, sql: str) -> None: ...
 
-    @abstractmethod
-    def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table: ...
 
-    @abstractmethod
-    def _insert(self, table: str, rows: pa.Table) -> None: ...
 
     @abstractmethod
     def _add_project_columns(self) -> None:

@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import json
 import time
-from abc import ABC, abstractmethod
 from typing import Any
 
 import pyarrow as pa
 
-from spanwise.store.baselines_schema import BASELINES_TABLE
-from spanwise.store.models_schema import FEEDBACK_TABLE
+from spanwise.store.clickhouse.baselines_schema import BASELINES_TABLE
+from spanwise.store.clickhouse.models_schema import FEEDBACK_TABLE
 from spanwise.store.profiles import (
     DEFAULT_BINS, LABEL, MAX_CATEGORIES, PREDICTION, PREDICTION_LABEL, SAMPLE_SIZE, Baseline, CategoricalProfile,
     NumericProfile, Profile,
 )
-from spanwise.store.sql_params import quoted
+from spanwise.store.clickhouse.literals import quoted
+from spanwise.store.clickhouse.session import SqlArea
 
 _WINDOW = (
     "ModelName = {model:String} AND ({version:String} = '' OR ModelVersion = {version:String}) "
@@ -64,16 +64,10 @@ def _bin_sql(edges: dict[str, tuple[float, ...]]) -> str:
             f"transform(name, [{names}], CAST([{index}], 'Array(UInt32)'), toUInt32(0)))))")
 
 
-class SqlDriftReader(ABC):
+class SqlDriftReader(SqlArea):
     """The DriftReader and BaselineStore half of `SqlTraceStore`."""
 
-    @abstractmethod
-    def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
-        """Run a query with `{name:Type}` parameters and return its result."""
 
-    @abstractmethod
-    def _insert(self, table: str, rows: pa.Table) -> None:
-        """Insert an Arrow table; return once committed."""
 
     def window_profile(
         self, model: str, version: str | None, start_ns: int, end_ns: int,

@@ -1,4 +1,4 @@
-"""Erasing a data subject (`SubjectEraser` in store/compliance_api.py) in ClickHouse SQL.
+"""Erasing a data subject (`SubjectEraser` in store/protocols) in ClickHouse SQL.
 
 What carries the subject, in one project:
 - spans (stored, and waiting for a tail-sampling decision) with the value under the key
@@ -23,18 +23,18 @@ counts, not values, and are left alone.
 from __future__ import annotations
 
 import dataclasses
-from abc import abstractmethod
 from typing import Any
 
 import pyarrow as pa
 
 from spanwise.request_context import DEFAULT_PROJECT, acting, current
-from spanwise.store import otlp_metrics_schema
-from spanwise.store.logs_schema import LOGS_TABLE
-from spanwise.store.models_schema import FEEDBACK_TABLE, PENDING_FEEDBACK_TABLE
-from spanwise.store.projects import PROJECT_COLUMN
-from spanwise.store.schema import TAIL_PENDING_TABLE
-from spanwise.store.sql_params import quoted
+from spanwise.store.clickhouse import otlp_metrics_schema
+from spanwise.store.clickhouse.logs_schema import LOGS_TABLE
+from spanwise.store.clickhouse.models_schema import FEEDBACK_TABLE, PENDING_FEEDBACK_TABLE
+from spanwise.store.clickhouse.projects import PROJECT_COLUMN
+from spanwise.store.clickhouse.schema import TAIL_PENDING_TABLE
+from spanwise.store.clickhouse.literals import quoted
+from spanwise.store.clickhouse.session import SqlArea
 
 SPAN_TABLES = ("otel_traces", TAIL_PENDING_TABLE)
 PREDICTIONS_TABLE = "predictions"
@@ -101,15 +101,11 @@ class _Subject:
                 f"OR (TraceId, SpanId) IN ({self.spans_carrying()}))")
 
 
-class SqlErasure:
+class SqlErasure(SqlArea):
     """The backend supplies `_execute` (writer, unfiltered) and `_query` (reads, scoped to
     the current project)."""
 
-    @abstractmethod
-    def _execute(self, sql: str) -> None: ...
 
-    @abstractmethod
-    def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table: ...
 
     def erase_subject(self, project: str, attribute: str, values: list[str]) -> dict[str, int]:
         if not attribute or not values or not all(values):

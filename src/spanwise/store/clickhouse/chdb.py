@@ -1,4 +1,5 @@
-"""The embedded default: the ClickHouse engine in-process through chDB, on a directory.
+"""The embedded default: the ClickHouse engine in-process through chDB, on a directory; the
+one module that knows chDB (`ChdbSession`, the transport behind `session.Session`).
 
 chDB hosts one engine per process, bound to one path (DESIGN.md, "chDB in a server"):
 the server process owns the directory. Each thread gets its own connection, so readers
@@ -21,9 +22,10 @@ from spanwise.errors import StoreUnavailable
 from spanwise.model.metrics import MetricsSpec
 from spanwise.request_context import current
 from spanwise.store import check_writable
-from spanwise.store.query_limits import QueryLimits, classify, classify_write
-from spanwise.store.sql_params import bind
-from spanwise.store.sql_store import SqlTraceStore
+from spanwise.store.clickhouse.query_limits import QueryLimits, classify, classify_write
+from spanwise.store.clickhouse.literals import bind
+from spanwise.store.clickhouse.projects import ProjectScope
+from spanwise.store.clickhouse.store import SqlTraceStore
 
 #: What the engine raises: chdb's own `ChdbError` is a RuntimeError, but not the class
 #: `chdb.ChdbError` names (chdb 4.4 defines two); catching both covers either build.
@@ -32,27 +34,24 @@ _ENGINE_ERRORS = (RuntimeError, chdb.ChdbError)
 log = logging.getLogger(__name__)
 
 
-class ChdbTraceStore(SqlTraceStore):
-    """A TraceStore in `path`, created on `start()`."""
+class ChdbSession:
+    """The `Session` of an embedded engine on a directory."""
 
-    def __init__(
-        self, path: str, retention_days: int | None = None, metrics: MetricsSpec | None = None,
-        limits: QueryLimits | None = None, fsync: bool = False, tail_sampling: bool = False,
-    ) -> None:
-        super().__init__(retention_days, metrics, fsync, tail_sampling)
+    def __init__(self, path: str, limits: QueryLimits | None = None) -> None:
         self.path = os.path.abspath(path)
         self.limits = limits or QueryLimits()
+        self.projects = ProjectScope()
         self._local = threading.local()
         self._connections: list[Any] = []
         self._lock = threading.Lock()
         self._closed = True
 
-    def start(self) -> None:
+    def start(self) -> bool:
         if not self._closed:
-            return
+            return False
         check_writable(self.path)
         self._closed = False
-        self.create_schema()
+        return True
 
     def shutdown(self) -> None:
         with self._lock:
@@ -118,14 +117,14 @@ class ChdbTraceStore(SqlTraceStore):
             self._discard(limited)
             raise classify(str(exc), self.limits) from exc
 
-    def _execute(self, sql: str) -> None:
+    def execute(self, sql: str) -> None:
         self._run(sql, limited=False)
 
-    def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
         result = self._run(sql, True, "ArrowTable", params)
         return result if isinstance(result, pa.Table) else pa.table({})
 
-    def _insert(self, table: str, rows: pa.Table, settings: str = "") -> None:
+    def insert(self, table: str, rows: pa.Table, settings: str = "") -> None:
         # Not `send_insert` (streaming): on a full disk it reported success while the
         # engine dropped the rows. chDB's Python() table function reads the Arrow table
         # in place and surfaces every engine error.
@@ -139,3 +138,15 @@ class ChdbTraceStore(SqlTraceStore):
         except _ENGINE_ERRORS as exc:
             self._discard(limited=False)
             raise classify_write(str(exc)) from exc
+
+
+class ChdbTraceStore(SqlTraceStore):
+    """The store in `path` (embedded chDB), created on `start()`."""
+
+    def __init__(
+        self, path: str, retention_days: int | None = None, metrics: MetricsSpec | None = None,
+        limits: QueryLimits | None = None, fsync: bool = False, tail_sampling: bool = False,
+    ) -> None:
+        self.session = ChdbSession(path, limits)
+        super().__init__(self.session, retention_days, metrics, fsync, tail_sampling)
+        self.path, self.limits = self.session.path, self.session.limits

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from spanwise.model.spans import SPAN_SCHEMA
 from spanwise.request_context import DEFAULT_PROJECT, current, current_project
-from spanwise.store.sql_params import quoted
+from spanwise.store.clickhouse.literals import quoted
 
 PROJECT_COLUMN = "Project"
 #: Tables that are the platform's, not a project's: access control and its audit log (tokens name their

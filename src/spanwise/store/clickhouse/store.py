@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import time
-from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -18,39 +17,38 @@ import pyarrow.compute as pc
 
 from spanwise.model.spans import DECODED_SCHEMA, SPAN_SCHEMA
 from spanwise.model.metrics import MetricsSpec
-from spanwise.store import (
-    baselines_schema,
-    logs_schema,
-    metrics_schema,
-    models_schema,
-    otlp_metrics_schema,
-    schema,
-    signals_schema,
-)
-from spanwise.store.api import (
+from spanwise.store.clickhouse import baselines_schema
+from spanwise.store.clickhouse import logs_schema
+from spanwise.store.clickhouse import metrics_schema
+from spanwise.store.clickhouse import models_schema
+from spanwise.store.clickhouse import otlp_metrics_schema
+from spanwise.store.clickhouse import schema
+from spanwise.store.clickhouse import signals_schema
+from spanwise.store.protocols import (
     ModelUse,
     Operation,
     StoreStats,
     TraceQuery,
     TraceSummary,
 )
-from spanwise.store.sql_drift import SqlDriftReader
-from spanwise.store.sql_erasure import SqlErasure
-from spanwise.store.sql_estimation import SqlScores
-from spanwise.store.sql_feedback import SqlFeedback
-from spanwise.store.sql_metrics import SqlMetricsReader
-from spanwise.store.sql_service_signals import SqlServiceSignals
-from spanwise.store.sql_labelled import SqlLabelledReader
-from spanwise.store.sql_logs import SqlLogs
-from spanwise.store.sql_otlp_metrics import SqlOtlpMetrics
-from spanwise.store.sql_model_analytics import SqlModelAnalytics
-from spanwise.store.sql_signals import SqlSignals
-from spanwise.store.sql_alerts import SqlAlerts
-from spanwise.store.sql_tokens import SqlTokens
-from spanwise.store.sql_models import SqlModelReader
-from spanwise.store.sql_params import array_literal
-from spanwise.store.sql_retention import SqlRetention
-from spanwise.store.projects import PROJECT_COLUMN, ProjectScope
+from spanwise.store.clickhouse.drift import SqlDriftReader
+from spanwise.store.clickhouse.erasure import SqlErasure
+from spanwise.store.clickhouse.estimation import SqlScores
+from spanwise.store.clickhouse.feedback import SqlFeedback
+from spanwise.store.clickhouse.metrics import SqlMetricsReader
+from spanwise.store.clickhouse.service_signals import SqlServiceSignals
+from spanwise.store.clickhouse.labelled import SqlLabelledReader
+from spanwise.store.clickhouse.logs import SqlLogs
+from spanwise.store.clickhouse.otlp_metrics import SqlOtlpMetrics
+from spanwise.store.clickhouse.model_analytics import SqlModelAnalytics
+from spanwise.store.clickhouse.signals import SqlSignals
+from spanwise.store.clickhouse.alerts import SqlAlerts
+from spanwise.store.clickhouse.tokens import SqlTokens
+from spanwise.store.clickhouse.models import SqlModelReader
+from spanwise.store.clickhouse.literals import array_literal
+from spanwise.store.clickhouse.retention import SqlRetention
+from spanwise.store.clickhouse.projects import PROJECT_COLUMN
+from spanwise.store.clickhouse.session import Session
 from spanwise.request_context import DEFAULT_PROJECT, SYSTEM, acting, current_project, run_in_context
 
 def _is_view(statement: str) -> bool:
@@ -104,14 +102,15 @@ _SUMMARY_SELECT = (
 
 
 class SqlTraceStore(
-    SqlServiceSignals, SqlMetricsReader, SqlModelReader, SqlLabelledReader, SqlDriftReader, SqlModelAnalytics, SqlSignals, SqlLogs, SqlOtlpMetrics,
-    SqlScores, SqlFeedback, SqlAlerts, SqlTokens, SqlErasure, SqlRetention, ABC,
+    SqlServiceSignals, SqlMetricsReader, SqlModelReader, SqlLabelledReader, SqlDriftReader, SqlModelAnalytics, SqlSignals,
+    SqlLogs, SqlOtlpMetrics, SqlScores, SqlFeedback, SqlAlerts, SqlTokens, SqlErasure, SqlRetention,
 ):
-    """TraceStore (and MetricsReader, ModelReader, FeedbackWriter) over any ClickHouse engine; subclasses provide the
-    connection. `metrics` says which span metrics the store's views compute."""
+    """Every store Protocol (`store.protocols.Store`) over one ClickHouse `session`, whatever
+    its transport. `metrics` says which span metrics the store's views compute."""
 
-    def __init__(self, retention_days: int | None = None, metrics: MetricsSpec | None = None, fsync: bool = False,
-                 tail_sampling: bool = False) -> None:
+    def __init__(self, session: Session, retention_days: int | None = None, metrics: MetricsSpec | None = None,
+                 fsync: bool = False, tail_sampling: bool = False) -> None:
+        self._session = session
         self._retention_days = retention_days
         self._fsync = fsync
         # Reads of one trace run their queries (spans, prediction maps) side by side.
@@ -119,21 +118,14 @@ class SqlTraceStore(
         self._metrics = metrics or MetricsSpec()
         #: Tail sampling is on: reads then include spans waiting for a decision.
         self.tail_sampling = tail_sampling
-        #: Which tables hold rows of one project, and how reads are limited to it.
-        self.projects = ProjectScope()
 
-    @abstractmethod
-    def _execute(self, sql: str) -> None:
-        """Run a statement that returns nothing."""
+    def start(self) -> None:
+        """Open the session and bring the schema up to date (once; safe twice)."""
+        if self._session.start():
+            self.create_schema()
 
-    @abstractmethod
-    def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
-        """Run a query with `{name:Type}` parameters and return its result."""
-
-    @abstractmethod
-    def _insert(self, table: str, rows: pa.Table, settings: str = "") -> None:
-        """Insert an Arrow table (with optional `SETTINGS`); return once committed. Raises
-        `StoreUnavailable` when a retry may succeed, `StoreRejected` when it cannot."""
+    def shutdown(self) -> None:
+        self._session.shutdown()
 
     def create_schema(self) -> None:
         """Create what is missing and recreate every materialized view from this build's
@@ -163,7 +155,7 @@ class SqlTraceStore(
 
     def _add_project_columns(self) -> None:
         """Give every data table its `Project` column (rows of older builds: the default
-        project) before the views that fill them are created; see `store.projects`."""
+        project) before the views that fill them are created; see `store.clickhouse.projects`."""
         tables = self._query(
             "SELECT name, engine, sorting_key AS key, "
             "(SELECT count() FROM system.columns AS c WHERE c.database = currentDatabase() AND c.table = t.name "

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from abc import abstractmethod
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import pyarrow as pa
 
-from spanwise.store import tokens_schema
-from spanwise.store.tokens_schema import AUDIT_TABLE, PROJECTS_TABLE, TOKENS_TABLE
+from spanwise.store.clickhouse import tokens_schema
+from spanwise.store.clickhouse.tokens_schema import AUDIT_TABLE, PROJECTS_TABLE, TOKENS_TABLE
+from spanwise.store.clickhouse.session import SqlArea
 
 _TOKEN_SCHEMA = pa.schema([("Id", pa.string()), ("Hash", pa.string()), ("Name", pa.string()), ("Role", pa.string()),
                            ("Project", pa.string()), ("CreatedMs", pa.int64()), ("ExpiresMs", pa.int64()),
@@ -25,20 +25,7 @@ TOKEN_FIELDS = {"id": "Id", "hash": "Hash", "name": "Name", "role": "Role", "pro
                 "created_ms": "CreatedMs", "expires_ms": "ExpiresMs", "revoked": "Revoked"}
 
 
-@runtime_checkable
-class TokenStore(Protocol):
-    """Tokens (hashed), projects and the audit log, as plain dicts."""
-
-    def prepare_tokens(self, audit_days: int = ...) -> None: ...
-    def put_token(self, token: dict[str, Any]) -> None: ...
-    def auth_tokens(self) -> list[dict[str, Any]]: ...
-    def put_project(self, name: str, created_ms: int) -> None: ...
-    def auth_projects(self) -> list[dict[str, Any]]: ...
-    def append_audit(self, rows: list[dict[str, Any]]) -> None: ...
-    def audit_entries(self, start_ms: int, end_ms: int, action: str = "", limit: int = 1000) -> list[dict[str, Any]]: ...
-
-
-class SqlTokens:
+class SqlTokens(SqlArea):
     """The backend supplies `_execute`/`_query`/`_insert`. Tables are created on first use,
     so a store that never ran with auth never has them."""
 
@@ -46,14 +33,8 @@ class SqlTokens:
     _token_version_lock = threading.Lock()
     _token_last_version = 0
 
-    @abstractmethod
-    def _execute(self, sql: str) -> None: ...
 
-    @abstractmethod
-    def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table: ...
 
-    @abstractmethod
-    def _insert(self, table: str, rows: pa.Table) -> None: ...
 
     def prepare_tokens(self, audit_days: int = DEFAULT_AUDIT_DAYS) -> None:
         """Create the tables (first call only) with audit entries kept `audit_days` (0: forever)."""

@@ -2,7 +2,7 @@
 
 Sampling keeps a fraction of spans in `otel_traces`, so counting stored spans undercounts
 calls and, under tail sampling (which keeps errors and slow traces), overstates error
-rates and latency. The span metrics (`store.metrics_schema`) are built from every span
+rates and latency. The span metrics (`store.clickhouse.metrics_schema`) are built from every span
 before sampling, so RED and latency read them: counts and errors are exact, percentiles
 come from the duration histogram (exact to the bucket, interpolated inside it, as
 Prometheus' `histogram_quantile`). Their resolution is the minute: a window covers the
@@ -21,15 +21,15 @@ Without span metrics (`metrics.enabled: false`) the weighted counts are used as 
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections import defaultdict
 from typing import Any, NamedTuple
 
 import pyarrow as pa
 
 from spanwise.model.metrics import MetricsSpec
-from spanwise.store import metrics_schema as ms
-from spanwise.store.api import DependencyLink, LatencyPoint, RedSummary
+from spanwise.store.clickhouse import metrics_schema as ms
+from spanwise.store.protocols import DependencyLink, LatencyPoint, RedSummary
+from spanwise.store.clickhouse.session import SqlArea
 
 #: The widest range `dependencies` reads (7 days); a longer lookback reads its newest 7 days.
 MAX_DEPENDENCY_RANGE_NS = 7 * 86_400 * 10**9
@@ -46,14 +46,11 @@ _STORED = (
 _WEIGHT = "toUInt64(round(SampleWeight * 1000))"
 
 
-class SqlServiceSignals(ABC):
+class SqlServiceSignals(SqlArea):
     """The RED / latency / dependency half of `SqlTraceStore`."""
 
     _metrics: MetricsSpec
 
-    @abstractmethod
-    def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
-        """Run a query with `{name:Type}` parameters and return its result."""
 
     def red_summary(self, start_ns: int, end_ns: int, service: str | None = None) -> list[RedSummary]:
         name = "SpanName" if service else "ServiceName"

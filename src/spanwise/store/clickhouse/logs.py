@@ -1,28 +1,24 @@
-"""SQL for logs (`LogStore` in store/api.py): insert decoded records, read a trace's logs,
+"""SQL for logs (`LogStore` in store/protocols): insert decoded records, read a trace's logs,
 search by service, severity, text and time."""
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from typing import Any
 
 import pyarrow as pa
 
 from spanwise.model.logs import LOG_SCHEMA
-from spanwise.store.api import LogQuery
-from spanwise.store.logs_schema import LOGS_TABLE
+from spanwise.store.protocols import LogQuery
+from spanwise.store.clickhouse.logs_schema import LOGS_TABLE
+from spanwise.store.clickhouse.session import SqlArea
 
 _COLUMNS = ", ".join(LOG_SCHEMA.names)
 
 
-class SqlLogs:
+class SqlLogs(SqlArea):
     """Writes and reads `otel_logs`; the backend supplies `_query`/`_insert`."""
 
-    @abstractmethod
-    def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table: ...
 
-    @abstractmethod
-    def _insert(self, table: str, rows: pa.Table) -> None: ...
 
     def write_logs(self, logs: pa.Table) -> None:
         if logs.num_rows:

@@ -1,4 +1,4 @@
-"""SQL for OTLP metric points (`OtlpMetricStore` in store/api.py): write, list the metrics
+"""SQL for OTLP metric points (`OtlpMetricStore` in store/protocols): write, list the metrics
 seen, and per-step series computed in the store.
 
 Cumulative sums and histograms are turned into per-step increases from consecutive
@@ -10,13 +10,13 @@ attribute groups as "".
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from typing import Any
 
 import pyarrow as pa
 
 from spanwise.model.otlp_metrics import GAUGE, HISTOGRAM, POINT_SCHEMAS, SUM
-from spanwise.store.otlp_metrics_schema import TABLES
+from spanwise.store.clickhouse.otlp_metrics_schema import TABLES
+from spanwise.store.clickhouse.session import SqlArea
 
 _CUMULATIVE = 2  # AggregationTemporality.CUMULATIVE
 _WINDOW = "TimeUnix >= fromUnixTimestamp64Nano({lo:Int64}) AND TimeUnix <= fromUnixTimestamp64Nano({hi:Int64})"
@@ -37,14 +37,10 @@ def _increase(column: str) -> str:
     return f"if(AggregationTemporality = {_CUMULATIVE}, {cumulative}, {column})"
 
 
-class SqlOtlpMetrics:
+class SqlOtlpMetrics(SqlArea):
     """Writes and reads the `otel_metrics_*` tables; the backend supplies `_query`/`_insert`."""
 
-    @abstractmethod
-    def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table: ...
 
-    @abstractmethod
-    def _insert(self, table: str, rows: pa.Table) -> None: ...
 
     def write_metric_points(self, points: dict[str, pa.Table]) -> None:
         for kind, table in points.items():

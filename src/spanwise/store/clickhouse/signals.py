@@ -1,13 +1,13 @@
-"""SQL for stored model signals (`SignalStore` in store/api.py)."""
+"""SQL for stored model signals (`SignalStore` in store/protocols)."""
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from typing import Any
 
 import pyarrow as pa
 
-from spanwise.store.signals_schema import SIGNALS_TABLE
+from spanwise.store.clickhouse.signals_schema import SIGNALS_TABLE
+from spanwise.store.clickhouse.session import SqlArea
 
 SIGNAL_SCHEMA = pa.schema(
     [
@@ -24,14 +24,10 @@ SIGNAL_SCHEMA = pa.schema(
 )
 
 
-class SqlSignals:
+class SqlSignals(SqlArea):
     """Writes and reads `model_signals`; the backend supplies `_query`/`_insert`."""
 
-    @abstractmethod
-    def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table: ...
 
-    @abstractmethod
-    def _insert(self, table: str, rows: pa.Table) -> None: ...
 
     def write_signals(self, rows: pa.Table) -> None:
         if rows.num_rows:

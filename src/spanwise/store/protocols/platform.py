@@ -1,0 +1,83 @@
+"""The storage seam for the platform's own state: alerting (rules, alerts, silences, history),
+compliance (erasing a data subject, retention per project) and access control (tokens,
+projects, the audit log). Each is its own Protocol (STYLE.md: optional features are their
+own interfaces), implemented by `store.clickhouse`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from spanwise.model.retention import RetentionPolicy
+from spanwise.store.protocols.telemetry import RedSummary
+
+
+@runtime_checkable
+class AlertStore(Protocol):
+    """Optional capability: alerting's state (spanwise.alerts). Objects (rules made through
+    the API, per-label-set alert state, silences) are JSON bodies keyed by (kind, key) within
+    a project; a put replaces the body and a None body deletes; reads see the newest write.
+    Everything is the current project's (`request_context`): puts and appends go to it, reads
+    see it (or, for the platform's own work, every project)."""
+
+    def put_alert_objects(self, kind: str, bodies: dict[str, str | None]) -> None: ...
+
+    def alert_objects(self, kind: str) -> dict[tuple[str, str], str]:
+        """Live bodies of `kind` by (project, key)."""
+        ...
+
+    def append_alert_history(self, rows: list[dict[str, Any]]) -> None:
+        """Append state changes: at_ms, rule, fingerprint, from_state, to_state, value, labels (JSON)."""
+        ...
+
+    def alert_history(self, start_ns: int, end_ns: int, rule: str = "", limit: int = 1000) -> list[dict[str, Any]]:
+        """State changes in [start, end], newest first, at most `limit`."""
+        ...
+
+
+@runtime_checkable
+class SpanWindowReader(Protocol):
+    """Optional capability: RED figures of stored spans over an exact window (the span
+    metrics have minute resolution; alert rules may watch a few seconds)."""
+
+    def span_window(self, start_ns: int, end_ns: int, service: str | None = None) -> list[RedSummary]: ...
+
+
+@runtime_checkable
+class SubjectEraser(Protocol):
+    """Removes what the store holds about one data subject in one project."""
+
+    def erase_subject(self, project: str, attribute: str, values: list[str]) -> dict[str, int]:
+        """Delete, in `project` only, every stored row that carries one of `values` under the
+        attribute key `attribute` (span, resource, log or metric point attributes; a
+        prediction's string features), the predictions of erased spans and the spans of
+        erased predictions, and the labels of erased predictions. Answers the rows removed
+        per table. When it returns, no read finds any of them. `values` must be non-empty
+        strings (an empty one would match every row without the attribute)."""
+        ...
+
+
+@runtime_checkable
+class RetentionStore(Protocol):
+    """Keeps each project's data only as long as its retention says."""
+
+    def apply_retention(self, policy: RetentionPolicy) -> list[str]:
+        """Make every table's TTL rules say what `policy` says (one rule per project that
+        differs from the default, with a `WHERE Project` clause); answers the tables whose
+        rules changed (none when the policy is what the store already applies). Called at
+        start, before ingest; rows already past their retention go at the engine's next
+        TTL merge."""
+        ...
+
+
+@runtime_checkable
+class TokenStore(Protocol):
+    """Tokens (hashed), projects and the audit log, as plain dicts."""
+
+    def prepare_tokens(self, audit_days: int = ...) -> None: ...
+    def put_token(self, token: dict[str, Any]) -> None: ...
+    def auth_tokens(self) -> list[dict[str, Any]]: ...
+    def put_project(self, name: str, created_ms: int) -> None: ...
+    def auth_projects(self) -> list[dict[str, Any]]: ...
+    def append_audit(self, rows: list[dict[str, Any]]) -> None: ...
+    def audit_entries(self, start_ms: int, end_ms: int, action: str = "", limit: int = 1000) -> list[dict[str, Any]]: ...
