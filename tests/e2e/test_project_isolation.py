@@ -43,6 +43,8 @@ SHARED_TRACE = "5e1ec7ed0000000000000000c0111de5"
 #: A trace id nobody sent.
 UNKNOWN_TRACE = "0000000000000000000000000000abcd"
 MINUTE = 60 * 10**9
+#: One connection pool for the module's ~300 requests (a client per request costs its TLS setup).
+HTTP = httpx.Client(timeout=30)
 PROJECTS = ("alpha", "beta")
 
 
@@ -95,6 +97,15 @@ class _Ids(RandomIdGenerator):
         return super().generate_trace_id()
 
 
+def _other(project: Project) -> Project:
+    return BETA if project is ALPHA else ALPHA
+
+
+def _ingest_headers(project: Project) -> dict[str, str]:
+    """Its ingest token, and the other project named where only an admin may name one."""
+    return {**project.headers("ingest"), "X-Spanwise-Project": _other(project).name}
+
+
 def _provider(service: str, exporter: Any, ids: RandomIdGenerator | None = None) -> TracerProvider:
     provider = TracerProvider(resource=Resource.create({"service.name": service}), id_generator=ids or RandomIdGenerator())
     provider.add_span_processor(BatchSpanProcessor(exporter))
@@ -104,9 +115,10 @@ def _provider(service: str, exporter: Any, ids: RandomIdGenerator | None = None)
 def _send_spans(server: SpanwiseProcess, project: Project) -> None:
     """Service traces over gRPC (checkout calling the project's ledger), the first with the
     shared trace id and a log record inside it sent over HTTP; predictions over HTTP, the
-    first linking to the shared trace."""
-    grpc_auth = (("authorization", f"Bearer {project.tokens['ingest']}"),)
-    http_auth = project.headers("ingest")
+    first linking to the shared trace. Every request also names the other project in the
+    header only an admin may use, which must change nothing."""
+    grpc_auth = (("authorization", f"Bearer {project.tokens['ingest']}"), ("x-spanwise-project", _other(project).name))
+    http_auth = _ingest_headers(project)
     checkout = _provider("checkout", GrpcSpanExporter(endpoint=server.grpc_endpoint, insecure=True, headers=grpc_auth), _Ids())
     ledger = _provider(project.ledger, GrpcSpanExporter(endpoint=server.grpc_endpoint, insecure=True, headers=grpc_auth))
     scorer = _provider("scorer", HttpSpanExporter(endpoint=f"{server.http_url}/v1/traces", headers=http_auth))
@@ -157,7 +169,7 @@ def _send_metrics(server: SpanwiseProcess, project: Project) -> None:
     meter.create_observable_gauge(f"{project.name}.queue", callbacks=[lambda options: [Observation(1)]])
     data = reader.get_metrics_data()
     assert data is not None
-    exporter = HttpMetricExporter(endpoint=f"{server.http_url}/v1/metrics", headers=project.headers("ingest"))
+    exporter = HttpMetricExporter(endpoint=f"{server.http_url}/v1/metrics", headers=_ingest_headers(project))
     assert exporter.export(data).name == "SUCCESS"
     provider.shutdown()
 
@@ -173,11 +185,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpanwiseProcess
     process = SpanwiseProcess(os.path.join(base, "data"), ["--config", config], auth=True)
     process.start()
     yield process
+    HTTP.close()
     assert process.stop() == 0
 
 
 def _admin(server: SpanwiseProcess, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    answer = httpx.post(f"{server.query_url}{path}", json=body, headers=server.auth_headers(), timeout=10)
+    answer = HTTP.post(f"{server.query_url}{path}", json=body, headers=server.auth_headers())
     assert answer.status_code == 200, answer.text
     return dict(answer.json())
 
@@ -198,7 +211,7 @@ def projects(server: SpanwiseProcess) -> dict[str, Project]:
     for project in (ALPHA, BETA):
         assert server.wait_for(lambda: _stored(server, project)), _models(server, project)
         feedback = [{"prediction_id": f"pred-{i}", "label": project.label} for i in range(project.predictions)]
-        answer = httpx.post(f"{server.query_url}/api/v1/feedback", json=feedback, headers=project.headers("editor"))
+        answer = HTTP.post(f"{server.query_url}/api/v1/feedback", json=feedback, headers=project.headers("editor"))
         assert answer.status_code == 200 and answer.json()["accepted"] == project.predictions, answer.text
     return {p.name: p for p in (ALPHA, BETA)}
 
@@ -211,7 +224,7 @@ def _stored(server: SpanwiseProcess, project: Project) -> bool:
 def _get(server: SpanwiseProcess, project: Project | None, path: str, **params: Any) -> httpx.Response:
     """GET as `project`'s viewer (None: a request as the admin, in the default project)."""
     headers = project.headers() if project else server.auth_headers()
-    return httpx.get(f"{server.query_url}{path}", params=params, headers=headers, timeout=30)
+    return HTTP.get(f"{server.query_url}{path}", params=params, headers=headers)
 
 
 def _json(server: SpanwiseProcess, project: Project | None, path: str, **params: Any) -> Any:
@@ -222,10 +235,6 @@ def _json(server: SpanwiseProcess, project: Project | None, path: str, **params:
 
 def _models(server: SpanwiseProcess, project: Project) -> dict[str, Any]:
     return {m["name"]: m for m in _json(server, project, "/api/v1/models")}
-
-
-def _other(project: Project) -> Project:
-    return BETA if project is ALPHA else ALPHA
 
 
 def _only_trace(project: Project) -> str:
@@ -339,7 +348,7 @@ def _latest_accuracy(server: SpanwiseProcess, project: Project) -> float | None:
 def test_model_signals_are_computed_and_read_per_project(server: SpanwiseProcess, mine: Project) -> None:
     scheduled = server.wait_for(lambda: _latest_accuracy(server, mine) is not None, timeout=15)
     assert scheduled and _latest_accuracy(server, mine) == _accuracy(mine), "the scheduler ran as this project"
-    computed = httpx.post(f"{server.query_url}/api/v1/models/churn/signals/compute", headers=mine.headers("editor"))
+    computed = HTTP.post(f"{server.query_url}/api/v1/models/churn/signals/compute", headers=mine.headers("editor"))
     assert computed.status_code == 200 and computed.json()["rows_written"] > 0, computed.text
     assert _latest_accuracy(server, mine) == _accuracy(mine)
 
@@ -395,7 +404,7 @@ def stolen_labels(server: SpanwiseProcess, projects: dict[str, Project]) -> dict
     """Each project's editor labels the other project's only prediction and one nobody made;
     the answers, after the resolver's next tick (every second), which would have joined them."""
     def post(project: Project, prediction_id: str) -> httpx.Response:
-        return httpx.post(f"{server.query_url}/api/v1/feedback", headers=project.headers("editor"),
+        return HTTP.post(f"{server.query_url}/api/v1/feedback", headers=project.headers("editor"),
                           json=[{"prediction_id": prediction_id, "label": f"from-{project.name}"}])
 
     answers = {p.name: (post(p, _other(p).only_prediction), post(p, "nobodys-prediction")) for p in (ALPHA, BETA)}
@@ -418,7 +427,7 @@ def test_labels_never_meet_the_other_projects_prediction(
 def baselines(server: SpanwiseProcess, projects: dict[str, Project]) -> None:
     """A baseline named `train` for `churn` in each project: alpha's like its data, beta's far from it."""
     for project, values in ((ALPHA, [ALPHA.feature + i % 5 for i in range(50)]), (BETA, [1.0 + i for i in range(70)])):
-        answer = httpx.post(f"{server.query_url}/api/v1/models/churn/baselines", params={"name": "train", "version": "v1"},
+        answer = HTTP.post(f"{server.query_url}/api/v1/models/churn/baselines", params={"name": "train", "version": "v1"},
                             content="amount\n" + "\n".join(map(str, values)) + "\n",
                             headers={**project.headers("editor"), "content-type": "text/csv"})
         assert answer.status_code == 200, answer.text
@@ -438,7 +447,7 @@ def alert_rules(server: SpanwiseProcess, projects: dict[str, Project]) -> None:
     for project in projects.values():
         rule = {"name": f"{project.name}-rule", "query": {"kind": "span_metric", "metric": "error_rate", "service": "checkout"},
                 "condition": {"op": ">", "threshold": 0.5}}
-        answer = httpx.post(f"{server.query_url}/api/v1/alerts/rules", json=rule, headers=project.headers("editor"))
+        answer = HTTP.post(f"{server.query_url}/api/v1/alerts/rules", json=rule, headers=project.headers("editor"))
         assert answer.status_code == 200, answer.text
 
 
@@ -446,7 +455,7 @@ def _unknown_like(server: SpanwiseProcess, project: Project, method: str, path: 
     """`path` with the other project's id answers exactly as with an id that exists nowhere."""
     def ask(key: str) -> httpx.Response:
         headers = project.headers("viewer" if method == "GET" else "editor")
-        return httpx.request(method, f"{server.query_url}{path.format(key)}", headers=headers, timeout=30)
+        return HTTP.request(method, f"{server.query_url}{path.format(key)}", headers=headers)
 
     theirs, nobodys = ask(other), ask(unknown)
     assert theirs.status_code == nobodys.status_code, (path, theirs.text, nobodys.text)
@@ -497,7 +506,7 @@ def test_status_counts_only_its_project(server: SpanwiseProcess, mine: Project) 
     counts = {"spans": 3 * mine.traces + mine.predictions + 1, "predictions": mine.predictions + 1}
     assert _json(server, mine, "/api/v1/status") == counts, "the platform's figures add up every project"
     headers = {**server.auth_headers(), "X-Spanwise-Project": mine.name}
-    as_admin = httpx.get(f"{server.query_url}/api/v1/status", headers=headers).json()
+    as_admin = HTTP.get(f"{server.query_url}/api/v1/status", headers=headers).json()
     assert {k: as_admin[k] for k in counts} == counts
     assert as_admin["ingest"]["spans_accepted"] == sum(3 * p.traces + p.predictions + 1 for p in (ALPHA, BETA))
 
@@ -505,7 +514,7 @@ def test_status_counts_only_its_project(server: SpanwiseProcess, mine: Project) 
 def test_an_admin_reads_the_project_it_names(server: SpanwiseProcess, mine: Project) -> None:
     def as_admin(path: str, **params: Any) -> Any:
         headers = {**server.auth_headers(), "X-Spanwise-Project": mine.name}
-        answer = httpx.get(f"{server.query_url}{path}", params=params, headers=headers, timeout=30)
+        answer = HTTP.get(f"{server.query_url}{path}", params=params, headers=headers)
         assert answer.status_code == 200, answer.text
         return answer.json()
 
@@ -513,7 +522,7 @@ def test_an_admin_reads_the_project_it_names(server: SpanwiseProcess, mine: Proj
     assert {s["attributes"]["team"] for s in as_admin(f"/api/v1/traces/{SHARED_TRACE}")["spans"]} == {mine.name}
     assert {m["name"]: m["predictions"] for m in as_admin("/api/v1/models")} == {"churn": mine.predictions, mine.only_model: 1}
     assert as_admin("/api/v1/predictions/pred-0")["features"] == {"amount": mine.feature}
-    scrape = httpx.get(f"{server.query_url}/metrics", headers={**server.auth_headers(), "X-Spanwise-Project": mine.name})
+    scrape = HTTP.get(f"{server.query_url}/metrics", headers={**server.auth_headers(), "X-Spanwise-Project": mine.name})
     predictions = {l["model_name"]: v for n, l, v in _samples(scrape.text) if n == "spanwise_model_predictions_total"}
     assert predictions == {"churn": mine.predictions, mine.only_model: 1}
 
@@ -524,9 +533,9 @@ def test_an_admin_without_a_project_reads_the_default_one(server: SpanwiseProces
     assert _json(server, None, "/api/v1/models") == []
     headers = {**server.auth_headers(), "X-Spanwise-Project": ALPHA.name}
     viewer = {**ALPHA.headers(), "X-Spanwise-Project": BETA.name}
-    as_viewer = httpx.get(f"{server.query_url}/api/v1/services", headers=viewer).json()["services"]
+    as_viewer = HTTP.get(f"{server.query_url}/api/v1/services", headers=viewer).json()["services"]
     assert as_viewer == sorted(["checkout", ALPHA.ledger, "scorer"]), "only an admin may name another project"
-    assert httpx.get(f"{server.query_url}/api/v1/services", headers=headers).json()["services"] == as_viewer
+    assert HTTP.get(f"{server.query_url}/api/v1/services", headers=headers).json()["services"] == as_viewer
 
 
 
