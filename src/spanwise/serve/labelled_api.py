@@ -131,7 +131,12 @@ def labelled_routes(service: LabelledService) -> list[Route]:
           prediction without any), for any number of names. Header X-Spanwise-Truncated
           is true when more predictions matched.
         parameters: [{name: name, in: path, required: true, schema: {type: string}}]
-        responses: {200: {description: the predictions}, 400: {description: bad parameter}, 404: {description: unknown model}}
+        responses:
+          200:
+            description: the predictions
+            content: {application/vnd.apache.parquet: {}, text/csv: {}, application/json: {}}
+          400: {description: bad parameter}
+          404: {description: unknown model}
         """
         try:
             check_params(request.query_params, _EXPORT)
