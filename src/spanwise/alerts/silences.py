@@ -52,7 +52,7 @@ def parse_silence(body: Any, now_ms: int) -> Silence:
         if m.get("regex"):
             try:
                 re.compile(m["value"])
-            except re.error as exc:
+            except (re.error, RecursionError, OverflowError) as exc:  # deep nesting; a{4294967296}
                 raise InvalidQuery(f"matchers[{index}].value: invalid regex: {exc}") from exc
     starts = int(_number(body.get("starts_at_ms") or now_ms, "starts_at_ms"))
     if "ends_at_ms" in body:
