@@ -17,7 +17,8 @@ from spanwise.errors import MalformedPayload
 from spanwise.query.logs import LogQueryService
 from spanwise.query.service import QueryService
 from spanwise.serve.body import read_body
-from spanwise.serve.native_api import endpoint
+from spanwise.model.alert_rules import CONDITIONS, OPERATORS, QUERY_METRICS
+from spanwise.serve.native_api import component, endpoint
 from spanwise.serve.params import LIMIT, Param, parse_limit, time_params, time_range
 from spanwise.store.alerts_api import AlertStore, SpanWindowReader
 from spanwise.store.api import FeedbackWriter, LogStore, ModelReader, SignalStore
@@ -34,6 +35,30 @@ async def _json(request: Request) -> tuple[Any]:
         raise MalformedPayload(f"the body is not JSON: {exc}") from exc
 
 
+_TEXT = {"type": "string"}
+_NUMBER = {"type": "number"}
+_LABELS = {"type": "object", "additionalProperties": _TEXT}
+component("AlertRule", {
+    "type": "object", "required": ["name", "query"],
+    "properties": {
+        "name": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$"},
+        "query": {"type": "object", "required": ["kind"], "properties": {
+            "kind": {"type": "string", "enum": list(QUERY_METRICS)}, "metric": _TEXT,
+            "by": {"type": "string", "enum": ["", "service", "operation"]},
+            **{name: _TEXT for name in ("service", "operation", "model", "version", "feature", "search", "severity")},
+            "window_s": {"type": "number", "minimum": 1, "maximum": 604800},
+        }},
+        "condition": {"type": "object", "properties": {
+            "type": {"type": "string", "enum": list(CONDITIONS)}, "op": {"type": "string", "enum": list(OPERATORS)},
+            **{name: _NUMBER for name in ("threshold", "low", "high", "resolve_threshold", "lookback_s")},
+            **{name: {"type": "integer"} for name in ("min_samples", "baseline_days", "min_baseline")},
+        }},
+        "interval_s": _NUMBER, "for_s": _NUMBER, "labels": _LABELS, "annotations": _LABELS,
+        "receivers": {"type": "array", "items": _TEXT}, "enabled": {"type": "boolean"},
+    },
+})
+
+
 def alerts_routes(engine: AlertEngine) -> list[Route]:
     def rules(request: Request) -> Any:
         """
@@ -47,6 +72,7 @@ def alerts_routes(engine: AlertEngine) -> list[Route]:
         """
         ---
         summary: Create an alert rule (name, query, condition, interval_s, for_s, labels, annotations, receivers).
+        requestBody: {required: true, content: {application/json: {schema: {$ref: "#/components/schemas/AlertRule"}}}}
         responses: {200: {description: the rule}, 400: {description: invalid; the message names the field}}
         """
         return engine.put_rule(body)
@@ -56,6 +82,7 @@ def alerts_routes(engine: AlertEngine) -> list[Route]:
         ---
         summary: Replace an alert rule made through the API.
         parameters: [{name: name, in: path, required: true, schema: {type: string}}]
+        requestBody: {required: true, content: {application/json: {schema: {$ref: "#/components/schemas/AlertRule"}}}}
         responses: {200: {description: the rule}, 400: {description: invalid}, 404: {description: unknown rule}}
         """
         return engine.put_rule(body, request.path_params["name"])
@@ -110,6 +137,26 @@ def alerts_routes(engine: AlertEngine) -> list[Route]:
         """
         ---
         summary: Silence alerts matching labels (matchers [{name, value, regex}], duration_s or ends_at_ms, comment).
+        requestBody:
+          required: true
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [matchers]
+                properties:
+                  matchers:
+                    type: array
+                    minItems: 1
+                    items:
+                      type: object
+                      required: [name, value]
+                      properties: {name: {type: string}, value: {type: string}, regex: {type: boolean}}
+                  starts_at_ms: {type: integer, description: "Unix ms (default now)"}
+                  ends_at_ms: {type: integer, description: "Unix ms, at most a year ahead"}
+                  duration_s: {type: number, description: "instead of ends_at_ms (default 3600)"}
+                  comment: {type: string}
+                  created_by: {type: string}
         responses: {200: {description: the silence}, 400: {description: invalid}}
         """
         return engine.add_silence(body)

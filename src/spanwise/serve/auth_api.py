@@ -115,7 +115,23 @@ def admin_routes(authority: Authority, table: Callable[[], RouteTable], audit: A
         """
         ---
         summary: Issue a token; the answer is the only time the token is shown.
-        responses: {200: {description: "{id, token, name, role, project, expires_ms}"}}
+        requestBody:
+          required: true
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [name, role, project]
+                properties:
+                  name: {type: string}
+                  role: {type: string, enum: [ingest, viewer, editor, admin]}
+                  project: {type: string}
+                  expires:
+                    description: "an ISO 8601 time with a zone, or Unix seconds (default: never)"
+                    oneOf: [{type: string}, {type: number}]
+        responses:
+          200: {description: "{id, token, name, role, project, expires_ms}"}
+          400: {description: "a bad name, role, project or expires (the message names it)"}
         """
         expires_ms = parse_expires(body.get("expires"))
         token_id, token = authority.issue(body.get("name"), body.get("role"), body.get("project"), expires_ms)  # type: ignore[arg-type]
@@ -146,7 +162,10 @@ def admin_routes(authority: Authority, table: Callable[[], RouteTable], audit: A
         """
         ---
         summary: Create a project.
-        responses: {200: {description: "{name, created_ms}"}}
+        requestBody:
+          required: true
+          content: {application/json: {schema: {type: object, required: [name], properties: {name: {type: string}}}}}
+        responses: {200: {description: "{name, created_ms}"}, 400: {description: a bad or taken name}}
         """
         project = authority.create_project(body.get("name"))  # type: ignore[arg-type]
         audit.record(request, "project.create", {"name": project["name"]})

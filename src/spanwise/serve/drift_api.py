@@ -66,7 +66,22 @@ def drift_routes(drift: DriftService) -> list[Route]:
           bin edges and counts, min/max/count/missing and a sample of at most 10k values per
           numeric column, category counts otherwise), never as rows.
         parameters: [{name: name, in: path, required: true, schema: {type: string}}]
-        requestBody: {content: {application/json: {}, text/csv: {}, application/vnd.apache.parquet: {}}}
+        requestBody:
+          required: true
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [name, kind]
+                properties:
+                  name: {type: string}
+                  version: {type: string}
+                  kind: {type: string, enum: [window, rolling]}
+                  start: {type: integer, description: "Unix ns (kind window)"}
+                  end: {type: integer, description: "Unix ns (kind window)"}
+                  lookback: {type: string, description: "e.g. 7d (kind rolling)"}
+            text/csv: {schema: {type: string}}
+            application/vnd.apache.parquet: {schema: {type: string, format: binary}}
         responses: {200: {description: the baseline}, 400: {description: malformed definition or file}}
         """
         model = request.path_params["name"]

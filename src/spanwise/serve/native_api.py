@@ -66,6 +66,13 @@ COMPONENTS: dict[str, Any] = {
                     "description": "the web UI's sign-in (`POST /api/v1/session`); writes also need X-Spanwise-CSRF"},
     },
 }
+
+
+def component(name: str, schema: dict[str, Any]) -> None:
+    """Describe a body shape once, for docstrings to refer to as `#/components/schemas/<name>`."""
+    COMPONENTS["schemas"][name] = schema
+
+
 _ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 #: Answers any operation may give, declared here once instead of in every docstring.
 _ANY = {
