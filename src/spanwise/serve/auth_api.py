@@ -56,6 +56,11 @@ def session_routes(authority: Authority | None, sessions: Sessions | None, limit
                    audit: AuditLog | None) -> list[Route]:
     """GET/POST/DELETE /api/v1/session; with auth off only GET, answering `{"auth": false}`."""
     async def state(request: Request) -> Response:
+        """
+        ---
+        summary: Whether auth is on and who the session cookie signed in (with its CSRF token).
+        responses: {200: {description: "{auth, signed_in, name, role, project, csrf}"}}
+        """
         if authority is None or sessions is None:
             return JSONResponse({"auth": False})
         session = request.cookies.get(SESSION_COOKIE)
@@ -67,6 +72,17 @@ def session_routes(authority: Authority | None, sessions: Sessions | None, limit
                              "project": principal.project, "csrf": found[1] if found else ""})
 
     async def sign_in(request: Request) -> Response:
+        """
+        ---
+        summary: Sign the web UI in with a token; sets the session and CSRF cookies.
+        requestBody:
+          required: true
+          content: {application/json: {schema: {type: object, required: [token], properties: {token: {type: string}}}}}
+        responses:
+          200: {description: "{name, role, project, csrf}"}
+          401: {description: an invalid, expired or revoked token}
+          429: {description: "too many sign-in attempts from this address (auth.signin_per_minute): retry after Retry-After"}
+        """
         assert authority and sessions and limiter
         address = request.client.host if request.client else ""
         wait = limiter.retry_after(address)
@@ -94,6 +110,11 @@ def session_routes(authority: Authority | None, sessions: Sessions | None, limit
         return response
 
     async def sign_out(request: Request) -> Response:
+        """
+        ---
+        summary: Sign the web UI out (ends the session, clears its cookies).
+        responses: {200: {description: "{signed_in: false}"}}
+        """
         session = request.cookies.get(SESSION_COOKIE)
         if session and sessions:
             sessions.end(session)
