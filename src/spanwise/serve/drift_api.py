@@ -97,7 +97,7 @@ def drift_routes(drift: DriftService) -> list[Route]:
             raise InvalidQuery("the body must be a JSON object")
         lookback = spec.get("lookback")
         return drift.set_window_baseline(
-            model, str(spec.get("version") or ""), str(spec.get("name") or ""), str(spec.get("kind") or ""),
+            model, _text(spec, "version"), _text(spec, "name"), _text(spec, "kind"),
             parse_int(str(spec.get("start", "")), "start") or 0, parse_int(str(spec.get("end", "")), "end") or 0,
             parse_duration_ns(str(lookback), "lookback") // 10**9 if lookback else 0,
         )
@@ -143,3 +143,12 @@ def drift_routes(drift: DriftService) -> list[Route]:
         Route("/api/v1/models/{name}/baselines", endpoint(set_baseline, read_baseline, _UPLOAD), methods=["POST"]),
         Route("/api/v1/models/{name}/drift", endpoint(drift_report, query=_DRIFT)),
     ]
+
+
+def _text(spec: dict[str, Any], key: str) -> str:
+    """A string field of a baseline definition ("" when absent): a list or an object is a
+    400, not a baseline named "['x']"."""
+    value = spec.get(key) or ""
+    if not isinstance(value, str):
+        raise InvalidQuery(f"{key}: expected a string, got {type(value).__name__}")
+    return value
