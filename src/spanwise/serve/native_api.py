@@ -324,6 +324,14 @@ SEARCH_PARAMS = (
 )
 
 
+def _status(text: str | None) -> str | None:
+    """A span status the store can hold (any case); another is a 400, not a search that
+    quietly finds nothing."""
+    if text and text.lower() not in ("ok", "error", "unset"):
+        raise InvalidQuery(f"status: expected Ok, Error or Unset, got {text!r}")
+    return text or None
+
+
 def _native_query(request: Request) -> TraceQuery:
     params = request.query_params
     start, end = time_range(params)
@@ -336,7 +344,7 @@ def _native_query(request: Request) -> TraceQuery:
         attributes=parse_tags(params.get("attributes"), params.getlist("attribute")),
         min_duration_ns=parse_duration_ns(min_duration, "min_duration") if min_duration else None,
         max_duration_ns=parse_duration_ns(max_duration, "max_duration") if max_duration else None,
-        status=params.get("status") or None,
+        status=_status(params.get("status")),
         min_confidence=parse_float(params.get("min_confidence"), "min_confidence"),
         max_confidence=parse_float(params.get("max_confidence"), "max_confidence"),
         limit=parse_limit(params.get("limit")),
