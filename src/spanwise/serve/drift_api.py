@@ -9,6 +9,7 @@ import orjson
 from starlette.requests import Request
 from starlette.routing import Route
 
+from spanwise.analyze import drift_stats
 from spanwise.analyze.drift import DriftService
 from spanwise.analyze.drift_rule import DriftRule
 from spanwise.errors import InvalidQuery, UnsupportedContentType
@@ -27,7 +28,8 @@ _UPLOAD = (VERSION, Param("name", "the baseline's name for a file upload (defaul
 _DRIFT = (
     VERSION, *time_params("1d"), Param("baseline", "a baseline name"),
     Param("reference_start", "Unix ns", "integer"), Param("reference_end", "Unix ns", "integer"),
-    Param("method", "auto, psi, ks, wasserstein, jensenshannon or chi2"), Param("threshold", type="number"),
+    Param("method", "auto (default) or a fixed-threshold method", choices=drift_stats.METHODS),
+    Param("threshold", type="number"),
     Param("alpha", "default 0.01", "number"), Param("min_effect", "default 0.1", "number"),
     Param("feature_method", "feature:method[:threshold]", repeated=True),
 )

@@ -24,11 +24,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from spanwise.analyze.concept_drift import DEFAULT_ALPHA, DEFAULT_MIN_COUNT
-from spanwise.analyze.labelled import LabelledService, reference_window
+from spanwise.analyze.labelled import MAX_EXPORT_ROWS, LabelledService, reference_window
 from spanwise.errors import InvalidQuery, SpanwiseError
 from spanwise.serve.models_api import TASK
 from spanwise.serve.native_api import declare, endpoint, error_response
-from spanwise.serve.params import LIMIT, VERSION, Param, check_params, parse_float, parse_int, time_params, time_range
+from spanwise.serve.params import (
+    MAX_NS, VERSION, Param, check_params, parse_float, parse_int, time_params, time_range,
+)
 from spanwise.store.labelled_api import ConceptWindows
 
 DEFAULT_EXPORT_LIMIT = 100_000
@@ -64,8 +66,11 @@ _CONCEPT = (
     Param("alpha", "default 0.05", "number"),
 )
 _EXPORT = (
-    VERSION, Param("start", "Unix ns (default: everything)", "integer"), Param("end", "Unix ns (default now)", "integer"),
-    Param("format", "parquet (default), csv or json"), LIMIT, Param("layout", "wide (default) or long"),
+    VERSION, Param("start", "Unix ns (default: everything)", "integer", minimum=0, maximum=MAX_NS),
+    Param("end", "Unix ns (default now)", "integer", minimum=0, maximum=MAX_NS),
+    Param("format", "parquet (default), csv or json", choices=tuple(_MEDIA)),
+    Param("limit", "most rows (default 100000)", "integer", minimum=1, maximum=MAX_EXPORT_ROWS),
+    Param("layout", "wide (default) or long", choices=("wide", "long")),
 )
 
 

@@ -32,7 +32,7 @@ def _step(text: str | None, default: int) -> int:
 
 
 #: `task`, as the quality and concept-drift routes take it.
-TASK = Param("task", "classification (default) or regression")
+TASK = Param("task", "classification (default) or regression", choices=("classification", "regression"))
 QUALITY_PARAMS = (
     TASK, Param("positive_label", "the positive class: binary metrics, ROC AUC, log loss, calibration"),
     VERSION, STEP, *time_params("7d"),

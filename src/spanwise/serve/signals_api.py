@@ -12,13 +12,14 @@ from starlette.routing import Route
 from spanwise.analyze.quality import CLASSIFICATION, REGRESSION
 from spanwise.analyze.signals import SignalComputer
 from spanwise.errors import InvalidQuery
+from spanwise.serve.models_api import TASK
 from spanwise.serve.native_api import endpoint
 from spanwise.serve.params import LIMIT, Param, parse_duration_ns, parse_limit, time_params, time_range
 from spanwise.store.api import SignalStore
 
 
 _SIGNALS = (Param("signal"), Param("feature"), *time_params("24h"), LIMIT)
-_COMPUTE = (Param("window", "e.g. 1h (default)"), Param("task", "classification (default) or regression"))
+_COMPUTE = (Param("window", "e.g. 1h (default)"), TASK)
 
 
 def signals_routes(store: SignalStore, computer: SignalComputer) -> list[Route]:
