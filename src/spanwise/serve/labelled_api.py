@@ -108,8 +108,8 @@ def labelled_routes(service: LabelledService) -> list[Route]:
         fmt = (params.get("format") or "parquet").lower()
         if fmt not in _MEDIA:
             raise InvalidQuery("format must be parquet, csv or json")
-        end = parse_int(params.get("end"), "end") or time.time_ns()
-        start = parse_int(params.get("start"), "start", 0)
+        end = parse_int(params.get("end"), "end", None, 0, MAX_NS) or time.time_ns()
+        start = parse_int(params.get("start"), "start", 0, 0, MAX_NS)
         limit = parse_int(params.get("limit"), "limit", DEFAULT_EXPORT_LIMIT)
         table, truncated = service.export(
             request.path_params["name"], params.get("version") or None, start or 0, end,
