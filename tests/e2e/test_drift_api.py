@@ -187,6 +187,7 @@ def test_rule_parameters(server: SpanwiseProcess, sent: list[Row]) -> None:
     assert _features(mixed)["amount"]["method"] == "ks" and sorted(mixed["drifted_features"]) == ["country"]
     assert _drift(server, min_effect="5")["drifted_features"] == []
     for bad in ({"method": "magic"}, {"alpha": "2"}, {"alpha": "x"}, {"feature_method": "amount"},
-                {"threshold": "-1"}, {"min_effect": "nan"}, {"feature_method": "amount:psi:1e999"}):
+                {"threshold": "-1"}, {"min_effect": "nan"}, {"feature_method": "amount:psi:1e999"},
+                {"reference_start": "-5", "reference_end": "5"}):
         answer = server.query(f"/api/v1/models/{MODEL}/drift", **{**RANGE, **bad})
         assert answer.status_code == 400, (bad, answer.text)

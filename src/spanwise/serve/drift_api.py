@@ -15,7 +15,9 @@ from spanwise.analyze.drift_rule import DriftRule
 from spanwise.errors import InvalidQuery, UnsupportedContentType
 from spanwise.serve.body import read_body
 from spanwise.serve.native_api import endpoint
-from spanwise.serve.params import VERSION, Param, parse_duration_ns, parse_float, parse_int, time_params, time_range
+from spanwise.serve.params import (
+    REFERENCE, VERSION, Param, parse_duration_ns, parse_float, parse_time, time_params, time_range,
+)
 
 MAX_BASELINE_BYTES = 256 * 1024 * 1024
 _FORMATS = {
@@ -27,7 +29,7 @@ _FORMATS = {
 _UPLOAD = (VERSION, Param("name", "the baseline's name for a file upload (default training)"))
 _DRIFT = (
     VERSION, *time_params("1d"), Param("baseline", "a baseline name"),
-    Param("reference_start", "Unix ns", "integer"), Param("reference_end", "Unix ns", "integer"),
+    *REFERENCE,
     Param("method", "auto (default) or a fixed-threshold method", choices=drift_stats.METHODS),
     Param("threshold", type="number"),
     Param("alpha", "default 0.01", "number"), Param("min_effect", "default 0.1", "number"),
@@ -100,7 +102,7 @@ def drift_routes(drift: DriftService) -> list[Route]:
         lookback = spec.get("lookback")
         return drift.set_window_baseline(
             model, _text(spec, "version"), _text(spec, "name"), _text(spec, "kind"),
-            parse_int(str(spec.get("start", "")), "start") or 0, parse_int(str(spec.get("end", "")), "end") or 0,
+            parse_time(str(spec.get("start", "")), "start") or 0, parse_time(str(spec.get("end", "")), "end") or 0,
             parse_duration_ns(str(lookback), "lookback") // 10**9 if lookback else 0,
         )
 
@@ -129,8 +131,8 @@ def drift_routes(drift: DriftService) -> list[Route]:
         """
         start, end = time_range(request.query_params, "1d")
         params = request.query_params
-        ref_start = parse_int(params.get("reference_start"), "reference_start")
-        ref_end = parse_int(params.get("reference_end"), "reference_end")
+        ref_start = parse_time(params.get("reference_start"), "reference_start")
+        ref_end = parse_time(params.get("reference_end"), "reference_end")
         if (ref_start is None) != (ref_end is None):
             raise InvalidQuery("give both reference_start and reference_end, or neither")
         window = (ref_start, ref_end) if ref_start is not None and ref_end is not None else None

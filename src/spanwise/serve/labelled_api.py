@@ -29,7 +29,7 @@ from spanwise.errors import InvalidQuery, SpanwiseError
 from spanwise.serve.models_api import TASK
 from spanwise.serve.native_api import declare, endpoint, error_response
 from spanwise.serve.params import (
-    MAX_NS, VERSION, Param, check_params, parse_float, parse_int, time_params, time_range,
+    MAX_NS, REFERENCE, VERSION, Param, check_params, parse_float, parse_int, parse_time, time_params, time_range,
 )
 from spanwise.store.labelled_api import ConceptWindows
 
@@ -60,9 +60,8 @@ def _times_as_text(table: pa.Table) -> pa.Table:
     return table
 
 
-_REFERENCE = (Param("reference_start", "Unix ns", "integer"), Param("reference_end", "Unix ns", "integer"))
 _CONCEPT = (
-    VERSION, *time_params("1d"), *_REFERENCE, TASK, Param("min_count", "default 30", "integer"),
+    VERSION, *time_params("1d"), *REFERENCE, TASK, Param("min_count", "default 30", "integer"),
     Param("alpha", "default 0.05", "number"),
 )
 _EXPORT = (
@@ -92,8 +91,8 @@ def labelled_routes(service: LabelledService) -> list[Route]:
         params = request.query_params
         start, end = time_range(request.query_params, "1d")
         ref_start, ref_end = reference_window(
-            start, end, parse_int(params.get("reference_start"), "reference_start"),
-            parse_int(params.get("reference_end"), "reference_end"),
+            start, end, parse_time(params.get("reference_start"), "reference_start"),
+            parse_time(params.get("reference_end"), "reference_end"),
         )
         min_count = parse_int(params.get("min_count"), "min_count", DEFAULT_MIN_COUNT)
         alpha = parse_float(params.get("alpha"), "alpha")
@@ -108,8 +107,8 @@ def labelled_routes(service: LabelledService) -> list[Route]:
         fmt = (params.get("format") or "parquet").lower()
         if fmt not in _MEDIA:
             raise InvalidQuery("format must be parquet, csv or json")
-        end = parse_int(params.get("end"), "end", None, 0, MAX_NS) or time.time_ns()
-        start = parse_int(params.get("start"), "start", 0, 0, MAX_NS)
+        end = parse_time(params.get("end"), "end") or time.time_ns()
+        start = parse_time(params.get("start"), "start") or 0
         limit = parse_int(params.get("limit"), "limit", DEFAULT_EXPORT_LIMIT)
         table, truncated = service.export(
             request.path_params["name"], params.get("version") or None, start or 0, end,

@@ -149,6 +149,14 @@ def time_params(lookback: str = "1h") -> tuple[Param, ...]:
 
 
 LIMIT = Param("limit", "most results to return", "integer", minimum=1, maximum=MAX_LIMIT)
+#: A fixed reference window (drift, data quality, concept drift, estimated quality).
+REFERENCE = (Param("reference_start", "Unix ns", "integer", minimum=0, maximum=MAX_NS),
+             Param("reference_end", "Unix ns", "integer", minimum=0, maximum=MAX_NS))
+
+
+def parse_time(text: str | None, name: str) -> int | None:
+    """A Unix-ns timestamp the store can hold (1970 to 2262); None when absent."""
+    return parse_int(text, name, None, 0, MAX_NS)
 VERSION = Param("version", "one model version (default: all)")
 STEP = Param("step", "window length in seconds or e.g. 5m")
 
