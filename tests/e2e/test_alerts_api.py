@@ -56,6 +56,12 @@ def test_rules_api_validation_and_persistence(tmp_path: Any) -> None:
         bad = httpx.post(server.query_url + "/api/v1/alerts/rules", content=b"{not json",
                          headers={"Content-Type": "application/json"})
         assert bad.status_code == 400
+        for number in (b"1e400", b"NaN", b"-Infinity"):  # a stored rule no JSON answer could hold
+            body = b'{"name": "Inf", "query": {"kind": "logs", "metric": "count"}, "condition": {"threshold": %s}}' % number
+            bad = httpx.post(server.query_url + "/api/v1/alerts/rules", content=body,
+                             headers={"Content-Type": "application/json"})
+            assert bad.status_code == 400 and "not JSON" in bad.json()["error"]["message"], bad.text
+        assert httpx.get(server.query_url + "/api/v1/alerts/rules").status_code == 200
 
         assert post(server, "/api/v1/alerts/rules", RULE).status_code == 200
         assert post(server, "/api/v1/alerts/rules", RULE).status_code == 400  # exists

@@ -63,6 +63,8 @@ def test_tokens_are_issued_listed_and_never_shown_again(server: SpanwiseProcess)
 @pytest.mark.parametrize("body, message", [
     ({"name": "x", "role": "root", "project": "default"}, "role"),
     ({"name": "x", "role": "viewer", "project": "nope"}, "project"),
+    ({"name": "x", "role": "viewer", "project": {"a": 1}}, "project"),
+    ({"name": "x", "role": ["viewer"], "project": "default"}, "role"),
     ({"name": "", "role": "viewer", "project": "default"}, "name"),
     ({"name": "x", "role": "viewer", "project": "default", "expires": "2001-01-01T00:00:00Z"}, "expires"),
     ({"name": "x", "role": "viewer", "project": "default", "expires": "tomorrow"}, "expires"),

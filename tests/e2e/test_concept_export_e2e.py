@@ -43,6 +43,10 @@ def test_concept_drift_api(server: SpanwiseProcess, sent: list[dict[str, Any]]) 
     assert eta["overall"]["drift"]
     assert eta["overall"]["statistic"] == pytest.approx(expected(sent, "eta")["statistic"], rel=1e-9)
     assert server.query("/api/v1/models/fraud/concept-drift", task="ranking").status_code == 400
+    for bad in ({"start": "-5"}, {"end": "-5"}, {"format": "xml"}):  # before 1970 is no time the store holds
+        assert server.query("/api/v1/models/fraud/predictions", **bad).status_code == 400, bad
+    early = server.query("/api/v1/models/fraud/concept-drift", reference_start=-5, reference_end=5)
+    assert early.status_code == 400 and "reference_start" in early.text
     assert server.query("/api/v1/models/nobody/concept-drift").status_code == 404
     paths = server.query("/api/v1/openapi.json").json()["paths"]
     assert "get" in paths["/api/v1/models/{name}/concept-drift"] and "get" in paths["/api/v1/models/{name}/predictions"]

@@ -153,8 +153,9 @@ def test_window_baseline_and_errors(server: SpanwiseProcess, sent: list[Row]) ->
     garbage = httpx.post(f"{server.query_url}/api/v1/models/{MODEL}/baselines", content=b"not parquet",
                          headers={"content-type": "application/vnd.apache.parquet"}, timeout=30)
     assert garbage.status_code == 400
-    bad = httpx.post(f"{server.query_url}/api/v1/models/{MODEL}/baselines", json={"name": "x", "kind": "weekly"}, timeout=30)
-    assert bad.status_code == 400
+    for body in ({"name": "x", "kind": "weekly"}, {"name": ["x"], "kind": "rolling", "lookback": "1h"}):
+        bad = httpx.post(f"{server.query_url}/api/v1/models/{MODEL}/baselines", json=body, timeout=30)
+        assert bad.status_code == 400, body
     spec = server.query("/api/v1/openapi.json").json()
     assert "/api/v1/models/{name}/drift" in spec["paths"] and "/api/v1/models/{name}/baselines" in spec["paths"]
 
@@ -186,6 +187,7 @@ def test_rule_parameters(server: SpanwiseProcess, sent: list[Row]) -> None:
     assert _features(mixed)["amount"]["method"] == "ks" and sorted(mixed["drifted_features"]) == ["country"]
     assert _drift(server, min_effect="5")["drifted_features"] == []
     for bad in ({"method": "magic"}, {"alpha": "2"}, {"alpha": "x"}, {"feature_method": "amount"},
-                {"threshold": "-1"}, {"min_effect": "nan"}):
+                {"threshold": "-1"}, {"min_effect": "nan"}, {"feature_method": "amount:psi:1e999"},
+                {"reference_start": "-5", "reference_end": "5"}):
         answer = server.query(f"/api/v1/models/{MODEL}/drift", **{**RANGE, **bad})
         assert answer.status_code == 400, (bad, answer.text)

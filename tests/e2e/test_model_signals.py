@@ -70,5 +70,7 @@ def test_signals_are_computed_on_schedule_and_on_demand(tmp_path: os.PathLike[st
             assert rows and rows[-1]["value"] == 0.0 and rows[-1]["flagged"] is flagged
         assert server.status()["model_signals"]["runs"] >= 1
         assert httpx.post(f"{server.query_url}/api/v1/models/nope/signals/compute").status_code == 404
+        for bad in ("task=ranking", "window=0s"):  # not 200 with the signals that needed them silently missing
+            assert httpx.post(f"{server.query_url}/api/v1/models/risk/signals/compute?{bad}").status_code == 400
     finally:
         assert server.stop() == 0

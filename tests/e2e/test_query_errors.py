@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 ODD = ["abc\\", "\\", "a\tb", "\x00", "'", "😀", "\\N"]
 #: Routes that take free text, with the parameter (or path part) that carries it.
 TEXT_ROUTES = [
-    ("/api/v1/traces", "service"), ("/api/v1/traces", "operation"), ("/api/v1/traces", "status"),
+    ("/api/v1/traces", "service"), ("/api/v1/traces", "operation"),
     ("/api/traces", "service"), ("/api/v1/logs", "q"), ("/api/v1/logs", "service"),
     ("/api/v1/metrics/latency", "service"), ("/api/v1/metrics/red", "service"),
     ("/api/v1/models/{}", None), ("/api/v1/models/{}/metrics", "version"), ("/api/v1/predictions/{}", None),
@@ -52,6 +52,12 @@ def test_malformed_attribute_filters_are_400(server: SpanwiseProcess) -> None:
     _error(server.query("/api/v1/traces", attribute="no-colon"), 400, "key:value")
     _error(server.query("/api/v1/traces", attributes="[1, 2]"), 400, "tags")
     _error(server.query("/api/v1/traces", attributes="{bad"), 400, "tags")
+
+
+@pytest.mark.parametrize("value", ODD + ["Okay"])
+def test_a_status_that_spans_cannot_have_is_400(server: SpanwiseProcess, value: str) -> None:
+    _error(server.query("/api/v1/traces", status=value), 400, "status", "Ok, Error or Unset")
+    assert server.query("/api/v1/traces", status="error").status_code == 200
 
 
 @pytest.mark.parametrize("params,name", [

@@ -120,3 +120,18 @@ def test_templates_and_silences() -> None:
     assert silence.active(2000) and not silence.active(61_000)
     with pytest.raises(InvalidQuery, match=r"matchers\[0\].value: invalid regex"):
         parse_silence({"matchers": [{"name": "a", "value": "(", "regex": True}]}, 0)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("starts_at_ms", [None, None]), ("starts_at_ms", "soon"), ("ends_at_ms", 1e400), ("ends_at_ms", {}),
+    ("duration_s", float("inf")), ("duration_s", float("nan")), ("duration_s", True),
+])
+def test_a_silence_time_that_is_not_a_finite_number_is_a_400_naming_it(field: str, value: object) -> None:
+    with pytest.raises(InvalidQuery, match=field):
+        parse_silence({"matchers": [{"name": "a", "value": "b"}], field: value}, 1000)
+
+
+@pytest.mark.parametrize("pattern", ["(" * 2000 + ")" * 2000, "a{4294967296}"])
+def test_a_regex_python_cannot_compile_is_a_400(pattern: str) -> None:
+    with pytest.raises(InvalidQuery, match=r"matchers\[0\].value: invalid regex"):
+        parse_silence({"matchers": [{"name": "a", "value": pattern, "regex": True}]}, 1000)

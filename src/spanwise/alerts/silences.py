@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -51,15 +52,27 @@ def parse_silence(body: Any, now_ms: int) -> Silence:
         if m.get("regex"):
             try:
                 re.compile(m["value"])
-            except re.error as exc:
+            except (re.error, RecursionError, OverflowError) as exc:  # deep nesting; a{4294967296}
                 raise InvalidQuery(f"matchers[{index}].value: invalid regex: {exc}") from exc
-    starts = int(body.get("starts_at_ms") or now_ms)
-    try:
-        ends = int(body["ends_at_ms"]) if "ends_at_ms" in body else starts + int(float(body.get("duration_s", 3600)) * 1000)
-    except (TypeError, ValueError) as exc:
-        raise InvalidQuery("ends_at_ms / duration_s: a number") from exc
+    starts = int(_number(body.get("starts_at_ms") or now_ms, "starts_at_ms"))
+    if "ends_at_ms" in body:
+        ends = int(_number(body["ends_at_ms"], "ends_at_ms"))
+    else:
+        ends = starts + int(_number(body.get("duration_s", 3600), "duration_s") * 1000)
     if not starts < ends <= now_ms + MAX_SILENCE_S * 1000:
         raise InvalidQuery("ends_at_ms: after starts_at_ms and at most a year ahead")
     clean = [{"name": m["name"], "value": m["value"], "regex": bool(m.get("regex"))} for m in matchers]
     return Silence(uuid.uuid4().hex, clean, starts, ends, str(body.get("comment", ""))[:1000],
                    str(body.get("created_by", ""))[:200])
+
+
+def _number(value: Any, name: str) -> float:
+    """A finite number (or its text): a list, null, NaN or an infinity is a 400 naming the
+    field, not an error deeper down (`int(inf)` raises OverflowError)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidQuery(f"{name}: a number, got {type(value).__name__}") from None
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise InvalidQuery(f"{name}: a finite number, got {value!r}")
+    return number

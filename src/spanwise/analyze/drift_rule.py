@@ -10,6 +10,7 @@ fixed threshold, for every feature or per feature (`per_feature`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,12 +31,12 @@ class DriftRule:
         for method, threshold in [(self.method, self.threshold), *self.per_feature.values()]:
             if method not in drift_stats.METHODS:
                 raise InvalidQuery(f"method must be one of {', '.join(drift_stats.METHODS)}, not {method!r}")
-            if threshold is not None and not threshold >= 0:
-                raise InvalidQuery("a drift threshold must be a number >= 0")
+            if threshold is not None and not (math.isfinite(threshold) and threshold >= 0):
+                raise InvalidQuery("a drift threshold must be a finite number >= 0")
         if not 0 < self.alpha < 1:
             raise InvalidQuery("alpha must be between 0 and 1 (exclusive)")
-        if not self.min_effect >= 0:
-            raise InvalidQuery("min_effect must be >= 0")
+        if not (math.isfinite(self.min_effect) and self.min_effect >= 0):
+            raise InvalidQuery("min_effect must be a finite number >= 0")
 
     @staticmethod
     def parse(method: str | None, threshold: float | None, alpha: float | None, min_effect: float | None,

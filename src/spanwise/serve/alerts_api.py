@@ -4,8 +4,9 @@ for the caller's project (the engine reads it from the request context)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 from starlette.requests import Request
 from starlette.routing import Route
@@ -15,7 +16,8 @@ from spanwise.alerts.sources import Sources
 from spanwise.config import Config
 from spanwise.errors import MalformedPayload
 from spanwise.serve.body import read_body
-from spanwise.serve.native_api import endpoint
+from spanwise.model.alert_rules import CONDITIONS, OPERATORS, QUERY_METRICS
+from spanwise.serve.native_api import component, endpoint
 from spanwise.serve.params import LIMIT, Param, parse_limit, time_params, time_range
 from spanwise.serve.components import Services
 from spanwise.store import Store
@@ -25,11 +27,37 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 async def _json(request: Request) -> tuple[Any]:
+    """The body as JSON. orjson, not `json`: it refuses NaN, Infinity and numbers beyond a
+    double (1e400), which `json` reads as floats a stored rule could not be answered with."""
     raw = await read_body(request, MAX_BODY_BYTES)
     try:
-        return (json.loads(raw or b"null"),)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return (orjson.loads(raw or b"null"),)
+    except orjson.JSONDecodeError as exc:
         raise MalformedPayload(f"the body is not JSON: {exc}") from exc
+
+
+_TEXT = {"type": "string"}
+_NUMBER = {"type": "number"}
+_LABELS = {"type": "object", "additionalProperties": _TEXT}
+component("AlertRule", {
+    "type": "object", "required": ["name", "query"],
+    "properties": {
+        "name": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$"},
+        "query": {"type": "object", "required": ["kind"], "properties": {
+            "kind": {"type": "string", "enum": list(QUERY_METRICS)}, "metric": _TEXT,
+            "by": {"type": "string", "enum": ["", "service", "operation"]},
+            **{name: _TEXT for name in ("service", "operation", "model", "version", "feature", "search", "severity")},
+            "window_s": {"type": "number", "minimum": 1, "maximum": 604800},
+        }},
+        "condition": {"type": "object", "properties": {
+            "type": {"type": "string", "enum": list(CONDITIONS)}, "op": {"type": "string", "enum": list(OPERATORS)},
+            **{name: _NUMBER for name in ("threshold", "low", "high", "resolve_threshold", "lookback_s")},
+            **{name: {"type": "integer"} for name in ("min_samples", "baseline_days", "min_baseline")},
+        }},
+        "interval_s": _NUMBER, "for_s": _NUMBER, "labels": _LABELS, "annotations": _LABELS,
+        "receivers": {"type": "array", "items": _TEXT}, "enabled": {"type": "boolean"},
+    },
+})
 
 
 def alerts_routes(engine: AlertEngine) -> list[Route]:
@@ -45,6 +73,7 @@ def alerts_routes(engine: AlertEngine) -> list[Route]:
         """
         ---
         summary: Create an alert rule (name, query, condition, interval_s, for_s, labels, annotations, receivers).
+        requestBody: {required: true, content: {application/json: {schema: {$ref: "#/components/schemas/AlertRule"}}}}
         responses: {200: {description: the rule}, 400: {description: invalid; the message names the field}}
         """
         return engine.put_rule(body)
@@ -54,6 +83,7 @@ def alerts_routes(engine: AlertEngine) -> list[Route]:
         ---
         summary: Replace an alert rule made through the API.
         parameters: [{name: name, in: path, required: true, schema: {type: string}}]
+        requestBody: {required: true, content: {application/json: {schema: {$ref: "#/components/schemas/AlertRule"}}}}
         responses: {200: {description: the rule}, 400: {description: invalid}, 404: {description: unknown rule}}
         """
         return engine.put_rule(body, request.path_params["name"])
@@ -108,6 +138,26 @@ def alerts_routes(engine: AlertEngine) -> list[Route]:
         """
         ---
         summary: Silence alerts matching labels (matchers [{name, value, regex}], duration_s or ends_at_ms, comment).
+        requestBody:
+          required: true
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [matchers]
+                properties:
+                  matchers:
+                    type: array
+                    minItems: 1
+                    items:
+                      type: object
+                      required: [name, value]
+                      properties: {name: {type: string}, value: {type: string}, regex: {type: boolean}}
+                  starts_at_ms: {type: integer, description: "Unix ms (default now)"}
+                  ends_at_ms: {type: integer, description: "Unix ms, at most a year ahead"}
+                  duration_s: {type: number, description: "instead of ends_at_ms (default 3600)"}
+                  comment: {type: string}
+                  created_by: {type: string}
         responses: {200: {description: the silence}, 400: {description: invalid}}
         """
         return engine.add_silence(body)

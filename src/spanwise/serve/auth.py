@@ -120,9 +120,9 @@ class Authority:
     def issue(self, name: str, role: str, project: str, expires_ms: int = 0) -> tuple[str, str]:
         """A new token: (id, token). The token is shown once and never stored."""
         _check_name(name, "name")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:
             raise InvalidQuery(f"role: unknown role {role!r} (one of {', '.join(ROLES)})")
-        if project not in self._projects:
+        if not isinstance(project, str) or project not in self._projects:  # a JSON object is unhashable
             raise InvalidQuery(f"project: no project {project!r} (create it with POST /api/v1/projects)")
         now_ms = int(self._clock() * 1000)
         if expires_ms and expires_ms <= now_ms:

@@ -56,6 +56,11 @@ def session_routes(authority: Authority | None, sessions: Sessions | None, limit
                    audit: AuditLog | None) -> list[Route]:
     """GET/POST/DELETE /api/v1/session; with auth off only GET, answering `{"auth": false}`."""
     async def state(request: Request) -> Response:
+        """
+        ---
+        summary: Whether auth is on and who the session cookie signed in (with its CSRF token).
+        responses: {200: {description: "{auth, signed_in, name, role, project, csrf}"}}
+        """
         if authority is None or sessions is None:
             return JSONResponse({"auth": False})
         session = request.cookies.get(SESSION_COOKIE)
@@ -67,6 +72,17 @@ def session_routes(authority: Authority | None, sessions: Sessions | None, limit
                              "project": principal.project, "csrf": found[1] if found else ""})
 
     async def sign_in(request: Request) -> Response:
+        """
+        ---
+        summary: Sign the web UI in with a token; sets the session and CSRF cookies.
+        requestBody:
+          required: true
+          content: {application/json: {schema: {type: object, required: [token], properties: {token: {type: string}}}}}
+        responses:
+          200: {description: "{name, role, project, csrf}"}
+          401: {description: an invalid, expired or revoked token}
+          429: {description: "too many sign-in attempts from this address (auth.signin_per_minute): retry after Retry-After"}
+        """
         assert authority and sessions and limiter
         address = request.client.host if request.client else ""
         wait = limiter.retry_after(address)
@@ -94,6 +110,11 @@ def session_routes(authority: Authority | None, sessions: Sessions | None, limit
         return response
 
     async def sign_out(request: Request) -> Response:
+        """
+        ---
+        summary: Sign the web UI out (ends the session, clears its cookies).
+        responses: {200: {description: "{signed_in: false}"}}
+        """
         session = request.cookies.get(SESSION_COOKIE)
         if session and sessions:
             sessions.end(session)
@@ -115,7 +136,23 @@ def admin_routes(authority: Authority, table: Callable[[], RouteTable], audit: A
         """
         ---
         summary: Issue a token; the answer is the only time the token is shown.
-        responses: {200: {description: "{id, token, name, role, project, expires_ms}"}}
+        requestBody:
+          required: true
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [name, role, project]
+                properties:
+                  name: {type: string}
+                  role: {type: string, enum: [ingest, viewer, editor, admin]}
+                  project: {type: string}
+                  expires:
+                    description: "an ISO 8601 time with a zone, or Unix seconds (default: never)"
+                    oneOf: [{type: string}, {type: number}]
+        responses:
+          200: {description: "{id, token, name, role, project, expires_ms}"}
+          400: {description: "a bad name, role, project or expires (the message names it)"}
         """
         expires_ms = parse_expires(body.get("expires"))
         token_id, token = authority.issue(_text(body, "name"), _text(body, "role"), _text(body, "project"), expires_ms)
@@ -146,7 +183,10 @@ def admin_routes(authority: Authority, table: Callable[[], RouteTable], audit: A
         """
         ---
         summary: Create a project.
-        responses: {200: {description: "{name, created_ms}"}}
+        requestBody:
+          required: true
+          content: {application/json: {schema: {type: object, required: [name], properties: {name: {type: string}}}}}
+        responses: {200: {description: "{name, created_ms}"}, 400: {description: a bad or taken name}}
         """
         project = authority.create_project(_text(body, "name"))
         audit.record(request, "project.create", {"name": project["name"]})

@@ -9,12 +9,15 @@ import orjson
 from starlette.requests import Request
 from starlette.routing import Route
 
+from spanwise.analyze import drift_stats
 from spanwise.analyze.drift import DriftService
 from spanwise.analyze.drift_rule import DriftRule
 from spanwise.errors import InvalidQuery, UnsupportedContentType
 from spanwise.serve.body import read_body
 from spanwise.serve.native_api import endpoint
-from spanwise.serve.params import VERSION, Param, parse_duration_ns, parse_float, parse_int, time_params, time_range
+from spanwise.serve.params import (
+    REFERENCE, VERSION, Param, parse_duration_ns, parse_float, parse_time, time_params, time_range,
+)
 
 MAX_BASELINE_BYTES = 256 * 1024 * 1024
 _FORMATS = {
@@ -26,8 +29,9 @@ _FORMATS = {
 _UPLOAD = (VERSION, Param("name", "the baseline's name for a file upload (default training)"))
 _DRIFT = (
     VERSION, *time_params("1d"), Param("baseline", "a baseline name"),
-    Param("reference_start", "Unix ns", "integer"), Param("reference_end", "Unix ns", "integer"),
-    Param("method", "auto, psi, ks, wasserstein, jensenshannon or chi2"), Param("threshold", type="number"),
+    *REFERENCE,
+    Param("method", "auto (default) or a fixed-threshold method", choices=drift_stats.METHODS),
+    Param("threshold", type="number"),
     Param("alpha", "default 0.01", "number"), Param("min_effect", "default 0.1", "number"),
     Param("feature_method", "feature:method[:threshold]", repeated=True),
 )
@@ -66,7 +70,22 @@ def drift_routes(drift: DriftService) -> list[Route]:
           bin edges and counts, min/max/count/missing and a sample of at most 10k values per
           numeric column, category counts otherwise), never as rows.
         parameters: [{name: name, in: path, required: true, schema: {type: string}}]
-        requestBody: {content: {application/json: {}, text/csv: {}, application/vnd.apache.parquet: {}}}
+        requestBody:
+          required: true
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [name, kind]
+                properties:
+                  name: {type: string}
+                  version: {type: string}
+                  kind: {type: string, enum: [window, rolling]}
+                  start: {type: integer, description: "Unix ns (kind window)"}
+                  end: {type: integer, description: "Unix ns (kind window)"}
+                  lookback: {type: string, description: "e.g. 7d (kind rolling)"}
+            text/csv: {schema: {type: string}}
+            application/vnd.apache.parquet: {schema: {type: string, format: binary}}
         responses: {200: {description: the baseline}, 400: {description: malformed definition or file}}
         """
         model = request.path_params["name"]
@@ -82,8 +101,8 @@ def drift_routes(drift: DriftService) -> list[Route]:
             raise InvalidQuery("the body must be a JSON object")
         lookback = spec.get("lookback")
         return drift.set_window_baseline(
-            model, str(spec.get("version") or ""), str(spec.get("name") or ""), str(spec.get("kind") or ""),
-            parse_int(str(spec.get("start", "")), "start") or 0, parse_int(str(spec.get("end", "")), "end") or 0,
+            model, _text(spec, "version"), _text(spec, "name"), _text(spec, "kind"),
+            parse_time(str(spec.get("start", "")), "start") or 0, parse_time(str(spec.get("end", "")), "end") or 0,
             parse_duration_ns(str(lookback), "lookback") // 10**9 if lookback else 0,
         )
 
@@ -112,8 +131,8 @@ def drift_routes(drift: DriftService) -> list[Route]:
         """
         start, end = time_range(request.query_params, "1d")
         params = request.query_params
-        ref_start = parse_int(params.get("reference_start"), "reference_start")
-        ref_end = parse_int(params.get("reference_end"), "reference_end")
+        ref_start = parse_time(params.get("reference_start"), "reference_start")
+        ref_end = parse_time(params.get("reference_end"), "reference_end")
         if (ref_start is None) != (ref_end is None):
             raise InvalidQuery("give both reference_start and reference_end, or neither")
         window = (ref_start, ref_end) if ref_start is not None and ref_end is not None else None
@@ -128,3 +147,12 @@ def drift_routes(drift: DriftService) -> list[Route]:
         Route("/api/v1/models/{name}/baselines", endpoint(set_baseline, read_baseline, _UPLOAD), methods=["POST"]),
         Route("/api/v1/models/{name}/drift", endpoint(drift_report, query=_DRIFT)),
     ]
+
+
+def _text(spec: dict[str, Any], key: str) -> str:
+    """A string field of a baseline definition ("" when absent): a list or an object is a
+    400, not a baseline named "['x']"."""
+    value = spec.get(key) or ""
+    if not isinstance(value, str):
+        raise InvalidQuery(f"{key}: expected a string, got {type(value).__name__}")
+    return value

@@ -12,7 +12,9 @@ from starlette.routing import Route
 from spanwise.analyze.performance_estimation import PerformanceEstimator
 from spanwise.errors import InvalidQuery
 from spanwise.serve.native_api import endpoint
-from spanwise.serve.params import MAX_NS, STEP, VERSION, Param, parse_duration_ns, parse_int, time_params, time_range
+from spanwise.serve.params import (
+    MAX_NS, REFERENCE, STEP, VERSION, Param, parse_duration_ns, parse_int, time_params, time_range,
+)
 from spanwise.store.protocols import ScoreQuery
 
 
@@ -44,7 +46,7 @@ def estimation_routes(estimator: PerformanceEstimator) -> list[Route]:
 
 _ESTIMATED = (
     Param("positive_label", "the positive class"), VERSION, STEP, *time_params("7d"),
-    Param("reference_start", "Unix ns", "integer"), Param("reference_end", "Unix ns", "integer"),
+    *REFERENCE,
 )
 
 

@@ -33,6 +33,7 @@ def ingest_routes(requeue_quarantined: Callable[[], int]) -> list[Route]:
         ---
         summary: Move every quarantined ingest-log segment back into the log to be stored again.
         description: Send an empty JSON object with Content-Type application/json. Segments the store still refuses return to quarantine with their new error (see /api/v1/status, `quarantine`).
+        requestBody: {content: {application/json: {schema: {type: object}}}}
         responses: {200: {description: '{"requeued": N}'}, 415: {description: not application/json}}
         """
         return {"requeued": requeue_quarantined()}

@@ -24,11 +24,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from spanwise.analyze.concept_drift import DEFAULT_ALPHA, DEFAULT_MIN_COUNT
-from spanwise.analyze.labelled import LabelledService, reference_window
+from spanwise.analyze.labelled import MAX_EXPORT_ROWS, LabelledService, reference_window
 from spanwise.errors import InvalidQuery, SpanwiseError
 from spanwise.serve.models_api import TASK
 from spanwise.serve.native_api import declare, endpoint, error_response
-from spanwise.serve.params import LIMIT, VERSION, Param, check_params, parse_float, parse_int, time_params, time_range
+from spanwise.serve.params import (
+    MAX_NS, REFERENCE, VERSION, Param, check_params, parse_float, parse_int, parse_time, time_params, time_range,
+)
 from spanwise.store.protocols import ConceptWindows
 
 DEFAULT_EXPORT_LIMIT = 100_000
@@ -58,14 +60,16 @@ def _times_as_text(table: pa.Table) -> pa.Table:
     return table
 
 
-_REFERENCE = (Param("reference_start", "Unix ns", "integer"), Param("reference_end", "Unix ns", "integer"))
 _CONCEPT = (
-    VERSION, *time_params("1d"), *_REFERENCE, TASK, Param("min_count", "default 30", "integer"),
+    VERSION, *time_params("1d"), *REFERENCE, TASK, Param("min_count", "default 30", "integer"),
     Param("alpha", "default 0.05", "number"),
 )
 _EXPORT = (
-    VERSION, Param("start", "Unix ns (default: everything)", "integer"), Param("end", "Unix ns (default now)", "integer"),
-    Param("format", "parquet (default), csv or json"), LIMIT, Param("layout", "wide (default) or long"),
+    VERSION, Param("start", "Unix ns (default: everything)", "integer", minimum=0, maximum=MAX_NS),
+    Param("end", "Unix ns (default now)", "integer", minimum=0, maximum=MAX_NS),
+    Param("format", "parquet (default), csv or json", choices=tuple(_MEDIA)),
+    Param("limit", "most rows (default 100000)", "integer", minimum=1, maximum=MAX_EXPORT_ROWS),
+    Param("layout", "wide (default) or long", choices=("wide", "long")),
 )
 
 
@@ -87,8 +91,8 @@ def labelled_routes(service: LabelledService) -> list[Route]:
         params = request.query_params
         start, end = time_range(request.query_params, "1d")
         ref_start, ref_end = reference_window(
-            start, end, parse_int(params.get("reference_start"), "reference_start"),
-            parse_int(params.get("reference_end"), "reference_end"),
+            start, end, parse_time(params.get("reference_start"), "reference_start"),
+            parse_time(params.get("reference_end"), "reference_end"),
         )
         min_count = parse_int(params.get("min_count"), "min_count", DEFAULT_MIN_COUNT)
         alpha = parse_float(params.get("alpha"), "alpha")
@@ -103,8 +107,8 @@ def labelled_routes(service: LabelledService) -> list[Route]:
         fmt = (params.get("format") or "parquet").lower()
         if fmt not in _MEDIA:
             raise InvalidQuery("format must be parquet, csv or json")
-        end = parse_int(params.get("end"), "end") or time.time_ns()
-        start = parse_int(params.get("start"), "start", 0)
+        end = parse_time(params.get("end"), "end") or time.time_ns()
+        start = parse_time(params.get("start"), "start") or 0
         limit = parse_int(params.get("limit"), "limit", DEFAULT_EXPORT_LIMIT)
         table, truncated = service.export(
             request.path_params["name"], params.get("version") or None, start or 0, end,
@@ -131,7 +135,12 @@ def labelled_routes(service: LabelledService) -> list[Route]:
           prediction without any), for any number of names. Header X-Spanwise-Truncated
           is true when more predictions matched.
         parameters: [{name: name, in: path, required: true, schema: {type: string}}]
-        responses: {200: {description: the predictions}, 400: {description: bad parameter}, 404: {description: unknown model}}
+        responses:
+          200:
+            description: the predictions
+            content: {application/vnd.apache.parquet: {}, text/csv: {}, application/json: {}}
+          400: {description: bad parameter}
+          404: {description: unknown model}
         """
         try:
             check_params(request.query_params, _EXPORT)

@@ -11,7 +11,7 @@ from starlette.routing import Route
 from spanwise.analyze.model_analytics import ModelAnalyticsService
 from spanwise.serve.models_api import _step
 from spanwise.serve.native_api import endpoint
-from spanwise.serve.params import STEP, VERSION, Param, parse_int, time_params, time_range
+from spanwise.serve.params import REFERENCE, STEP, VERSION, Param, parse_time, time_params, time_range
 from spanwise.store.protocols import WindowQuery
 
 _WINDOWED = """
@@ -25,8 +25,7 @@ _WINDOWED = """
 
 
 _WINDOW_PARAMS = (
-    VERSION, STEP, *time_params(), Param("reference_start", "Unix ns", "integer"),
-    Param("reference_end", "Unix ns", "integer"),
+    VERSION, STEP, *time_params(), *REFERENCE,
 )
 
 
@@ -36,8 +35,8 @@ def _window_query(request: Request) -> WindowQuery:
     return WindowQuery(
         model=request.path_params["name"], version=params.get("version") or None, start_ns=start, end_ns=end,
         step_s=_step(params.get("step"), 0),
-        reference_start_ns=parse_int(params.get("reference_start"), "reference_start"),
-        reference_end_ns=parse_int(params.get("reference_end"), "reference_end"),
+        reference_start_ns=parse_time(params.get("reference_start"), "reference_start"),
+        reference_end_ns=parse_time(params.get("reference_end"), "reference_end"),
     )
 
 

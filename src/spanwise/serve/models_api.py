@@ -32,7 +32,7 @@ def _step(text: str | None, default: int) -> int:
 
 
 #: `task`, as the quality and concept-drift routes take it.
-TASK = Param("task", "classification (default) or regression")
+TASK = Param("task", "classification (default) or regression", choices=("classification", "regression"))
 QUALITY_PARAMS = (
     TASK, Param("positive_label", "the positive class: binary metrics, ROC AUC, log loss, calibration"),
     VERSION, STEP, *time_params("7d"),
@@ -141,7 +141,22 @@ def model_routes(models: ModelService) -> list[Route]:
           timestamp wins per prediction. Labels of predictions not stored yet wait for them
           (`pending`, the first 100 in `pending_ids`; nothing to resend). Answers {accepted,
           updated (predictions whose label changed), pending, pending_ids, clamped}.
-        requestBody: {content: {application/json: {}, text/csv: {}}}
+        requestBody:
+          required: true
+          content:
+            application/json:
+              schema:
+                type: array
+                items:
+                  type: object
+                  required: [label]
+                  properties:
+                    prediction_id: {type: string}
+                    trace_id: {type: string}
+                    span_id: {type: string}
+                    label: {oneOf: [{type: string}, {type: number}]}
+                    timestamp: {oneOf: [{type: number}, {type: string}], description: Unix seconds or ISO 8601}
+            text/csv: {schema: {type: string}}
         responses: {200: {description: outcome}, 400: {description: malformed body (item or line named)}, 413: {description: body too large}}
         """
         outcome = models.add_feedback(parse_feedback(body, content_type))

@@ -6,6 +6,7 @@ description lives next to the code it describes.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Awaitable, Callable, Sequence
 
 from starlette.concurrency import run_in_threadpool
@@ -18,6 +19,7 @@ from spanwise import __version__
 from spanwise.errors import InvalidQuery, SpanwiseError
 from spanwise.query.native import summary_to_native, trace_page_to_native
 from spanwise.query.service import QueryService
+from spanwise.serve.access import PUBLIC, RULES, UNRULED
 from spanwise.serve.params import (
     LIMIT, Param, check_params, parse_duration_ns, parse_float, parse_int, parse_limit, parse_tags, time_params,
     time_range,
@@ -32,7 +34,8 @@ PARAMS_ATTR = "spanwise_query_params"
 
 class _Schemas(SchemaGenerator):
     """Starlette's generator, plus each handler's declared query parameters, so the
-    OpenAPI description lists exactly what the 400 check accepts."""
+    OpenAPI description lists exactly what the 400 check accepts, and what every
+    operation shares (`complete`)."""
 
     def parse_docstring(self, func_or_method: Callable[..., Any]) -> dict[str, Any]:
         parsed = super().parse_docstring(func_or_method)
@@ -42,6 +45,67 @@ class _Schemas(SchemaGenerator):
             named = {p.get("name") for p in listed if isinstance(p, dict) and p.get("in") == "query"}
             listed.extend(p.openapi() for p in declared if p.name not in named)
         return parsed
+
+    def get_schema(self, routes: list[BaseRoute]) -> dict[str, Any]:
+        schema = super().get_schema(routes)
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                complete(path, method, operation)
+        return {**schema, "components": COMPONENTS}
+
+
+#: `{"error": {"status", "message"}}`: the body of every error answer.
+ERROR_SCHEMA: dict[str, Any] = {"type": "object", "required": ["error"], "properties": {"error": {
+    "type": "object", "required": ["status", "message"],
+    "properties": {"status": {"type": "integer"}, "message": {"type": "string"}},
+}}}
+COMPONENTS: dict[str, Any] = {
+    "schemas": {"Error": ERROR_SCHEMA},
+    "securitySchemes": {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "a token (`POST /api/v1/tokens`); with auth on"},
+        "session": {"type": "apiKey", "in": "cookie", "name": "spanwise_session",
+                    "description": "the web UI's sign-in (`POST /api/v1/session`); writes also need X-Spanwise-CSRF"},
+    },
+}
+
+
+def component(name: str, schema: dict[str, Any]) -> None:
+    """Describe a body shape once, for docstrings to refer to as `#/components/schemas/<name>`."""
+    COMPONENTS["schemas"][name] = schema
+
+
+_ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+#: Answers any operation may give, declared here once instead of in every docstring.
+_ANY = {
+    "400": "an unknown, repeated or malformed parameter (the message names it), or a Host the server does not answer",
+    "503": "the store is busy or shutting down, or a query hit its time or memory limit: retry after Retry-After",
+}
+_PRIVATE = {
+    "401": "no credential, or an invalid, expired or revoked token (auth on)",
+    "403": "the token's role may not call this operation, or a cross-origin or CSRF-less write (auth on)",
+}
+_WRITE = {"415": "a body whose Content-Type the operation does not read"}
+_BODY = {"413": "the body is larger than the operation accepts"}
+
+
+def complete(path: str, method: str, operation: dict[str, Any]) -> None:
+    """Add to one operation what the server does for every route, so no docstring has to
+    repeat it: the path's parameters, the credential it needs (`serve.access`), the common
+    error answers (JSON `Error` bodies) and JSON as the default content of a success."""
+    listed = operation.setdefault("parameters", [])
+    declared = {(p.get("name"), p.get("in")) for p in listed}
+    listed[:0] = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                  for name in re.findall(r"{(\w+)}", path) if (name, "path") not in declared]
+    public = RULES.get(f"{method.upper()} {path}", UNRULED) == PUBLIC
+    operation["security"] = [] if public else [{"bearer": []}, {"session": []}]
+    common = {**_ANY, **({} if public else _PRIVATE), **(_WRITE if method != "get" else {}),
+              **(_BODY if "requestBody" in operation else {})}
+    responses = {str(code): dict(answer) for code, answer in operation.get("responses", {}).items()}
+    for code, description in common.items():
+        responses.setdefault(code, {"description": description})
+    for code, answer in responses.items():
+        answer.setdefault("content", _ERROR_CONTENT if code >= "400" else {"application/json": {}})
+    operation["responses"] = dict(sorted(responses.items()))
 
 
 SCHEMAS = _Schemas({"openapi": "3.0.3", "info": {"title": "Spanwise API", "version": __version__}})
@@ -261,6 +325,14 @@ SEARCH_PARAMS = (
 )
 
 
+def _status(text: str | None) -> str | None:
+    """A span status the store can hold (any case); another is a 400, not a search that
+    quietly finds nothing."""
+    if text and text.lower() not in ("ok", "error", "unset"):
+        raise InvalidQuery(f"status: expected Ok, Error or Unset, got {text!r}")
+    return text or None
+
+
 def _native_query(request: Request) -> TraceQuery:
     params = request.query_params
     start, end = time_range(params)
@@ -273,7 +345,7 @@ def _native_query(request: Request) -> TraceQuery:
         attributes=parse_tags(params.get("attributes"), params.getlist("attribute")),
         min_duration_ns=parse_duration_ns(min_duration, "min_duration") if min_duration else None,
         max_duration_ns=parse_duration_ns(max_duration, "max_duration") if max_duration else None,
-        status=params.get("status") or None,
+        status=_status(params.get("status")),
         min_confidence=parse_float(params.get("min_confidence"), "min_confidence"),
         max_confidence=parse_float(params.get("max_confidence"), "max_confidence"),
         limit=parse_limit(params.get("limit")),

@@ -121,9 +121,16 @@ class Param:
     type: str = "string"  # OpenAPI schema type
     required: bool = False
     repeated: bool = False
+    #: The values the route accepts, when it names them (an `enum`), and a number's range.
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
 
     def openapi(self) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": self.type}
+        if self.choices:
+            schema["enum"] = list(self.choices)
+        schema.update({k: v for k, v in (("minimum", self.minimum), ("maximum", self.maximum)) if v is not None})
         if self.repeated:
             schema = {"type": "array", "items": schema}
         found: dict[str, Any] = {"name": self.name, "in": "query", "required": self.required, "schema": schema}
@@ -135,13 +142,21 @@ class Param:
 def time_params(lookback: str = "1h") -> tuple[Param, ...]:
     """`start`/`end` (Unix ns) or `lookback`, as `time_range` reads them."""
     return (
-        Param("start", "Unix ns; default end - lookback", "integer"),
-        Param("end", "Unix ns; default now", "integer"),
+        Param("start", "Unix ns; default end - lookback", "integer", minimum=0, maximum=MAX_NS),
+        Param("end", "Unix ns; default now", "integer", minimum=0, maximum=MAX_NS),
         Param("lookback", f"duration before end, e.g. 1h (default {lookback})"),
     )
 
 
-LIMIT = Param("limit", "most results to return", "integer")
+LIMIT = Param("limit", "most results to return", "integer", minimum=1, maximum=MAX_LIMIT)
+#: A fixed reference window (drift, data quality, concept drift, estimated quality).
+REFERENCE = (Param("reference_start", "Unix ns", "integer", minimum=0, maximum=MAX_NS),
+             Param("reference_end", "Unix ns", "integer", minimum=0, maximum=MAX_NS))
+
+
+def parse_time(text: str | None, name: str) -> int | None:
+    """A Unix-ns timestamp the store can hold (1970 to 2262); None when absent."""
+    return parse_int(text, name, None, 0, MAX_NS)
 VERSION = Param("version", "one model version (default: all)")
 STEP = Param("step", "window length in seconds or e.g. 5m")
 

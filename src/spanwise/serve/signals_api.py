@@ -9,13 +9,16 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
+from spanwise.analyze.quality import CLASSIFICATION, REGRESSION
 from spanwise.analyze.signals import SignalComputer
+from spanwise.errors import InvalidQuery
+from spanwise.serve.models_api import TASK
 from spanwise.serve.native_api import endpoint
 from spanwise.serve.params import LIMIT, Param, parse_duration_ns, parse_limit, time_params, time_range
 
 
 _SIGNALS = (Param("signal"), Param("feature"), *time_params("24h"), LIMIT)
-_COMPUTE = (Param("window", "e.g. 1h (default)"), Param("task", "classification (default) or regression"))
+_COMPUTE = (Param("window", "e.g. 1h (default)"), TASK)
 
 
 def signals_routes(computer: SignalComputer) -> list[Route]:
@@ -38,10 +41,12 @@ def signals_routes(computer: SignalComputer) -> list[Route]:
         ---
         summary: Compute and store the model's signals now, for the last `window` (default 1h).
         parameters: [{name: name, in: path, required: true, schema: {type: string}}]
-        responses: {200: {description: rows written}, 404: {description: unknown model}}
+        responses: {200: {description: rows written}, 400: {description: bad window or task}, 404: {description: unknown model}}
         """
-        window_ns = parse_duration_ns(request.query_params.get("window", "1h"), "window")
-        task = request.query_params.get("task", "classification")
+        window_ns = parse_duration_ns(request.query_params.get("window") or "1h", "window")
+        task = request.query_params.get("task") or CLASSIFICATION
+        if window_ns <= 0 or task not in (CLASSIFICATION, REGRESSION):  # each signal would fail alone, unseen
+            raise InvalidQuery("window must be positive and task classification or regression")
         written = computer.compute(request.path_params["name"], time.time_ns(), window_ns / 1e9, task)
         return {"name": request.path_params["name"], "rows_written": written}
 
