@@ -32,10 +32,9 @@ from spanwise.analyze.model_analytics import ModelAnalyticsService
 from spanwise.analyze.models import ModelService
 from spanwise.analyze.performance_estimation import PerformanceEstimator
 from spanwise.analyze.signals import SignalComputer, SignalScheduler
-from spanwise.process.chain import ProcessorChain
-from spanwise.process.factory import build_chain
+from spanwise.process.factory import Pipelines, build_pipelines
 from spanwise.process.forward import ForwardProcessor
-from spanwise.process.redaction import HashedSearch, LogRedaction
+from spanwise.process.redaction import HashedSearch
 from spanwise.process.tail_sampling import TailDecider
 from spanwise.query.metrics import metrics_service
 from spanwise.query.logs import LogQueryService
@@ -128,7 +127,7 @@ class _Components:
 
     store: TraceStore
     committer: IngestLog
-    chain: ProcessorChain
+    pipelines: Pipelines
     forwarder: ForwardProcessor | None
     decider: TailDecider | None
     ingest: IngestService
@@ -153,7 +152,9 @@ class _Components:
         return {
             "ingest": dict(self.ingest.stats) | dict(self.logs.stats if self.logs else {})
             | dict(self.metrics.stats if self.metrics else {}),
-            "processors": self.chain.all_stats(),
+            "processors": self.pipelines.traces.all_stats(),
+            "log_processors": self.pipelines.logs.all_stats(),
+            "metric_processors": self.pipelines.metrics.all_stats(),
             "tail_sampling": dict(self.decider.stats) if self.decider else {},
             "model_signals": dict(self.scheduler.stats) if self.scheduler else {},
             "flushed_rows": self.committer.flushed_rows,
@@ -246,20 +247,20 @@ class SpanwiseServer:
             fsync=ingest_cfg.fsync,
         )
         committer.start()
-        chain = build_chain(self.config)
-        forwarder = next((p for p in chain.processors if isinstance(p, ForwardProcessor)), None)
+        pipelines = build_pipelines(self.config)
+        forwarder = next((p for p in pipelines.traces.processors if isinstance(p, ForwardProcessor)), None)
         if forwarder:
             forwarder.start()
         decider = self._tail_decider(store)
         window = ingest_cfg.time_window
-        logs = LogIngestService(store, LogRedaction.from_config(self.config), window) if isinstance(store, LogStore) else None
-        metrics = MetricIngestService(store, window) if isinstance(store, OtlpMetricStore) else None
-        ingest = IngestService(chain, committer, window)
+        logs = LogIngestService(store, pipelines.logs, window) if isinstance(store, LogStore) else None
+        metrics = MetricIngestService(store, pipelines.metrics, window) if isinstance(store, OtlpMetricStore) else None
+        ingest = IngestService(pipelines.traces, committer, window)
         resolver = None
         if isinstance(store, FeedbackWriter) and isinstance(store, PendingFeedbackStore):
             resolver = PendingFeedbackResolver(store, self.config.models.feedback_expiry_s)
             resolver.start()
-        return _Components(store, committer, chain, forwarder, decider, ingest, logs, metrics, resolver=resolver,
+        return _Components(store, committer, pipelines, forwarder, decider, ingest, logs, metrics, resolver=resolver,
                            alerts=build_alert_engine(self.config, store),
                            auth=build_auth(self.config, store) if self.config.auth.enabled else None)
 
