@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class RedactionConfig:
     """PII redaction (spanwise.process.redaction); on by default, before anything is
-    stored or forwarded. All value `detectors` run by default, each with the action
+    stored or forwarded: spans, log records and metric points alike. All value `detectors` run by default, each with the action
     `actions[name]` (default `mask`). `key_rules` redact whole values by attribute key
     (they replace the default rule for credentials); `allow_keys` (exact or glob) are
     never redacted. `hash` actions are opt-in and need a key: `hash_key`, or the name of

@@ -1,18 +1,28 @@
 """PII redaction end to end: the real OTel SDK sends spans full of PII to a real server;
 neither its store nor the stream it forwards holds any of it, features parsed from the
 redacted text are redacted too, and with hashing on, a search for the plain value still
-finds the span."""
+finds the span. Metric points and log records the SDK sends to the same server are
+stored redacted by the same rules (read back through the OTLP metrics and logs APIs)."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 from typing import Any, Iterator
 
 import pytest
 import yaml
+from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.logging.handler import LoggingHandler
+from opentelemetry.metrics import Observation
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -134,3 +144,70 @@ def test_the_forwarded_stream_is_redacted(target: SpanwiseProcess, trace_id: str
     forwarded = target.wait_for(lambda: _trace(target, trace_id), timeout=30)
     assert forwarded, target.log()
     _assert_redacted(forwarded)
+
+
+def _resource(service: str) -> Resource:
+    return Resource.create({"service.name": service, "deployment.owner": "ops@example.com"})
+
+
+def _no_plain_pii(answer: Any) -> None:
+    assert answer.status_code == 200, answer.text
+    assert not [value for value in PLAIN if value in answer.text]
+
+
+def test_metric_point_attributes_are_stored_redacted(front: SpanwiseProcess) -> None:
+    """A counter and a gauge from the SDK's MeterProvider, PII in point attributes (an
+    e-mail address, hashed here; an IP; a credential-like key, masked whole)."""
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(resource=_resource("pii-metrics"), metric_readers=[reader])
+    meter = provider.get_meter("redaction-e2e")
+    logins = meter.create_counter("logins")
+    logins.add(2, {"user.email": EMAIL, "client.address": "203.0.113.42", "api_key": "k-123", "region": "eu"})
+    meter.create_observable_gauge("sessions", callbacks=[lambda _: [Observation(3, {"contact": "ops@example.com"})]])
+    data = reader.get_metrics_data()
+    assert data is not None
+    assert OTLPMetricExporter(endpoint=f"{front.http_url}/v1/metrics").export(data).name == "SUCCESS"
+    provider.shutdown()
+
+    def series(name: str, *group_by: str) -> list[dict[str, Any]]:
+        answer = front.query(f"/api/v1/otlp/metrics/{name}", service="pii-metrics", lookback="1h", step=3600,
+                             group_by=list(group_by))
+        _no_plain_pii(answer)
+        return list(answer.json()["series"])
+
+    (logins_series,) = series("logins", "user.email", "client.address", "api_key")
+    assert logins_series["attributes"] == {"user.email": hash_value(HASH_KEY.encode(), EMAIL),
+                                           "client.address": "[REDACTED:ipv4]", "api_key": "[REDACTED:secret_key]"}
+    assert sum(point["increase"] for point in logins_series["points"]) == 2
+    (sessions,) = series("sessions", "contact")
+    assert sessions["attributes"] == {"contact": hash_value(HASH_KEY.encode(), "ops@example.com")}
+    assert [point["last"] for point in sessions["points"]] == [3.0]
+    assert series("logins", "region")[0]["attributes"] == {"region": "eu"}
+    counters = front.status()["metric_processors"]
+    assert counters["redaction.points_in"] == 2 and counters["redaction.detector.email"] >= 4  # 2 points, 2 resources
+    assert counters["redaction.key_rule.secret_key"] == 1
+
+
+def test_log_records_are_stored_redacted(front: SpanwiseProcess) -> None:
+    """A Python `logging` record through the SDK's LoggerProvider over gRPC: its body, its
+    attributes and its resource's are redacted."""
+    provider = LoggerProvider(resource=_resource("pii-logs"))
+    provider.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter(endpoint=front.grpc_endpoint, insecure=True)))
+    handler = LoggingHandler(level=logging.INFO, logger_provider=provider)
+    logger = logging.getLogger("redaction-e2e")
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        logger.error("login failed for %s from +1 415 555 0100", EMAIL, extra={"user.email": EMAIL, "password": "hunter2"})
+    finally:
+        logger.removeHandler(handler)
+        provider.shutdown()
+    answer = front.query("/api/v1/logs", service="pii-logs", lookback="1h")
+    _no_plain_pii(answer)
+    (record,) = answer.json()["logs"]
+    alice = hash_value(HASH_KEY.encode(), EMAIL)
+    assert record["body"] == f"login failed for {alice} from [REDACTED:phone]"
+    assert record["attributes"]["user.email"] == alice and record["attributes"]["password"] == "[REDACTED:secret_key]"
+    assert record["resource"]["deployment.owner"] == hash_value(HASH_KEY.encode(), "ops@example.com")
+    counters = front.status()["log_processors"]
+    assert counters["redaction.log_records_in"] == 1 and counters["redaction.detector.phone"] == 1

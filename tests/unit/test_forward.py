@@ -23,7 +23,7 @@ from test_decode import inference_traces
 from spanwise.config import Config, ForwardConfig, load_config
 from spanwise.errors import ConfigError
 from spanwise.model.spans import SpanBatch
-from spanwise.process.factory import build_chain
+from spanwise.process.factory import build_pipelines
 from spanwise.process.forward import ForwardProcessor
 from spanwise.process.forward_send import grpc_target, parse_retry_after, traces_url
 from spanwise.process.ml_fields import MlFieldsProcessor
@@ -282,9 +282,9 @@ def test_endpoint_forms() -> None:
 
 
 def test_factory_builds_forward_only_with_an_endpoint() -> None:
-    assert "forward" not in build_chain(Config()).names
+    assert "forward" not in build_pipelines(Config()).traces.names
     config = load_config(overrides={"forward": {"endpoint": "http://collector:4318"}})
-    assert build_chain(config).names[-1] == "forward"
+    assert build_pipelines(config).traces.names[-1] == "forward"
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from spanwise.config import Config, RedactionConfig, load_config
 from spanwise.errors import ConfigError
 from spanwise.model.spans import SpanBatch
 from spanwise.process.chain import ProcessorChain
-from spanwise.process.factory import build_chain
+from spanwise.process.factory import build_pipelines
 from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.process.pii_detectors import DETECTOR_NAMES, DETECTORS, iban_valid, luhn_valid
 from spanwise.process.redaction import HashedSearch, RedactionProcessor, redaction_processor
@@ -260,12 +260,12 @@ def test_search_values_are_hashed_like_stored_ones() -> None:
 
 def test_redaction_runs_before_ml_fields_and_forward_and_is_on_by_default(tmp_path: Any) -> None:
     config = load_config(overrides={"forward": {"endpoint": "http://127.0.0.1:9"}})
-    names = build_chain(config).names
+    names = build_pipelines(config).traces.names
     assert names.index("redaction") < names.index("ml_fields")
     if "forward" in names:
         assert names.index("redaction") < names.index("forward")
     disabled = load_config(environ={"SPANWISE_REDACTION_ENABLED": "false"})
-    assert "redaction" not in build_chain(disabled).names
+    assert "redaction" not in build_pipelines(disabled).traces.names
 
 
 def test_config_errors_name_the_problem(tmp_path: Any) -> None:

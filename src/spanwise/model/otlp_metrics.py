@@ -8,6 +8,8 @@ import pyarrow as pa
 from spanwise.model.spans import ATTRIBUTE_MAP, TIMESTAMP
 
 GAUGE, SUM, HISTOGRAM = "gauge", "sum", "histogram"
+#: One request's points: a table per kind (`gauge`, `sum`, `histogram`), kinds with none left out.
+MetricPoints = dict[str, pa.Table]
 
 _COMMON = [
     pa.field("ResourceAttributes", ATTRIBUTE_MAP, nullable=False),

@@ -1,11 +1,14 @@
-"""PII redaction: the processor that runs before anything is stored or forwarded.
+"""PII redaction: the processor that runs before anything is stored or forwarded, for
+every signal (traces, logs and metrics; each signal's chain has its own processor, built
+from the one `redaction` config section).
 
 Every place a span can carry PII goes through one `Redactor` (`spanwise.process.redactor`):
 span attributes (the flat rows, from which `SpanAttributes` and `SpanAttributeTypes` are
 rebuilt, so the three never disagree), resource attributes, span names, status messages,
 and event and link attributes. It runs before `ml_fields` in the default chain, so the
 features parsed from `ml.feature.*` values and feature-dict strings are parsed from text
-that is already redacted.
+that is already redacted. Log records: bodies, log and resource attributes; metric
+points: point and resource attributes.
 
 A redacted attribute becomes a string (its number and non-string type are removed: a
 masked card number is no longer an int64). With hashing on, `HashedSearch` lets a search
@@ -24,6 +27,7 @@ import pyarrow.compute as pc
 
 from spanwise.config import Config, RedactionConfig
 from spanwise.errors import ConfigError
+from spanwise.model.otlp_metrics import MetricPoints
 from spanwise.model.spans import ATTRIBUTE_MAP, ATTRIBUTE_ROWS_SCHEMA, SpanBatch
 from spanwise.process.attribute_rows import with_attribute_rows
 from spanwise.process.pii_detectors import detectors_named
@@ -191,48 +195,98 @@ def redactor_from_config(config: RedactionConfig, environ: Mapping[str, str]) ->
         raise ConfigError(f"redaction: {exc}") from exc
 
 
-def redaction_processor(config: Config, environ: Mapping[str, str] | None = None) -> RedactionProcessor | None:
-    """The chain's builder: a processor unless redaction is switched off. The hash key
-    is read from the environment here, once, at startup."""
+def configured_redactor(config: Config, environ: Mapping[str, str] | None = None) -> Redactor | None:
+    """The Redactor of `config`, None when redaction is switched off. The hash key is read
+    from the environment here, once per signal's processor, at startup."""
     if not config.redaction.enabled:
         return None
-    return RedactionProcessor(redactor_from_config(config.redaction, os.environ if environ is None else environ))
+    return redactor_from_config(config.redaction, os.environ if environ is None else environ)
 
 
-class LogRedaction:
-    """The span pipeline's redactor applied to log records: the body (masked, never
+def redaction_processor(config: Config, environ: Mapping[str, str] | None = None) -> RedactionProcessor | None:
+    """The traces chain's builder: a processor unless redaction is switched off."""
+    redactor = configured_redactor(config, environ)
+    return RedactionProcessor(redactor) if redactor else None
+
+
+def log_redaction_processor(config: Config, environ: Mapping[str, str] | None = None) -> LogRedactionProcessor | None:
+    """The logs chain's builder: a processor unless redaction is switched off."""
+    redactor = configured_redactor(config, environ)
+    return LogRedactionProcessor(redactor) if redactor else None
+
+
+def metric_redaction_processor(config: Config, environ: Mapping[str, str] | None = None) -> MetricRedactionProcessor | None:
+    """The metrics chain's builder: a processor unless redaction is switched off."""
+    redactor = configured_redactor(config, environ)
+    return MetricRedactionProcessor(redactor) if redactor else None
+
+
+# ------------------------------------------------------------- logs and metric points
+
+_LOG_MAPS = ("LogAttributes", "ResourceAttributes")
+_POINT_MAPS = ("Attributes", "ResourceAttributes")
+
+
+class LogRedactionProcessor:
+    """The span redactor's rules applied to log records: the body (masked, never
     dropped), log attributes and resource attributes. Logs are where PII leaks most."""
+
+    name = "redaction"
 
     def __init__(self, redactor: Redactor) -> None:
         self._redactor = redactor
         self.stats: Counter[str] = Counter()
 
-    @classmethod
-    def from_config(cls, config: Config, environ: Mapping[str, str] | None = None) -> LogRedaction | None:
-        """None when the span pipeline does not redact either."""
-        if "redaction" not in config.pipeline.processors or not config.redaction.enabled:
-            return None
-        return cls(redactor_from_config(config.redaction, os.environ if environ is None else environ))
+    def process(self, batch: pa.Table) -> pa.Table:
+        if batch.num_rows == 0:
+            return batch
+        (redacted,) = _redact_tables(self._redactor, self.stats, [batch], _LOG_MAPS, ("Body",))
+        return redacted
 
-    def process(self, logs: pa.Table) -> pa.Table:
-        if logs.num_rows == 0:
-            return logs
-        attributes = _map_parts(_combined(logs.column("LogAttributes")))
-        resource = _map_parts(_combined(logs.column("ResourceAttributes")))
-        results, counts = self._redactor.redact([
-            Column(_combined(logs.column("Body")), droppable=False),
-            Column(attributes[2], attributes[1]),
-            Column(resource[2], resource[1], repeats=True),
-        ])
-        self.stats.update(counts)
-        body, attribute_result, resource_result = results
-        if body.touched:
-            logs = _set(logs, "Body", body.values)
-        for name, parts, result in (("LogAttributes", attributes, attribute_result),
-                                    ("ResourceAttributes", resource, resource_result)):
+
+class MetricRedactionProcessor:
+    """The span redactor's rules applied to metric points: point attributes and resource
+    attributes, of every kind in one pass (exemplars are not stored). Metric names,
+    descriptions and units name the instrument, not data, and are left alone. A masked
+    attribute value merges the series it told apart; a hashed one keeps them apart."""
+
+    name = "redaction"
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
+        self.stats: Counter[str] = Counter()
+
+    def process(self, batch: MetricPoints) -> MetricPoints:
+        kinds = [kind for kind, table in batch.items() if table.num_rows]
+        if not kinds:
+            return batch
+        tables = _redact_tables(self._redactor, self.stats, [batch[kind] for kind in kinds], _POINT_MAPS, ())
+        return {**batch, **dict(zip(kinds, tables))}
+
+
+def _redact_tables(redactor: Redactor, stats: Counter[str], tables: list[pa.Table], maps: tuple[str, ...],
+                   strings: tuple[str, ...]) -> list[pa.Table]:
+    """Tables whose string columns `strings` (masked in place, never dropped) and
+    attribute map columns `maps` are redacted, all in one `redact` call. A column named
+    ResourceAttributes repeats its values (copied to every record of a resource)."""
+    columns: list[Column] = []
+    parts: list[list[_MapParts]] = []
+    for table in tables:
+        parts.append([_map_parts(_combined(table.column(name))) for name in maps])
+        columns += [Column(_combined(table.column(name)), droppable=False) for name in strings]
+        columns += [Column(part[2], part[1], repeats=name == "ResourceAttributes") for name, part in zip(maps, parts[-1])]
+    results, counts = redactor.redact(columns)
+    stats.update(counts)
+    redacted, width = [], len(strings) + len(maps)
+    for index, (table, table_parts) in enumerate(zip(tables, parts)):
+        own = results[index * width : (index + 1) * width]
+        for name, result in zip(strings, own):
+            table = _set(table, name, result.values) if result.touched else table
+        for name, part, result in zip(maps, table_parts, own[len(strings) :]):
             if result.touched:
-                logs = _set(logs, name, _rebuild_map(parts[0], parts[1], result.values, result.dropped))
-        return logs
+                table = _set(table, name, _rebuild_map(part[0], part[1], result.values, result.dropped))
+        redacted.append(table)
+    return redacted
 
 
 class HashedSearch:
@@ -247,10 +301,10 @@ class HashedSearch:
     @classmethod
     def from_config(cls, config: Config, environ: Mapping[str, str] | None = None) -> HashedSearch | None:
         """None unless the pipeline redacts with a hash action."""
-        if "redaction" not in config.pipeline.processors or not config.redaction.enabled:
+        if "redaction" not in config.pipeline.processors:
             return None
-        redactor = redactor_from_config(config.redaction, os.environ if environ is None else environ)
-        return cls(redactor) if redactor.hashes else None
+        redactor = configured_redactor(config, environ)
+        return cls(redactor) if redactor and redactor.hashes else None
 
     def __call__(self, key: str, value: str) -> str:
         (result,), _ = self._redactor.redact([Column(pa.array([value], pa.string()), pa.array([key], pa.string()))])

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections import Counter
 from dataclasses import dataclass
 
+from spanwise.model.spans import SpanBatch
 from spanwise.model.time_window import ANY_TIME, TimeWindow
 from spanwise.process.chain import ChainResult, ProcessorChain
 from spanwise.receive.decode import DecodedSpans, decode_export_requests
@@ -37,10 +37,9 @@ class IngestService:
     stalls the event loop that serves every port. Requests decode in parallel; the chain
     runs one batch at a time (its processors keep state: budgets, counters, queues)."""
 
-    def __init__(self, chain: ProcessorChain, committer: IngestLog, window: TimeWindow = ANY_TIME) -> None:
+    def __init__(self, chain: ProcessorChain[SpanBatch], committer: IngestLog, window: TimeWindow = ANY_TIME) -> None:
         self._chain = chain
         self._window = window
-        self._chain_lock = threading.Lock()
         self._committer = committer
         self.stats: Counter[str] = Counter()
 
@@ -49,12 +48,11 @@ class IngestService:
         decoded, result = await asyncio.to_thread(self._decode_and_process, body)
         return await self._ingest(decoded, result, extra_rejected, extra_message)
 
-    def _decode_and_process(self, body: bytes) -> tuple[DecodedSpans, ChainResult]:
+    def _decode_and_process(self, body: bytes) -> tuple[DecodedSpans, ChainResult[SpanBatch]]:
         decoded = decode_export_requests([body], self._window)
-        with self._chain_lock:
-            return decoded, self._chain.run(decoded.batch)
+        return decoded, self._chain.run(decoded.batch)
 
-    async def _ingest(self, decoded: DecodedSpans, result: ChainResult, extra_rejected: int,
+    async def _ingest(self, decoded: DecodedSpans, result: ChainResult[SpanBatch], extra_rejected: int,
                       extra_message: str) -> ExportOutcome:
         rejected = decoded.rejected + extra_rejected + result.dropped
         message = "; ".join(m for m in (extra_message, decoded.reject_reason, result.message) if m)

@@ -28,10 +28,8 @@ from spanwise.config import Config
 from spanwise.errors import ConfigError
 from spanwise.analyze.feedback import PendingFeedbackResolver
 from spanwise.analyze.signals import SignalScheduler
-from spanwise.process.chain import ProcessorChain
-from spanwise.process.factory import build_chain
+from spanwise.process.factory import Pipelines, build_pipelines
 from spanwise.process.forward import ForwardProcessor
-from spanwise.process.redaction import LogRedaction
 from spanwise.process.tail_sampling import TailDecider
 from spanwise.receive.ingest import IngestService
 from spanwise.receive.logs_ingest import LogIngestService
@@ -100,7 +98,7 @@ class _Components:
     services: Services
     lifecycle: Lifecycle
     committer: IngestLog
-    chain: ProcessorChain
+    pipelines: Pipelines
     ingest: IngestService
     logs: LogIngestService
     metrics: MetricIngestService
@@ -118,7 +116,9 @@ class _Components:
         """Counters for /api/v1/status."""
         return {
             "ingest": dict(self.ingest.stats) | dict(self.logs.stats) | dict(self.metrics.stats),
-            "processors": self.chain.all_stats(),
+            "processors": self.pipelines.traces.all_stats(),
+            "log_processors": self.pipelines.logs.all_stats(),
+            "metric_processors": self.pipelines.metrics.all_stats(),
             "tail_sampling": dict(self.decider.stats) if self.decider else {},
             "model_signals": dict(self.scheduler.stats) if self.scheduler else {},
             "flushed_rows": self.committer.flushed_rows,
@@ -210,13 +210,13 @@ class SpanwiseServer:
             max_pending_rows=ingest_cfg.max_pending_rows, max_pending_bytes=ingest_cfg.max_pending_bytes,
             fsync=ingest_cfg.fsync,
         ))
-        chain = build_chain(config)
-        for forwarder in [p for p in chain.processors if isinstance(p, ForwardProcessor)]:
+        pipelines = build_pipelines(config)
+        for forwarder in [p for p in pipelines.traces.processors if isinstance(p, ForwardProcessor)]:
             lifecycle.start(forwarder)
         window = ingest_cfg.time_window
         parts = _Components(
-            store, services, lifecycle, committer, chain, IngestService(chain, committer, window),
-            LogIngestService(store, LogRedaction.from_config(config), window), MetricIngestService(store, window),
+            store, services, lifecycle, committer, pipelines, IngestService(pipelines.traces, committer, window),
+            LogIngestService(store, pipelines.logs, window), MetricIngestService(store, pipelines.metrics, window),
         )
         if config.sampling.tail.enabled:
             parts.decider = lifecycle.start(TailDecider(store, config.sampling.tail))
