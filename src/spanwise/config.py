@@ -18,8 +18,8 @@ from typing import Any, Mapping, Union, get_args, get_origin, get_type_hints
 import yaml
 
 from spanwise.errors import ConfigError
-from spanwise.model import alert_rules, metrics as metrics_model, retention as retention_model
-from spanwise.model.time_window import TimeWindow
+from spanwise.core import alert_rules, metrics as metrics_model, retention as retention_model
+from spanwise.core.time_window import TimeWindow
 from spanwise.config_auth import AUTH_ROLES, OidcConfig, OidcMappingConfig  # noqa: F401 - auth.oidc
 from spanwise.config_pipeline import (  # noqa: F401 - sections of Config, importable from here
     ENRICHMENT_ACTIONS,
@@ -309,7 +309,7 @@ class ModelScheduleConfig:
 
 @dataclass(frozen=True)
 class ModelsConfig:
-    """Scheduled model signals (spanwise.analyze.signals): every `schedule_interval_s`
+    """Scheduled model signals (spanwise.analyze.model_signals): every `schedule_interval_s`
     (0 = off) drift, data quality and quality over the last `window_s` are stored as time
     series; `per_model` overrides both per model name. Labels whose prediction is not
     stored yet wait up to `feedback_expiry_s` for it."""

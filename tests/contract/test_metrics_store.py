@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator, Protocol
 import pytest
 from metric_spans import HOUR, NOW, export_request, write
 
-from spanwise.model.metrics import COUNTER, HISTOGRAM, CustomMetric, MetricsSpec
+from spanwise.core.metrics import COUNTER, HISTOGRAM, CustomMetric, MetricsSpec
 from spanwise.store import open_store
 from spanwise.store.protocols import Histogram, MetricsReader, TraceStore
 

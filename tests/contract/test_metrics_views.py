@@ -8,7 +8,7 @@ import pytest
 from metric_spans import export_request, write
 from test_metrics_store import BACKENDS, SPEC, open_metered
 
-from spanwise.model.metrics import MetricsSpec
+from spanwise.core.metrics import MetricsSpec
 
 
 @pytest.mark.parametrize("backend", sorted(BACKENDS))

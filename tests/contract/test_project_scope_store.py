@@ -83,7 +83,7 @@ def test_writes_are_stamped_with_the_current_project(store: ChdbTraceStore) -> N
 
 
 def _log_rows(store: ChdbTraceStore, body: str) -> pa.Table:
-    from spanwise.model.logs import LOG_SCHEMA
+    from spanwise.core.logs import LOG_SCHEMA
 
     row = {name: None for name in LOG_SCHEMA.names}
     table = LOG_SCHEMA.empty_table().to_pylist()

@@ -14,8 +14,8 @@ import pyarrow as pa
 import pytest
 from metric_spans import export_request, write
 
-from spanwise.model.logs import LOG_SCHEMA
-from spanwise.model.retention import KINDS, RetentionPolicy
+from spanwise.core.logs import LOG_SCHEMA
+from spanwise.core.retention import KINDS, RetentionPolicy
 from spanwise.request_context import SYSTEM, acting, for_project
 from spanwise.store import open_store
 from spanwise.store.protocols import RetentionStore

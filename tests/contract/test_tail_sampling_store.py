@@ -12,7 +12,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from spanwise.analyze.drift import DriftService
 from spanwise.config import TailSamplingConfig
 from spanwise.process.ml_fields import MlFieldsProcessor
-from spanwise.process.sampling import HeadSampler, HeadSamplingSettings
+from spanwise.process.sampling import HeadSamplingProcessor, HeadSamplingSettings
 from spanwise.process.tail_sampling import RateLimiter, TailDecider, decide
 from spanwise.receive.decode import decode_export_requests
 from spanwise.request_context import SYSTEM, acting, for_project
@@ -41,7 +41,7 @@ def _write(store: Any, traces: range, error: bool = False) -> None:
         if error:
             span.status.code = 2
     batch = MlFieldsProcessor().process(decode_export_requests([request.SerializeToString()]).batch)
-    batch = HeadSampler(HeadSamplingSettings(defer_to_tail=True)).process(batch)
+    batch = HeadSamplingProcessor(HeadSamplingSettings(defer_to_tail=True)).process(batch)
     store.write_spans(batch.spans)
 
 
@@ -103,7 +103,7 @@ def _predictions(store: Any, traces: range, x: float, defer: bool) -> None:
         attr.key, attr.value.double_value = "ml.prediction.value", 1.0
     batch = MlFieldsProcessor().process(decode_export_requests([request.SerializeToString()]).batch)
     if defer:
-        batch = HeadSampler(HeadSamplingSettings(defer_to_tail=True)).process(batch)
+        batch = HeadSamplingProcessor(HeadSamplingSettings(defer_to_tail=True)).process(batch)
     store.write_spans(batch.spans)
 
 

@@ -183,7 +183,7 @@ def test_latency_series_per_step(store: TraceStore, data: dict[str, str]) -> Non
 
 
 def test_trace_read_without_ai_fields_has_only_otlp_columns(store: TraceStore, data: dict[str, str]) -> None:
-    from spanwise.model.spans import DECODED_SCHEMA
+    from spanwise.core.spans import DECODED_SCHEMA
 
     spans = store.get_traces([data["t1"]], ai_fields=False)
     assert spans.schema.names == DECODED_SCHEMA.names and spans.num_rows == 2

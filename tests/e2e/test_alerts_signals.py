@@ -15,7 +15,7 @@ from spanwise.alerts.engine import STATE_KIND, AlertEngine
 from spanwise.alerts.sources import Sources
 from spanwise.alerts.state import FIRING, Alert
 from spanwise.errors import StoreUnavailable
-from spanwise.model.alert_rules import AlertCondition, AlertQuery, AlertRule, AlertsConfig
+from spanwise.core.alert_rules import AlertCondition, AlertQuery, AlertRule, AlertsConfig
 from spanwise.request_context import SYSTEM, RequestContext, acting
 from spanwise.store import open_store
 

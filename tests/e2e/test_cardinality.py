@@ -18,7 +18,7 @@ from otlp_build import add_attributes
 from prometheus_client.parser import text_string_to_metric_families
 from server_process import SpanwiseProcess
 
-from spanwise.model.metrics import DEFAULT_MAX_SERIES
+from spanwise.core.metrics import DEFAULT_MAX_SERIES
 
 pytestmark = pytest.mark.slow
 

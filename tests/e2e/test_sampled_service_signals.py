@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from server_process import SpanwiseProcess
 
-from spanwise.model.metrics import DURATION_BUCKETS_MS
+from spanwise.core.metrics import DURATION_BUCKETS_MS
 
 pytestmark = pytest.mark.slow
 REQUESTS = 1_200

@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_process import PrometheusProcess
 from server_process import SpanwiseProcess
 
-from spanwise.model.metrics import CONFIDENCE_BUCKETS, DURATION_BUCKETS_MS
+from spanwise.core.metrics import CONFIDENCE_BUCKETS, DURATION_BUCKETS_MS
 
 pytestmark = pytest.mark.slow
 CONFIG = """

@@ -26,7 +26,7 @@ from otlp_fuzz import (
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from spanwise.errors import SpanwiseError
-from spanwise.model.time_window import ANY_TIME, TimeWindow
+from spanwise.core.time_window import ANY_TIME, TimeWindow
 from spanwise.receive.decode import DecodedSpans, decode_export_requests
 from spanwise.receive.logs_decode import decode_logs_requests
 from spanwise.receive.metrics_decode import decode_metrics_requests

@@ -33,8 +33,8 @@ import pyarrow as pa
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
-from spanwise.model.spans import DECODED_SCHEMA, SPAN_KIND_NAMES, STATUS_CODE_NAMES
-from spanwise.model.spans import ATTRIBUTE_ROWS_SCHEMA
+from spanwise.core.spans import DECODED_SCHEMA, SPAN_KIND_NAMES, STATUS_CODE_NAMES
+from spanwise.core.spans import ATTRIBUTE_ROWS_SCHEMA
 from spanwise.receive.decode import DecodedSpans
 
 UNKNOWN_SERVICE = "unknown_service"

@@ -10,7 +10,7 @@ from spanwise.alerts.silences import parse_silence
 from spanwise.alerts.sources import Sources
 from spanwise.alerts.state import FIRING, INACTIVE, PENDING, RESOLVED, Alert, render
 from spanwise.errors import InvalidQuery
-from spanwise.model.alert_rules import AlertCondition, AlertQuery, AlertRule
+from spanwise.core.alert_rules import AlertCondition, AlertQuery, AlertRule
 from spanwise.store.protocols import RedSummary
 
 NOW = 1_800_000_000 * 10**9

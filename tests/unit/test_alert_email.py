@@ -15,7 +15,7 @@ from server_process import free_port
 
 from spanwise.alerts.notify import EmailNotifier, NotifyError
 from spanwise.alerts.state import FIRING, Alert
-from spanwise.model.alert_rules import ReceiverConfig
+from spanwise.core.alert_rules import ReceiverConfig
 
 
 class Inbox:

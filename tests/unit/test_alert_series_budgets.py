@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from spanwise.alerts.series import MAX_POINTS, MAX_READS, _thresholds, _times
-from spanwise.model.alert_rules import AlertCondition, AlertQuery, AlertRule
+from spanwise.core.alert_rules import AlertCondition, AlertQuery, AlertRule
 
 S = 10**9
 

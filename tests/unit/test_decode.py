@@ -16,7 +16,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from reference_decode import arrow_double_text, reference_decode
 
 from spanwise.errors import MalformedPayload
-from spanwise.model.spans import ATTRIBUTE_ROWS_SCHEMA, DECODED_SCHEMA
+from spanwise.core.spans import ATTRIBUTE_ROWS_SCHEMA, DECODED_SCHEMA
 from spanwise.receive.decode import (
     DecodedSpans,
     attributes,

@@ -18,7 +18,7 @@ from spanwise.errors import MalformedPayload
 from spanwise.receive.decode import decode_export_requests
 from spanwise.receive.logs_decode import decode_logs_requests
 from spanwise.receive.metrics_decode import decode_metrics_requests
-from spanwise.model.time_window import DAY_S, TimeWindow
+from spanwise.core.time_window import DAY_S, TimeWindow
 
 NOW = time.time_ns()
 DAY = DAY_S * 10**9

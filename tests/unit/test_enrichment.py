@@ -12,7 +12,7 @@ from spanwise.config import EnrichmentRuleConfig as Rule
 from spanwise.config import load_config
 from spanwise.errors import ConfigError
 from spanwise.process.chain import ProcessorChain
-from spanwise.process.enrichment import Enricher
+from spanwise.process.enrichment import EnrichmentProcessor
 from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.receive.decode import decode_export_requests
 
@@ -39,7 +39,7 @@ def _run(rules: list[Rule], *span_attrs: dict[str, Any], resource: dict[str, Any
             else:
                 kv.value.string_value = value
     batch = decode_export_requests([request.SerializeToString()]).batch
-    out = ProcessorChain([Enricher(rules), MlFieldsProcessor()]).run(batch).batch
+    out = ProcessorChain([EnrichmentProcessor(rules), MlFieldsProcessor()]).run(batch).batch
     assert out.attributes.num_rows == sum(len(r) for r in out.spans.column("SpanAttributes").to_pylist())
     return out.spans.to_pylist()
 

@@ -22,7 +22,7 @@ from test_decode import inference_traces
 
 from spanwise.config import Config, ForwardConfig, load_config
 from spanwise.errors import ConfigError
-from spanwise.model.spans import SpanBatch
+from spanwise.core.spans import SpanBatch
 from spanwise.process.factory import build_pipelines
 from spanwise.process.forward import ForwardProcessor
 from spanwise.process.forward_send import grpc_target, parse_retry_after, traces_url

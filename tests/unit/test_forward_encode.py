@@ -14,7 +14,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from test_decode import DOUBLES, INTS, T0, _set, assert_same_table, inference_traces, random_request
 
-from spanwise.model.spans import NUMBER_MAP, SPAN_SCHEMA, SpanBatch
+from spanwise.core.spans import NUMBER_MAP, SPAN_SCHEMA, SpanBatch
 from spanwise.process.forward_encode import binary_ids, encode_request, encode_requests
 from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.receive.decode import decode_export_requests, hex_ids

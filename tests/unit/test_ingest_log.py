@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from spanwise.errors import PipelineFull, StoreRejected, StoreUnavailable
-from spanwise.model.spans import SPAN_SCHEMA
+from spanwise.core.spans import SPAN_SCHEMA
 from spanwise.request_context import DEFAULT_PROJECT
 from spanwise.store.clickhouse.projects import LOGGED_SPAN_SCHEMA
 from spanwise.store import ingest_log

@@ -18,7 +18,7 @@ import pytest
 from google.protobuf.json_format import ParseDict
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from spanwise.model.spans import empty_spans
+from spanwise.core.spans import empty_spans
 from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.query.jaeger import jaeger_envelope, jaeger_error, traces_to_jaeger
 from spanwise.receive.decode import decode_export_requests

@@ -8,7 +8,7 @@ import pytest
 
 from spanwise.config import load_config
 from spanwise.errors import ConfigError
-from spanwise.model.metrics import COUNTER, HISTOGRAM, DEFAULT_BUCKETS, CustomMetric, label_name
+from spanwise.core.metrics import COUNTER, HISTOGRAM, DEFAULT_BUCKETS, CustomMetric, label_name
 from spanwise.store.clickhouse.metrics_schema import METRIC_VIEW_PREFIX, literal, view_statements
 
 
@@ -64,7 +64,7 @@ def test_label_names_and_sql_literals() -> None:
 
 
 def test_metric_views_are_recreated_at_every_start() -> None:
-    from spanwise.model.metrics import MetricsSpec
+    from spanwise.core.metrics import MetricsSpec
 
     existing = ["otel_traces", f"{METRIC_VIEW_PREFIX}spans", f"{METRIC_VIEW_PREFIX}custom_3"]
     statements = view_statements(MetricsSpec(custom=(CustomMetric("a", COUNTER, "x"),)), existing)
@@ -74,7 +74,7 @@ def test_metric_views_are_recreated_at_every_start() -> None:
 
 
 def test_series_limits_have_defaults_and_reach_the_spec(tmp_path: os.PathLike[str]) -> None:
-    from spanwise.model.metrics import DEFAULT_MAX_SERIES, DEFAULT_STALE_AFTER_S
+    from spanwise.core.metrics import DEFAULT_MAX_SERIES, DEFAULT_STALE_AFTER_S
 
     default = _load(tmp_path, "metrics: {}\n").metrics.spec()  # type: ignore[attr-defined]
     assert (default.max_series, default.stale_after_s) == (DEFAULT_MAX_SERIES, DEFAULT_STALE_AFTER_S) == (1000, 3600.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from spanwise.model.spans import SpanBatch
+from spanwise.core.spans import SpanBatch
 from spanwise.process.chain import ProcessorChain
 from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.receive.decode import decode_export_requests

@@ -14,7 +14,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from spanwise.config import KNOWN_PROCESSORS, Config, load_config
-from spanwise.model.otlp_metrics import MetricPoints
+from spanwise.core.otlp_metrics import MetricPoints
 from spanwise.process.api import LOGS, METRICS, SIGNALS, TRACES
 from spanwise.process.chain import LOG_RECORDS, POINTS, ProcessorChain
 from spanwise.process.factory import FACTORIES, build_pipelines

@@ -6,8 +6,8 @@ import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from spanwise.model.metrics import COUNTER, HISTOGRAM, CustomMetric, MetricsSpec
-from spanwise.query.metrics import MetricFamily, MetricsService, Sample
+from spanwise.core.metrics import COUNTER, HISTOGRAM, CustomMetric, MetricsSpec
+from spanwise.query.metrics import MetricFamily, SpanMetricsService, Sample
 from spanwise.serve.prometheus import render
 from spanwise.store.protocols import CustomMetricSeries, Histogram, MetricTotals, ModelMetrics, SpanMetrics
 
@@ -69,7 +69,7 @@ def test_span_series_are_labelled_like_the_spanmetrics_connector() -> None:
         models=[ModelMetrics("fraud", "v1", Histogram(((10.0, 2),), 2, 15.0), Histogram())],
         custom=[],
     )
-    parsed = _parsed(MetricsService(FixedReader(totals), MetricsSpec()).families())
+    parsed = _parsed(SpanMetricsService(FixedReader(totals), MetricsSpec()).families())
     server = (("deployment_environment", "prod"), ("service_name", "svc"), ("span_kind", "SPAN_KIND_SERVER"),
               ("span_name", "GET /"), ("status_code", "STATUS_CODE_ERROR"))
     client = (("service_name", "svc"), ("span_kind", "SPAN_KIND_CLIENT"), ("span_name", "GET /"),
@@ -98,7 +98,7 @@ def test_custom_metrics_use_the_configured_kind_and_buckets() -> None:
         CustomMetricSeries("order_amount", (("shop.id", "7"),), Histogram(((5.0, 1), (10.0, 1), (INF, 1)), 3, 520.0)),
         CustomMetricSeries("dropped_from_config", (), Histogram(((INF, 1),), 1, 1.0)),
     ])
-    parsed = _parsed(MetricsService(FixedReader(totals), spec).families())
+    parsed = _parsed(SpanMetricsService(FixedReader(totals), spec).families())
     assert parsed["revenue"] == {("revenue_total", ()): 120.5}
     amount = parsed["order_amount"]
     shop = (("shop_id", "7"),)
@@ -115,12 +115,12 @@ def test_overflow_series_carry_only_the_overflow_label_and_the_limits_reach_the_
     )
     reader = FixedReader(totals)
     spec = MetricsSpec(custom=(CustomMetric("orders", COUNTER, "order.id", ("payment.method",)),), max_series=5)
-    parsed = _parsed(MetricsService(reader, spec).families())
+    parsed = _parsed(SpanMetricsService(reader, spec).families())
     mark = (("otel_metric_overflow", "true"),)
     assert parsed["traces_span_metrics_calls"] == {("traces_span_metrics_calls_total", mark): 7}
     assert parsed["spanwise_model_predictions"] == {("spanwise_model_predictions_total", mark): 7}
     assert parsed["orders"] == {("orders_total", mark): 70}
     max_series, since = reader.asked
     assert max_series == 5 and since is not None and abs(since - (time.time_ns() - 3600 * 10**9)) < 60 * 10**9
-    MetricsService(reader, MetricsSpec(stale_after_s=0)).families()
+    SpanMetricsService(reader, MetricsSpec(stale_after_s=0)).families()
     assert reader.asked[1] is None, "0 exposes every series ever seen"

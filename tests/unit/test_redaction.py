@@ -14,7 +14,7 @@ from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from spanwise.config import Config, RedactionConfig, load_config
 from spanwise.errors import ConfigError
-from spanwise.model.spans import SpanBatch
+from spanwise.core.spans import SpanBatch
 from spanwise.process.chain import ProcessorChain
 from spanwise.process.factory import build_pipelines
 from spanwise.process.ml_fields import MlFieldsProcessor

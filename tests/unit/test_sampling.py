@@ -8,9 +8,9 @@ import numpy as np
 import pyarrow as pa
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from spanwise.model.spans import SpanBatch
+from spanwise.core.spans import SpanBatch
 from spanwise.process.ml_fields import MlFieldsProcessor
-from spanwise.process.sampling import HeadSampler, HeadSamplingSettings, trace_randomness
+from spanwise.process.sampling import HeadSamplingProcessor, HeadSamplingSettings, trace_randomness
 from spanwise.receive.decode import decode_export_requests
 
 
@@ -37,8 +37,8 @@ def test_randomness_is_the_low_56_bits_of_the_trace_id() -> None:
 
 def test_decisions_are_consistent_and_match_the_rate() -> None:
     batch = _batch(20_000)
-    first = HeadSampler(HeadSamplingSettings(default_rate=0.25)).process(batch)
-    second = HeadSampler(HeadSamplingSettings(default_rate=0.25)).process(batch)
+    first = HeadSamplingProcessor(HeadSamplingSettings(default_rate=0.25)).process(batch)
+    second = HeadSamplingProcessor(HeadSamplingSettings(default_rate=0.25)).process(batch)
     weights = first.spans.column("SampleWeight").to_numpy()
     assert np.array_equal(weights, second.spans.column("SampleWeight").to_numpy())
     assert set(np.unique(weights)) == {0.0, 4.0}
@@ -51,7 +51,7 @@ def test_decisions_are_consistent_and_match_the_rate() -> None:
 def test_lower_rates_keep_a_subset_of_higher_rates() -> None:
     batch = _batch(5_000)
     kept = {
-        rate: HeadSampler(HeadSamplingSettings(default_rate=rate)).process(batch).spans.column("SampleWeight").to_numpy() > 0
+        rate: HeadSamplingProcessor(HeadSamplingSettings(default_rate=rate)).process(batch).spans.column("SampleWeight").to_numpy() > 0
         for rate in (0.01, 0.1, 0.5)
     }
     assert not (kept[0.01] & ~kept[0.1]).any() and not (kept[0.1] & ~kept[0.5]).any()
@@ -59,7 +59,7 @@ def test_lower_rates_keep_a_subset_of_higher_rates() -> None:
 
 def test_per_service_rates() -> None:
     batch = _batch(4_000, services=("keep-all", "keep-none", "default"))
-    sampler = HeadSampler(HeadSamplingSettings(default_rate=0.5, service_rates={"keep-all": 1.0, "keep-none": 0.0}))
+    sampler = HeadSamplingProcessor(HeadSamplingSettings(default_rate=0.5, service_rates={"keep-all": 1.0, "keep-none": 0.0}))
     out = sampler.process(batch).spans
     kept = {s: 0 for s in ("keep-all", "keep-none", "default")}
     for service, weight in zip(out.column("ServiceName").to_pylist(), out.column("SampleWeight").to_pylist()):
@@ -70,7 +70,7 @@ def test_per_service_rates() -> None:
 
 def test_budget_lowers_rates_when_traffic_exceeds_it() -> None:
     now = [0.0]
-    sampler = HeadSampler(HeadSamplingSettings(budget_spans_per_s=100, budget_window_s=1), clock=lambda: now[0])
+    sampler = HeadSamplingProcessor(HeadSamplingSettings(budget_spans_per_s=100, budget_window_s=1), clock=lambda: now[0])
     batch = _batch(1_000)
     for _ in range(3):  # 1,000 spans per second, ten times the budget
         now[0] += 1.0

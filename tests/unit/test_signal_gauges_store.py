@@ -10,11 +10,11 @@ import pyarrow as pa
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from spanwise.model.metrics import MetricsSpec
+from spanwise.core.metrics import MetricsSpec
 from spanwise.query.metrics import metrics_service
 from spanwise.serve.prometheus import render
 from spanwise.store.clickhouse.chdb import ChdbTraceStore
-from spanwise.store.clickhouse.signals import SIGNAL_SCHEMA
+from spanwise.store.clickhouse.model_signals import SIGNAL_SCHEMA
 
 S = 10**9
 

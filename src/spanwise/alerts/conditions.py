@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass
 
 from spanwise.alerts.sources import Labels, Sample, Sources
-from spanwise.model.alert_rules import AlertCondition, AlertQuery, AlertRule
+from spanwise.core.alert_rules import AlertCondition, AlertQuery, AlertRule
 
 DAY_NS = 86_400 * 10**9
 MAD_SCALE = 1.4826

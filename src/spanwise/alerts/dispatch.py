@@ -16,7 +16,7 @@ from typing import Callable
 
 from spanwise.alerts.notify import NotifyError, Notifier, build_notifier
 from spanwise.alerts.state import FIRING, PROJECT_LABEL, RESOLVED, Alert
-from spanwise.model.alert_rules import AlertRule, AlertsConfig, ReceiverConfig
+from spanwise.core.alert_rules import AlertRule, AlertsConfig, ReceiverConfig
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 60.0

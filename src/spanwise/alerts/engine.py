@@ -33,7 +33,7 @@ from spanwise.alerts.silences import SILENCE_KIND, Silence, parse_silence
 from spanwise.alerts.sources import Labels, Sources
 from spanwise.alerts.state import FIRING, PENDING, PROJECT_LABEL, Alert, render
 from spanwise.errors import InvalidQuery, NotFound
-from spanwise.model.alert_rules import AlertRule, AlertsConfig
+from spanwise.core.alert_rules import AlertRule, AlertsConfig
 from spanwise.periodic import PeriodicWorker
 from spanwise.request_context import DEFAULT_PROJECT, RequestContext, acting, current, current_project, for_project
 from spanwise.store.protocols import AlertStore

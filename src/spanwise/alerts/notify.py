@@ -20,7 +20,7 @@ import httpx
 
 from spanwise.alerts.state import FIRING, PROJECT_LABEL, Alert
 from spanwise.errors import RetryableError
-from spanwise.model.alert_rules import ReceiverConfig
+from spanwise.core.alert_rules import ReceiverConfig
 
 SIGNATURE_HEADER = "X-Spanwise-Signature"
 

@@ -11,7 +11,7 @@ from typing import Any
 from spanwise.config import load_config
 from spanwise.alerts.state import PROJECT_LABEL
 from spanwise.errors import ConfigError, InvalidQuery
-from spanwise.model.alert_rules import AlertRule
+from spanwise.core.alert_rules import AlertRule
 
 RULE_KIND = "rule"
 _PREFIX = "alerts.rules[0]."

@@ -16,7 +16,7 @@ from typing import Any
 
 from spanwise.alerts import conditions
 from spanwise.alerts.sources import Labels, Sources
-from spanwise.model.alert_rules import AlertCondition, AlertRule
+from spanwise.core.alert_rules import AlertCondition, AlertRule
 
 MAX_POINTS = 60
 MAX_READS = 120

@@ -11,7 +11,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-from spanwise.model.alert_rules import AlertQuery
+from spanwise.core.alert_rules import AlertQuery
 from spanwise.query.logs import MAX_LOGS, LogQueryService, severity_number
 from spanwise.store.protocols import SpanWindowReader
 from spanwise.store.protocols import LogQuery, RedSummary
@@ -38,7 +38,7 @@ class ModelReader(Protocol):
     def metrics(self, name: str, version: str | None, start_ns: int, end_ns: int, step_s: int) -> dict[str, Any]: ...
 
 
-class SignalReader(Protocol):
+class ModelSignalReader(Protocol):
     def read_signals(self, model: str, start_ns: int, end_ns: int, signal: str | None = None,
                      feature: str | None = None, limit: int = 10_000) -> Any: ...
 
@@ -47,7 +47,7 @@ class Sources:
     """Reads samples for any `AlertQuery`; services that are absent give no samples."""
 
     def __init__(self, spans: RedReader | None, models: ModelReader | None = None,
-                 signals: SignalReader | None = None, logs: LogQueryService | None = None,
+                 signals: ModelSignalReader | None = None, logs: LogQueryService | None = None,
                  exact_spans: SpanWindowReader | None = None) -> None:
         """`spans` answers windows of whole minutes from the span metrics (exact under
         sampling); `exact_spans`, when given, answers other windows from stored spans to

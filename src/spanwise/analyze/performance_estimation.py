@@ -114,7 +114,7 @@ def _expected_auc(rows: list[ScoreBucket]) -> float | None:
     return ranked / (positives * negatives)
 
 
-class PerformanceEstimator:
+class PerformanceEstimationService:
     """Estimated and realized quality side by side, with the calibration check."""
 
     def __init__(self, scores: ScoreSource, models: ModelService) -> None:

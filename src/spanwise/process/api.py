@@ -13,8 +13,8 @@ from typing import Literal, Protocol, TypeVar
 
 import pyarrow as pa
 
-from spanwise.model.otlp_metrics import MetricPoints
-from spanwise.model.spans import SpanBatch
+from spanwise.core.otlp_metrics import MetricPoints
+from spanwise.core.spans import SpanBatch
 
 #: The OTLP signal kinds, as the Collector names its pipelines.
 Signal = Literal["traces", "logs", "metrics"]

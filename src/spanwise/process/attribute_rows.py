@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from spanwise.model.spans import ATTRIBUTE_MAP, ATTRIBUTE_ROWS_SCHEMA, SpanBatch
+from spanwise.core.spans import ATTRIBUTE_MAP, ATTRIBUTE_ROWS_SCHEMA, SpanBatch
 
 
 def with_attribute_rows(batch: SpanBatch, rows: pa.Table) -> SpanBatch:

@@ -17,8 +17,8 @@ from typing import Any, Callable, Generic, TypeVar, overload
 
 import pyarrow as pa
 
-from spanwise.model.otlp_metrics import MetricPoints
-from spanwise.model.spans import SpanBatch
+from spanwise.core.otlp_metrics import MetricPoints
+from spanwise.core.spans import SpanBatch
 from spanwise.process.api import Processor
 
 log = logging.getLogger(__name__)

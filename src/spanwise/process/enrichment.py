@@ -27,14 +27,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from spanwise.config import EnrichmentRuleConfig
-from spanwise.model.spans import SpanBatch
+from spanwise.core.spans import SpanBatch
 from spanwise.process.attribute_rows import new_rows, with_attribute_rows
 
 #: A rule as configured (validated by the config loader).
 EnrichmentRule = EnrichmentRuleConfig
 
 
-class Enricher:
+class EnrichmentProcessor:
     """Applies enrichment rules to each batch's span attributes."""
 
     name = "enrichment"

@@ -21,15 +21,15 @@ from typing import Callable, Generic, TypeVar
 import pyarrow as pa
 
 from spanwise.config import Config
-from spanwise.model.otlp_metrics import MetricPoints
-from spanwise.model.spans import SpanBatch
+from spanwise.core.otlp_metrics import MetricPoints
+from spanwise.core.spans import SpanBatch
 from spanwise.process.api import LOGS, METRICS, TRACES, Processor, Signal, SpanProcessor
 from spanwise.process.chain import LOG_RECORDS, POINTS, SPANS, Items, ProcessorChain
-from spanwise.process.enrichment import Enricher
+from spanwise.process.enrichment import EnrichmentProcessor
 from spanwise.process.forward import ForwardProcessor
 from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.process.redaction import log_redaction_processor, metric_redaction_processor, redaction_processor
-from spanwise.process.sampling import HeadSampler, HeadSamplingSettings
+from spanwise.process.sampling import HeadSamplingProcessor, HeadSamplingSettings
 
 Batch = TypeVar("Batch")
 Builder = Callable[[Config], Processor[Batch] | None]
@@ -58,7 +58,7 @@ def _sampling(config: Config) -> SpanProcessor | None:
     if not settings.enabled and not settings.tail.enabled:
         return None
     head = settings.enabled
-    return HeadSampler(
+    return HeadSamplingProcessor(
         HeadSamplingSettings(
             settings.default_rate if head else 1.0,
             settings.service_rates if head else {},
@@ -70,7 +70,7 @@ def _sampling(config: Config) -> SpanProcessor | None:
 
 
 def _enrichment(config: Config) -> SpanProcessor | None:
-    return Enricher(config.enrichment.rules) if config.enrichment.rules else None
+    return EnrichmentProcessor(config.enrichment.rules) if config.enrichment.rules else None
 
 
 def _forward(config: Config) -> SpanProcessor | None:

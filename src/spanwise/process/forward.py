@@ -26,7 +26,7 @@ from collections import Counter, deque
 import pyarrow as pa
 
 from spanwise.config import ForwardConfig
-from spanwise.model.spans import SpanBatch
+from spanwise.core.spans import SpanBatch
 from spanwise.process.forward_encode import FORWARD_COLUMNS, EncodedRequest, encode_requests
 from spanwise.process.forward_send import Sender, SendResult, make_sender
 

@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from spanwise.model.spans import DECODED_SCHEMA, SPAN_KIND_NAMES, STATUS_CODE_NAMES
+from spanwise.core.spans import DECODED_SCHEMA, SPAN_KIND_NAMES, STATUS_CODE_NAMES
 
 _HANDLER = ptars.HandlerPool([ExportTraceServiceRequest.DESCRIPTOR.file]).get_for_message(
     ExportTraceServiceRequest.DESCRIPTOR

@@ -19,8 +19,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from spanwise.model import ml_attributes as ml
-from spanwise.model.spans import ATTRIBUTE_MAP, NUMBER_MAP, SPAN_SCHEMA, SpanBatch
+from spanwise.core import ml_attributes as ml
+from spanwise.core.spans import ATTRIBUTE_MAP, NUMBER_MAP, SPAN_SCHEMA, SpanBatch
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ import pyarrow.compute as pc
 
 from spanwise.config import Config, RedactionConfig
 from spanwise.errors import ConfigError
-from spanwise.model.otlp_metrics import MetricPoints
-from spanwise.model.spans import ATTRIBUTE_MAP, ATTRIBUTE_ROWS_SCHEMA, SpanBatch
+from spanwise.core.otlp_metrics import MetricPoints
+from spanwise.core.spans import ATTRIBUTE_MAP, ATTRIBUTE_ROWS_SCHEMA, SpanBatch
 from spanwise.process.attribute_rows import with_attribute_rows
 from spanwise.process.pii_detectors import detectors_named
 from spanwise.process.redactor import HASH_PREFIX, Column, KeyRule, Redaction, Redactor

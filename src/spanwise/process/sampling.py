@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from spanwise.model.spans import SPAN_SCHEMA, SpanBatch
+from spanwise.core.spans import SPAN_SCHEMA, SpanBatch
 
 _RANDOM_HEX_DIGITS = 14  # 56 bits
 _NIBBLE = np.full(256, 0, dtype=np.uint64)
@@ -54,7 +54,7 @@ def trace_randomness(trace_ids: pa.Array) -> np.ndarray:
     return (nibbles * _WEIGHTS).sum(axis=1, dtype=np.uint64)
 
 
-class HeadSampler:
+class HeadSamplingProcessor:
     """Keeps a trace's spans iff the trace id's randomness is below the service's rate.
 
     Counters (`/api/v1/status`, `processors.sampling.*`), in spans: `spans_kept` (stored),

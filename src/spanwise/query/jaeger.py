@@ -81,7 +81,7 @@ def jaeger_error(status: int, message: str) -> JsonDict:
 def traces_to_jaeger(spans: pa.Table, totals: dict[str, int] | None = None) -> list[JsonDict]:
     """Group stored spans into Jaeger traces.
 
-    `spans` has the columns of `spanwise.model.spans.SPAN_SCHEMA` (the AI columns are
+    `spans` has the columns of `spanwise.core.spans.SPAN_SCHEMA` (the AI columns are
     not needed). Traces come in order of first appearance; spans inside a trace are
     ordered by start time then span id, and a span id stored twice (a retried export)
     appears once, as first seen. Processes are numbered p1, p2, ... per trace in the

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from spanwise.errors import InvalidQuery
-from spanwise.model.logs import SEVERITY_RANGES
+from spanwise.core.logs import SEVERITY_RANGES
 from spanwise.store.protocols import LogQuery, LogStore
 
 MAX_LOGS = 5_000

@@ -14,7 +14,7 @@ series without spans in the last `stale_after_s` are left out, as the Collector'
 Prometheus exporter expires them.
 
 Stored model signals (drift per feature, data quality, realized and estimated quality,
-label coverage; spanwise.analyze.signals) are gauges holding each series' latest value,
+label coverage; spanwise.analyze.model_signals) are gauges holding each series' latest value,
 so Prometheus and Grafana users can alert on them with their own stack. They are bounded
 differently, since gauges cannot be summed into an overflow series: only windows that ended
 in the last `stale_after_s`, and the `max_series` most recently computed series; how many
@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from typing import Iterable
 
-from spanwise.model.metrics import (
+from spanwise.core.metrics import (
     CONFIDENCE_BUCKETS,
     COUNTER,
     DURATION_BUCKETS_MS,
@@ -35,7 +35,7 @@ from spanwise.model.metrics import (
     MetricsSpec,
     label_name,
 )
-from spanwise.store.protocols import CustomMetricSeries, Histogram, MetricsReader, ModelMetrics, SignalStore, SpanMetrics
+from spanwise.store.protocols import CustomMetricSeries, Histogram, MetricsReader, ModelMetrics, ModelSignalStore, SpanMetrics
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -69,10 +69,10 @@ class MetricFamily:
     samples: tuple[Sample, ...]
 
 
-class MetricsService:
+class SpanMetricsService:
     """What `/metrics` exposes, read from a `MetricsReader` with the configured spec."""
 
-    def __init__(self, reader: MetricsReader, spec: MetricsSpec, signals: SignalStore | None = None) -> None:
+    def __init__(self, reader: MetricsReader, spec: MetricsSpec, signals: ModelSignalStore | None = None) -> None:
         self._reader = reader
         self._spec = spec
         self._signals = signals
@@ -120,11 +120,11 @@ class MetricsService:
         ]
 
 
-def metrics_service(store: object, spec: MetricsSpec) -> MetricsService | None:
+def metrics_service(store: object, spec: MetricsSpec) -> SpanMetricsService | None:
     """The service when metrics are on and the store can read them, else None."""
     if not spec.enabled or not isinstance(store, MetricsReader):
         return None
-    return MetricsService(store, spec, store if isinstance(store, SignalStore) else None)
+    return SpanMetricsService(store, spec, store if isinstance(store, ModelSignalStore) else None)
 
 
 def _span_labels(series: SpanMetrics) -> Labels:

@@ -14,7 +14,7 @@ MAX_GROUP_BY = 3
 MAX_GROUPS = 100
 
 
-class OtlpMetricQueries:
+class OtlpMetricService:
     def __init__(self, store: OtlpMetricStore) -> None:
         self._store = store
 

@@ -23,8 +23,8 @@ from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from spanwise.errors import MalformedPayload
-from spanwise.model.time_window import ANY_TIME, TimeWindow
-from spanwise.model.spans import (
+from spanwise.core.time_window import ANY_TIME, TimeWindow
+from spanwise.core.spans import (
     ATTRIBUTE_MAP,
     ATTRIBUTE_ROWS_SCHEMA,
     DECODED_SCHEMA,

@@ -12,8 +12,8 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 
-from spanwise.model.spans import SpanBatch
-from spanwise.model.time_window import ANY_TIME, TimeWindow
+from spanwise.core.spans import SpanBatch
+from spanwise.core.time_window import ANY_TIME, TimeWindow
 from spanwise.process.chain import ChainResult, ProcessorChain
 from spanwise.receive.decode import DecodedSpans, decode_export_requests
 from spanwise.store.ingest_log import IngestLog

@@ -15,10 +15,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from spanwise.model.logs import LOG_SCHEMA
-from spanwise.model.spans import TIMESTAMP
+from spanwise.core.logs import LOG_SCHEMA
+from spanwise.core.spans import TIMESTAMP
 from spanwise.receive.decode import attributes, combine_checks, hex_ids, record_batch, render_values, service_names
-from spanwise.model.time_window import ANY_TIME, TimeWindow
+from spanwise.core.time_window import ANY_TIME, TimeWindow
 
 _HANDLER = ptars.HandlerPool([ExportLogsServiceRequest.DESCRIPTOR.file]).get_for_message(
     ExportLogsServiceRequest.DESCRIPTOR

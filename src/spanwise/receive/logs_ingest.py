@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from spanwise.process.chain import ChainResult, ProcessorChain
 from spanwise.receive.ingest import ExportOutcome
-from spanwise.model.time_window import ANY_TIME, TimeWindow
+from spanwise.core.time_window import ANY_TIME, TimeWindow
 from spanwise.receive.logs_decode import DecodedLogs, decode_logs_requests
 from spanwise.store.protocols import LogStore
 

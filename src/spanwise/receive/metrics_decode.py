@@ -15,10 +15,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
-from spanwise.model.otlp_metrics import GAUGE, HISTOGRAM, POINT_SCHEMAS, SUM
-from spanwise.model.spans import TIMESTAMP
+from spanwise.core.otlp_metrics import GAUGE, HISTOGRAM, POINT_SCHEMAS, SUM
+from spanwise.core.spans import TIMESTAMP
 from spanwise.receive.decode import attributes, record_batch, service_names
-from spanwise.model.time_window import ANY_TIME, TimeWindow
+from spanwise.core.time_window import ANY_TIME, TimeWindow
 
 _HANDLER = ptars.HandlerPool([ExportMetricsServiceRequest.DESCRIPTOR.file]).get_for_message(
     ExportMetricsServiceRequest.DESCRIPTOR

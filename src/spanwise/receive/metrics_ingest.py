@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from spanwise.model.otlp_metrics import MetricPoints
+from spanwise.core.otlp_metrics import MetricPoints
 from spanwise.process.chain import ChainResult, ProcessorChain
 from spanwise.receive.ingest import ExportOutcome
-from spanwise.model.time_window import ANY_TIME, TimeWindow
+from spanwise.core.time_window import ANY_TIME, TimeWindow
 from spanwise.receive.metrics_decode import DecodedMetrics, decode_metrics_requests
 from spanwise.store.protocols import OtlpMetricStore
 

@@ -12,7 +12,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Mapping, Union
 
-from spanwise.model import ml_attributes as ml
+from spanwise.core import ml_attributes as ml
 
 #: What an OpenTelemetry attribute may hold (scalars only here).
 Scalar = Union[str, bool, int, float]

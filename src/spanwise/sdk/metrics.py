@@ -13,7 +13,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 
-from spanwise.model import ml_attributes as ml
+from spanwise.core import ml_attributes as ml
 from spanwise.sdk.config import SdkConfig
 from spanwise.sdk.export import TrackedMetricExporter, otlp_exporter
 

@@ -23,7 +23,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode, Tracer
 
-from spanwise.model import ml_attributes as ml
+from spanwise.core import ml_attributes as ml
 from spanwise.sdk import attributes as attrs
 from spanwise.sdk import explain, tables
 from spanwise.sdk.predictions import LinkTarget, record, span_links

@@ -19,7 +19,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode, Tracer
 
-from spanwise.model import ml_attributes as ml
+from spanwise.core import ml_attributes as ml
 from spanwise.sdk import api_http, tables
 from spanwise.sdk.attributes import label_text, scalar
 

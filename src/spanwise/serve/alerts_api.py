@@ -16,7 +16,7 @@ from spanwise.alerts.sources import Sources
 from spanwise.config import Config
 from spanwise.errors import MalformedPayload
 from spanwise.serve.body import read_body
-from spanwise.model.alert_rules import CONDITIONS, OPERATORS, QUERY_METRICS
+from spanwise.core.alert_rules import CONDITIONS, OPERATORS, QUERY_METRICS
 from spanwise.serve.native_api import component, endpoint
 from spanwise.serve.params import LIMIT, Param, parse_limit, time_params, time_range
 from spanwise.serve.components import Services

@@ -18,13 +18,13 @@ from spanwise.analyze.drift import DriftService
 from spanwise.analyze.labelled import LabelledService
 from spanwise.analyze.model_analytics import ModelAnalyticsService
 from spanwise.analyze.models import ModelService
-from spanwise.analyze.performance_estimation import PerformanceEstimator
-from spanwise.analyze.signals import SignalComputer
+from spanwise.analyze.performance_estimation import PerformanceEstimationService
+from spanwise.analyze.model_signals import ModelSignalService
 from spanwise.config import Config
 from spanwise.process.redaction import HashedSearch
 from spanwise.query.logs import LogQueryService
-from spanwise.query.metrics import MetricsService, metrics_service
-from spanwise.query.otlp_metrics import OtlpMetricQueries
+from spanwise.query.metrics import SpanMetricsService, metrics_service
+from spanwise.query.otlp_metrics import OtlpMetricService
 from spanwise.query.service import QueryService
 from spanwise.store import Store
 
@@ -68,22 +68,22 @@ class Services:
     """The query and analysis services over the store, each built once."""
 
     queries: QueryService
-    span_metrics: MetricsService | None
+    span_metrics: SpanMetricsService | None
     models: ModelService
     analytics: ModelAnalyticsService
     drift: DriftService
     labelled: LabelledService
-    estimator: PerformanceEstimator
-    signals: SignalComputer
+    estimator: PerformanceEstimationService
+    signals: ModelSignalService
     logs: LogQueryService
-    otlp_metrics: OtlpMetricQueries
+    otlp_metrics: OtlpMetricService
 
 
 def build_services(config: Config, store: Store) -> Services:
     models = ModelService(store)
     analytics = ModelAnalyticsService(store)
     drift = DriftService(store)
-    estimator = PerformanceEstimator(store, models)
+    estimator = PerformanceEstimationService(store, models)
     return Services(
         queries=QueryService(store, HashedSearch.from_config(config), config.server.max_trace_spans),
         span_metrics=metrics_service(store, config.metrics.spec()),
@@ -92,7 +92,7 @@ def build_services(config: Config, store: Store) -> Services:
         drift=drift,
         labelled=LabelledService(store),
         estimator=estimator,
-        signals=SignalComputer(models, drift, analytics, store, estimator),
+        signals=ModelSignalService(models, drift, analytics, store, estimator),
         logs=LogQueryService(store),
-        otlp_metrics=OtlpMetricQueries(store),
+        otlp_metrics=OtlpMetricService(store),
     )

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from spanwise.analyze.erasure import ErasureService
 from spanwise.config import Config
 from spanwise.errors import MalformedPayload
-from spanwise.model.retention import RetentionPolicy
+from spanwise.core.retention import RetentionPolicy
 from spanwise.process.redaction import HashedSearch
 from spanwise.request_context import DEFAULT_PROJECT, current_project
 from spanwise.serve.audit import AuditLog

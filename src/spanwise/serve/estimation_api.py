@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
-from spanwise.analyze.performance_estimation import PerformanceEstimator
+from spanwise.analyze.performance_estimation import PerformanceEstimationService
 from spanwise.errors import InvalidQuery
 from spanwise.serve.native_api import endpoint
 from spanwise.serve.params import (
@@ -18,7 +18,7 @@ from spanwise.serve.params import (
 from spanwise.store.protocols import ScoreQuery
 
 
-def estimation_routes(estimator: PerformanceEstimator) -> list[Route]:
+def estimation_routes(estimator: PerformanceEstimationService) -> list[Route]:
     def estimated_quality(request: Request) -> Any:
         """
         ---

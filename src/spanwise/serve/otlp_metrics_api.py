@@ -7,7 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
-from spanwise.query.otlp_metrics import OtlpMetricQueries
+from spanwise.query.otlp_metrics import OtlpMetricService
 from spanwise.serve.native_api import endpoint
 from spanwise.serve.params import Param, parse_int, parse_tags, time_params, time_range
 
@@ -19,7 +19,7 @@ _SERIES = (
 )
 
 
-def otlp_metrics_routes(queries: OtlpMetricQueries) -> list[Route]:
+def otlp_metrics_routes(queries: OtlpMetricService) -> list[Route]:
     def names(request: Request) -> dict[str, Any]:
         """
         ---

@@ -17,7 +17,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from spanwise.errors import SpanwiseError
-from spanwise.query.metrics import MetricFamily, MetricsService
+from spanwise.query.metrics import MetricFamily, SpanMetricsService
 from spanwise.serve.status import http_status, retry_headers
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def render(families: Iterable[MetricFamily]) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def metrics_routes(service: MetricsService | None) -> list[Route]:
+def metrics_routes(service: SpanMetricsService | None) -> list[Route]:
     """The `/metrics` route, or none when metrics are off."""
     if service is None:
         return []

@@ -27,7 +27,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from spanwise.config import Config
 from spanwise.errors import ConfigError
 from spanwise.analyze.feedback import PendingFeedbackResolver
-from spanwise.analyze.signals import SignalScheduler
+from spanwise.analyze.model_signals import ModelSignalScheduler
 from spanwise.process.factory import Pipelines, build_pipelines
 from spanwise.process.forward import ForwardProcessor
 from spanwise.process.tail_sampling import TailDecider
@@ -56,7 +56,7 @@ from spanwise.serve.otlp_grpc import otlp_grpc_server
 from spanwise.serve.otlp_http import otlp_http_app
 from spanwise.serve.request_scope import RequestScope
 from spanwise.request_context import SYSTEM, acting
-from spanwise.serve.signals_api import signals_routes
+from spanwise.serve.model_signals_api import model_signals_routes
 from spanwise.serve.tls import server_tls
 from spanwise.serve.prometheus import metrics_routes
 from spanwise.serve.ui import ui_routes
@@ -103,7 +103,7 @@ class _Components:
     logs: LogIngestService
     metrics: MetricIngestService
     decider: TailDecider | None = None
-    scheduler: SignalScheduler | None = None
+    scheduler: ModelSignalScheduler | None = None
     resolver: PendingFeedbackResolver | None = None
     alerts: AlertEngine | None = None
     auth: AuthParts | None = None
@@ -226,7 +226,7 @@ class SpanwiseServer:
         if config.auth.enabled:
             parts.auth = lifecycle.start(build_auth(config, store))
         parts.scheduler = lifecycle.start(
-            SignalScheduler(services.signals, services.models, config.models, store.data_projects))
+            ModelSignalScheduler(services.signals, services.models, config.models, store.data_projects))
         return parts
 
     def _query_app(self, parts: _Components) -> Starlette:
@@ -235,7 +235,7 @@ class SpanwiseServer:
         areas = (
             model_routes(services.models) + model_analytics_routes(services.analytics)
             + estimation_routes(services.estimator) + labelled_routes(services.labelled) + drift_routes(services.drift)
-            + signals_routes(services.signals) + logs_routes(services.logs) + otlp_metrics_routes(services.otlp_metrics)
+            + model_signals_routes(services.signals) + logs_routes(services.logs) + otlp_metrics_routes(services.otlp_metrics)
             + ingest_routes(parts.committer.requeue_quarantined)
             + (alerts_routes(parts.alerts) if parts.alerts else [])
             + auth_routes(parts.auth, lambda: table)

@@ -8,7 +8,7 @@ import os
 from typing import Protocol
 
 from spanwise.errors import ConfigError
-from spanwise.model.metrics import MetricsSpec
+from spanwise.core.metrics import MetricsSpec
 from spanwise.store.clickhouse.query_limits import QueryLimits
 from spanwise.store.protocols import Store
 

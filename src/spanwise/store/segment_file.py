@@ -18,7 +18,7 @@ import zlib
 
 import pyarrow as pa
 
-from spanwise.model.spans import SPAN_SCHEMA
+from spanwise.core.spans import SPAN_SCHEMA
 from spanwise.store.clickhouse.projects import LOGGED_SPAN_SCHEMA, older_batch
 
 PREFIX = "segment-"

@@ -19,7 +19,7 @@ import chdb
 import pyarrow as pa
 
 from spanwise.errors import StoreUnavailable
-from spanwise.model.metrics import MetricsSpec
+from spanwise.core.metrics import MetricsSpec
 from spanwise.request_context import current
 from spanwise.store import check_writable
 from spanwise.store.clickhouse.query_limits import QueryLimits, classify, classify_write

@@ -7,7 +7,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from spanwise.model.logs import LOG_SCHEMA
+from spanwise.core.logs import LOG_SCHEMA
 from spanwise.store.protocols import LogQuery
 from spanwise.store.clickhouse.logs_schema import LOGS_TABLE
 from spanwise.store.clickhouse.session import SqlArea

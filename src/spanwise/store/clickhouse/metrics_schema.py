@@ -19,7 +19,7 @@ the current ones created, before any span is inserted.
 
 from __future__ import annotations
 
-from spanwise.model.metrics import (
+from spanwise.core.metrics import (
     CONFIDENCE_BUCKETS,
     COUNTER,
     DURATION_BUCKETS_MS,

@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from spanwise.model.otlp_metrics import GAUGE, HISTOGRAM, POINT_SCHEMAS, SUM
+from spanwise.core.otlp_metrics import GAUGE, HISTOGRAM, POINT_SCHEMAS, SUM
 from spanwise.store.clickhouse.otlp_metrics_schema import TABLES
 from spanwise.store.clickhouse.session import SqlArea
 

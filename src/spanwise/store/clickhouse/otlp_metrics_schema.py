@@ -3,7 +3,7 @@ names them (`otel_metrics_gauge`, `otel_metrics_sum`, `otel_metrics_histogram`).
 
 from __future__ import annotations
 
-from spanwise.model.otlp_metrics import GAUGE, HISTOGRAM, SUM
+from spanwise.core.otlp_metrics import GAUGE, HISTOGRAM, SUM
 
 TABLES = {GAUGE: "otel_metrics_gauge", SUM: "otel_metrics_sum", HISTOGRAM: "otel_metrics_histogram"}
 

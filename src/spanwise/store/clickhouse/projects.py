@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from spanwise.model.spans import SPAN_SCHEMA
+from spanwise.core.spans import SPAN_SCHEMA
 from spanwise.request_context import DEFAULT_PROJECT, current, current_project
 from spanwise.store.clickhouse.literals import quoted
 

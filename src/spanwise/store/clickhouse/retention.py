@@ -25,7 +25,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from spanwise.model.retention import LABELS, LOGS, PREDICTIONS, SPANS, RetentionPolicy
+from spanwise.core.retention import LABELS, LOGS, PREDICTIONS, SPANS, RetentionPolicy
 from spanwise.request_context import DEFAULT_PROJECT, SYSTEM, acting
 from spanwise.store.clickhouse.logs_schema import LOGS_TABLE
 from spanwise.store.clickhouse.models_schema import FEEDBACK_TABLE, PENDING_FEEDBACK_TABLE

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 import pyarrow as pa
 
-from spanwise.model.metrics import MetricsSpec
+from spanwise.core.metrics import MetricsSpec
 from spanwise.store.clickhouse import metrics_schema as ms
 from spanwise.store.protocols import DependencyLink, LatencyPoint, RedSummary
 from spanwise.store.clickhouse.session import SqlArea

@@ -15,15 +15,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from spanwise.model.spans import DECODED_SCHEMA, SPAN_SCHEMA
-from spanwise.model.metrics import MetricsSpec
+from spanwise.core.spans import DECODED_SCHEMA, SPAN_SCHEMA
+from spanwise.core.metrics import MetricsSpec
 from spanwise.store.clickhouse import baselines_schema
 from spanwise.store.clickhouse import logs_schema
 from spanwise.store.clickhouse import metrics_schema
 from spanwise.store.clickhouse import models_schema
 from spanwise.store.clickhouse import otlp_metrics_schema
 from spanwise.store.clickhouse import schema
-from spanwise.store.clickhouse import signals_schema
+from spanwise.store.clickhouse import model_signals_schema
 from spanwise.store.protocols import (
     ModelUse,
     Operation,
@@ -41,7 +41,7 @@ from spanwise.store.clickhouse.labelled import SqlLabelledReader
 from spanwise.store.clickhouse.logs import SqlLogs
 from spanwise.store.clickhouse.otlp_metrics import SqlOtlpMetrics
 from spanwise.store.clickhouse.model_analytics import SqlModelAnalytics
-from spanwise.store.clickhouse.signals import SqlSignals
+from spanwise.store.clickhouse.model_signals import SqlModelSignals
 from spanwise.store.clickhouse.alerts import SqlAlerts
 from spanwise.store.clickhouse.tokens import SqlTokens
 from spanwise.store.clickhouse.models import SqlModelReader
@@ -102,7 +102,7 @@ _SUMMARY_SELECT = (
 
 
 class SqlTraceStore(
-    SqlServiceSignals, SqlMetricsReader, SqlModelReader, SqlLabelledReader, SqlDriftReader, SqlModelAnalytics, SqlSignals,
+    SqlServiceSignals, SqlMetricsReader, SqlModelReader, SqlLabelledReader, SqlDriftReader, SqlModelAnalytics, SqlModelSignals,
     SqlLogs, SqlOtlpMetrics, SqlScores, SqlFeedback, SqlAlerts, SqlTokens, SqlErasure, SqlRetention,
 ):
     """Every store Protocol (`store.protocols.Store`) over one ClickHouse `session`, whatever
@@ -143,7 +143,7 @@ class SqlTraceStore(
                 self._execute(f"DROP VIEW IF EXISTS `{view}`")
         ddl = schema.statements(self._retention_days) + metrics_schema.table_statements()
         ddl += models_schema.statements(self._retention_days) + baselines_schema.statements()
-        ddl += signals_schema.statements(self._retention_days) + logs_schema.statements(self._retention_days)
+        ddl += model_signals_schema.statements(self._retention_days) + logs_schema.statements(self._retention_days)
         ddl += otlp_metrics_schema.statements(self._retention_days)
         views = [d for d in ddl if _is_view(d)]
         for statement in [d for d in ddl if not _is_view(d)]:

@@ -39,7 +39,7 @@ from spanwise.store.protocols.models import (  # noqa: F401 - re-exported
     FeedbackWriter,
     DriftReader,
     BaselineStore,
-    SignalStore,
+    ModelSignalStore,
     WindowQuery,
     ModelAnalyticsReader,
     ConceptWindows,
@@ -63,7 +63,7 @@ from spanwise.store.protocols.platform import (  # noqa: F401 - re-exported
 
 class Store(
     TraceStore, MetricsReader, TailSamplingStore, ModelReader, FeedbackWriter, PendingFeedbackStore, DriftReader,
-    BaselineStore, SignalStore, LogStore, OtlpMetricStore, ModelAnalyticsReader, ConceptDriftReader,
+    BaselineStore, ModelSignalStore, LogStore, OtlpMetricStore, ModelAnalyticsReader, ConceptDriftReader,
     PredictionExporter, ScoreReader, AlertStore, SpanWindowReader, SubjectEraser, RetentionStore, TokenStore, Protocol,
 ):
     """Everything the platform asks of a store. Every backend answers all of it (the SQL is

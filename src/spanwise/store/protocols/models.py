@@ -190,8 +190,8 @@ class BaselineStore(Protocol):
 
 
 @runtime_checkable
-class SignalStore(Protocol):
-    """Optional capability: model signals stored as time series (spanwise.analyze.signals)."""
+class ModelSignalStore(Protocol):
+    """Optional capability: model signals stored as time series (spanwise.analyze.model_signals)."""
 
     def write_signals(self, rows: pa.Table) -> None:
         """Append signal rows (schema `store.clickhouse.signals.SIGNAL_SCHEMA`)."""

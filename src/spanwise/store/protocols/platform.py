@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from spanwise.model.retention import RetentionPolicy
+from spanwise.core.retention import RetentionPolicy
 from spanwise.store.protocols.telemetry import RedSummary
 
 

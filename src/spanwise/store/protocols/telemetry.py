@@ -1,7 +1,7 @@
 """The storage seam for telemetry: what every store backend promises about spans, span
 metrics, logs and OTLP metrics.
 
-Spans travel as `pyarrow.Table`s shaped like `spanwise.model.spans.SPAN_SCHEMA`. A backend
+Spans travel as `pyarrow.Table`s shaped like `spanwise.core.spans.SPAN_SCHEMA`. A backend
 is chosen by URL (`spanwise.store.open_store`); `tests/contract/` runs one suite against
 every backend, written against these Protocols only.
 """
@@ -174,7 +174,7 @@ class ModelMetrics:
 
 @dataclass(frozen=True)
 class CustomMetricSeries:
-    """One series of a configured custom metric (`spanwise.model.metrics.CustomMetric`):
+    """One series of a configured custom metric (`spanwise.core.metrics.CustomMetric`):
     `labels` are (attribute key, value); a counter's value is `values.total`."""
 
     name: str

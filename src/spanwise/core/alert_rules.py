@@ -15,7 +15,7 @@ QUERY_METRICS: dict[str, tuple[str, ...]] = {
     "span_metric": ("rate", "count", "errors", "error_rate", "p50_ms", "p95_ms", "p99_ms"),
     # per model and version, from the predictions table
     "model_metric": ("predictions", "rate", "errors", "error_rate", "p50_ms", "p95_ms", "p99_ms"),
-    # the latest stored model signal in the window (spanwise.analyze.signals); `metric` is the signal name
+    # the latest stored model signal in the window (spanwise.analyze.model_signals); `metric` is the signal name
     "model_signal": ("drift", "missing_rate", "accuracy", "mae", "label_coverage", "estimated_accuracy",
                      "estimated_f1", "estimated_roc_auc", "estimate_trustworthy"),
     # log records matching `search` (body text), `severity` and `service`, per service

@@ -54,7 +54,7 @@ TYPE_FIELDS: tuple[pa.Field, ...] = (
     pa.field("SpanAttributeTypes", ATTRIBUTE_MAP, nullable=False),
 )
 
-#: The canonical AI fields (see `spanwise.model.ml_attributes`), as real columns.
+#: The canonical AI fields (see `spanwise.core.ml_attributes`), as real columns.
 ML_FIELDS: tuple[pa.Field, ...] = (
     pa.field("IsPrediction", pa.bool_(), nullable=False),
     pa.field("ModelName", pa.string(), nullable=False),

@@ -27,15 +27,15 @@ import pyarrow as pa
 from spanwise.analyze.drift import DriftService
 from spanwise.analyze.model_analytics import ModelAnalyticsService
 from spanwise.analyze.models import ModelService
-from spanwise.analyze.performance_estimation import PerformanceEstimator
+from spanwise.analyze.performance_estimation import PerformanceEstimationService
 from spanwise.config import ModelsConfig
 from spanwise.errors import SpanwiseError
 from spanwise.periodic import PeriodicWorker
 from spanwise.request_context import DEFAULT_PROJECT, RequestContext, acting, current, for_project
 from spanwise.store.protocols import WindowQuery
-from spanwise.store.protocols import QualityQuery, SignalStore
+from spanwise.store.protocols import QualityQuery, ModelSignalStore
 from spanwise.store.protocols import ScoreQuery
-from spanwise.store.clickhouse.signals import SIGNAL_SCHEMA
+from spanwise.store.clickhouse.model_signals import SIGNAL_SCHEMA
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0
@@ -49,11 +49,11 @@ class _Row:
     flagged: bool
 
 
-class SignalComputer:
+class ModelSignalService:
     """Computes one model's signals for one window with the on-demand services."""
 
     def __init__(self, models: ModelService, drift: DriftService, analytics: ModelAnalyticsService,
-                 store: SignalStore, estimator: PerformanceEstimator | None = None) -> None:
+                 store: ModelSignalStore, estimator: PerformanceEstimationService | None = None) -> None:
         self._models, self._drift, self._analytics, self._store = models, drift, analytics, store
         self._estimator = estimator
 
@@ -127,10 +127,10 @@ class SignalComputer:
 MIN_DEADLINE_S = 60.0
 
 
-class SignalScheduler:
-    """Background thread running `SignalComputer` per model on its configured interval."""
+class ModelSignalScheduler:
+    """Background thread running `ModelSignalService` per model on its configured interval."""
 
-    def __init__(self, computer: SignalComputer, models: ModelService, config: ModelsConfig,
+    def __init__(self, computer: ModelSignalService, models: ModelService, config: ModelsConfig,
                  projects: Callable[[], list[str]] = lambda: [DEFAULT_PROJECT]) -> None:
         self._computer, self._models, self._config, self._projects = computer, models, config, projects
         self._last_run: dict[tuple[str, str], float] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from spanwise.model.spans import ATTRIBUTE_MAP, TIMESTAMP
+from spanwise.core.spans import ATTRIBUTE_MAP, TIMESTAMP
 
 GAUGE, SUM, HISTOGRAM = "gauge", "sum", "histogram"
 #: One request's points: a table per kind (`gauge`, `sum`, `histogram`), kinds with none left out.

@@ -1,4 +1,4 @@
-"""SQL for stored model signals (`SignalStore` in store/protocols)."""
+"""SQL for stored model signals (`ModelSignalStore` in store/protocols)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from spanwise.store.clickhouse.signals_schema import SIGNALS_TABLE
+from spanwise.store.clickhouse.model_signals_schema import SIGNALS_TABLE
 from spanwise.store.clickhouse.session import SqlArea
 
 SIGNAL_SCHEMA = pa.schema(
@@ -24,7 +24,7 @@ SIGNAL_SCHEMA = pa.schema(
 )
 
 
-class SqlSignals(SqlArea):
+class SqlModelSignals(SqlArea):
     """Writes and reads `model_signals`; the backend supplies `_query`/`_insert`."""
 
 

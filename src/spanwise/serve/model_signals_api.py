@@ -1,4 +1,4 @@
-"""Stored model signals under `/api/v1/models/{name}/signals` (spanwise.analyze.signals).
+"""Stored model signals under `/api/v1/models/{name}/signals` (spanwise.analyze.model_signals).
 Documented in the native API's OpenAPI description."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from spanwise.analyze.quality import CLASSIFICATION, REGRESSION
-from spanwise.analyze.signals import SignalComputer
+from spanwise.analyze.model_signals import ModelSignalService
 from spanwise.errors import InvalidQuery
 from spanwise.serve.models_api import TASK
 from spanwise.serve.native_api import endpoint
@@ -21,7 +21,7 @@ _SIGNALS = (Param("signal"), Param("feature"), *time_params("24h"), LIMIT)
 _COMPUTE = (Param("window", "e.g. 1h (default)"), TASK)
 
 
-def signals_routes(computer: SignalComputer) -> list[Route]:
+def model_signals_routes(computer: ModelSignalService) -> list[Route]:
     def signals(request: Request) -> Any:
         """
         ---

@@ -1,5 +1,5 @@
 """Model signals: drift, data-quality and quality results stored as time series, so
-dashboards and alert rules read them without recomputing (spanwise.analyze.signals)."""
+dashboards and alert rules read them without recomputing (spanwise.analyze.model_signals)."""
 
 from __future__ import annotations
 

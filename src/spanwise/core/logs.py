@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from spanwise.model.spans import ATTRIBUTE_MAP, TIMESTAMP
+from spanwise.core.spans import ATTRIBUTE_MAP, TIMESTAMP
 
 # OTLP SeverityNumber ranges (1-4 TRACE ... 21-24 FATAL) by their short names.
 SEVERITY_RANGES = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "ERROR": 17, "FATAL": 21}
