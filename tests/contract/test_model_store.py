@@ -16,7 +16,7 @@ from model_data import HOUR, PIPELINE_SPANS, PIPELINE_TRACE, START_NS, Predictio
 from model_data import expected_multiclass, expected_regression, feedback_records, predictions
 
 from spanwise.analyze.feedback import FeedbackRecord, store_feedback
-from spanwise.analyze.quality import window_quality
+from spanwise.analyze.quality import WindowQuality, window_quality
 from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.receive.decode import decode_export_requests
 from spanwise.store import open_store
@@ -112,31 +112,36 @@ def test_classification_quality_equals_scikit_learn(store: ModelStore, rows: lis
     merged = [window_quality(w, "classification", "yes") for w in windows]
     if version is None:  # one window per version: compare each with scikit-learn
         for got in merged:
-            _compare(got, expected_classification(rows, got["version"]))
+            _compare(got, expected_classification(rows, got.version))
     else:
         _compare(merged[0], expected_classification(rows, version))
 
 
-def _compare(got: dict[str, Any], want: dict[str, Any]) -> None:
-    assert got["labelled"] == want["n"] and got["predictions"] == want["total"]
-    assert got["label_coverage"] == want["n"] / want["total"]
-    assert got["classes"] == ["no", "yes"] and got["confusion_matrix"] == want["confusion"]
-    for key in ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"):
-        assert got[key] == pytest.approx(want[key], rel=1e-9), key
-    assert got["macro"]["f1"] == pytest.approx(want["macro_f1"], rel=1e-9)
-    assert got["macro"]["recall"] == pytest.approx(want["macro_recall"], rel=1e-9)
-    assert got["weighted"]["f1"] == pytest.approx(want["weighted_f1"], rel=1e-9)
-    assert got["weighted"]["precision"] == pytest.approx(want["weighted_precision"], rel=1e-9)
-    assert [b["fraction_positive"] for b in got["calibration"]] == pytest.approx(want["prob_true"], rel=1e-9)
-    assert [b["mean_predicted"] for b in got["calibration"]] == pytest.approx(want["prob_pred"], rel=1e-9)
+def _compare(got: WindowQuality, want: dict[str, Any]) -> None:
+    assert got.classification and got.classification.binary and got.scores
+    c, binary, scores = got.classification, got.classification.binary, got.scores
+    assert got.labelled == want["n"] and got.predictions == want["total"]
+    assert got.label_coverage == want["n"] / want["total"]
+    assert c.classes == ("no", "yes") and [list(r) for r in c.confusion_matrix] == want["confusion"]
+    found = {"accuracy": c.accuracy, "precision": binary.precision, "recall": binary.recall, "f1": binary.f1,
+             "roc_auc": scores.roc_auc, "log_loss": got.log_loss}
+    for key, value in found.items():
+        assert value == pytest.approx(want[key], rel=1e-9), key
+    assert c.macro.f1 == pytest.approx(want["macro_f1"], rel=1e-9)
+    assert c.macro.recall == pytest.approx(want["macro_recall"], rel=1e-9)
+    assert c.weighted.f1 == pytest.approx(want["weighted_f1"], rel=1e-9)
+    assert c.weighted.precision == pytest.approx(want["weighted_precision"], rel=1e-9)
+    assert [b.fraction_positive for b in scores.calibration] == pytest.approx(want["prob_true"], rel=1e-9)
+    assert [b.mean_predicted for b in scores.calibration] == pytest.approx(want["prob_pred"], rel=1e-9)
 
 
 def test_regression_quality_equals_scikit_learn(store: ModelStore, rows: list[Prediction]) -> None:
     windows = store.quality_counts(QualityQuery("price", None, LO, HI, 0, "regression"))
     got, want = window_quality(windows[0], "regression", None), expected_regression(rows)
-    assert got["n"] == want["n"] == got["labelled"] == 40
+    assert got.regression is not None
+    assert got.regression.n == want["n"] == got.labelled == 40
     for key in ("mae", "rmse", "mape", "r2"):
-        assert got[key] == pytest.approx(want[key], rel=1e-9), key
+        assert getattr(got.regression, key) == pytest.approx(want[key], rel=1e-9), key
 
 
 def test_quality_per_step_adds_up(store: ModelStore, rows: list[Prediction]) -> None:
@@ -149,10 +154,12 @@ def test_quality_per_step_adds_up(store: ModelStore, rows: list[Prediction]) -> 
 def test_multiclass_quality_equals_scikit_learn(store: ModelStore, rows: list[Prediction]) -> None:
     windows = store.quality_counts(QualityQuery("iris", None, LO, HI, 0, "classification"))
     got, want = window_quality(windows[0], "classification", None), expected_multiclass(rows)
-    assert got["labelled"] == got["scored"] == want["n"]
-    assert got["classes"] == ["setosa", "versicolor", "virginica"] and got["confusion_matrix"] == want["confusion"]
-    assert got["accuracy"] == pytest.approx(want["accuracy"], rel=1e-9)
-    assert got["macro"]["f1"] == pytest.approx(want["macro_f1"], rel=1e-9)
-    assert got["weighted"]["precision"] == pytest.approx(want["weighted_precision"], rel=1e-9)
-    assert got["weighted"]["recall"] == pytest.approx(want["weighted_recall"], rel=1e-9)
-    assert got["log_loss"] == pytest.approx(want["log_loss"], rel=1e-9)
+    c = got.classification
+    assert c is not None and got.scores is None and c.binary is None
+    assert got.labelled == got.scored == want["n"]
+    assert c.classes == ("setosa", "versicolor", "virginica") and [list(r) for r in c.confusion_matrix] == want["confusion"]
+    assert c.accuracy == pytest.approx(want["accuracy"], rel=1e-9)
+    assert c.macro.f1 == pytest.approx(want["macro_f1"], rel=1e-9)
+    assert c.weighted.precision == pytest.approx(want["weighted_precision"], rel=1e-9)
+    assert c.weighted.recall == pytest.approx(want["weighted_recall"], rel=1e-9)
+    assert got.log_loss == pytest.approx(want["log_loss"], rel=1e-9)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from spanwise.analyze.feedback import FeedbackRecord, parse_feedback
-from spanwise.analyze.quality import classification_metrics, regression_metrics
+from spanwise.analyze.quality import Binary, ClassScores, RegressionMetrics, classification_metrics, regression_metrics
 from spanwise.errors import MalformedPayload
 
 NOW = 1_800_000_000 * 10**9
@@ -52,12 +52,12 @@ def test_malformed_bodies_name_the_item_or_line(body: bytes, content_type: str, 
 def test_classification_from_confusion_counts() -> None:
     confusion = (("a", "a", 3), ("a", "b", 1), ("b", "b", 2), ("c", "a", 1))
     result = classification_metrics(confusion, "a")
-    assert result["classes"] == ["a", "b", "c"]
-    assert result["confusion_matrix"] == [[3, 1, 0], [0, 2, 0], [1, 0, 0]]
-    assert result["accuracy"] == 5 / 7
-    assert (result["precision"], result["recall"]) == (3 / 4, 3 / 4)
-    assert result["per_class"]["c"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert result.classes == ("a", "b", "c")
+    assert result.confusion_matrix == ((3, 1, 0), (0, 2, 0), (1, 0, 0))
+    assert result.accuracy == 5 / 7
+    assert result.binary == Binary("a", 3 / 4, 3 / 4, 3 / 4)
+    assert result.per_class["c"] == ClassScores(precision=0.0, recall=0.0, f1=0.0, support=1)
 
 
 def test_regression_without_rows() -> None:
-    assert regression_metrics({}) == {"n": 0, "mae": None, "rmse": None, "mape": None, "r2": None}
+    assert regression_metrics({}) == RegressionMetrics(n=0, mae=None, rmse=None, mape=None, r2=None)

@@ -11,6 +11,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
+from spanwise.analyze.models import MetricsPoint, MetricsSeries, ModelSummary
 from spanwise.core.alert_rules import AlertQuery
 from spanwise.query.logs import MAX_LOGS, LogQueryService, severity_number
 from spanwise.store.protocols import SpanWindowReader
@@ -33,9 +34,9 @@ class RedReader(Protocol):
 
 
 class ModelReader(Protocol):
-    def models(self) -> list[dict[str, Any]]: ...
+    def models(self) -> list[ModelSummary]: ...
 
-    def metrics(self, name: str, version: str | None, start_ns: int, end_ns: int, step_s: int) -> dict[str, Any]: ...
+    def metrics(self, name: str, version: str | None, start_ns: int, end_ns: int, step_s: int) -> MetricsSeries: ...
 
 
 class ModelSignalReader(Protocol):
@@ -106,21 +107,22 @@ class Sources:
         if self._models is None:
             return []
         source = self._models
-        names = [q.model] if q.model else [m["name"] for m in self._cached(("models",), source.models)]
+        names = [q.model] if q.model else [m.name for m in self._cached(("models",), source.models)]
         step = max(1, int((end_ns - start_ns) // 10**9))
         samples = []
         for name in names:
             try:
-                found = self._cached(("model", name, q.version, start_ns, end_ns),
-                                     functools.partial(source.metrics, name, q.version or None, start_ns, end_ns, step))
+                found: tuple[MetricsPoint, ...] = self._cached(
+                    ("model", name, q.version, start_ns, end_ns),
+                    functools.partial(source.metrics, name, q.version or None, start_ns, end_ns, step)).points
             except Exception:  # noqa: BLE001 - an unknown model has no data: absence, not an error
-                found = {"points": []}
-            by_version: dict[str, list[dict[str, Any]]] = {}
-            for point in found["points"]:
-                by_version.setdefault(point["version"], []).append(point)
+                found = ()
+            by_version: dict[str, list[MetricsPoint]] = {}
+            for point in found:
+                by_version.setdefault(point.version, []).append(point)
             for version, points in sorted(by_version.items()):
                 labels = (("model", name), ("version", version))
-                samples.append(Sample(labels, _model_value(q.metric, points, step), sum(p["count"] for p in points)))
+                samples.append(Sample(labels, _model_value(q.metric, points, step), sum(p.count for p in points)))
         return samples
 
     def _signal_samples(self, q: AlertQuery, start_ns: int, end_ns: int) -> list[Sample]:
@@ -163,13 +165,18 @@ def _red_value(metric: str, row: RedSummary, seconds: float) -> float:
     return float(values[metric])
 
 
-def _model_value(metric: str, points: list[dict[str, Any]], step_s: int) -> float:
+_LATENCY: dict[str, Callable[[MetricsPoint], float]] = {
+    "p50_ms": lambda p: p.p50_ms, "p95_ms": lambda p: p.p95_ms, "p99_ms": lambda p: p.p99_ms,
+}
+
+
+def _model_value(metric: str, points: list[MetricsPoint], step_s: int) -> float:
     """One value from the window's steps (at most two: the window straddles a step edge).
     Percentiles take the worse step: a spike in either half counts."""
-    count = sum(p["count"] for p in points)
-    errors = sum(p["errors"] for p in points)
+    count = sum(p.count for p in points)
+    errors = sum(p.errors for p in points)
     if metric in ("predictions", "rate", "errors", "error_rate"):
         return {"predictions": float(count), "rate": count / step_s, "errors": float(errors),
                 "error_rate": errors / count if count else 0.0}[metric]
-    key = metric.split("_")[0]
-    return max((float(p["latency_ms"][key] or 0.0) for p in points), default=0.0)
+    latency = _LATENCY[metric]
+    return max((float(latency(p) or 0.0) for p in points), default=0.0)

@@ -66,7 +66,7 @@ class ModelSignalService:
         """Store the signals of every version of `model` for (end - window, end]; rows written."""
         start_ns = end_ns - int(window_s * 1e9)
         rows: list[dict[str, Any]] = []
-        for version in [v["version"] for v in self._models.model(model)["versions"]]:
+        for version in [v.version for v in self._models.model(model).versions]:
             for row in self._version_rows(model, version, start_ns, end_ns, task):
                 rows.append({"ComputedAt": time.time_ns() // 10**6, "WindowStart": start_ns, "WindowEnd": end_ns,
                              "ModelName": model, "ModelVersion": version, "Signal": row.signal,
@@ -104,10 +104,11 @@ class ModelSignalService:
     def _label_rows(self, model: str, version: str, start_ns: int, end_ns: int, task: str) -> list[_Row]:
         found = self._models.quality(QualityQuery(model, version, start_ns, end_ns, 0, task))
         rows = []
-        for window in found["windows"]:
-            for metric in ("accuracy", "mae", "label_coverage"):
-                if window.get(metric) is not None:
-                    rows.append(_Row(metric, "", float(window[metric]), False))
+        for window in found.windows:
+            for metric, value in (("accuracy", window.accuracy), ("mae", window.mae),
+                                  ("label_coverage", window.label_coverage)):
+                if value is not None:
+                    rows.append(_Row(metric, "", float(value), False))
         return rows
 
 
@@ -115,11 +116,12 @@ class ModelSignalService:
         if self._estimator is None or task != "classification":
             return []
         found = self._estimator.estimated_quality(ScoreQuery(model, version, start_ns, end_ns, 0, ""))
-        rows = [_Row("estimate_trustworthy", "", float(found["calibration"]["trustworthy"]), False)]
-        for window in found["windows"]:
-            for metric in ("accuracy", "f1", "roc_auc"):
-                if window["estimated"][metric] is not None:
-                    rows.append(_Row(f"estimated_{metric}", "", float(window["estimated"][metric]), False))
+        rows = [_Row("estimate_trustworthy", "", float(found.calibration.trustworthy), False)]
+        for window in found.windows:
+            estimated = window.estimated
+            for metric, value in (("accuracy", estimated.accuracy), ("f1", estimated.f1), ("roc_auc", estimated.roc_auc)):
+                if value is not None:
+                    rows.append(_Row(f"estimated_{metric}", "", float(value), False))
         return rows
 
 
@@ -159,7 +161,7 @@ class ModelSignalScheduler:
     def _tick_project(self, project: str, now: float) -> int:
         """One project's due models, computed as that project."""
         written = 0
-        for model in [m["name"] for m in self._models.models()]:
+        for model in [m.name for m in self._models.models()]:
             settings = self._config.per_model.get(model)
             interval = settings.interval_s if settings else self._config.schedule_interval_s
             window = settings.window_s if settings else self._config.window_s

@@ -3,25 +3,164 @@ ground truth and quality, independent of any wire format.
 
 Routes call this; it calls the store's `ModelReader` / `FeedbackWriter` capabilities,
 validates parameters and raises `InvalidQuery` / `NotFound` so every API reports them
-alike. Results are plain JSON-ready dicts built from small aggregates.
+alike. Results are frozen values built from small aggregates (the store's own values where
+they suffice); `serve.models_json` renders them as the API answers.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from spanwise.analyze import quality
 from spanwise.analyze.feedback import FeedbackOutcome, FeedbackRecord, store_feedback
+from spanwise.analyze.quality import WindowQuality
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.store.protocols import (
-    FeedbackWriter, ModelReader, ModelVersionInfo, PredictionPoint, QualityCounts, QualityQuery,
+    FeatureInfo, FeedbackWriter, ModelReader, ModelVersionInfo, PredictionPoint, QualityCounts, QualityQuery,
 )
 from spanwise.store.protocols import PendingFeedbackStore
 
 MAX_POINTS = 11_000
 MAX_LINKED = 1_000
-_MAP_FIELDS = {"Features": "features", "StringFeatures": "string_features", "Scores": "scores", "Attributions": "attributions"}
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """A model with its versions, the features any version received, its prediction count
+    and when it was first and last seen."""
+
+    name: str
+    versions: tuple[ModelVersionInfo, ...]
+    features: tuple[FeatureInfo, ...]
+    predictions: int
+    first_seen_ns: int
+    last_seen_ns: int
+
+
+@dataclass(frozen=True)
+class VersionSummary:
+    """One version of a model with the features it received."""
+
+    name: str
+    info: ModelVersionInfo
+    features: tuple[FeatureInfo, ...]
+
+
+@dataclass(frozen=True)
+class Bin:
+    """One histogram bin: [lower, upper) and how many predictions fell in it."""
+
+    lower: float
+    upper: float
+    count: int
+
+
+@dataclass(frozen=True)
+class LabelShare:
+    """A predicted label, how often it was predicted and its share of labelled predictions."""
+
+    label: str
+    count: int
+    share: float
+
+
+@dataclass(frozen=True)
+class MetricsPoint:
+    """Operational metrics of one version in one step (latency in ms; `error_rate` None
+    without predictions)."""
+
+    start_ns: int
+    version: str
+    count: int
+    errors: int
+    error_rate: float | None
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    confidence: tuple[Bin, ...]
+    prediction_values: tuple[Bin, ...]
+    prediction_labels: tuple[LabelShare, ...]
+
+
+@dataclass(frozen=True)
+class MetricsSeries:
+    """A model's per-step operational metrics, every version's steps, oldest first."""
+
+    name: str
+    version: str | None
+    step_s: int
+    points: tuple[MetricsPoint, ...]
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """Quality per (window, version) of a model's labelled predictions."""
+
+    name: str
+    version: str | None
+    task: str
+    step_s: int
+    positive_label: str | None
+    windows: tuple[WindowQuality, ...]
+
+
+@dataclass(frozen=True)
+class Link:
+    """A span link of the prediction's span: where its inputs came from."""
+
+    trace_id: str
+    span_id: str
+    attributes: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One prediction: its span, output, inputs, ground-truth label and lineage. `label_source`
+    is "feedback" or "span" (None without a label)."""
+
+    prediction_id: str
+    trace_id: str
+    span_id: str
+    model: str
+    version: str
+    service: str
+    timestamp_ns: int
+    duration_ms: float
+    status: str
+    prediction_value: float | None
+    prediction_label: str | None
+    confidence: float | None
+    label: str | None
+    label_value: float | None
+    label_timestamp_ns: int | None
+    label_source: str | None
+    lineage: tuple[Link, ...]
+    features: Mapping[str, float]
+    string_features: Mapping[str, str]
+    scores: Mapping[str, float]
+    attributions: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class LinkedPrediction:
+    """A prediction whose span links into a trace, with the linked spans of that trace."""
+
+    prediction_id: str
+    model: str
+    version: str
+    trace_id: str
+    span_id: str
+    timestamp_ns: int
+    linked_span_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LinkedPredictions:
+    trace_id: str
+    predictions: tuple[LinkedPrediction, ...]
 
 
 class ModelStore(ModelReader, FeedbackWriter, PendingFeedbackStore, Protocol):
@@ -36,72 +175,52 @@ class ModelService:
 
     # -- inventory --
 
-    def models(self) -> list[dict[str, Any]]:
+    def models(self) -> list[ModelSummary]:
         """Every model with its versions and features, sorted by name."""
         by_model: dict[str, list[ModelVersionInfo]] = {}
         for info in self._store.model_versions():
             by_model.setdefault(info.model, []).append(info)
         return [self._model(name, versions) for name, versions in sorted(by_model.items())]
 
-    def model(self, name: str) -> dict[str, Any]:
+    def model(self, name: str) -> ModelSummary:
         versions = self._store.model_versions(name)
         if not versions:
             raise NotFound(f"model {name!r} not found")
         return self._model(name, versions)
 
-    def version(self, name: str, version: str) -> dict[str, Any]:
+    def version(self, name: str, version: str) -> VersionSummary:
         found = [v for v in self._store.model_versions(name) if v.version == version]
         if not found:
             raise NotFound(f"version {version!r} of model {name!r} not found")
-        return {"name": name, **_version(found[0]), "features": self._features(name, version)}
+        return VersionSummary(name, found[0], tuple(self._store.model_features(name, version)))
 
-    def _model(self, name: str, versions: list[ModelVersionInfo]) -> dict[str, Any]:
-        return {
-            "name": name,
-            "versions": [_version(v) for v in versions],
-            "features": self._features(name, None),
-            "predictions": sum(v.predictions for v in versions),
-            "first_seen": min(v.first_seen_ns for v in versions),
-            "last_seen": max(v.last_seen_ns for v in versions),
-        }
-
-    def _features(self, name: str, version: str | None) -> list[dict[str, Any]]:
-        return [
-            {"name": f.name, "type": f.kind, "min": f.minimum, "max": f.maximum, "distinct": f.distinct}
-            for f in self._store.model_features(name, version)
-        ]
+    def _model(self, name: str, versions: list[ModelVersionInfo]) -> ModelSummary:
+        return ModelSummary(
+            name, tuple(versions), tuple(self._store.model_features(name, None)),
+            predictions=sum(v.predictions for v in versions),
+            first_seen_ns=min(v.first_seen_ns for v in versions),
+            last_seen_ns=max(v.last_seen_ns for v in versions),
+        )
 
     # -- operational metrics --
 
-    def metrics(self, name: str, version: str | None, start_ns: int, end_ns: int, step_s: int) -> dict[str, Any]:
+    def metrics(self, name: str, version: str | None, start_ns: int, end_ns: int, step_s: int) -> MetricsSeries:
         """Per-step prediction count, latency percentiles (ms), error rate, confidence and
         prediction distributions, per version."""
         _check_range(start_ns, end_ns, step_s, allow_whole=False)
         self.model(name)
         points = self._store.prediction_series(name, version, start_ns, end_ns, step_s)
-        return {"name": name, "version": version, "step_seconds": step_s, "points": [_point(p) for p in points]}
+        return MetricsSeries(name, version, step_s, tuple(_point(p) for p in points))
 
     # -- predictions and lineage --
 
-    def prediction(self, prediction_id: str) -> dict[str, Any]:
+    def prediction(self, prediction_id: str) -> Prediction:
         row = self._store.prediction(prediction_id)
         if row is None:
             raise NotFound(f"prediction {prediction_id!r} not found")
-        found = {
-            "prediction_id": row["PredictionId"], "trace_id": row["TraceId"], "span_id": row["SpanId"],
-            "model": row["ModelName"], "version": row["ModelVersion"], "service": row["ServiceName"],
-            "timestamp_unix_nano": row["Timestamp"], "duration_ms": int(row["Duration"]) / 1e6,  # type: ignore[call-overload]
-            "status": row["StatusCode"], "prediction_value": row["PredictionValue"],
-            "prediction_label": row["PredictionLabel"] or None, "confidence": row["Confidence"],
-            "label": row["Label"], "label_value": row["LabelValue"], "label_timestamp_unix_nano": row["LabelTimestamp"],
-            "label_source": row["LabelSource"], "lineage": row["Links"],
-        }
-        for column, key in _MAP_FIELDS.items():
-            value = row[column]
-            found[key] = dict(value) if isinstance(value, list) else value  # type: ignore[arg-type]
-        return found
+        return _prediction(row)
 
-    def linked_predictions(self, trace_id: str, start_ns: int, end_ns: int, limit: int) -> dict[str, Any]:
+    def linked_predictions(self, trace_id: str, start_ns: int, end_ns: int, limit: int) -> LinkedPredictions:
         """Predictions whose span links point into `trace_id` (a pipeline run)."""
         _check_range(start_ns, end_ns, 0, allow_whole=True)
         if not 0 < limit <= MAX_LINKED:
@@ -110,14 +229,14 @@ class ModelService:
         if not trace or any(c not in "0123456789abcdef" for c in trace) or len(trace) > 32:
             raise InvalidQuery(f"malformed trace id {trace_id!r}: expected up to 32 hex digits")
         found = self._store.linked_predictions(trace.rjust(32, "0"), start_ns, end_ns, limit)
-        return {"trace_id": trace.rjust(32, "0"), "predictions": found}
+        return LinkedPredictions(trace.rjust(32, "0"), tuple(_linked(row) for row in found))
 
     # -- ground truth and quality --
 
     def add_feedback(self, records: list[FeedbackRecord]) -> FeedbackOutcome:
         return store_feedback(self._store, records)
 
-    def quality(self, query: QualityQuery) -> dict[str, Any]:
+    def quality(self, query: QualityQuery) -> QualityReport:
         """Quality metrics per window and version with label coverage."""
         if query.task not in (quality.CLASSIFICATION, quality.REGRESSION):
             raise InvalidQuery("task must be classification or regression")
@@ -131,11 +250,10 @@ class ModelService:
             self._check_positive_label(query, windows)
         if not query.step_s:  # one window: it starts where the range does, not at 0
             windows = [dataclasses.replace(w, start_ns=query.start_ns) for w in windows]
-        return {
-            "name": query.model, "version": query.version, "task": query.task, "step_seconds": query.step_s,
-            "positive_label": query.positive_label,
-            "windows": [quality.window_quality(w, query.task, query.positive_label) for w in windows],
-        }
+        return QualityReport(
+            query.model, query.version, query.task, query.step_s, query.positive_label,
+            tuple(quality.window_quality(w, query.task, query.positive_label) for w in windows),
+        )
 
     def _outputs(self, query: QualityQuery) -> tuple[list[str], bool]:
         """The labels the model predicted in the range (most frequent first, at most 50 per
@@ -183,24 +301,87 @@ def _check_range(start_ns: int, end_ns: int, step_s: int, allow_whole: bool) -> 
         raise InvalidQuery(f"step must give at most {MAX_POINTS} points")
 
 
-def _version(v: ModelVersionInfo) -> dict[str, Any]:
-    return {
-        "version": v.version, "first_seen": v.first_seen_ns, "last_seen": v.last_seen_ns,
-        "predictions": v.predictions, "services": list(v.services),
-    }
-
-
-def _point(p: PredictionPoint) -> dict[str, Any]:
-    width = ((p.value_max or 0.0) - (p.value_min or 0.0)) / 10 or 1.0
+def _point(p: PredictionPoint) -> MetricsPoint:
+    """The step's metrics with its distributions as bins: confidence in tenths of [0, 1],
+    values in tenths of the queried range's [min, max] (width 1 when all are equal)."""
+    low = p.value_min or 0.0
+    width = ((p.value_max or 0.0) - low) / 10 or 1.0
     labelled = sum(n for _, n in p.labels)
-    return {
-        "start_unix_nano": p.start_ns, "version": p.version, "count": p.count, "errors": p.errors,
-        "error_rate": p.errors / p.count if p.count else None,
-        "latency_ms": {"p50": p.p50_ms, "p95": p.p95_ms, "p99": p.p99_ms},
-        "confidence": [{"lower": b / 10, "upper": (b + 1) / 10, "count": n} for b, n in p.confidence_buckets],
-        "prediction_values": [
-            {"lower": (p.value_min or 0.0) + b * width, "upper": (p.value_min or 0.0) + (b + 1) * width, "count": n}
-            for b, n in p.value_buckets
-        ],
-        "prediction_labels": [{"label": label, "count": n, "share": n / labelled} for label, n in p.labels],
-    }
+    return MetricsPoint(
+        p.start_ns, p.version, p.count, p.errors, p.errors / p.count if p.count else None,
+        p.p50_ms, p.p95_ms, p.p99_ms,
+        confidence=tuple(Bin(b / 10, (b + 1) / 10, n) for b, n in p.confidence_buckets),
+        prediction_values=tuple(Bin(low + b * width, low + (b + 1) * width, n) for b, n in p.value_buckets),
+        prediction_labels=tuple(LabelShare(label, n, n / labelled) for label, n in p.labels),
+    )
+
+
+# The store hands a prediction over as a row of `object` values (its Protocol promises
+# column names, not types): these check each value once, here, so nothing past this
+# point guesses.
+
+def _prediction(row: Mapping[str, object]) -> Prediction:
+    return Prediction(
+        prediction_id=_text(row["PredictionId"]), trace_id=_text(row["TraceId"]), span_id=_text(row["SpanId"]),
+        model=_text(row["ModelName"]), version=_text(row["ModelVersion"]), service=_text(row["ServiceName"]),
+        timestamp_ns=_integer(row["Timestamp"]), duration_ms=_integer(row["Duration"]) / 1e6, status=_text(row["StatusCode"]),
+        prediction_value=_number(row["PredictionValue"]), prediction_label=_text(row["PredictionLabel"]) or None,
+        confidence=_number(row["Confidence"]), label=_optional_text(row["Label"]),
+        label_value=_number(row["LabelValue"]), label_timestamp_ns=_optional_integer(row["LabelTimestamp"]),
+        label_source=_optional_text(row["LabelSource"]),
+        lineage=tuple(Link(_text(link["trace_id"]), _text(link["span_id"]), _mapping(link["attributes"]))
+                      for link in _rows(row["Links"])),
+        features=_mapping(row["Features"]), string_features=_mapping(row["StringFeatures"]),
+        scores=_mapping(row["Scores"]), attributions=_mapping(row["Attributions"]),
+    )
+
+
+def _linked(row: Mapping[str, object]) -> LinkedPrediction:
+    spans = row["linked_span_ids"]
+    if not isinstance(spans, (list, tuple)):
+        raise TypeError(f"linked_span_ids: expected a list, got {spans!r}")
+    return LinkedPrediction(
+        _text(row["prediction_id"]), _text(row["model"]), _text(row["version"]), _text(row["trace_id"]),
+        _text(row["span_id"]), _integer(row["timestamp_ns"]), tuple(_text(s) for s in spans),
+    )
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, got {value!r}")
+    return value
+
+
+def _optional_text(value: object) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _integer(value: object) -> int:
+    if not isinstance(value, int):
+        raise TypeError(f"expected an integer, got {value!r}")
+    return value
+
+
+def _optional_integer(value: object) -> int | None:
+    return None if value is None else _integer(value)
+
+
+def _number(value: object) -> float | None:
+    if value is not None and not isinstance(value, (int, float)):
+        raise TypeError(f"expected a number, got {value!r}")
+    return value
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    """A Map column: Arrow hands it over as (key, value) pairs."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, list):
+        return dict(value)
+    raise TypeError(f"expected a map, got {value!r}")
+
+
+def _rows(value: object) -> list[Mapping[str, object]]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, got {value!r}")
+    return value

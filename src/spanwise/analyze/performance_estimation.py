@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import asdict, dataclass, replace
-from typing import Any, Protocol
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 from spanwise.analyze import quality
 from spanwise.analyze.models import ModelService
+from spanwise.analyze.quality import WindowQuality
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.store.protocols import QualityQuery
 from spanwise.store.protocols import ScoreBucket, ScoreQuery
@@ -34,7 +35,6 @@ MIN_LABELLED = 200
 ACCURACY_TOLERANCE = 0.02
 MAX_ECE = 0.05
 _LABELS_CHECKED = 3
-METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 
 
 class ScoreSource(Protocol):
@@ -69,6 +69,44 @@ class Calibration:
     expected_calibration_error: float | None
     reference_start_ns: int
     reference_end_ns: int
+
+
+@dataclass(frozen=True)
+class QualityMetrics:
+    """The five metrics CBPE estimates, estimated or realized (None: not computable)."""
+
+    accuracy: float | None
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    roc_auc: float | None
+
+
+@dataclass(frozen=True)
+class EstimatedWindow:
+    """One (window, version): its estimate, and its realized quality where labels exist
+    (`predictions` None when the window has no realized counterpart)."""
+
+    start_ns: int
+    version: str
+    scored: int
+    predictions: int | None
+    labelled: int
+    estimated: QualityMetrics
+    realized: QualityMetrics | None
+
+
+@dataclass(frozen=True)
+class EstimatedQuality:
+    """Estimated beside realized quality per window; `calibration` says whether to trust it."""
+
+    name: str
+    version: str | None
+    method: str
+    positive_label: str
+    step_s: int
+    calibration: Calibration
+    windows: tuple[EstimatedWindow, ...]
 
 
 def estimate(buckets: list[ScoreBucket]) -> list[Estimate]:
@@ -120,7 +158,7 @@ class PerformanceEstimationService:
     def __init__(self, scores: ScoreSource, models: ModelService) -> None:
         self._scores, self._models = scores, models
 
-    def estimated_quality(self, query: ScoreQuery, reference: tuple[int, int] | None = None) -> dict[str, Any]:
+    def estimated_quality(self, query: ScoreQuery, reference: tuple[int, int] | None = None) -> EstimatedQuality:
         """Windows with `estimated` and `realized` metrics; `calibration` says whether to trust them."""
         labels = self._scores.predicted_labels(query.model, query.start_ns, query.end_ns, _LABELS_CHECKED)
         query = _with_positive_label(query, labels)
@@ -128,34 +166,39 @@ class PerformanceEstimationService:
         estimates = estimate(self._scores.score_buckets(query))
         ref_start, ref_end = reference or (query.start_ns, query.end_ns)
         calibration = self.calibration(query, ref_start, ref_end)
-        by_window = {(w["start_unix_nano"], w["version"]): w for w in realized["windows"]}
+        by_window = {(w.start_ns, w.version): w for w in realized.windows}
         windows = []
         for e in estimates:
-            seen = by_window.get((e.start_ns, e.version), {})
-            windows.append({
-                "start_unix_nano": e.start_ns, "version": e.version, "scored": e.scored,
-                "predictions": seen.get("predictions"), "labelled": seen.get("labelled", 0),
-                "estimated": {m: getattr(e, m) for m in METRICS},
-                "realized": {m: seen.get(m) for m in METRICS} if seen.get("labelled") else None,
-            })
-        return {
-            "name": query.model, "version": query.version, "method": "CBPE", "positive_label": query.positive_label,
-            "step_seconds": query.step_s, "calibration": asdict(calibration), "windows": windows,
-        }
+            seen = by_window.get((e.start_ns, e.version))
+            windows.append(EstimatedWindow(
+                e.start_ns, e.version, e.scored, seen.predictions if seen else None, seen.labelled if seen else 0,
+                QualityMetrics(e.accuracy, e.precision, e.recall, e.f1, e.roc_auc),
+                _realized(seen) if seen and seen.labelled else None,
+            ))
+        return EstimatedQuality(query.model, query.version, "CBPE", query.positive_label, query.step_s,
+                                calibration, tuple(windows))
 
     def calibration(self, query: ScoreQuery, start_ns: int, end_ns: int) -> Calibration:
         """Check the estimate against realized quality on the labelled predictions of the range."""
-        realized = self._models.quality(_quality_query(query, start_ns, end_ns, 0))["windows"]
-        labelled = sum(w["labelled"] for w in realized)
+        realized = self._models.quality(_quality_query(query, start_ns, end_ns, 0)).windows
+        labelled = sum(w.labelled for w in realized)
         whole = replace(query, start_ns=start_ns, end_ns=end_ns, step_s=0)
         estimated = estimate(self._scores.score_buckets(whole))
         est_acc = _weighted([(e.accuracy, e.scored) for e in estimated])
-        real_acc = _weighted([(w.get("accuracy"), w["labelled"]) for w in realized])
-        scored = sum(w.get("scored") or 0 for w in realized)
-        ece = _weighted([(w.get("expected_calibration_error"), w.get("scored") or 0) for w in realized])
+        real_acc = _weighted([(w.accuracy, w.labelled) for w in realized])
+        scored = sum(w.scored for w in realized)
+        ece = _weighted([(w.expected_calibration_error, w.scored) for w in realized])
         reason = _distrust(labelled, real_acc, est_acc, ece, scored)
         return Calibration(not reason, reason or "estimated accuracy agrees with realized accuracy on labelled history",
                            labelled, real_acc, est_acc, ece, start_ns, end_ns)
+
+
+def _realized(w: WindowQuality) -> QualityMetrics:
+    """The realized counterparts of the estimated metrics (binary ones need the positive
+    label, which estimation always has)."""
+    binary = w.classification.binary if w.classification else None
+    return QualityMetrics(w.accuracy, binary.precision if binary else None, binary.recall if binary else None,
+                          binary.f1 if binary else None, w.scores.roc_auc if w.scores else None)
 
 
 def _distrust(labelled: int, real_acc: float | None, est_acc: float | None, ece: float | None, scored: int) -> str:

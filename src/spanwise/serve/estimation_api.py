@@ -9,7 +9,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
-from spanwise.analyze.performance_estimation import PerformanceEstimationService
+from spanwise.analyze.performance_estimation import (
+    Calibration, EstimatedQuality, EstimatedWindow, PerformanceEstimationService, QualityMetrics,
+)
 from spanwise.errors import InvalidQuery
 from spanwise.serve.native_api import endpoint
 from spanwise.serve.params import (
@@ -39,7 +41,7 @@ def estimation_routes(estimator: PerformanceEstimationService) -> list[Route]:
         step_s = int(step) if step.isdigit() else parse_duration_ns(step, "step") // 10**9
         query = ScoreQuery(request.path_params["name"], params.get("version") or None, start, end, step_s,
                            params.get("positive_label") or "")
-        return estimator.estimated_quality(query, _reference(params))
+        return estimated_json(estimator.estimated_quality(query, _reference(params)))
 
     return [Route("/api/v1/models/{name}/estimated-quality", endpoint(estimated_quality, query=_ESTIMATED))]
 
@@ -48,6 +50,36 @@ _ESTIMATED = (
     Param("positive_label", "the positive class"), VERSION, STEP, *time_params("7d"),
     *REFERENCE,
 )
+
+
+def estimated_json(found: EstimatedQuality) -> dict[str, Any]:
+    """The answer of the route: the query, the calibration check and the windows."""
+    return {
+        "name": found.name, "version": found.version, "method": found.method, "positive_label": found.positive_label,
+        "step_seconds": found.step_s, "calibration": _calibration_json(found.calibration),
+        "windows": [_window_json(w) for w in found.windows],
+    }
+
+
+def _calibration_json(c: Calibration) -> dict[str, Any]:
+    return {
+        "trustworthy": c.trustworthy, "reason": c.reason, "labelled": c.labelled,
+        "realized_accuracy": c.realized_accuracy, "estimated_accuracy": c.estimated_accuracy,
+        "expected_calibration_error": c.expected_calibration_error,
+        "reference_start_ns": c.reference_start_ns, "reference_end_ns": c.reference_end_ns,
+    }
+
+
+def _window_json(w: EstimatedWindow) -> dict[str, Any]:
+    return {
+        "start_unix_nano": w.start_ns, "version": w.version, "scored": w.scored, "predictions": w.predictions,
+        "labelled": w.labelled, "estimated": _metrics_json(w.estimated),
+        "realized": _metrics_json(w.realized) if w.realized else None,
+    }
+
+
+def _metrics_json(m: QualityMetrics) -> dict[str, float | None]:
+    return {"accuracy": m.accuracy, "precision": m.precision, "recall": m.recall, "f1": m.f1, "roc_auc": m.roc_auc}
 
 
 def _reference(params: Any) -> tuple[int, int] | None:

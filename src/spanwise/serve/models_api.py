@@ -14,6 +14,7 @@ from spanwise.analyze.feedback import parse_feedback
 from spanwise.analyze.models import ModelService
 from spanwise.errors import UnsupportedContentType
 from spanwise.serve.body import read_body
+from spanwise.serve.models_json import linked_json, metrics_json, model_json, prediction_json, quality_json, version_json
 from spanwise.serve.native_api import endpoint
 from spanwise.serve.params import LIMIT, STEP, VERSION, Param, parse_duration_ns, parse_limit, time_params, time_range
 from spanwise.store.protocols import QualityQuery
@@ -46,7 +47,7 @@ def model_routes(models: ModelService) -> list[Route]:
         summary: Every model seen in predictions, with versions (first/last seen, prediction count, services) and features.
         responses: {200: {description: models}}
         """
-        return models.models()
+        return [model_json(m) for m in models.models()]
 
     def model(request: Request) -> Any:
         """
@@ -55,7 +56,7 @@ def model_routes(models: ModelService) -> list[Route]:
         parameters: [{name: name, in: path, required: true, schema: {type: string}}]
         responses: {200: {description: the model}, 404: {description: unknown model}}
         """
-        return models.model(request.path_params["name"])
+        return model_json(models.model(request.path_params["name"]))
 
     def version(request: Request) -> Any:
         """
@@ -65,7 +66,7 @@ def model_routes(models: ModelService) -> list[Route]:
                      {name: version, in: path, required: true, schema: {type: string}}]
         responses: {200: {description: the version}, 404: {description: unknown model or version}}
         """
-        return models.version(request.path_params["name"], request.path_params["version"])
+        return version_json(models.version(request.path_params["name"], request.path_params["version"]))
 
     def metrics(request: Request) -> Any:
         """
@@ -77,7 +78,8 @@ def model_routes(models: ModelService) -> list[Route]:
         """
         start, end = time_range(request.query_params, "1h")
         step = _step(request.query_params.get("step"), 60)
-        return models.metrics(request.path_params["name"], request.query_params.get("version") or None, start, end, step)
+        found = models.metrics(request.path_params["name"], request.query_params.get("version") or None, start, end, step)
+        return metrics_json(found)
 
     def quality(request: Request) -> Any:
         """
@@ -93,11 +95,11 @@ def model_routes(models: ModelService) -> list[Route]:
         """
         params = request.query_params
         start, end = time_range(request.query_params, "7d")
-        return models.quality(QualityQuery(
+        return quality_json(models.quality(QualityQuery(
             model=request.path_params["name"], version=params.get("version") or None, start_ns=start, end_ns=end,
             step_s=_step(params.get("step"), 0), task=params.get("task") or "classification",
             positive_label=params.get("positive_label") or None,
-        ))
+        )))
 
     def prediction(request: Request) -> Any:
         """
@@ -106,7 +108,7 @@ def model_routes(models: ModelService) -> list[Route]:
         parameters: [{name: prediction_id, in: path, required: true, schema: {type: string}}]
         responses: {200: {description: the prediction}, 404: {description: unknown prediction id}}
         """
-        return models.prediction(request.path_params["prediction_id"])
+        return prediction_json(models.prediction(request.path_params["prediction_id"]))
 
     def lineage(request: Request) -> Any:
         """
@@ -120,7 +122,7 @@ def model_routes(models: ModelService) -> list[Route]:
         """
         start, end = time_range(request.query_params, "7d")
         limit = parse_limit(request.query_params.get("limit"), 100)
-        return models.linked_predictions(request.path_params["trace_id"], start, end, limit)
+        return linked_json(models.linked_predictions(request.path_params["trace_id"], start, end, limit))
 
     async def read_feedback(request: Request) -> tuple[bytes, str]:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
