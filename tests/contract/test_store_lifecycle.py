@@ -15,7 +15,9 @@ from spanwise.store.api import TraceStore
 PROTOCOLS = (TraceStore,)
 
 
-def test_start_and_shutdown_are_safe_twice_and_writes_outlive_them(open_backend: Callable[..., Store], tmp_path: Path) -> None:
+def test_start_and_shutdown_are_safe_twice_and_writes_outlive_them(
+    open_backend: Callable[..., Store], tmp_path: Path
+) -> None:
     first = open_backend(tmp_path)
     first.start()
     write(first, export_request("c-durable", [{"ms": 1, "name": "kept"}]))
