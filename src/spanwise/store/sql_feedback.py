@@ -15,7 +15,8 @@ import pyarrow as pa
 
 from spanwise.store.labelled_api import PendingFeedbackStats
 from spanwise.store.models_schema import FEEDBACK_TABLE, PENDING_FEEDBACK_TABLE
-from spanwise.request_context import DEFAULT_PROJECT
+from spanwise.store.projects import ProjectScope
+from spanwise.request_context import DEFAULT_PROJECT, current
 from spanwise.store.sql_params import Literal, array_literal, quoted
 
 _KEY = "tuple(toInt64(toUnixTimestamp64Nano(ReceivedAt)), PredictionId, TraceId, SpanId)"
@@ -23,6 +24,8 @@ _KEY = "tuple(toInt64(toUnixTimestamp64Nano(ReceivedAt)), PredictionId, TraceId,
 
 class SqlFeedback:
     """Pending labels and the latest label per prediction; the backend supplies `_query`/`_execute`/`_insert`."""
+
+    projects: ProjectScope
 
     @abstractmethod
     def _query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
@@ -69,15 +72,15 @@ class SqlFeedback:
         received = rows.column("ReceivedAt").to_pylist()
         ids = zip(*(rows.column(c).to_pylist() for c in ("PredictionId", "TraceId", "SpanId")))
         keys = ",".join(f"({int(r)},{quoted(p)},{quoted(t)},{quoted(s)})" for r, (p, t, s) in zip(received, ids))
-        self._query(f"DELETE FROM {PENDING_FEEDBACK_TABLE} WHERE {_KEY} IN {{keys:Array(Tuple(Int64, String, String, String))}}",
-                    {"keys": Literal(f"[{keys}]")})
+        self._query(f"DELETE FROM {PENDING_FEEDBACK_TABLE} WHERE {self._own_rows()} AND "
+                    f"{_KEY} IN {{keys:Array(Tuple(Int64, String, String, String))}}", {"keys": Literal(f"[{keys}]")})
 
     def expire_pending_feedback(self, received_before_ns: int) -> int:
         params = {"before": received_before_ns}
         older = f"ReceivedAt < fromUnixTimestamp64Nano({{before:Int64}})"
         expired = int(self._query(f"SELECT count() AS n FROM {PENDING_FEEDBACK_TABLE} WHERE {older}", params).column("n")[0].as_py())
         if expired:
-            self._query(f"DELETE FROM {PENDING_FEEDBACK_TABLE} WHERE {older}", params)
+            self._query(f"DELETE FROM {PENDING_FEEDBACK_TABLE} WHERE {self._own_rows()} AND {older}", params)
         return expired
 
     def pending_feedback_stats(self) -> PendingFeedbackStats:
@@ -85,3 +88,8 @@ class SqlFeedback:
             f"SELECT count() AS n, toInt64(toUnixTimestamp64Nano(min(ReceivedAt))) AS oldest FROM {PENDING_FEEDBACK_TABLE}"
         ).to_pylist()[0]
         return PendingFeedbackStats(int(row["n"]), int(row["oldest"]) if row["n"] else None)
+
+    def _own_rows(self) -> str:
+        """A DELETE is not limited by the session's read filter (`store.projects`): it names
+        the current project's rows itself, or every project's for the platform's own work."""
+        return "1" if current().project is None else self.projects.condition()
