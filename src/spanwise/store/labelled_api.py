@@ -135,7 +135,9 @@ class PendingFeedbackStats:
 class PendingFeedbackStore(Protocol):
     """Optional capability: labels whose prediction is not stored yet wait here (rows as
     `FeedbackWriter.write_feedback` takes, plus TraceId and SpanId for labels that name
-    their prediction by span) until the resolver moves them to feedback or they expire."""
+    their prediction by span) until the resolver moves them to feedback or they expire.
+    Reads, forgetting and expiry are the current project's (every project's for the
+    platform's own work)."""
 
     def latest_labels(self, prediction_ids: list[str]) -> dict[str, tuple[str, int]]:
         """Prediction id -> its winning (label, timestamp ns) for the ids that have feedback."""
