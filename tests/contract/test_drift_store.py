@@ -1,12 +1,9 @@
-"""Baselines and drift on every DriftReader / BaselineStore backend, with statistics checked
-against scipy on the same rows (tests/support/drift_data.py).
-
-Add a backend to BACKENDS.
-"""
+"""Baselines and drift on every backend (tests/contract/conftest.py), with statistics
+checked against scipy on the same rows (tests/support/drift_data.py)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -21,28 +18,15 @@ from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.receive.decode import decode_export_requests
 from spanwise.store import open_store
 from spanwise.store.protocols import BaselineStore, DriftReader, TraceStore
+from spanwise.store import Store
+from spanwise.store.protocols import BaselineStore, DriftReader
 from spanwise.store.profiles import LABEL, PREDICTION, Baseline, bin_counts
 
-BACKENDS: dict[str, Callable[[Any], str]] = {
-    "chdb": lambda tmp: f"chdb://{tmp}/store",
-}
-
-
-class DriftStore(TraceStore, DriftReader, BaselineStore, Protocol):
-    """What the suite needs of a backend."""
-
-
-@pytest.fixture(scope="module", params=sorted(BACKENDS))
-def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DriftStore]:
-    backend = open_store(BACKENDS[request.param](tmp_path_factory.mktemp(request.param)))
-    backend.start()
-    assert isinstance(backend, DriftReader) and isinstance(backend, BaselineStore)
-    yield backend  # type: ignore[misc]
-    backend.shutdown()
+PROTOCOLS = (DriftReader, BaselineStore)
 
 
 @pytest.fixture(scope="module")
-def made(store: DriftStore) -> list[Row]:
+def made(store: Store) -> list[Row]:
     data = rows()
     store.write_spans(MlFieldsProcessor().process(decode_export_requests([request(data)]).batch).spans)
     return data
@@ -84,7 +68,7 @@ def _by_feature(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {f["feature"]: f for f in report["features"] + report["predictions"] + ([report["label"]] if report["label"] else [])}
 
 
-def test_preceding_window_flags_the_shifted_feature_only(store: DriftStore, made: list[Row]) -> None:
+def test_preceding_window_flags_the_shifted_feature_only(store: Store, made: list[Row]) -> None:
     report = DriftService(store).drift(MODEL, VERSION, CUR_START, CUR_END)
     assert report["reference"]["kind"] == "preceding" and report["reference"]["start_unix_nano"] == REF_START
     assert report["reference"]["rows"] == report["current"]["rows"] == len(made) // 2
@@ -112,7 +96,7 @@ def test_preceding_window_flags_the_shifted_feature_only(store: DriftStore, made
     _check_categorical(features[LABEL], [r.label for r in ref if r.label], [r.label for r in cur if r.label])
 
 
-def test_window_baseline_is_profiled_once_and_reused(store: DriftStore, made: list[Row]) -> None:
+def test_window_baseline_is_profiled_once_and_reused(store: Store, made: list[Row]) -> None:
     service = DriftService(store)
     set_ = service.set_window_baseline(MODEL, VERSION, "launch", "window", REF_START, CUR_START)
     assert set_["rows"] == len(made) // 2
@@ -123,7 +107,7 @@ def test_window_baseline_is_profiled_once_and_reused(store: DriftStore, made: li
     assert service.drift(MODEL, VERSION, CUR_START, CUR_END)["reference"]["name"] == "launch"
 
 
-def test_rolling_baseline(store: DriftStore, made: list[Row]) -> None:
+def test_rolling_baseline(store: Store, made: list[Row]) -> None:
     service = DriftService(store)
     service.set_window_baseline(MODEL, "", "last-2h", "rolling", rolling_s=7200)
     report = service.drift(MODEL, VERSION, CUR_START, CUR_END, baseline="last-2h")
@@ -131,7 +115,7 @@ def test_rolling_baseline(store: DriftStore, made: list[Row]) -> None:
     assert sorted(report["drifted_features"]) == ["amount", "country"]
 
 
-def test_uploaded_training_profile(store: DriftStore, made: list[Row]) -> None:
+def test_uploaded_training_profile(store: Store, made: list[Row]) -> None:
     ref, cur = window(made, "ref"), window(made, "cur")
     table = pa.table({
         "amount": [r.amount for r in ref], "ml.feature.age": [r.age for r in ref], "country": [r.country for r in ref],
@@ -151,7 +135,7 @@ def test_uploaded_training_profile(store: DriftStore, made: list[Row]) -> None:
     assert features[PREDICTION]["drifted"]
 
 
-def test_unknown_baseline_and_empty_model(store: DriftStore, made: list[Row]) -> None:
+def test_unknown_baseline_and_empty_model(store: Store, made: list[Row]) -> None:
     from spanwise.errors import NotFound
 
     with pytest.raises(NotFound):
@@ -160,7 +144,7 @@ def test_unknown_baseline_and_empty_model(store: DriftStore, made: list[Row]) ->
         DriftService(store).drift("no-such-model", None, CUR_START, CUR_END)
 
 
-def test_label_drift_uses_feedback_over_span_labels(store: DriftStore, made: list[Row]) -> None:
+def test_label_drift_uses_feedback_over_span_labels(store: Store, made: list[Row]) -> None:
     from spanwise.analyze.feedback import FeedbackRecord, store_feedback
 
     cur = window(made, "cur")

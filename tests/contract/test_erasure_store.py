@@ -4,7 +4,7 @@ every row without the attribute)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 from metric_spans import export_request, write
@@ -12,23 +12,20 @@ from metric_spans import export_request, write
 from spanwise.request_context import acting, for_project
 from spanwise.store import open_store
 from spanwise.store.protocols import SubjectEraser
+from spanwise.store import Store
+from spanwise.store.protocols import SubjectEraser
 
-BACKENDS: dict[str, Callable[[Any], str]] = {"chdb": lambda tmp: f"chdb://{tmp}/store"}
+PROTOCOLS = (SubjectEraser,)
 #: Values SQL text could mangle: quotes, backslashes, control characters, non-ASCII, braces.
 HOSTILE = ["a'b\\'c", "\\", "x\ny\tz\x00", "é漢字", "{v:String}", "' OR 1=1 --"]
 
 
-@pytest.fixture(scope="module", params=sorted(BACKENDS))
-def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    backend = open_store(BACKENDS[request.param](tmp_path_factory.mktemp(request.param)))
-    backend.start()
-    assert isinstance(backend, SubjectEraser)
+@pytest.fixture(scope="module", autouse=True)
+def subjects(store: Store) -> None:
     for project in ("p", "q"):
         with acting(for_project(project)):
             spans = [{"ms": 1, "attrs": {"user.id": value}} for value in HOSTILE + ["bystander"]]
-            write(backend, export_request("svc", spans))
-    yield backend
-    backend.shutdown()
+            write(store, export_request("svc", spans))
 
 
 def _ids(store: Any, project: str) -> list[str]:

@@ -5,7 +5,7 @@ and export returns every prediction with its label."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any
 
 import pytest
 from concept_data import CURRENT_END, CURRENT_START, REFERENCE_START, export_request, expected, feedback, predictions
@@ -18,27 +18,15 @@ from spanwise.receive.decode import decode_export_requests
 from spanwise.store import open_store
 from spanwise.store.protocols import FeedbackWriter, ModelReader, TraceStore
 from spanwise.store.protocols import ConceptDriftReader, ConceptWindows, PredictionExporter
+from spanwise.store import Store
+from spanwise.store.protocols import FeedbackWriter
+from spanwise.store.protocols import ConceptDriftReader, ConceptWindows, PredictionExporter
 
-BACKENDS: dict[str, Callable[[Any], str]] = {
-    "chdb": lambda tmp: f"chdb://{tmp}/store",
-}
-
-
-class LabelledStore(TraceStore, ModelReader, FeedbackWriter, ConceptDriftReader, PredictionExporter, Protocol):
-    """What the suite needs of a backend."""
-
-
-@pytest.fixture(scope="module", params=sorted(BACKENDS))
-def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelledStore]:
-    backend = open_store(BACKENDS[request.param](tmp_path_factory.mktemp(request.param)))
-    backend.start()
-    assert isinstance(backend, ConceptDriftReader) and isinstance(backend, PredictionExporter)
-    yield backend  # type: ignore[misc]
-    backend.shutdown()
+PROTOCOLS = (ConceptDriftReader, PredictionExporter, FeedbackWriter)
 
 
 @pytest.fixture(scope="module")
-def rows(store: LabelledStore) -> list[dict[str, Any]]:
+def rows(store: Store) -> list[dict[str, Any]]:
     made = predictions()
     store.write_spans(MlFieldsProcessor().process(decode_export_requests([export_request(made)]).batch).spans)
     records = [FeedbackRecord(r["label"], int(r["timestamp"] * 10**9), r["prediction_id"]) for r in feedback(made)]
@@ -46,12 +34,12 @@ def rows(store: LabelledStore) -> list[dict[str, Any]]:
     return made
 
 
-def _drift(store: LabelledStore, model: str, task: str = "classification") -> dict[str, Any]:
+def _drift(store: Store, model: str, task: str = "classification") -> dict[str, Any]:
     windows = ConceptWindows(model, None, CURRENT_START, CURRENT_END, REFERENCE_START, CURRENT_START, task)
     return concept_drift(store.error_shift_counts(windows), task)
 
 
-def test_label_flip_in_one_segment_is_found_there(store: LabelledStore, rows: list[dict[str, Any]]) -> None:
+def test_label_flip_in_one_segment_is_found_there(store: Store, rows: list[dict[str, Any]]) -> None:
     found = _drift(store, "fraud")
     assert found["concept_drift"] and found["overall"]["drift"]
     want = expected(rows, "fraud")
@@ -66,13 +54,13 @@ def test_label_flip_in_one_segment_is_found_there(store: LabelledStore, rows: li
     assert segments[("region", "south")]["current_labelled"] == 100
 
 
-def test_unchanged_data_flags_nothing(store: LabelledStore, rows: list[dict[str, Any]]) -> None:
+def test_unchanged_data_flags_nothing(store: Store, rows: list[dict[str, Any]]) -> None:
     found = _drift(store, "steady")
     assert not found["concept_drift"] and found["segments_tested"] == 3 and found["segments_flagged"] == 0
     assert found["overall"]["p_value"] == pytest.approx(expected(rows, "steady")["p_value"], rel=1e-9)
 
 
-def test_regression_error_shift(store: LabelledStore, rows: list[dict[str, Any]]) -> None:
+def test_regression_error_shift(store: Store, rows: list[dict[str, Any]]) -> None:
     found = _drift(store, "eta", "regression")
     assert found["concept_drift"] and found["overall"]["drift"]
     want = expected(rows, "eta")
@@ -82,7 +70,7 @@ def test_regression_error_shift(store: LabelledStore, rows: list[dict[str, Any]]
     assert paris["p_value"] == pytest.approx(expected(rows, "eta", "city", "paris")["p_value"], rel=1e-9)
 
 
-def test_min_count_and_empty_windows(store: LabelledStore, rows: list[dict[str, Any]]) -> None:
+def test_min_count_and_empty_windows(store: Store, rows: list[dict[str, Any]]) -> None:
     windows = ConceptWindows("fraud", None, CURRENT_START, CURRENT_END, REFERENCE_START, CURRENT_START,
                              "classification", min_count=101)
     counts = store.error_shift_counts(windows)
@@ -92,7 +80,7 @@ def test_min_count_and_empty_windows(store: LabelledStore, rows: list[dict[str, 
     assert result["overall"]["p_value"] is None and not result["concept_drift"]
 
 
-def test_export_returns_every_prediction_with_its_label(store: LabelledStore, rows: list[dict[str, Any]]) -> None:
+def test_export_returns_every_prediction_with_its_label(store: Store, rows: list[dict[str, Any]]) -> None:
     table = flatten_export(store.export_predictions("fraud", "v1", REFERENCE_START, CURRENT_END, 10_000))
     mine = [p for p in rows if p["model"] == "fraud"]
     assert table.num_rows == len(mine)

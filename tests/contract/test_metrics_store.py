@@ -1,12 +1,13 @@
-"""One suite for every MetricsReader backend, written against `store.protocols` only.
+"""One suite for every MetricsReader backend (tests/contract/conftest.py), written
+against `store.api` only.
 
 Spans are written as the ingest path writes them; the metrics must count every one,
-whatever `SampleWeight` (the sampling decision) says. Add a backend to BACKENDS.
+whatever `SampleWeight` (the sampling decision) says.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any
 
 import pytest
 from metric_spans import HOUR, NOW, export_request, write
@@ -14,10 +15,11 @@ from metric_spans import HOUR, NOW, export_request, write
 from spanwise.core.metrics import COUNTER, HISTOGRAM, CustomMetric, MetricsSpec
 from spanwise.store import open_store
 from spanwise.store.protocols import Histogram, MetricsReader, TraceStore
+from spanwise.core.metrics import COUNTER, HISTOGRAM, CustomMetric, MetricsSpec
+from spanwise.store import Store
+from spanwise.store.protocols import Histogram, MetricsReader
 
-BACKENDS: dict[str, Callable[[Any], str]] = {
-    "chdb": lambda tmp: f"chdb://{tmp}/store",
-}
+PROTOCOLS = (MetricsReader,)
 INF = float("inf")
 SPEC = MetricsSpec(
     dimensions=("deployment.environment",),
@@ -29,26 +31,13 @@ SPEC = MetricsSpec(
 )
 
 
-class Metered(TraceStore, MetricsReader, Protocol):
-    """What the suite needs of a backend."""
-
-
-def open_metered(tmp: Any, backend: str, spec: MetricsSpec) -> Metered:
-    store = open_store(BACKENDS[backend](tmp), None, spec)
-    store.start()
-    assert isinstance(store, MetricsReader)
-    return store  # type: ignore[return-value]
-
-
-@pytest.fixture(scope="module", params=sorted(BACKENDS))
-def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Metered]:
-    backend = open_metered(tmp_path_factory.mktemp(request.param), request.param, SPEC)
-    yield backend
-    backend.shutdown()
+@pytest.fixture(scope="module")
+def store_options() -> dict[str, Any]:
+    return {"metrics": SPEC}
 
 
 @pytest.fixture(scope="module")
-def data(store: Metered) -> None:
+def data(store: Store) -> None:
     frontend = [
         {"ms": 1}, {"ms": 2}, {"ms": 2.5}, {"ms": 50}, {"ms": 20_000},
         {"ms": 7, "status": 2},
@@ -81,7 +70,7 @@ def _spans(store: MetricsReader, **match: str) -> dict[tuple[str, str, str], His
     return found
 
 
-def test_span_totals_bucket_every_span_at_its_bound(store: Metered, data: None) -> None:
+def test_span_totals_bucket_every_span_at_its_bound(store: Store, data: None) -> None:
     series = _spans(store, service="m-frontend")
     assert series[("op", "Server", "Unset")] == Histogram(((2.0, 2), (4.0, 1), (6.0, 1), (50.0, 1), (INF, 1)), 6, 20060.5)
     assert series[("op", "Server", "Error")] == Histogram(((8.0, 1),), 1, 7.0)
@@ -90,7 +79,7 @@ def test_span_totals_bucket_every_span_at_its_bound(store: Metered, data: None) 
     assert dims == {(("deployment.environment", "prod"),)}
 
 
-def test_sampled_out_spans_count(store: Metered, data: None) -> None:
+def test_sampled_out_spans_count(store: Store, data: None) -> None:
     series = _spans(store, service="m-shop")
     assert series[("order", "Server", "Unset")].count == 3
     assert [s.dimensions for s in store.metric_totals().spans if s.service == "m-shop"] == [
@@ -98,7 +87,7 @@ def test_sampled_out_spans_count(store: Metered, data: None) -> None:
     ]
 
 
-def test_model_totals(store: Metered, data: None) -> None:
+def test_model_totals(store: Store, data: None) -> None:
     models = {(m.model_name, m.model_version): m for m in store.metric_totals().models}
     assert set(models) == {("fraud", "v1"), ("fraud", "v2")}
     v1 = models[("fraud", "v1")]
@@ -109,7 +98,7 @@ def test_model_totals(store: Metered, data: None) -> None:
     assert v2.latency_ms.count == 2 and v2.confidence.buckets == ((1.0, 2),)
 
 
-def test_custom_metric_totals(store: Metered, data: None) -> None:
+def test_custom_metric_totals(store: Store, data: None) -> None:
     custom = {(c.name, c.labels): c.values for c in store.metric_totals().custom}
     assert custom[("orders", (("payment.method", "card"),))].total == 2
     assert custom[("orders", (("payment.method", ""),))].total == 1
@@ -117,7 +106,7 @@ def test_custom_metric_totals(store: Metered, data: None) -> None:
     assert custom[("order_amount", ())] == Histogram(((10.0, 1), (100.0, 1)), 2, 55.0)
 
 
-def test_series_per_step_oldest_first(store: Metered, data: None) -> None:
+def test_series_per_step_oldest_first(store: Store, data: None) -> None:
     steps = store.span_metrics(NOW - 3 * HOUR, NOW + HOUR, 3600, service="m-frontend")
     assert [s.start_ns for s in steps] == sorted(s.start_ns or 0 for s in steps)
     by_start: dict[int | None, int] = {}
@@ -129,7 +118,7 @@ def test_series_per_step_oldest_first(store: Metered, data: None) -> None:
     assert sum(s.duration_ms.count for s in minutes) == 7 and {s.start_ns for s in minutes} == {NOW}
 
 
-def test_model_and_custom_series(store: Metered, data: None) -> None:
+def test_model_and_custom_series(store: Store, data: None) -> None:
     models = store.model_metrics(NOW - HOUR, NOW + HOUR, 60, model="fraud")
     assert sum(m.latency_ms.count for m in models) == 5 and all(m.start_ns == NOW for m in models)
     assert store.model_metrics(NOW - HOUR, NOW + HOUR, 60, model="other") == []
@@ -142,7 +131,7 @@ def _total_calls(spans: list[Any]) -> int:
     return sum(s.duration_ms.count for s in spans)
 
 
-def test_series_past_the_limit_add_up_in_one_overflow_series(store: Metered, data: None) -> None:
+def test_series_past_the_limit_add_up_in_one_overflow_series(store: Store, data: None) -> None:
     everything = store.metric_totals().spans
     limited = store.metric_totals(max_series=2).spans
     kept = [s for s in limited if not s.overflow]
@@ -155,7 +144,7 @@ def test_series_past_the_limit_add_up_in_one_overflow_series(store: Metered, dat
     assert overflow.duration_ms.count == _total_calls(everything) - _total_calls(kept)
 
 
-def test_model_versions_and_custom_series_are_limited_per_metric(store: Metered, data: None) -> None:
+def test_model_versions_and_custom_series_are_limited_per_metric(store: Store, data: None) -> None:
     models = store.metric_totals(max_series=1).models
     assert [(m.model_name, m.model_version, m.overflow) for m in models] == [("fraud", "v1", False), ("", "", True)]
     assert models[1].latency_ms.count == 2 and models[1].confidence.buckets == ((1.0, 2),)  # v2's, together
@@ -165,7 +154,7 @@ def test_model_versions_and_custom_series_are_limited_per_metric(store: Metered,
     assert [c.overflow for c in custom if c.name == "revenue"] == [False]  # one series: nothing overflows
 
 
-def test_series_not_seen_since_the_cut_off_are_left_out(store: Metered, data: None) -> None:
+def test_series_not_seen_since_the_cut_off_are_left_out(store: Store, data: None) -> None:
     recent = _spans_of(store.metric_totals(seen_since_ns=NOW).spans, "m-frontend")
     assert recent[("op", "Server", "Unset")].count == 6  # still cumulative, the span 2 h ago included
     assert store.metric_totals(seen_since_ns=NOW + 60 * 10**9).spans == []

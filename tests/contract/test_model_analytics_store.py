@@ -1,14 +1,12 @@
 """Data quality, aggregated explanations and version comparison on every backend, on data
 with known injected changes (tests/support/analytics_data.py): each change is found on
 the right feature, window and version, nothing else is flagged, and every test statistic
-equals scipy's on the same rows.
-
-Add a backend to BACKENDS.
+equals scipy's on the same rows. Runs against every backend in tests/contract/conftest.py.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,7 +15,7 @@ from model_data import Prediction
 from scipy import stats
 
 from spanwise.analyze.compare import accuracy_comparison
-from spanwise.analyze.model_analytics import AnalyticsStore, ModelAnalyticsService
+from spanwise.analyze.model_analytics import ModelAnalyticsService
 from spanwise.analyze.stat_tests import chi_squared
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.process.ml_fields import MlFieldsProcessor
@@ -25,10 +23,11 @@ from spanwise.receive.decode import decode_export_requests
 from spanwise.store import open_store
 from spanwise.store.protocols import ModelAnalyticsReader, WindowQuery
 from spanwise.store.protocols import QualityCounts
+from spanwise.store import Store
+from spanwise.store.protocols import ModelAnalyticsReader, WindowQuery
+from spanwise.store.protocols import QualityCounts
 
-BACKENDS: dict[str, Callable[[Any], str]] = {
-    "chdb": lambda tmp: f"chdb://{tmp}/store",
-}
+PROTOCOLS = (ModelAnalyticsReader,)
 #: (window, feature) -> issues the injected changes must raise; every other pair raises none.
 EXPECTED_ISSUES = {
     (1, "age"): ["missing"],
@@ -40,15 +39,10 @@ EXPECTED_ISSUES = {
 }
 
 
-@pytest.fixture(scope="module", params=sorted(BACKENDS))
-def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelAnalyticsService]:
-    backend = open_store(BACKENDS[request.param](tmp_path_factory.mktemp(request.param)))
-    backend.start()
-    assert isinstance(backend, ModelAnalyticsReader)
-    store: AnalyticsStore = backend  # type: ignore[assignment]
-    store.write_spans(MlFieldsProcessor().process(decode_export_requests([export_request(ROWS)]).batch).spans)  # type: ignore[attr-defined]
-    yield ModelAnalyticsService(store)
-    backend.shutdown()
+@pytest.fixture(scope="module")
+def service(store: Store) -> ModelAnalyticsService:
+    store.write_spans(MlFieldsProcessor().process(decode_export_requests([export_request(ROWS)]).batch).spans)
+    return ModelAnalyticsService(store)
 
 
 ROWS: list[Prediction] = fraud_predictions()

@@ -1,13 +1,11 @@
-"""One suite for every ModelReader / FeedbackWriter backend, written against `store.protocols`,
-with quality checked against scikit-learn on the same rows (tests/support/model_data.py).
-
-Add a backend to BACKENDS.
-"""
+"""One suite for every ModelReader / FeedbackWriter backend (tests/contract/conftest.py),
+written against `store.api`, with quality checked against scikit-learn on the same rows
+(tests/support/model_data.py)."""
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -21,28 +19,15 @@ from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.receive.decode import decode_export_requests
 from spanwise.store import open_store
 from spanwise.store.protocols import FeedbackWriter, ModelReader, QualityQuery, TraceStore
+from spanwise.store import Store
+from spanwise.store.protocols import FeedbackWriter, ModelReader, QualityQuery
 
-BACKENDS: dict[str, Callable[[Any], str]] = {
-    "chdb": lambda tmp: f"chdb://{tmp}/store",
-}
+PROTOCOLS = (ModelReader, FeedbackWriter)
 LO, HI = START_NS - HOUR, START_NS + HOUR
 
 
-class ModelStore(TraceStore, ModelReader, FeedbackWriter, Protocol):
-    """What the suite needs of a backend."""
-
-
-@pytest.fixture(scope="module", params=sorted(BACKENDS))
-def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelStore]:
-    backend = open_store(BACKENDS[request.param](tmp_path_factory.mktemp(request.param)))
-    backend.start()
-    assert isinstance(backend, ModelReader) and isinstance(backend, FeedbackWriter)
-    yield backend  # type: ignore[misc]
-    backend.shutdown()
-
-
 @pytest.fixture(scope="module")
-def rows(store: ModelStore) -> list[Prediction]:
+def rows(store: Store) -> list[Prediction]:
     made = predictions()
     store.write_spans(MlFieldsProcessor().process(decode_export_requests([export_request(made)]).batch).spans)
     records = [FeedbackRecord(str(r["label"]), int(r["timestamp"] * 10**9), r["prediction_id"]) for r in feedback_records(made)]
@@ -53,7 +38,7 @@ def rows(store: ModelStore) -> list[Prediction]:
     return made
 
 
-def test_versions_and_features(store: ModelStore, rows: list[Prediction]) -> None:
+def test_versions_and_features(store: Store, rows: list[Prediction]) -> None:
     versions = {(v.model, v.version): v for v in store.model_versions()}
     assert set(versions) == {("churn", "v1"), ("churn", "v2"), ("price", "r1"), ("iris", "m1")}
     v2 = versions[("churn", "v2")]
@@ -66,7 +51,7 @@ def test_versions_and_features(store: ModelStore, rows: list[Prediction]) -> Non
     assert features["plan"].kind == "categorical" and features["plan"].distinct == 2
 
 
-def test_prediction_series(store: ModelStore, rows: list[Prediction]) -> None:
+def test_prediction_series(store: Store, rows: list[Prediction]) -> None:
     points = store.prediction_series("churn", "v1", LO, HI, 3600)
     assert len(points) == 1
     point, mine = points[0], [p for p in rows if p.version == "v1"]
@@ -83,7 +68,7 @@ def test_prediction_series(store: ModelStore, rows: list[Prediction]) -> None:
     assert price[0].value_min == min(p.attributes["ml.prediction.value"] for p in rows if p.model == "price")
 
 
-def test_prediction_lookup_with_label_and_links(store: ModelStore, rows: list[Prediction]) -> None:
+def test_prediction_lookup_with_label_and_links(store: Store, rows: list[Prediction]) -> None:
     corrected = store.prediction("churn-0")  # corrected, then a stale duplicate
     assert corrected is not None and corrected["Label"] == rows[0].actual and corrected["LabelSource"] == "feedback"
     assert corrected["Links"] == [{"trace_id": PIPELINE_TRACE, "span_id": PIPELINE_SPANS[0], "attributes": {}}]
@@ -97,7 +82,7 @@ def test_prediction_lookup_with_label_and_links(store: ModelStore, rows: list[Pr
     assert store.linked_predictions(f"{1:032x}", LO, HI, 10) == []
 
 
-def test_feedback_ids(store: ModelStore, rows: list[Prediction]) -> None:
+def test_feedback_ids(store: Store, rows: list[Prediction]) -> None:
     assert store.known_predictions(["churn-1", "x"]) == {"churn-1"}
     assert store.prediction_ids_of_spans([(f"{2:032x}", f"{2:016x}"), (f"{2:032x}", f"{3:016x}")]) == {
         (f"{2:032x}", f"{2:016x}"): "churn-1"
@@ -106,7 +91,7 @@ def test_feedback_ids(store: ModelStore, rows: list[Prediction]) -> None:
 
 
 @pytest.mark.parametrize("version", [None, "v1"])
-def test_classification_quality_equals_scikit_learn(store: ModelStore, rows: list[Prediction], version: str | None) -> None:
+def test_classification_quality_equals_scikit_learn(store: Store, rows: list[Prediction], version: str | None) -> None:
     windows = store.quality_counts(QualityQuery("churn", version, LO, HI, 0, "classification", "yes"))
     assert len(windows) == (1 if version else 2)
     merged = [window_quality(w, "classification", "yes") for w in windows]
@@ -135,7 +120,7 @@ def _compare(got: WindowQuality, want: dict[str, Any]) -> None:
     assert [b.mean_predicted for b in scores.calibration] == pytest.approx(want["prob_pred"], rel=1e-9)
 
 
-def test_regression_quality_equals_scikit_learn(store: ModelStore, rows: list[Prediction]) -> None:
+def test_regression_quality_equals_scikit_learn(store: Store, rows: list[Prediction]) -> None:
     windows = store.quality_counts(QualityQuery("price", None, LO, HI, 0, "regression"))
     got, want = window_quality(windows[0], "regression", None), expected_regression(rows)
     assert got.regression is not None
@@ -144,14 +129,14 @@ def test_regression_quality_equals_scikit_learn(store: ModelStore, rows: list[Pr
         assert getattr(got.regression, key) == pytest.approx(want[key], rel=1e-9), key
 
 
-def test_quality_per_step_adds_up(store: ModelStore, rows: list[Prediction]) -> None:
+def test_quality_per_step_adds_up(store: Store, rows: list[Prediction]) -> None:
     windows = store.quality_counts(QualityQuery("churn", "v1", LO, HI, 60, "classification"))
     assert sum(w.total for w in windows) == sum(1 for p in rows if p.version == "v1")
     assert all(w.roc_auc is None for w in windows)  # no positive label: no score metrics
     assert pa.table({"n": [w.labelled for w in windows]}).num_rows == len(windows)
 
 
-def test_multiclass_quality_equals_scikit_learn(store: ModelStore, rows: list[Prediction]) -> None:
+def test_multiclass_quality_equals_scikit_learn(store: Store, rows: list[Prediction]) -> None:
     windows = store.quality_counts(QualityQuery("iris", None, LO, HI, 0, "classification"))
     got, want = window_quality(windows[0], "classification", None), expected_multiclass(rows)
     c = got.classification

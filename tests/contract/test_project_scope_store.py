@@ -6,7 +6,7 @@ store call with no context fails, and a passed deadline stops a read."""
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -18,9 +18,11 @@ from spanwise.receive.decode import decode_export_requests
 from spanwise.request_context import SYSTEM, NoRequestContext, RequestContext, acting, for_project
 from spanwise.store import open_store
 from spanwise.store.clickhouse.chdb import ChdbTraceStore
+from spanwise.store.protocols import LogStore, TraceReader
 
 NOW = time.time_ns() - 60 * 10**9
 TRACE = 0xABC
+PROTOCOLS = (TraceReader, LogStore)
 
 
 def _spans(service: str, label: str) -> pa.Table:
@@ -38,23 +40,19 @@ def _spans(service: str, label: str) -> pa.Table:
     return MlFieldsProcessor().process(decode_export_requests([request.SerializeToString()]).batch).spans
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChdbTraceStore]:
-    backend = open_store(f"chdb://{tmp_path_factory.mktemp('projects')}/store")
-    assert isinstance(backend, ChdbTraceStore)
-    backend.start()
+@pytest.fixture(scope="module", autouse=True)
+def shop(store: Any) -> None:
+    """The same spans in two projects, with a different prediction label in each."""
     for project, label in (("red", "stay"), ("blue", "churn")):
         with acting(for_project(project)):
-            backend.write_spans(_spans("shop", label))
-    yield backend
-    backend.shutdown()
+            store.write_spans(_spans("shop", label))
 
 
-def _trace_labels(store: ChdbTraceStore) -> list[Any]:
+def _trace_labels(store: Any) -> list[Any]:
     return store.get_traces([f"{TRACE:032x}"]).column("PredictionLabel").to_pylist()
 
 
-def test_each_project_reads_only_its_rows(store: ChdbTraceStore) -> None:
+def test_each_project_reads_only_its_rows(store: Any) -> None:
     for project, label in (("red", "stay"), ("blue", "churn")):
         with acting(for_project(project)):
             assert _trace_labels(store) == [label]
@@ -64,7 +62,7 @@ def test_each_project_reads_only_its_rows(store: ChdbTraceStore) -> None:
         assert _trace_labels(store) == [] and store.services() == []
 
 
-def test_collapsing_tables_keep_one_row_per_project(store: ChdbTraceStore) -> None:
+def test_collapsing_tables_keep_one_row_per_project(store: Any) -> None:
     """`predictions` collapses equal keys (ReplacingMergeTree): two projects' equal
     prediction ids stay two rows, even after a forced merge."""
     with acting(SYSTEM):
@@ -74,7 +72,7 @@ def test_collapsing_tables_keep_one_row_per_project(store: ChdbTraceStore) -> No
     assert store.data_projects() == ["blue", "red"]
 
 
-def test_writes_are_stamped_with_the_current_project(store: ChdbTraceStore) -> None:
+def test_writes_are_stamped_with_the_current_project(store: Any) -> None:
     with acting(for_project("red")):
         store.write_logs(_log_rows(store, "only red sees this"))
     with acting(SYSTEM):
@@ -82,7 +80,7 @@ def test_writes_are_stamped_with_the_current_project(store: ChdbTraceStore) -> N
     assert rows == [{"Project": "red", "Body": "only red sees this"}]
 
 
-def _log_rows(store: ChdbTraceStore, body: str) -> pa.Table:
+def _log_rows(store: Any, body: str) -> pa.Table:
     from spanwise.core.logs import LOG_SCHEMA
 
     row = {name: None for name in LOG_SCHEMA.names}
@@ -99,7 +97,7 @@ def _empty(kind: pa.DataType) -> Any:
     return 0
 
 
-def test_no_context_fails_closed(store: ChdbTraceStore) -> None:
+def test_no_context_fails_closed(store: Any) -> None:
     import contextvars
 
     def read() -> Any:
@@ -111,7 +109,7 @@ def test_no_context_fails_closed(store: ChdbTraceStore) -> None:
         store.write_logs(_log_rows(store, "whose?"))
 
 
-def test_a_passed_deadline_stops_the_read(store: ChdbTraceStore) -> None:
+def test_a_passed_deadline_stops_the_read(store: Any) -> None:
     with acting(RequestContext("red", deadline=time.monotonic() - 1)), pytest.raises(StoreUnavailable, match="deadline"):
         store.services()
     with acting(RequestContext("red", deadline=time.monotonic() + 0.05)), pytest.raises(StoreUnavailable):

@@ -8,7 +8,7 @@ the store's own SQL can do, so this suite uses the backend's `_query`/`_execute`
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -20,8 +20,10 @@ from spanwise.request_context import SYSTEM, acting, for_project
 from spanwise.store import open_store
 from spanwise.store.protocols import RetentionStore
 from spanwise.store.clickhouse.retention import RETENTION_TABLES
+from spanwise.store.protocols import RetentionStore
+from spanwise.store.clickhouse.retention import RETENTION_TABLES
 
-BACKENDS: dict[str, Callable[[Any], str]] = {"chdb": lambda tmp: f"chdb://{tmp}/store"}
+PROTOCOLS = (RetentionStore,)
 DAY = 86_400 * 10**9
 NOW = time.time_ns() - 60 * 10**9
 OLD = NOW - 10 * DAY
@@ -45,16 +47,16 @@ def _write(store: Any, project: str, at: int, tag: str) -> None:
         store.write_pending_feedback(pa.Table.from_pylist([label | {"TraceId": "", "SpanId": ""}]))
 
 
-@pytest.fixture(scope="module", params=sorted(BACKENDS))
-def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    backend = open_store(BACKENDS[request.param](tmp_path_factory.mktemp(request.param)), retention_days=30)
-    backend.start()
-    assert isinstance(backend, RetentionStore)
+@pytest.fixture(scope="module")
+def store_options() -> dict[str, Any]:
+    return {"retention_days": 30}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def rows_per_project(store: Any) -> None:
     for project in ("brief", "kept"):
-        _write(backend, project, OLD, "old")
-        _write(backend, project, NOW, "new")
-    yield backend
-    backend.shutdown()
+        _write(store, project, OLD, "old")
+        _write(store, project, NOW, "new")
 
 
 def _definitions(store: Any) -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -18,17 +18,22 @@ from spanwise.receive.decode import decode_export_requests
 from spanwise.request_context import SYSTEM, acting, for_project
 from spanwise.store import open_store
 from spanwise.store.protocols import TailSamplingStore
+from spanwise.store.protocols import TailSamplingStore
 
 NOW = time.time_ns() - 60 * 10**9
+PROTOCOLS = (TailSamplingStore,)
+
+
+@pytest.fixture(scope="module")
+def store_options() -> dict[str, Any]:
+    return {"tail_sampling": True}
 
 
 @pytest.fixture()
-def store(tmp_path: Any) -> Iterator[Any]:
-    backend = open_store(f"chdb://{tmp_path}/store", tail_sampling=True)
-    backend.start()
-    assert isinstance(backend, TailSamplingStore) and backend.tail_sampling
-    yield backend
-    backend.shutdown()
+def store(fresh_store: Any) -> Any:
+    """Every test decides what is pending in an empty store."""
+    assert fresh_store.tail_sampling
+    return fresh_store
 
 
 def _write(store: Any, traces: range, error: bool = False) -> None:

@@ -4,21 +4,15 @@ version, projects, the append-only audit log and its retention; `Authority` on t
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.serve.auth import Authority, token_hash
-from spanwise.store import open_store
+from spanwise.store.protocols import TokenStore
 
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    backend = open_store(f"chdb://{tmp_path_factory.mktemp('tokens')}/store")
-    backend.start()
-    yield backend
-    backend.shutdown()
+PROTOCOLS = (TokenStore,)
 
 
 def test_tokens_are_stored_hashed_and_revoked_at_once(store: Any, tmp_path: Any) -> None:

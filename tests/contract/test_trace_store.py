@@ -1,12 +1,10 @@
-"""One suite for every TraceStore backend, written against `store.protocols` only.
-
-Add a backend by adding its URL factory to BACKENDS.
-"""
+"""One suite for every TraceStore backend (tests/contract/conftest.py), written against
+`store.api` only."""
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pyarrow as pa
 import pytest
@@ -16,22 +14,11 @@ from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.receive.decode import decode_export_requests
 from spanwise.store import open_store
 from spanwise.store.protocols import TraceQuery, TraceStore
+from spanwise.store.protocols import TraceQuery, TraceReader, TraceStore, TraceWriter
 
-BACKENDS: dict[str, Callable[[Any], str]] = {
-    "chdb": lambda tmp: f"chdb://{tmp}/store",
-}
+PROTOCOLS = (TraceStore, TraceWriter, TraceReader)
 NOW = time.time_ns() - 60 * 10**9
 HOUR = 3600 * 10**9
-
-
-@pytest.fixture(scope="module", params=sorted(BACKENDS))
-def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TraceStore]:
-    backend = open_store(BACKENDS[request.param](tmp_path_factory.mktemp(request.param)))
-    backend.start()
-    backend.start()  # idempotent
-    yield backend
-    backend.shutdown()
-    backend.shutdown()  # idempotent
 
 
 def _span(ss: Any, trace: int, span: int, parent: int | None, name: str, start: int, dur_ms: float, **attrs: Any) -> None:

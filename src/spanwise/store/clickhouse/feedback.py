@@ -12,11 +12,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from spanwise.store.protocols import PendingFeedbackStats
-from spanwise.store.clickhouse.models_schema import FEEDBACK_TABLE, PENDING_FEEDBACK_TABLE
-from spanwise.request_context import DEFAULT_PROJECT
+from spanwise.request_context import DEFAULT_PROJECT, current
 from spanwise.store.clickhouse.literals import Literal, array_literal, quoted
+from spanwise.store.clickhouse.models_schema import FEEDBACK_TABLE, PENDING_FEEDBACK_TABLE
 from spanwise.store.clickhouse.session import SqlArea
+from spanwise.store.protocols import PendingFeedbackStats
 
 _KEY = "tuple(toInt64(toUnixTimestamp64Nano(ReceivedAt)), PredictionId, TraceId, SpanId)"
 
@@ -60,15 +60,15 @@ class SqlFeedback(SqlArea):
         received = rows.column("ReceivedAt").to_pylist()
         ids = zip(*(rows.column(c).to_pylist() for c in ("PredictionId", "TraceId", "SpanId")))
         keys = ",".join(f"({int(r)},{quoted(p)},{quoted(t)},{quoted(s)})" for r, (p, t, s) in zip(received, ids))
-        self._query(f"DELETE FROM {PENDING_FEEDBACK_TABLE} WHERE {_KEY} IN {{keys:Array(Tuple(Int64, String, String, String))}}",
-                    {"keys": Literal(f"[{keys}]")})
+        self._query(f"DELETE FROM {PENDING_FEEDBACK_TABLE} WHERE {self._own_rows()} AND "
+                    f"{_KEY} IN {{keys:Array(Tuple(Int64, String, String, String))}}", {"keys": Literal(f"[{keys}]")})
 
     def expire_pending_feedback(self, received_before_ns: int) -> int:
         params = {"before": received_before_ns}
         older = f"ReceivedAt < fromUnixTimestamp64Nano({{before:Int64}})"
         expired = int(self._query(f"SELECT count() AS n FROM {PENDING_FEEDBACK_TABLE} WHERE {older}", params).column("n")[0].as_py())
         if expired:
-            self._query(f"DELETE FROM {PENDING_FEEDBACK_TABLE} WHERE {older}", params)
+            self._query(f"DELETE FROM {PENDING_FEEDBACK_TABLE} WHERE {self._own_rows()} AND {older}", params)
         return expired
 
     def pending_feedback_stats(self) -> PendingFeedbackStats:
@@ -76,3 +76,8 @@ class SqlFeedback(SqlArea):
             f"SELECT count() AS n, toInt64(toUnixTimestamp64Nano(min(ReceivedAt))) AS oldest FROM {PENDING_FEEDBACK_TABLE}"
         ).to_pylist()[0]
         return PendingFeedbackStats(int(row["n"]), int(row["oldest"]) if row["n"] else None)
+
+    def _own_rows(self) -> str:
+        """A DELETE is not limited by the session's read filter (`store.projects`): it names
+        the current project's rows itself, or every project's for the platform's own work."""
+        return "1" if current().project is None else self.projects.condition()

@@ -85,7 +85,9 @@ class RedSummary:
 
 @dataclass(frozen=True)
 class LogQuery:
-    """A log search: a time window and optional trace, service, minimum severity and text."""
+    """A log search: records timed in [start_ns, end_ns] (inclusive), optionally of one trace
+    and one service (exact), at or above `min_severity`, whose body contains `text` (taken
+    literally, ignoring case)."""
 
     start_ns: int
     end_ns: int
@@ -374,5 +376,6 @@ class OtlpMetricStore(Protocol):
         """Per-step values of one metric, oldest first: gauges avg/min/max/last, sums their
         increase, histograms their count and sum increase. With `group_by` (point attribute
         keys) one row per step and group, the group's values in columns g0, g1...; `where`
-        keeps points whose attributes equal the given values. At most `MAX_SERIES_ROWS` + 1 rows."""
+        keeps points whose attributes equal the given values. Column `t` is the step's start
+        (Unix seconds); `service` "" means every service. At most `MAX_SERIES_ROWS` + 1 rows."""
         ...
