@@ -135,17 +135,20 @@ def test_search_summary_counts_every_span(big: tuple[SpanwiseProcess, str]) -> N
 
 
 def test_health_stays_fast_while_the_big_trace_is_read(big: tuple[SpanwiseProcess, str]) -> None:
+    """Reading and rendering a big trace runs off the event loop: health answers in a small
+    fraction of a big read's time while reads run. Compared with the reads of the same run,
+    not with a wall-clock bound, so a busy machine slows both alike."""
     server, trace_id = big
     stop = threading.Event()
-    reads = 0
+    read_times: list[float] = []
 
     def read_big_trace() -> None:
-        nonlocal reads
         with httpx.Client(base_url=server.query_url, timeout=60) as client:
             while not stop.is_set():
-                assert client.get(f"/api/v1/traces/{trace_id}").status_code == 200
-                assert client.get(f"/api/traces/{trace_id}").status_code == 200
-                reads += 2
+                for path in (f"/api/v1/traces/{trace_id}", f"/api/traces/{trace_id}"):
+                    began = time.perf_counter()
+                    assert client.get(path).status_code == 200
+                    read_times.append(time.perf_counter() - began)
 
     readers = [threading.Thread(target=read_big_trace) for _ in range(2)]
     for reader in readers:
@@ -154,7 +157,7 @@ def test_health_stays_fast_while_the_big_trace_is_read(big: tuple[SpanwiseProces
     try:
         with httpx.Client(base_url=server.query_url, timeout=10) as client:
             deadline = time.monotonic() + 4
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline or len(read_times) < 4:
                 began = time.perf_counter()
                 assert client.get("/api/v1/health").status_code == 200
                 latencies.append(time.perf_counter() - began)
@@ -163,5 +166,7 @@ def test_health_stays_fast_while_the_big_trace_is_read(big: tuple[SpanwiseProces
         stop.set()
         for reader in readers:
             reader.join(60)
-    assert reads >= 4, "the big trace was not read while health was measured"
-    assert max(latencies) < 0.3, (max(latencies), statistics.median(latencies))
+    read = statistics.median(read_times)
+    # A loop blocked by a read would make health wait about as long as that read.
+    assert statistics.median(latencies) < 0.25 * read, (statistics.median(latencies), read)
+    assert sorted(latencies)[int(0.9 * len(latencies))] < read, (sorted(latencies)[-5:], read)
