@@ -62,6 +62,6 @@ def logs_signal(exporter: Exporter) -> OtlpSignal:
 
 
 def metrics_signal(exporter: Exporter) -> OtlpSignal:
-    return OtlpSignal("/v1/metrics", "opentelemetry.proto.collector.metrics.v1.SpanMetricsService",
+    return OtlpSignal("/v1/metrics", "opentelemetry.proto.collector.metrics.v1.MetricsService",
                       exporter, lambda body: whole_json_to_protobuf(body, ExportMetricsServiceRequest()),
                       _response(ExportMetricsServiceResponse, "rejected_data_points"))
