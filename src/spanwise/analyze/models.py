@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from spanwise.analyze import quality
 from spanwise.analyze.feedback import FeedbackOutcome, FeedbackRecord, store_feedback
 from spanwise.analyze.quality import WindowQuality
+from spanwise.core.ids import parse_trace_id
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.store.protocols import (
     FeatureInfo, FeedbackWriter, ModelReader, ModelVersionInfo, PredictionPoint, QualityCounts, QualityQuery,
@@ -225,11 +226,9 @@ class ModelService:
         _check_range(start_ns, end_ns, 0, allow_whole=True)
         if not 0 < limit <= MAX_LINKED:
             raise InvalidQuery(f"limit must be between 1 and {MAX_LINKED}")
-        trace = trace_id.lower()
-        if not trace or any(c not in "0123456789abcdef" for c in trace) or len(trace) > 32:
-            raise InvalidQuery(f"malformed trace id {trace_id!r}: expected up to 32 hex digits")
-        found = self._store.linked_predictions(trace.rjust(32, "0"), start_ns, end_ns, limit)
-        return LinkedPredictions(trace.rjust(32, "0"), tuple(_linked(row) for row in found))
+        trace = parse_trace_id(trace_id)
+        found = self._store.linked_predictions(trace, start_ns, end_ns, limit)
+        return LinkedPredictions(trace, tuple(_linked(row) for row in found))
 
     # -- ground truth and quality --
 
