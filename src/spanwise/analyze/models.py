@@ -18,6 +18,7 @@ from spanwise.analyze import quality
 from spanwise.analyze.feedback import FeedbackOutcome, FeedbackRecord, store_feedback
 from spanwise.analyze.quality import WindowQuality
 from spanwise.core.ids import parse_trace_id
+from spanwise.core.time_range import check_time_range
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.store.protocols import (
     FeatureInfo, FeedbackWriter, ModelReader, ModelVersionInfo, PredictionPoint, QualityCounts, QualityQuery,
@@ -292,8 +293,7 @@ def _listed(names: list[str], most: int = 20) -> str:
 
 
 def _check_range(start_ns: int, end_ns: int, step_s: int, allow_whole: bool) -> None:
-    if end_ns < start_ns:
-        raise InvalidQuery("the end of the time range is before its start")
+    check_time_range(start_ns, end_ns)
     if step_s < 0 or (step_s == 0 and not allow_whole):
         raise InvalidQuery("step must be positive")
     if step_s and (end_ns - start_ns) // (step_s * 10**9) > MAX_POINTS:

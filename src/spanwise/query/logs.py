@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from spanwise.errors import InvalidQuery
 from spanwise.core.ids import parse_trace_id
 from spanwise.core.logs import SEVERITY_RANGES
+from spanwise.core.time_range import check_time_range
+from spanwise.errors import InvalidQuery
 from spanwise.store.protocols import LogQuery, LogStore
 
 MAX_LOGS = 5_000
@@ -25,8 +26,7 @@ class LogQueryService:
     def search(self, query: LogQuery) -> list[dict[str, Any]]:
         if not 1 <= query.limit <= MAX_LOGS:
             raise InvalidQuery(f"limit must be between 1 and {MAX_LOGS}")
-        if query.end_ns <= query.start_ns:
-            raise InvalidQuery("the window must end after it starts")
+        check_time_range(query.start_ns, query.end_ns, empty_ok=False)
         return [_native(row) for row in self._store.search_logs(query).to_pylist()]
 
 

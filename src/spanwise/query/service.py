@@ -14,6 +14,7 @@ from typing import Callable
 import pyarrow as pa
 
 from spanwise.core.ids import parse_trace_id
+from spanwise.core.time_range import check_time_range
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.store.protocols import (
     DependencyLink,
@@ -105,8 +106,7 @@ class QueryService:
 
     def trace_ids(self, query: TraceQuery) -> list[str]:
         """Ids of the matching traces, newest first."""
-        if query.end_ns < query.start_ns:
-            raise InvalidQuery("the end of the time range is before its start")
+        check_time_range(query.start_ns, query.end_ns)
         if not 0 < query.limit <= MAX_SEARCH_LIMIT:
             raise InvalidQuery(f"limit must be between 1 and {MAX_SEARCH_LIMIT}")
         if self._stored_value is not None and query.attributes:
@@ -138,8 +138,7 @@ class QueryService:
 
     def red_summary(self, start_ns: int, end_ns: int, service: str | None = None) -> list[RedSummary]:
         """Rate, errors and duration per service (or per operation of `service`)."""
-        if end_ns <= start_ns:
-            raise InvalidQuery("the window must end after it starts")
+        check_time_range(start_ns, end_ns, empty_ok=False)  # a rate divides by the width
         return self._reader.red_summary(start_ns, end_ns, service)
 
     def latency_series(
