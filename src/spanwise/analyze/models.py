@@ -18,14 +18,13 @@ from spanwise.analyze import quality
 from spanwise.analyze.feedback import FeedbackOutcome, FeedbackRecord, store_feedback
 from spanwise.analyze.quality import WindowQuality
 from spanwise.core.ids import parse_trace_id
-from spanwise.core.time_range import check_time_range
+from spanwise.core.time_range import MAX_SERIES_POINTS, check_time_range
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.store.protocols import (
     FeatureInfo, FeedbackWriter, ModelReader, ModelVersionInfo, PredictionPoint, QualityCounts, QualityQuery,
 )
 from spanwise.store.protocols import PendingFeedbackStore
 
-MAX_POINTS = 11_000
 MAX_LINKED = 1_000
 
 
@@ -296,8 +295,8 @@ def _check_range(start_ns: int, end_ns: int, step_s: int, allow_whole: bool) -> 
     check_time_range(start_ns, end_ns)
     if step_s < 0 or (step_s == 0 and not allow_whole):
         raise InvalidQuery("step must be positive")
-    if step_s and (end_ns - start_ns) // (step_s * 10**9) > MAX_POINTS:
-        raise InvalidQuery(f"step must give at most {MAX_POINTS} points")
+    if step_s and (end_ns - start_ns) // (step_s * 10**9) > MAX_SERIES_POINTS:
+        raise InvalidQuery(f"step must give at most {MAX_SERIES_POINTS} points")
 
 
 def _point(p: PredictionPoint) -> MetricsPoint:

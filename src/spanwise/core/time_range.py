@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from spanwise.errors import InvalidQuery
 
+#: The most points one time series (one per step over the range) may answer: Prometheus's
+#: `query_range` limit, so a range and step Grafana accepts there work here too.
+MAX_SERIES_POINTS = 11_000
+
 
 def check_time_range(start_ns: int, end_ns: int, *, what: str = "time range", empty_ok: bool = True) -> None:
     """Raise `InvalidQuery` when the range ends before it starts (or, without

@@ -14,7 +14,7 @@ from typing import Callable
 import pyarrow as pa
 
 from spanwise.core.ids import parse_trace_id
-from spanwise.core.time_range import check_time_range
+from spanwise.core.time_range import MAX_SERIES_POINTS, check_time_range
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.store.protocols import (
     DependencyLink,
@@ -28,7 +28,6 @@ from spanwise.store.protocols import (
 )
 
 MAX_SEARCH_LIMIT = 1500
-MAX_SERIES_POINTS = 11_000
 DEFAULT_MAX_TRACE_SPANS = 10_000
 #: (attribute key, searched value) -> the value as stored (see `QueryService.__init__`).
 StoredValue = Callable[[str, str], str]
