@@ -11,8 +11,9 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from spanwise.analyze.concept_drift import CLASSIFICATION, DEFAULT_ALPHA, REGRESSION, concept_drift
+from spanwise.analyze.concept_drift import DEFAULT_ALPHA, concept_drift
 from spanwise.analyze.export import LONG, WIDE, flatten_export, long_export
+from spanwise.core.ml_tasks import TASKS
 from spanwise.core.time_range import check_time_range
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.store.protocols import ModelReader
@@ -33,7 +34,7 @@ class LabelledService:
 
     def concept_drift(self, windows: ConceptWindows, alpha: float = DEFAULT_ALPHA) -> dict[str, Any]:
         """Error shift of the current window against the reference, overall and per segment."""
-        if windows.task not in (CLASSIFICATION, REGRESSION):
+        if windows.task not in TASKS:
             raise InvalidQuery("task must be classification or regression")
         check_time_range(windows.start_ns, windows.end_ns)
         check_time_range(windows.reference_start_ns, windows.reference_end_ns, what="reference range")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from spanwise.analyze import compare, data_quality, explanations
+from spanwise.core.ml_tasks import CLASSIFICATION
 from spanwise.core.time_range import check_time_range
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.store.protocols import ModelAnalyticsReader, WindowQuery
@@ -92,7 +93,7 @@ class ModelAnalyticsService:
         summary = self._store.version_summary(model, [a, b], start_ns, end_ns)
         # Accuracy only for classifiers (predicted labels); a regression's exact-match rate means nothing.
         quality = {
-            v: self._store.quality_counts(QualityQuery(model, v, start_ns, end_ns, 0, "classification"))
+            v: self._store.quality_counts(QualityQuery(model, v, start_ns, end_ns, 0, CLASSIFICATION))
             for v in (a, b)
         } if summary["labels"] else {}
         return {"name": model, "a": a, "b": b, "start_unix_nano": start_ns, "end_unix_nano": end_ns,

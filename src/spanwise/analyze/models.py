@@ -18,6 +18,7 @@ from spanwise.analyze import quality
 from spanwise.analyze.feedback import FeedbackOutcome, FeedbackRecord, store_feedback
 from spanwise.analyze.quality import WindowQuality
 from spanwise.core.ids import parse_trace_id
+from spanwise.core.ml_tasks import CLASSIFICATION, REGRESSION, TASKS
 from spanwise.core.time_range import MAX_SERIES_POINTS, check_time_range
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.store.protocols import (
@@ -237,15 +238,15 @@ class ModelService:
 
     def quality(self, query: QualityQuery) -> QualityReport:
         """Quality metrics per window and version with label coverage."""
-        if query.task not in (quality.CLASSIFICATION, quality.REGRESSION):
+        if query.task not in TASKS:
             raise InvalidQuery("task must be classification or regression")
         _check_range(query.start_ns, query.end_ns, query.step_s, allow_whole=True)
         if not self._store.model_versions(query.model):  # not `self.model`: it also scans features
             raise NotFound(f"model {query.model!r} not found")
-        if query.task == quality.REGRESSION:
+        if query.task == REGRESSION:
             self._check_regression(query)
         windows = self._store.quality_counts(query)
-        if query.positive_label is not None and query.task == quality.CLASSIFICATION:
+        if query.positive_label is not None and query.task == CLASSIFICATION:
             self._check_positive_label(query, windows)
         if not query.step_s:  # one window: it starts where the range does, not at 0
             windows = [dataclasses.replace(w, start_ns=query.start_ns) for w in windows]
