@@ -5,12 +5,11 @@ owns it)."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any
+
+from spanwise import api_http
 
 _TYPES = {".parquet": "application/vnd.apache.parquet", ".pq": "application/vnd.apache.parquet", ".csv": "text/csv"}
 
@@ -37,15 +36,12 @@ def run(args: argparse.Namespace) -> int:
         body = source.read()
     query = urllib.parse.urlencode({"version": args.model_version, "name": args.name})
     url = f"{args.url.rstrip('/')}/api/v1/models/{urllib.parse.quote(args.model, safe='')}/baselines?{query}"
-    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": content_type})
     try:
-        with urllib.request.urlopen(request, timeout=300) as response:
-            found = json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        print(f"spanwise: error: {exc.code}: {exc.read().decode(errors='replace')}", file=sys.stderr)
-        return 1
-    except urllib.error.URLError as exc:
-        print(f"spanwise: error: cannot reach {args.url}: {exc.reason}", file=sys.stderr)
+        found = api_http.post(url, body, content_type, timeout=300)
+    except api_http.ApiFailure as exc:
+        problem = f"cannot reach {args.url}: {exc.reason}" if exc.status is None else (
+            f"{exc.status}: {exc.body.decode(errors='replace')}")
+        print(f"spanwise: error: {problem}", file=sys.stderr)
         return 1
     print(f"{args.file}: baseline {found['name']!r} of {args.model} {args.model_version or '(every version)'}: "
           f"{found.get('rows')} rows, {len(found.get('numeric', []))} numeric and "

@@ -1,7 +1,7 @@
 """A small Python client for a running Spanwise server, for notebooks and ML tools.
 
-Needs only the standard library and pyarrow (not the server's dependencies); pandas is
-optional and only needed for `predictions()`:
+Needs only the standard library and pyarrow (not the server's dependencies, nor the
+SDK's); pandas is optional and only needed for `predictions()`:
 
     from spanwise.client import SpanwiseClient
     df = SpanwiseClient("http://localhost:16686").predictions("churn", version="v2")
@@ -10,15 +10,14 @@ optional and only needed for `predictions()`:
 from __future__ import annotations
 
 import io
-import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from datetime import datetime, timezone
 from typing import Any, Union
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from spanwise import api_http
 
 DEFAULT_URL = "http://localhost:16686"
 #: A time: Unix nanoseconds, an aware (or UTC) datetime, or ISO 8601 text.
@@ -99,16 +98,8 @@ class SpanwiseClient:
     def _get(self, path: str, params: dict[str, Any]) -> bytes:
         url = f"{self.base_url}{path}?{urllib.parse.urlencode(params)}"
         try:
-            with urllib.request.urlopen(url, timeout=self.timeout) as response:
-                return bytes(response.read())
-        except urllib.error.HTTPError as exc:
-            raise SpanwiseClientError(f"{exc.code}: {_message(exc.read())}", exc.code) from None
-        except urllib.error.URLError as exc:
-            raise SpanwiseClientError(f"cannot reach {self.base_url}: {exc.reason}") from None
-
-
-def _message(body: bytes) -> str:
-    try:
-        return str(json.loads(body)["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        return body.decode("utf-8", "replace")[:500]
+            return api_http.call(url, timeout=self.timeout)[1]
+        except api_http.ApiFailure as exc:
+            if exc.status is None:
+                raise SpanwiseClientError(f"cannot reach {self.base_url}: {exc.reason}") from None
+            raise SpanwiseClientError(str(exc), exc.status) from None

@@ -19,6 +19,7 @@ import yaml
 
 from spanwise.errors import ConfigError
 from spanwise.core import alert_rules, metrics as metrics_model, retention as retention_model
+from spanwise.core.ml_tasks import CLASSIFICATION, TASKS
 from spanwise.core.time_window import TimeWindow
 from spanwise.config_auth import AUTH_ROLES, OidcConfig, OidcMappingConfig  # noqa: F401 - auth.oidc
 from spanwise.config_pipeline import (  # noqa: F401 - sections of Config, importable from here
@@ -300,10 +301,10 @@ class ModelScheduleConfig:
 
     interval_s: float = 300.0
     window_s: float = 3600.0
-    task: str = "classification"
+    task: str = CLASSIFICATION
 
     def __post_init__(self) -> None:
-        if self.task not in ("classification", "regression"):
+        if self.task not in TASKS:
             raise ValueError(f"task must be classification or regression, got {self.task!r}")
 
 

@@ -134,7 +134,7 @@ def test_dependencies_honour_start_and_end(loaded: SpanwiseProcess) -> None:
     assert [{k: d[k] for k in edge} for d in around] == [edge]
     after = loaded.query("/api/v1/dependencies", start=SENT_AT + HOUR).json()["dependencies"]
     assert after == []
-    assert "end must be after start" in _error(loaded.query("/api/v1/dependencies", start=NOW, end=NOW - 1))
+    assert "time range must end after it starts" in _error(loaded.query("/api/v1/dependencies", start=NOW, end=NOW - 1))
 
 
 def test_csv_export_writes_iso_8601_times_with_a_t(loaded: SpanwiseProcess) -> None:

@@ -746,7 +746,10 @@ def test_native_search_bad_parameters_are_400(server: SpanwiseProcess) -> None:
     _native_error(server.query("/api/v1/traces", service="s", min_confidence="high"), 400, "min_confidence")
     _native_error(server.query("/api/v1/traces", service="s", attributes="{not json"), 400)
     _native_error(server.query("/api/v1/traces", service="s", attribute="no-colon"), 400, "key:value")
-    _native_error(server.query("/api/v1/traces", service="s", start=200, end=100), 400, "before its start")
+    _native_error(server.query("/api/v1/traces", service="s", start=200, end=100), 400, "time range must end after it starts")
+    # every route reading start/end refuses a reversed range the same way (`serve.params.time_range`)
+    for path, extra in [("/api/v1/metrics/latency", {"service": "s"}), ("/api/v1/otlp/metrics", {}), ("/api/v1/alerts/history", {})]:
+        _native_error(server.query(path, start=200, end=100, **extra), 400, "time range must end after it starts")
     assert server.query("/api/v1/traces", service="s", lookback="1h").status_code == 200
 
 

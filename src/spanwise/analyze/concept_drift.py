@@ -29,9 +29,9 @@ from typing import Any
 
 from scipy import stats
 
+from spanwise.core.ml_tasks import CLASSIFICATION, REGRESSION
 from spanwise.store.protocols import ErrorShiftCounts
 
-CLASSIFICATION, REGRESSION = "classification", "regression"
 DEFAULT_ALPHA = 0.05
 DEFAULT_MIN_COUNT = 30
 

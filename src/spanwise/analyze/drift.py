@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 
 from spanwise.analyze import drift_stats
 from spanwise.analyze.drift_rule import DriftRule, decide
+from spanwise.core.time_range import check_time_range
 from spanwise.errors import InvalidQuery, NotFound, PayloadTooLarge
 from spanwise.store.protocols import BaselineStore, DriftReader
 from spanwise.store.profiles import (
@@ -65,8 +66,7 @@ class DriftService:
         """A fixed window (profiled now, then reused) or a rolling window (a definition)."""
         _check_name(name)
         if kind == "window":
-            if end_ns <= start_ns:
-                raise InvalidQuery("a window baseline needs start < end (Unix ns)")
+            check_time_range(start_ns, end_ns, what="baseline window", empty_ok=False)
             profile: Profile | None = self._store.window_profile(model, version or None, start_ns, end_ns)
             if profile is not None and not profile.rows:
                 raise InvalidQuery(f"no predictions of model {model!r} in the baseline window")
@@ -98,12 +98,10 @@ class DriftService:
         fixed range, e.g. the first of several windows compared), else the default;
         verdicts by `rule` (default: `DriftRule()`)."""
         rule = rule or DriftRule()
-        if end_ns <= start_ns:
-            raise InvalidQuery("the end of the time range must be after its start")
+        check_time_range(start_ns, end_ns, empty_ok=False)
         if reference_window and not baseline:
             lo, hi = reference_window
-            if hi <= lo:
-                raise InvalidQuery("reference_end must be after reference_start")
+            check_time_range(lo, hi, what="reference range", empty_ok=False)
             reference = self._store.window_profile(model, version, lo, hi)
             described = {"kind": "window", "start_unix_nano": lo, "end_unix_nano": hi}
         else:

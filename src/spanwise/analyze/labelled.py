@@ -11,8 +11,10 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from spanwise.analyze.concept_drift import CLASSIFICATION, DEFAULT_ALPHA, REGRESSION, concept_drift
+from spanwise.analyze.concept_drift import DEFAULT_ALPHA, concept_drift
 from spanwise.analyze.export import LONG, WIDE, flatten_export, long_export
+from spanwise.core.ml_tasks import TASKS
+from spanwise.core.time_range import check_time_range
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.store.protocols import ModelReader
 from spanwise.store.protocols import ConceptDriftReader, ConceptWindows, PredictionExporter
@@ -32,10 +34,10 @@ class LabelledService:
 
     def concept_drift(self, windows: ConceptWindows, alpha: float = DEFAULT_ALPHA) -> dict[str, Any]:
         """Error shift of the current window against the reference, overall and per segment."""
-        if windows.task not in (CLASSIFICATION, REGRESSION):
+        if windows.task not in TASKS:
             raise InvalidQuery("task must be classification or regression")
-        if windows.end_ns < windows.start_ns or windows.reference_end_ns < windows.reference_start_ns:
-            raise InvalidQuery("the end of a time range is before its start")
+        check_time_range(windows.start_ns, windows.end_ns)
+        check_time_range(windows.reference_start_ns, windows.reference_end_ns, what="reference range")
         if not 0 < alpha < 1:
             raise InvalidQuery("alpha must be between 0 and 1")
         if windows.min_count < 1:
@@ -58,8 +60,7 @@ class LabelledService:
         per prediction and name (`spanwise.analyze.export`)."""
         if layout not in (WIDE, LONG):
             raise InvalidQuery("layout must be wide or long")
-        if end_ns < start_ns:
-            raise InvalidQuery("the end of the time range is before its start")
+        check_time_range(start_ns, end_ns)
         if not 0 < limit <= MAX_EXPORT_ROWS:
             raise InvalidQuery(f"limit must be between 1 and {MAX_EXPORT_ROWS}")
         self._known(model)

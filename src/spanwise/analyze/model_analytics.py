@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from spanwise.analyze import compare, data_quality, explanations
+from spanwise.core.ml_tasks import CLASSIFICATION
+from spanwise.core.time_range import check_time_range
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.store.protocols import ModelAnalyticsReader, WindowQuery
 from spanwise.store.protocols import ModelReader, QualityQuery
@@ -27,8 +29,7 @@ class ModelAnalyticsService:
         self._store = store
 
     def _check(self, query: WindowQuery) -> None:
-        if query.end_ns < query.start_ns:
-            raise InvalidQuery("the end of the time range is before its start")
+        check_time_range(query.start_ns, query.end_ns)
         if query.step_s < 0:
             raise InvalidQuery("step must not be negative")
         if query.windows() > MAX_WINDOWS:
@@ -36,8 +37,7 @@ class ModelAnalyticsService:
         if (query.reference_start_ns is None) != (query.reference_end_ns is None):
             raise InvalidQuery("give both reference_start and reference_end, or neither")
         if query.reference_start_ns is not None and query.reference_end_ns is not None:
-            if query.reference_end_ns < query.reference_start_ns:
-                raise InvalidQuery("the end of the reference range is before its start")
+            check_time_range(query.reference_start_ns, query.reference_end_ns, what="reference range")
         self._exists(query.model, query.version)
 
     def _exists(self, model: str, version: str | None) -> None:
@@ -87,14 +87,13 @@ class ModelAnalyticsService:
         """Versions `a` and `b` side by side over one range, each difference tested."""
         if not a or not b or a == b:
             raise InvalidQuery("give two different versions a and b")
-        if end_ns < start_ns:
-            raise InvalidQuery("the end of the time range is before its start")
+        check_time_range(start_ns, end_ns)
         self._exists(model, a)
         self._exists(model, b)
         summary = self._store.version_summary(model, [a, b], start_ns, end_ns)
         # Accuracy only for classifiers (predicted labels); a regression's exact-match rate means nothing.
         quality = {
-            v: self._store.quality_counts(QualityQuery(model, v, start_ns, end_ns, 0, "classification"))
+            v: self._store.quality_counts(QualityQuery(model, v, start_ns, end_ns, 0, CLASSIFICATION))
             for v in (a, b)
         } if summary["labels"] else {}
         return {"name": model, "a": a, "b": b, "start_unix_nano": start_ns, "end_unix_nano": end_ns,

@@ -29,6 +29,7 @@ from spanwise.analyze.model_analytics import ModelAnalyticsService
 from spanwise.analyze.models import ModelService
 from spanwise.analyze.performance_estimation import PerformanceEstimationService
 from spanwise.config import ModelsConfig
+from spanwise.core.ml_tasks import CLASSIFICATION
 from spanwise.errors import SpanwiseError
 from spanwise.periodic import PeriodicWorker
 from spanwise.request_context import DEFAULT_PROJECT, RequestContext, acting, current, for_project
@@ -62,7 +63,7 @@ class ModelSignalService:
         """Stored signal rows of a model whose window ended in [start, end], oldest first."""
         return self._store.read_signals(model, start_ns, end_ns, signal, feature, limit)
 
-    def compute(self, model: str, end_ns: int, window_s: float, task: str = "classification") -> int:
+    def compute(self, model: str, end_ns: int, window_s: float, task: str = CLASSIFICATION) -> int:
         """Store the signals of every version of `model` for (end - window, end]; rows written."""
         start_ns = end_ns - int(window_s * 1e9)
         rows: list[dict[str, Any]] = []
@@ -113,7 +114,7 @@ class ModelSignalService:
 
 
     def _estimate_rows(self, model: str, version: str, start_ns: int, end_ns: int, task: str) -> list[_Row]:
-        if self._estimator is None or task != "classification":
+        if self._estimator is None or task != CLASSIFICATION:
             return []
         found = self._estimator.estimated_quality(ScoreQuery(model, version, start_ns, end_ns, 0, ""))
         rows = [_Row("estimate_trustworthy", "", float(found.calibration.trustworthy), False)]
@@ -165,7 +166,7 @@ class ModelSignalScheduler:
             settings = self._config.per_model.get(model)
             interval = settings.interval_s if settings else self._config.schedule_interval_s
             window = settings.window_s if settings else self._config.window_s
-            task = settings.task if settings else "classification"
+            task = settings.task if settings else CLASSIFICATION
             key = (project, model)
             if key not in self._last_run:
                 # First seen (a new model, or at start): its window is still filling, and

@@ -17,13 +17,15 @@ from typing import Any, Protocol
 from spanwise.analyze import quality
 from spanwise.analyze.feedback import FeedbackOutcome, FeedbackRecord, store_feedback
 from spanwise.analyze.quality import WindowQuality
+from spanwise.core.ids import parse_trace_id
+from spanwise.core.ml_tasks import CLASSIFICATION, REGRESSION, TASKS
+from spanwise.core.time_range import MAX_SERIES_POINTS, check_time_range
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.store.protocols import (
     FeatureInfo, FeedbackWriter, ModelReader, ModelVersionInfo, PredictionPoint, QualityCounts, QualityQuery,
 )
 from spanwise.store.protocols import PendingFeedbackStore
 
-MAX_POINTS = 11_000
 MAX_LINKED = 1_000
 
 
@@ -225,11 +227,9 @@ class ModelService:
         _check_range(start_ns, end_ns, 0, allow_whole=True)
         if not 0 < limit <= MAX_LINKED:
             raise InvalidQuery(f"limit must be between 1 and {MAX_LINKED}")
-        trace = trace_id.lower()
-        if not trace or any(c not in "0123456789abcdef" for c in trace) or len(trace) > 32:
-            raise InvalidQuery(f"malformed trace id {trace_id!r}: expected up to 32 hex digits")
-        found = self._store.linked_predictions(trace.rjust(32, "0"), start_ns, end_ns, limit)
-        return LinkedPredictions(trace.rjust(32, "0"), tuple(_linked(row) for row in found))
+        trace = parse_trace_id(trace_id)
+        found = self._store.linked_predictions(trace, start_ns, end_ns, limit)
+        return LinkedPredictions(trace, tuple(_linked(row) for row in found))
 
     # -- ground truth and quality --
 
@@ -238,15 +238,15 @@ class ModelService:
 
     def quality(self, query: QualityQuery) -> QualityReport:
         """Quality metrics per window and version with label coverage."""
-        if query.task not in (quality.CLASSIFICATION, quality.REGRESSION):
+        if query.task not in TASKS:
             raise InvalidQuery("task must be classification or regression")
         _check_range(query.start_ns, query.end_ns, query.step_s, allow_whole=True)
         if not self._store.model_versions(query.model):  # not `self.model`: it also scans features
             raise NotFound(f"model {query.model!r} not found")
-        if query.task == quality.REGRESSION:
+        if query.task == REGRESSION:
             self._check_regression(query)
         windows = self._store.quality_counts(query)
-        if query.positive_label is not None and query.task == quality.CLASSIFICATION:
+        if query.positive_label is not None and query.task == CLASSIFICATION:
             self._check_positive_label(query, windows)
         if not query.step_s:  # one window: it starts where the range does, not at 0
             windows = [dataclasses.replace(w, start_ns=query.start_ns) for w in windows]
@@ -293,12 +293,11 @@ def _listed(names: list[str], most: int = 20) -> str:
 
 
 def _check_range(start_ns: int, end_ns: int, step_s: int, allow_whole: bool) -> None:
-    if end_ns < start_ns:
-        raise InvalidQuery("the end of the time range is before its start")
+    check_time_range(start_ns, end_ns)
     if step_s < 0 or (step_s == 0 and not allow_whole):
         raise InvalidQuery("step must be positive")
-    if step_s and (end_ns - start_ns) // (step_s * 10**9) > MAX_POINTS:
-        raise InvalidQuery(f"step must give at most {MAX_POINTS} points")
+    if step_s and (end_ns - start_ns) // (step_s * 10**9) > MAX_SERIES_POINTS:
+        raise InvalidQuery(f"step must give at most {MAX_SERIES_POINTS} points")
 
 
 def _point(p: PredictionPoint) -> MetricsPoint:

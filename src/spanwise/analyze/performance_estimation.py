@@ -24,9 +24,9 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from spanwise.analyze import quality
 from spanwise.analyze.models import ModelService
 from spanwise.analyze.quality import WindowQuality
+from spanwise.core.ml_tasks import CLASSIFICATION
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.store.protocols import QualityQuery
 from spanwise.store.protocols import ScoreBucket, ScoreQuery
@@ -238,4 +238,4 @@ def _with_positive_label(query: ScoreQuery, labels: list[str]) -> ScoreQuery:
 
 
 def _quality_query(query: ScoreQuery, start_ns: int, end_ns: int, step_s: int) -> QualityQuery:
-    return QualityQuery(query.model, query.version, start_ns, end_ns, step_s, quality.CLASSIFICATION, query.positive_label)
+    return QualityQuery(query.model, query.version, start_ns, end_ns, step_s, CLASSIFICATION, query.positive_label)

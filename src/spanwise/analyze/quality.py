@@ -17,9 +17,8 @@ import math
 from dataclasses import dataclass
 from typing import Mapping
 
+from spanwise.core.ml_tasks import REGRESSION
 from spanwise.store.protocols import QualityCounts
-
-CLASSIFICATION, REGRESSION = "classification", "regression"
 
 
 @dataclass(frozen=True)

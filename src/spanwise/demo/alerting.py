@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import json
 import threading
-import urllib.error
-import urllib.request
 from typing import Any, Callable
+
+from spanwise import api_http
 
 RULES: list[dict[str, Any]] = [
     {"name": "DemoLtvSlow", "query": {"kind": "model_metric", "metric": "p95_ms", "model": "ltv", "window_s": 10},
@@ -101,12 +101,11 @@ class AlertWatcher:
 def send(api_url: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
     """A JSON request; (status, parsed body), status 0 when the server did not answer."""
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{api_url}{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"} if data else {})
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, None
-    except (urllib.error.URLError, OSError, ValueError):
+        status, answer = api_http.call(f"{api_url}{path}", timeout=60, method=method, body=data,
+                                       content_type="application/json" if data else "")
+        return status, json.loads(answer or b"null")
+    except api_http.ApiFailure as exc:
+        return exc.status or 0, None
+    except ValueError:
         return 0, None

@@ -6,17 +6,16 @@ import json
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any
+
+from spanwise import api_http
 
 
 def healthy(api_url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{api_url}/api/v1/health", timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
+        return api_http.call(f"{api_url}/api/v1/health", timeout=2)[0] == 200
+    except api_http.ApiFailure:
         return False
 
 
@@ -42,7 +41,6 @@ def get_json(api_url: str, path: str, **params: Any) -> Any:
     """GET an API path; None when it answers an error (the summary reports what it can)."""
     query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
     try:
-        with urllib.request.urlopen(f"{api_url}{path}?{query}", timeout=60) as response:
-            return json.loads(response.read())
-    except (urllib.error.URLError, OSError, ValueError):
+        return json.loads(api_http.call(f"{api_url}{path}?{query}", timeout=60)[1])
+    except (api_http.ApiFailure, ValueError):
         return None

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from spanwise.errors import InvalidQuery
+from spanwise.core.ids import parse_trace_id
 from spanwise.core.logs import SEVERITY_RANGES
+from spanwise.core.time_range import check_time_range
+from spanwise.errors import InvalidQuery
 from spanwise.store.protocols import LogQuery, LogStore
 
 MAX_LOGS = 5_000
@@ -18,16 +20,13 @@ class LogQueryService:
     def trace_logs(self, trace_id: str, limit: int = 1_000) -> list[dict[str, Any]]:
         """Every log record of one trace, oldest first, whenever it was written (the
         TraceId bloom filter skips the granules of other traces)."""
-        trace = trace_id.lower()
-        if len(trace) != 32 or any(c not in "0123456789abcdef" for c in trace):
-            raise InvalidQuery(f"malformed trace id {trace_id!r}: expected 32 hex digits")
+        trace = parse_trace_id(trace_id, short_ok=False)
         return self.search(LogQuery(0, 2**63 - 1, trace_id=trace, limit=limit))
 
     def search(self, query: LogQuery) -> list[dict[str, Any]]:
         if not 1 <= query.limit <= MAX_LOGS:
             raise InvalidQuery(f"limit must be between 1 and {MAX_LOGS}")
-        if query.end_ns <= query.start_ns:
-            raise InvalidQuery("the window must end after it starts")
+        check_time_range(query.start_ns, query.end_ns, empty_ok=False)
         return [_native(row) for row in self._store.search_logs(query).to_pylist()]
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from spanwise.core.time_range import MAX_SERIES_POINTS
 from spanwise.errors import InvalidQuery, NotFound
-from spanwise.query.service import MAX_SERIES_POINTS
 from spanwise.store.protocols import OtlpMetricStore
 from spanwise.store.clickhouse.otlp_metrics import MAX_SERIES_ROWS
 

@@ -6,7 +6,6 @@ raises `NotFound`/`InvalidQuery` so every API reports them the same way.
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -14,6 +13,8 @@ from typing import Callable
 
 import pyarrow as pa
 
+from spanwise.core.ids import parse_trace_id
+from spanwise.core.time_range import MAX_SERIES_POINTS, check_time_range
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.store.protocols import (
     DependencyLink,
@@ -26,19 +27,10 @@ from spanwise.store.protocols import (
     TraceSummary,
 )
 
-_TRACE_ID = re.compile(r"^[0-9a-fA-F]{1,32}$")
 MAX_SEARCH_LIMIT = 1500
-MAX_SERIES_POINTS = 11_000
 DEFAULT_MAX_TRACE_SPANS = 10_000
 #: (attribute key, searched value) -> the value as stored (see `QueryService.__init__`).
 StoredValue = Callable[[str, str], str]
-
-
-def normalize_trace_id(trace_id: str) -> str:
-    """Lower-case, left-padded 32-hex-digit id (Jaeger clients may drop leading zeros)."""
-    if not _TRACE_ID.match(trace_id or ""):
-        raise InvalidQuery(f"malformed trace id {trace_id!r}: expected up to 32 hex digits")
-    return trace_id.lower().rjust(32, "0")
 
 
 @dataclass(frozen=True)
@@ -88,7 +80,7 @@ class QueryService:
             raise InvalidQuery(f"limit must be between 1 and {self.max_trace_spans}")
         if offset < 0:
             raise InvalidQuery("offset must not be negative")
-        trace_id = normalize_trace_id(trace_id)
+        trace_id = parse_trace_id(trace_id)
         spans = self._reader.get_traces([trace_id], ai_fields, offset, limit)
         if offset == 0 and spans.num_rows < limit:
             total = spans.num_rows  # the whole trace fit in the page: no count needed
@@ -101,7 +93,7 @@ class QueryService:
     def traces(self, trace_ids: list[str], ai_fields: bool = True) -> CappedTraces:
         """The first `max_trace_spans` spans of each trace that exists among `trace_ids`
         (unknown ids are skipped), with every trace's total span count."""
-        ids = [normalize_trace_id(t) for t in trace_ids]
+        ids = [parse_trace_id(t) for t in trace_ids]
         if not ids:
             return CappedTraces(pa.table({}), {})
         spans = self._reader.get_traces(ids, ai_fields, 0, self.max_trace_spans)
@@ -113,8 +105,7 @@ class QueryService:
 
     def trace_ids(self, query: TraceQuery) -> list[str]:
         """Ids of the matching traces, newest first."""
-        if query.end_ns < query.start_ns:
-            raise InvalidQuery("the end of the time range is before its start")
+        check_time_range(query.start_ns, query.end_ns)
         if not 0 < query.limit <= MAX_SEARCH_LIMIT:
             raise InvalidQuery(f"limit must be between 1 and {MAX_SEARCH_LIMIT}")
         if self._stored_value is not None and query.attributes:
@@ -146,8 +137,7 @@ class QueryService:
 
     def red_summary(self, start_ns: int, end_ns: int, service: str | None = None) -> list[RedSummary]:
         """Rate, errors and duration per service (or per operation of `service`)."""
-        if end_ns <= start_ns:
-            raise InvalidQuery("the window must end after it starts")
+        check_time_range(start_ns, end_ns, empty_ok=False)  # a rate divides by the width
         return self._reader.red_summary(start_ns, end_ns, service)
 
     def latency_series(

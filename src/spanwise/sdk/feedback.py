@@ -26,7 +26,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from spanwise.sdk import api_http
+from spanwise import api_http
 from spanwise.sdk.attributes import label_text
 
 log = logging.getLogger(__name__)

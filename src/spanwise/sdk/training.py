@@ -19,8 +19,9 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode, Tracer
 
+from spanwise import api_http
 from spanwise.core import ml_attributes as ml
-from spanwise.sdk import api_http, tables
+from spanwise.sdk import tables
 from spanwise.sdk.attributes import label_text, scalar
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ class TrainingRun:
             assert self._csv is not None
             self.baseline = api_http.post(url, self._csv, "text/csv", self.timeout_s)
             self.span.set_attribute("training.baseline", self.baseline_name)
-        except (api_http.ApiError, api_http.ApiUnavailable) as exc:
+        except api_http.ApiFailure as exc:
             self.baseline_error = str(exc)
             self.span.set_attribute("training.baseline_error", str(exc))
             log.warning("training run of %s %s: baseline upload failed: %s", self.model, self.version, exc)

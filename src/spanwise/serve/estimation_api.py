@@ -12,6 +12,7 @@ from starlette.routing import Route
 from spanwise.analyze.performance_estimation import (
     Calibration, EstimatedQuality, EstimatedWindow, PerformanceEstimationService, QualityMetrics,
 )
+from spanwise.core.time_range import check_time_range
 from spanwise.errors import InvalidQuery
 from spanwise.serve.native_api import endpoint
 from spanwise.serve.params import (
@@ -89,6 +90,5 @@ def _reference(params: Any) -> tuple[int, int] | None:
         raise InvalidQuery("give both reference_start and reference_end, or neither")
     if ref_start is None or ref_end is None:
         return None
-    if ref_end < ref_start:
-        raise InvalidQuery("reference_end is before reference_start")
+    check_time_range(ref_start, ref_end, what="reference range")
     return ref_start, ref_end

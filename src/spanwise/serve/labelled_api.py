@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from spanwise.analyze.concept_drift import DEFAULT_ALPHA, DEFAULT_MIN_COUNT
 from spanwise.analyze.labelled import MAX_EXPORT_ROWS, LabelledService, reference_window
+from spanwise.core.ml_tasks import CLASSIFICATION
 from spanwise.errors import InvalidQuery, SpanwiseError
 from spanwise.serve.models_api import TASK
 from spanwise.serve.native_api import declare, endpoint, error_response
@@ -98,7 +99,7 @@ def labelled_routes(service: LabelledService) -> list[Route]:
         alpha = parse_float(params.get("alpha"), "alpha")
         windows = ConceptWindows(
             request.path_params["name"], params.get("version") or None, start, end, ref_start, ref_end,
-            params.get("task") or "classification", min_count if min_count is not None else DEFAULT_MIN_COUNT,
+            params.get("task") or CLASSIFICATION, min_count if min_count is not None else DEFAULT_MIN_COUNT,
         )
         return service.concept_drift(windows, DEFAULT_ALPHA if alpha is None else alpha)
 

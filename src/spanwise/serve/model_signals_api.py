@@ -9,8 +9,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
-from spanwise.analyze.quality import CLASSIFICATION, REGRESSION
 from spanwise.analyze.model_signals import ModelSignalService
+from spanwise.core.ml_tasks import CLASSIFICATION, TASKS
 from spanwise.errors import InvalidQuery
 from spanwise.serve.models_api import TASK
 from spanwise.serve.native_api import endpoint
@@ -45,7 +45,7 @@ def model_signals_routes(computer: ModelSignalService) -> list[Route]:
         """
         window_ns = parse_duration_ns(request.query_params.get("window") or "1h", "window")
         task = request.query_params.get("task") or CLASSIFICATION
-        if window_ns <= 0 or task not in (CLASSIFICATION, REGRESSION):  # each signal would fail alone, unseen
+        if window_ns <= 0 or task not in TASKS:  # each signal would fail alone, unseen
             raise InvalidQuery("window must be positive and task classification or regression")
         written = computer.compute(request.path_params["name"], time.time_ns(), window_ns / 1e9, task)
         return {"name": request.path_params["name"], "rows_written": written}

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from spanwise.analyze.feedback import parse_feedback
 from spanwise.analyze.models import ModelService
+from spanwise.core.ml_tasks import CLASSIFICATION, TASKS
 from spanwise.errors import UnsupportedContentType
 from spanwise.serve.body import read_body
 from spanwise.serve.models_json import linked_json, metrics_json, model_json, prediction_json, quality_json, version_json
@@ -33,7 +34,7 @@ def _step(text: str | None, default: int) -> int:
 
 
 #: `task`, as the quality and concept-drift routes take it.
-TASK = Param("task", "classification (default) or regression", choices=("classification", "regression"))
+TASK = Param("task", "classification (default) or regression", choices=TASKS)
 QUALITY_PARAMS = (
     TASK, Param("positive_label", "the positive class: binary metrics, ROC AUC, log loss, calibration"),
     VERSION, STEP, *time_params("7d"),
@@ -97,7 +98,7 @@ def model_routes(models: ModelService) -> list[Route]:
         start, end = time_range(request.query_params, "7d")
         return quality_json(models.quality(QualityQuery(
             model=request.path_params["name"], version=params.get("version") or None, start_ns=start, end_ns=end,
-            step_s=_step(params.get("step"), 0), task=params.get("task") or "classification",
+            step_s=_step(params.get("step"), 0), task=params.get("task") or CLASSIFICATION,
             positive_label=params.get("positive_label") or None,
         )))
 

@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.schemas import SchemaGenerator
 
 from spanwise import __version__
+from spanwise.core.time_range import check_time_range
 from spanwise.errors import InvalidQuery, SpanwiseError
 from spanwise.query.native import summary_to_native, trace_page_to_native
 from spanwise.query.service import QueryService
@@ -244,8 +245,7 @@ def native_routes(
         responses: {200: {description: edges}, 400: {description: bad parameter}}
         """
         start, end = time_range(request.query_params, "24h")
-        if end <= start:
-            raise InvalidQuery("end must be after start")
+        check_time_range(start, end, empty_ok=False)
         links = queries.dependencies(end, end - start)
         return {"dependencies": [vars(d) for d in links]}
 

@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 import orjson
 from starlette.datastructures import QueryParams
 
+from spanwise.core.time_range import check_time_range
 from spanwise.errors import InvalidQuery
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h|d)")
@@ -108,6 +109,7 @@ def time_range(params: Mapping[str, str], lookback: str = "1h") -> tuple[int, in
     start = parse_int(params.get("start"), "start", None, 0, MAX_NS)
     if start is None:
         start = max(0, end - parse_duration_ns(params.get("lookback", lookback), "lookback"))
+    check_time_range(start, end)
     return start, end
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from spanwise.core.ids import is_trace_id
 from spanwise.core.spans import DECODED_SCHEMA, SPAN_SCHEMA
 from spanwise.core.metrics import MetricsSpec
 from spanwise.store.clickhouse import baselines_schema
@@ -55,7 +56,6 @@ def _is_view(statement: str) -> bool:
     return statement.lstrip().upper().startswith("CREATE MATERIALIZED VIEW")
 
 
-_HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 #: Span columns as stored in otel_traces (the prediction maps live in `predictions`).
 _STORED_SPAN_COLUMNS = ", ".join(f"`{name}`" for name in SPAN_SCHEMA.names if name not in schema.PREDICTION_MAP_COLUMNS)
 #: The OTLP columns only: what the Jaeger API renders.
@@ -275,7 +275,7 @@ class SqlTraceStore(
         """The WHERE clause and parameters that read these traces' spans without a scan:
         the trace-id -> time-range table bounds the time (whole seconds around the
         traces); None when no id is valid or known."""
-        ids = sorted({t.lower() for t in trace_ids if _HEX_ID.match(t.lower())})
+        ids = sorted({t.lower() for t in trace_ids if is_trace_id(t.lower())})
         if not ids:
             return None
         params: dict[str, Any] = {"ids": array_literal(ids)}

@@ -2,6 +2,8 @@
 // on, the browser sends the session cookie; writes also carry the CSRF token the server
 // set in the (readable) `spanwise_csrf` cookie, and a 401 leads to the sign-in page.
 
+import { appendQuery } from './nav.js';
+
 export class ApiError extends Error {
   constructor(status, message) {
     super(message);
@@ -60,11 +62,7 @@ async function request(url, init) {
 /** GET `path` with `params` (arrays repeat the key; empty values are left out) as JSON. */
 export async function getJSON(path, params = {}) {
   const url = new URL(path, window.location.origin);
-  for (const [key, value] of Object.entries(params)) {
-    for (const v of Array.isArray(value) ? value : [value]) {
-      if (v !== null && v !== undefined && v !== '') url.searchParams.append(key, String(v));
-    }
-  }
+  appendQuery(url.searchParams, params);
   return request(url, { headers: withProject({ Accept: 'application/json' }) });
 }
 

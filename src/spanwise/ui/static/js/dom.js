@@ -2,6 +2,8 @@
 // and values, service names) becomes a text node, never markup. No UI code parses strings
 // as HTML (tests/unit/test_ui_static.py checks for the DOM's HTML sinks).
 
+import { appendQuery } from './nav.js';
+
 /** Create an element. `props`: class, style (object), dataset (object), on<event>
  *  (function), other keys as attributes. Children: nodes, strings, numbers, arrays, null. */
 export function h(tag, props, ...children) {
@@ -42,13 +44,7 @@ export function link(path, query, ...children) {
 }
 
 export function withQuery(path, query) {
-  const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(query || {})) {
-    for (const v of Array.isArray(value) ? value : [value]) {
-      if (v !== null && v !== undefined && v !== '') params.append(key, String(v));
-    }
-  }
-  const text = params.toString();
+  const text = appendQuery(new URLSearchParams(), query).toString();
   return text ? `${path}?${text}` : path;
 }
 

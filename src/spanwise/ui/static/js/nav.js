@@ -14,15 +14,23 @@ export function navigate(url, { replace = false } = {}) {
   renderPage();
 }
 
+/** Append `params` to `search` (a URLSearchParams) and return it: arrays repeat the key;
+ *  null, undefined and '' are left out. The UI's one query-string builder (API calls,
+ *  links and the page's own URL all go through it). */
+export function appendQuery(search, params) {
+  for (const [key, value] of Object.entries(params || {})) {
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (v !== null && v !== undefined && v !== '') search.append(key, String(v));
+    }
+  }
+  return search;
+}
+
 /** Write page state into the query string without a new history entry or re-render. */
 export function setQuery(params) {
   const url = new URL(window.location.href);
   url.search = '';
-  for (const [key, value] of Object.entries(params)) {
-    for (const v of Array.isArray(value) ? value : [value]) {
-      if (v !== null && v !== undefined && v !== '') url.searchParams.append(key, String(v));
-    }
-  }
+  appendQuery(url.searchParams, params);
   history.replaceState(null, '', url);
 }
 

@@ -6,7 +6,7 @@ import { alertOnThis, firingAlerts, ruleName } from '../alert_links.js';
 import { getJSON, lookbackStartNs } from '../api.js';
 import { chart, esc, lineSeries, timeAxis, timeTooltip } from '../charts.js';
 import {
-  badge, field, fmtMs, fmtNumber, fmtPercent, h, link, note, replace, select, table,
+  badge, field, fmtMs, fmtNumber, fmtPercent, h, link, note, replace, select, table, withQuery,
 } from '../dom.js';
 import { navigate, setQuery } from '../nav.js';
 
@@ -43,9 +43,7 @@ export async function render(root, { query, isCurrent }) {
 }
 
 function servicesUrl(state) {
-  const params = new URLSearchParams();
-  for (const key of ['lookback', 'service', 'operation']) if (state[key]) params.set(key, state[key]);
-  return `/services${params.toString() ? `?${params}` : ''}`;
+  return withQuery('/services', { lookback: state.lookback, service: state.service, operation: state.operation });
 }
 
 function errorKind(rate) {

@@ -5,7 +5,7 @@
 // the server's page (`server.max_trace_spans`) shows "N of M spans" and loads more on demand.
 
 import { ApiError } from '../api.js';
-import { badge, colorFor, fmtDuration, fmtTime, h, note, replace, seg } from '../dom.js';
+import { badge, colorFor, fmtDuration, fmtTime, h, note, replace, seg, withQuery } from '../dom.js';
 import { setQuery } from '../nav.js';
 import { spanDetail } from '../span_detail.js';
 import { logsPanel } from '../trace_logs.js';
@@ -151,10 +151,7 @@ function exactNanos(spans) {
 
 /** GET (a page of) the trace, keeping Unix-nanosecond times exact (api.getJSON would round them to doubles). */
 async function fetchTrace(traceId, offset = 0, limit = null) {
-  const params = new URLSearchParams();
-  if (offset) params.set('offset', String(offset));
-  if (limit) params.set('limit', String(limit));
-  const url = `/api/v1/traces/${seg(traceId)}${params.toString() ? `?${params}` : ''}`;
+  const url = withQuery(`/api/v1/traces/${seg(traceId)}`, { offset: offset || null, limit: limit || null });
   let response;
   try {
     response = await fetch(url, { headers: { Accept: 'application/json' } });
