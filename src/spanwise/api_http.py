@@ -10,10 +10,13 @@ library so the SDK may (`tests/unit/test_sdk_import.py`).
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.request
 from typing import Any
 
+#: The API token every call sends as its bearer when set (a server with auth needs one).
+TOKEN_VARIABLE = "SPANWISE_API_TOKEN"
 #: Statuses that say "later": a retry of the same request may succeed.
 RETRY_LATER = frozenset({408, 429, 502, 503, 504})
 
@@ -43,8 +46,12 @@ def call(url: str, *, timeout: float, method: str = "GET", body: bytes | None = 
     """Send one request; the answer's status and body. An error status raises `ApiError`
     (`ApiUnavailable` for the statuses in `RETRY_LATER`), no answer `ApiUnavailable`;
     callers that need not tell them apart catch `ApiFailure`. A URL that is not http(s)
-    raises ValueError at once: a caller's mistake, not an outage."""
+    raises ValueError at once: a caller's mistake, not an outage. With `SPANWISE_API_TOKEN`
+    set, the request carries it as `Authorization: Bearer`."""
     headers = {"Content-Type": content_type} if content_type else {}
+    token = os.environ.get(TOKEN_VARIABLE, "").strip()
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:

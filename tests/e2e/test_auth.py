@@ -236,3 +236,20 @@ def test_openapi_describes_the_access_control_routes(server: SpanwiseProcess) ->
     paths = server.query("/api/v1/openapi.json").json()["paths"]
     assert {"post", "get"} <= set(paths["/api/v1/tokens"]) and "delete" in paths["/api/v1/tokens/{id}"]
     assert "get" in paths["/api/v1/audit"] and "post" in paths["/api/v1/projects"]
+
+
+def test_spanwise_clients_send_the_api_token(server: SpanwiseProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`spanwise.client`, `spanwise baseline upload` and the SDK's feedback and baseline calls
+    share one HTTP client; with `SPANWISE_API_TOKEN` set it sends the token."""
+    from spanwise.client import SpanwiseClient, SpanwiseClientError
+
+    client = SpanwiseClient(server.query_url, timeout=30)
+    monkeypatch.delenv("SPANWISE_API_TOKEN", raising=False)
+    with pytest.raises(SpanwiseClientError, match="401"):
+        client.predictions_table("audited-model")
+    monkeypatch.setenv("SPANWISE_API_TOKEN", _token(server, "ingest")["token"])
+    with pytest.raises(SpanwiseClientError, match="403"):
+        client.predictions_table("audited-model")
+    monkeypatch.setenv("SPANWISE_API_TOKEN", _token(server, "viewer")["token"])
+    table = client.predictions_table("audited-model")
+    assert table.num_rows == 20 and set(table.column("model").to_pylist()) == {"audited-model"}
