@@ -61,3 +61,35 @@ def test_test_modules_have_unique_names() -> None:
     ('import file mismatch') in a clean checkout, though a warm work tree may hide it."""
     names = [p.name for p in (SRC.parents[1] / "tests").rglob("test_*.py")]
     assert sorted({n for n in names if names.count(n) > 1}) == []
+
+
+def _modules(package: str) -> dict[str, list[str]]:
+    """module -> what it imports from spanwise, for every module under `package`."""
+    base = SRC.joinpath(*package.split(".")[1:])
+    paths = list(base.rglob("*.py")) if base.is_dir() else [base.with_suffix(".py")]
+    return {"spanwise." + ".".join(p.relative_to(SRC).with_suffix("").parts): _imports(p) for p in paths}
+
+
+def test_the_store_seams_hold() -> None:
+    """Protocols know no engine; only the chDB module knows chDB; routes reach services, and
+    only the composition root and runtime open the store."""
+    leaks = [f"{m} imports {i}" for m, found in _modules("spanwise.store.protocols").items()
+             for i in found if i.startswith("spanwise.store.clickhouse")]
+    chdb_users = [str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
+                  if any(isinstance(n, (ast.Import, ast.ImportFrom)) and "chdb" in
+                         ([a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""])
+                         for n in ast.walk(ast.parse(p.read_text(encoding="utf-8"))))]
+    routes = {m: found for m, found in _modules("spanwise.serve").items() if m.endswith("_api")}
+    route_leaks = [f"{m} imports {i}" for m, found in routes.items() for i in found
+                   if i.startswith("spanwise.store.clickhouse") or i == "spanwise.store"]
+    assert leaks == [] and chdb_users == ["store/clickhouse/chdb.py"] and route_leaks == []
+
+
+def test_the_request_context_is_set_only_at_edges() -> None:
+    """`acting(...)` sets whose work it is: the HTTP and gRPC edges, start-up and shutdown,
+    and jobs (periodic ticks, per-project work); services and the SQL only read it."""
+    setters = sorted(str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
+                     if "acting(" in p.read_text(encoding="utf-8") and p.name != "request_context.py")
+    allowed = {"serve/request_scope.py", "serve/otlp_grpc.py", "serve/runtime.py", "periodic.py"}
+    jobs = {"analyze/model_signals.py", "analyze/feedback.py", "alerts/engine.py", "process/tail_sampling.py"}
+    assert set(setters) - allowed - jobs - {s for s in setters if s.startswith("store/")} == set(), setters

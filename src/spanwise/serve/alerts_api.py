@@ -12,15 +12,11 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from spanwise.alerts.engine import AlertEngine
-from spanwise.alerts.sources import Sources
-from spanwise.config import Config
 from spanwise.errors import MalformedPayload
 from spanwise.serve.body import read_body
 from spanwise.core.alert_rules import CONDITIONS, OPERATORS, QUERY_METRICS
 from spanwise.serve.native_api import component, endpoint
 from spanwise.serve.params import LIMIT, Param, parse_limit, time_params, time_range
-from spanwise.serve.components import Services
-from spanwise.store import Store
 
 #: A rule or silence is small; a bigger body is refused before it is parsed.
 MAX_BODY_BYTES = 64 * 1024
@@ -194,9 +190,3 @@ def alerts_routes(engine: AlertEngine) -> list[Route]:
         Route("/api/v1/alerts/silences/{id}", endpoint(delete_silence), methods=["DELETE"]),
         Route("/api/v1/alerts/receivers/{name}/test", endpoint(test_receiver), methods=["POST"]),
     ]
-
-
-def build_alert_engine(config: Config, store: Store, services: Services) -> AlertEngine:
-    """The alert engine (not started): its state in the store, its samples read through the services."""
-    sources = Sources(services.queries, services.models, services.signals, services.logs, store)
-    return AlertEngine(config.alerts, store, sources)

@@ -20,6 +20,8 @@ from spanwise.analyze.model_analytics import ModelAnalyticsService
 from spanwise.analyze.models import ModelService
 from spanwise.analyze.performance_estimation import PerformanceEstimationService
 from spanwise.analyze.model_signals import ModelSignalService
+from spanwise.alerts.engine import AlertEngine
+from spanwise.alerts.sources import Sources
 from spanwise.config import Config
 from spanwise.process.redaction import HashedSearch
 from spanwise.query.logs import LogQueryService
@@ -96,3 +98,9 @@ def build_services(config: Config, store: Store) -> Services:
         logs=LogQueryService(store),
         otlp_metrics=OtlpMetricService(store),
     )
+
+
+def build_alert_engine(config: Config, store: Store, services: Services) -> AlertEngine:
+    """The alert engine (not started): its state in the store, its samples read through the services."""
+    sources = Sources(services.queries, services.models, services.signals, services.logs, store)
+    return AlertEngine(config.alerts, store, sources)

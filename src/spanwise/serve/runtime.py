@@ -37,9 +37,9 @@ from spanwise.receive.metrics_ingest import MetricIngestService
 from spanwise.receive.signals import OtlpSignal, logs_signal, metrics_signal, traces_signal
 from spanwise.serve.access import RouteTable, check_exposure
 from spanwise.serve.auth_wiring import AuthParts, auth_middleware, auth_routes, build_auth, check_auth
-from spanwise.serve.alerts_api import AlertEngine, alerts_routes, build_alert_engine
+from spanwise.serve.alerts_api import AlertEngine, alerts_routes
 from spanwise.serve.body import InflightBytes
-from spanwise.serve.components import Lifecycle, Services, build_services
+from spanwise.serve.components import Lifecycle, Services, build_alert_engine, build_services
 from spanwise.serve.host_check import request_guard
 from spanwise.serve.jaeger_api import jaeger_routes
 from spanwise.serve.drift_api import drift_routes
