@@ -156,13 +156,15 @@ class SqlTraceStore(
     def _add_project_columns(self) -> None:
         """Give every data table its `Project` column (rows of older builds: the default
         project) before the views that fill them are created; see `store.clickhouse.projects`."""
+        # Two plain reads (a correlated one needed over 1 MiB, past a tight read limit).
         tables = self._query(
-            "SELECT name, engine, sorting_key AS key, "
-            "(SELECT count() FROM system.columns AS c WHERE c.database = currentDatabase() AND c.table = t.name "
-            "AND c.name = 'Project') AS has FROM system.tables AS t WHERE database = currentDatabase()"
+            "SELECT name, engine, sorting_key AS key FROM system.tables WHERE database = currentDatabase()"
         ).to_pylist()
+        has = set(self._query(
+            "SELECT table FROM system.columns WHERE database = currentDatabase() AND name = 'Project'"
+        ).column("table").to_pylist())
         for table in tables:
-            if table["has"] or not self.projects.is_data_table(table["name"], table["engine"]):
+            if table["name"] in has or not self.projects.is_data_table(table["name"], table["engine"]):
                 continue
             for statement in self.projects.add_column(table["name"], table["engine"], table["key"]):
                 self._execute(statement)
@@ -427,8 +429,11 @@ class SqlTraceStore(
             "SELECT table, toInt64(sum(rows)) AS rows, toInt64(sum(bytes_on_disk)) AS bytes FROM system.parts "
             "WHERE active AND database = currentDatabase() GROUP BY table"
         ).to_pylist()
+        # The platform's own bounded read: a tight `store.query_max_memory_mb` (meant for
+        # users' queries) must not take the status page down with it.
         counted = self._query(
-            "SELECT (SELECT count() FROM otel_traces) AS spans, (SELECT count() FROM predictions) AS predictions"
+            "SELECT (SELECT count() FROM otel_traces) AS spans, (SELECT count() FROM predictions) AS predictions "
+            "SETTINGS max_memory_usage = 0"
         ).to_pylist()[0]
         return StoreStats(
             spans=int(counted["spans"]),
