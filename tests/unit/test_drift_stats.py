@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -10,7 +12,10 @@ from scipy.spatial import distance
 
 from spanwise.analyze import drift_stats
 from spanwise.analyze.drift import profile_of_table
+from spanwise.analyze.drift_report import FeatureDrift
+from spanwise.analyze.drift_rule import DriftRule, decide
 from spanwise.errors import InvalidQuery
+from spanwise.serve.drift_json import feature_json
 from spanwise.store.profiles import (
     LABEL, PREDICTION, PREDICTION_LABEL, SAMPLE_SIZE, CategoricalProfile, Profile, bin_counts, numeric_profile,
 )
@@ -73,3 +78,26 @@ def test_profile_of_table() -> None:
     assert Profile.from_json(profile.to_json()) == profile
     with pytest.raises(InvalidQuery):
         profile_of_table(pa.table({"a": pa.array([], pa.float64())}))
+
+
+def test_decide_returns_decisions_and_the_edge_renders_them() -> None:
+    """`decide` leaves the features as they were; a fixed method with the request's own
+    threshold is re-judged at it, and the JSON shows that threshold and the reason."""
+    ref, cur = CategoricalProfile((("a", 60), ("b", 40))), CategoricalProfile((("a", 30), ("b", 30), ("c", 40)))
+    results, _ = drift_stats.categorical_drift(ref, cur)
+    tested = FeatureDrift("plan", "categorical", ref, cur, results, drift_stats.categorical_auto(ref, cur, results),
+                          new_categories=("c",))
+    missing = FeatureDrift("gone", "numeric", None, None, note="missing on one side")
+    rule = DriftRule(per_feature={"plan": ("psi", 100.0)})
+    decisions = decide([tested, missing], rule)
+    assert set(decisions) == {"plan"} and tested.decision is None
+    psi = decisions["plan"]
+    assert psi.method == "psi" and psi.threshold == 100.0 and psi.method_drifted is False and not psi.drifted
+    assert psi.reason.startswith("psi ") and psi.reason.endswith("≤ 100 (fixed threshold)")
+    found = feature_json(replace(tested, decision=psi, drifted=psi.drifted), rule)
+    assert found["methods"]["psi"] == {"value": results["psi"].value, "threshold": 100.0, "drifted": False,
+                                       "reason": psi.reason}
+    assert "auto" not in found["methods"] and found["new_categories"] == ["c"] and found["method"] == "psi"
+    auto = decide([tested], DriftRule())["plan"]
+    assert auto.method == "auto" and auto.drifted and auto.q_value is not None
+    assert decide([tested], DriftRule(method="ks"))["plan"].reason == "ks does not apply to a categorical feature"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import time
+from dataclasses import replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -23,12 +24,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from spanwise.analyze import drift_stats
+from spanwise.analyze.drift_report import DriftReport, FeatureDrift, Reference
 from spanwise.analyze.drift_rule import DriftRule, decide
 from spanwise.core.time_range import check_time_range
 from spanwise.errors import InvalidQuery, NotFound, PayloadTooLarge
 from spanwise.store.protocols import BaselineStore, DriftReader
 from spanwise.store.profiles import (
-    LABEL, PREDICTION, PREDICTION_LABEL, Baseline, Profile, categorical_profile, numeric_profile,
+    LABEL, PREDICTION, PREDICTION_LABEL, Baseline, CategoricalProfile, NumericProfile, Profile, categorical_profile,
+    numeric_profile,
 )
 
 KINDS = ("window", "rolling", "profile")
@@ -57,12 +60,12 @@ class DriftService:
 
     # -- baselines --
 
-    def baselines(self, model: str) -> dict[str, Any]:
-        return {"name": model, "baselines": [_baseline_json(b) for b in self._store.baselines(model)]}
+    def baselines(self, model: str) -> list[Baseline]:
+        return self._store.baselines(model)
 
     def set_window_baseline(
         self, model: str, version: str, name: str, kind: str, start_ns: int = 0, end_ns: int = 0, rolling_s: int = 0
-    ) -> dict[str, Any]:
+    ) -> Baseline:
         """A fixed window (profiled now, then reused) or a rolling window (a definition)."""
         _check_name(name)
         if kind == "window":
@@ -78,22 +81,22 @@ class DriftService:
         else:
             raise InvalidQuery(f"kind must be one of {', '.join(KINDS)}")
         self._store.save_baseline(baseline)
-        return _baseline_json(baseline)
+        return baseline
 
-    def upload_baseline(self, model: str, version: str, name: str, body: bytes, file_format: str) -> dict[str, Any]:
+    def upload_baseline(self, model: str, version: str, name: str, body: bytes, file_format: str) -> Baseline:
         """A training profile from a Parquet or CSV file (one row per example)."""
         _check_name(name)
         baseline = Baseline(model, version, name, "profile", profile=profile_of_table(read_table(body, file_format)),
                             created_ns=time.time_ns())
         self._store.save_baseline(baseline)
-        return _baseline_json(baseline)
+        return baseline
 
     # -- drift --
 
     def drift(
         self, model: str, version: str | None, start_ns: int, end_ns: int, baseline: str | None = None,
         reference_window: tuple[int, int] | None = None, rule: DriftRule | None = None,
-    ) -> dict[str, Any]:
+    ) -> DriftReport:
         """Drift of [start, end) against `baseline`, else against `reference_window` (a
         fixed range, e.g. the first of several windows compared), else the default;
         verdicts by `rule` (default: `DriftRule()`)."""
@@ -102,57 +105,40 @@ class DriftService:
         if reference_window and not baseline:
             lo, hi = reference_window
             check_time_range(lo, hi, what="reference range", empty_ok=False)
-            reference = self._store.window_profile(model, version, lo, hi)
-            described = {"kind": "window", "start_unix_nano": lo, "end_unix_nano": hi}
+            profile = self._store.window_profile(model, version, lo, hi)
+            reference = Reference("window", profile.rows, lo, hi)
         else:
-            reference, described = self._reference(model, version, start_ns, end_ns, baseline)
-        edges = {k: v.edges for k, v in reference.numeric.items()}
+            profile, reference = self._reference(model, version, start_ns, end_ns, baseline)
+        edges = {k: v.edges for k, v in profile.numeric.items()}
         current = self._store.window_profile(model, version, start_ns, end_ns, edges=edges)
-        if not current.rows and not reference.rows:
+        if not current.rows and not profile.rows:
             raise NotFound(f"no predictions of model {model!r} in the current or reference window")
-        features: list[dict[str, Any]] = []
-        outputs: list[dict[str, Any]] = []
-        autos: dict[str, drift_stats.AutoResult] = {}
-        for name in sorted(set(reference.numeric) | set(current.numeric)):
-            found = _numeric(name, reference, current, autos)
-            (outputs if name.startswith("@") else features).append(found)
-        for name in sorted(set(reference.categorical) | set(current.categorical)):
-            found = _categorical(name, reference, current, autos)
-            (outputs if name.startswith("@") else features).append(found)
-        predictions = [o for o in outputs if o["feature"] in (PREDICTION, PREDICTION_LABEL)]
-        label = [o for o in outputs if o["feature"] == LABEL]
-        for family in (features, predictions, label):
-            decide(family, autos, rule)
-            for entry in family:
-                _enough_values(entry)
-        drifted = [f["feature"] for f in features if f["drifted"]]
-        return {
-            "name": model, "version": version, "start_unix_nano": start_ns, "end_unix_nano": end_ns,
-            "reference": {**described, "rows": reference.rows}, "current": {"rows": current.rows},
-            "thresholds": drift_stats.THRESHOLDS, "psi_epsilon": drift_stats.PSI_EPSILON, "rule": rule.to_json(),
-            "drifted": bool(drifted), "drifted_features": drifted,
-            "share_drifted": len(drifted) / len(features) if features else None,
-            "note": None if reference.rows else "the reference has no predictions: nothing can be flagged",
-            "features": features,
-            "predictions": predictions,
-            "label": label[0] if label else None,
-        }
+        tested = [_numeric(name, profile, current) for name in sorted(set(profile.numeric) | set(current.numeric))]
+        tested += [_categorical(name, profile, current)
+                   for name in sorted(set(profile.categorical) | set(current.categorical))]
+        features = [f for f in tested if not f.feature.startswith("@")]
+        predictions = [f for f in tested if f.feature in (PREDICTION, PREDICTION_LABEL)]
+        label = [f for f in tested if f.feature == LABEL]
+        features, predictions, label = (_decided(family, rule) for family in (features, predictions, label))
+        return DriftReport(model, version, start_ns, end_ns, reference, current.rows, rule, tuple(features),
+                           tuple(predictions), label[0] if label else None)
 
     def _reference(
         self, model: str, version: str | None, start_ns: int, end_ns: int, name: str | None
-    ) -> tuple[Profile, dict[str, Any]]:
+    ) -> tuple[Profile, Reference]:
         chosen = self._choose(model, version, name)
         if chosen is None:
             lo = 2 * start_ns - end_ns
-            return self._store.window_profile(model, version, lo, start_ns), {
-                "kind": "preceding", "start_unix_nano": lo, "end_unix_nano": start_ns}
-        described = _baseline_json(chosen)
+            profile = self._store.window_profile(model, version, lo, start_ns)
+            return profile, Reference("preceding", profile.rows, lo, start_ns)
         if chosen.kind == "rolling":
             lo = start_ns - chosen.rolling_s * 10**9
-            described.update(start_unix_nano=lo, end_unix_nano=start_ns)
-            return self._store.window_profile(model, version, lo, start_ns), described
+            profile = self._store.window_profile(model, version, lo, start_ns)
+            return profile, Reference(chosen.kind, profile.rows, lo, start_ns, chosen)
         assert chosen.profile is not None
-        return chosen.profile, described
+        if chosen.kind == "window":
+            return chosen.profile, Reference(chosen.kind, chosen.profile.rows, chosen.start_ns, chosen.end_ns, chosen)
+        return chosen.profile, Reference(chosen.kind, chosen.profile.rows, baseline=chosen)
 
     def _choose(self, model: str, version: str | None, name: str | None) -> Baseline | None:
         found = self._store.baselines(model, with_profiles=True)
@@ -278,61 +264,47 @@ def _check_name(name: str) -> None:
         raise InvalidQuery("a baseline needs a name of 1 to 200 characters")
 
 
-def _baseline_json(b: Baseline) -> dict[str, Any]:
-    found: dict[str, Any] = {"name": b.name, "version": b.version or None, "kind": b.kind,
-                             "created_unix_nano": b.created_ns}
-    if b.kind == "window":
-        found.update(start_unix_nano=b.start_ns, end_unix_nano=b.end_ns)
-    if b.kind == "rolling":
-        found.update(lookback_seconds=b.rolling_s)
-    if b.profile is not None:
-        found.update(rows=b.profile.rows, numeric=sorted(b.profile.numeric), categorical=sorted(b.profile.categorical))
-    return found
-
-
-def _numeric(name: str, reference: Profile, current: Profile, autos: dict[str, drift_stats.AutoResult]) -> dict[str, Any]:
+def _numeric(name: str, reference: Profile, current: Profile) -> FeatureDrift:
     ref, cur = reference.numeric.get(name), current.numeric.get(name)
-    found: dict[str, Any] = {"feature": name, "type": "numeric", "reference": _numeric_json(ref),
-                             "current": _numeric_json(cur)}
     if ref is None or cur is None or not ref.count or not cur.count:
-        found.update(methods={}, method=None, drifted=False, note="missing on one side")
-        return found
+        return FeatureDrift(name, "numeric", ref, cur, note="missing on one side")
     results, _ = drift_stats.numeric_drift(ref, cur)
-    autos[name] = drift_stats.numeric_auto(results)
-    found.update(methods={k: v.to_json() for k, v in results.items()}, counts=(ref.count, cur.count))
-    return found
+    return FeatureDrift(name, "numeric", ref, cur, results, drift_stats.numeric_auto(results))
 
 
-def _enough_values(found: dict[str, Any]) -> None:
-    """Unflag a feature with too few values on either side to trust the test."""
-    reference_count, current_count = found.pop("counts", (0, 0))
-    if found.get("method") and min(reference_count, current_count) < MIN_ROWS_TO_FLAG:
-        found.update(drifted=False, note=f"too few values to flag (reference {reference_count}, current "
-                                         f"{current_count}; at least {MIN_ROWS_TO_FLAG} each)")
-
-
-def _numeric_json(p: Any) -> dict[str, Any] | None:
-    if p is None:
-        return None
-    return {"count": p.count, "missing": p.missing, "min": p.minimum, "max": p.maximum, "edges": list(p.edges),
-            "counts": list(p.counts), "sample_size": len(p.sample)}
-
-
-def _categorical(name: str, reference: Profile, current: Profile,
-                 autos: dict[str, drift_stats.AutoResult]) -> dict[str, Any]:
+def _categorical(name: str, reference: Profile, current: Profile) -> FeatureDrift:
     ref, cur = reference.categorical.get(name), current.categorical.get(name)
-    found: dict[str, Any] = {
-        "feature": name, "type": "categorical",
-        "reference": {"counts": dict(ref.counts), "missing": ref.missing} if ref else None,
-        "current": {"counts": dict(cur.counts), "missing": cur.missing} if cur else None,
-    }
     if ref is None or cur is None:
-        found.update(methods={}, method=None, drifted=False, note="missing on one side")
-        return found
+        return FeatureDrift(name, "categorical", ref, cur, note="missing on one side")
     results, _ = drift_stats.categorical_drift(ref, cur)
-    autos[name] = drift_stats.categorical_auto(ref, cur, results)
     ref_keys = {k for k, _ in ref.counts}
-    found.update(methods={k: v.to_json() for k, v in results.items()},
-                 new_categories=sorted(k for k, _ in cur.counts if k not in ref_keys),
-                 counts=(sum(n for _, n in ref.counts), sum(n for _, n in cur.counts)))
+    return FeatureDrift(name, "categorical", ref, cur, results, drift_stats.categorical_auto(ref, cur, results),
+                        new_categories=tuple(sorted(k for k, _ in cur.counts if k not in ref_keys)))
+
+
+def _decided(family: list[FeatureDrift], rule: DriftRule) -> list[FeatureDrift]:
+    """The family with its decisions; a feature with too few values on either side to
+    trust the test is not flagged."""
+    decisions = decide(family, rule)
+    found = []
+    for entry in family:
+        decision = decisions.get(entry.feature)
+        if decision is None:
+            found.append(entry)
+            continue
+        counts = _value_counts(entry)
+        if min(counts) < MIN_ROWS_TO_FLAG:
+            found.append(replace(entry, decision=decision, drifted=False, note=(
+                f"too few values to flag (reference {counts[0]}, current {counts[1]}; at least {MIN_ROWS_TO_FLAG} each)")))
+        else:
+            found.append(replace(entry, decision=decision, drifted=decision.drifted))
     return found
+
+
+def _value_counts(entry: FeatureDrift) -> tuple[int, int]:
+    """Non-missing values on the (reference, current) sides."""
+    def count(p: NumericProfile | CategoricalProfile | None) -> int:
+        if isinstance(p, NumericProfile):
+            return p.count
+        return sum(n for _, n in p.counts) if p else 0
+    return count(entry.reference), count(entry.current)

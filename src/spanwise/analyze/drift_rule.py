@@ -11,12 +11,30 @@ fixed threshold, for every feature or per feature (`per_feature`).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spanwise.analyze import drift_stats
 from spanwise.analyze.stat_tests import benjamini_hochberg
 from spanwise.errors import InvalidQuery
+
+if TYPE_CHECKING:  # the report's types use DriftRule and Decision
+    from spanwise.analyze.drift_report import FeatureDrift
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict on one feature by its method. A fixed method given a threshold of the
+    request's own carries that `threshold` and the method's verdict at it (`method_drifted`);
+    `auto` carries its Benjamini-Hochberg adjusted p-value (`q_value`)."""
+
+    method: str
+    drifted: bool
+    reason: str
+    q_value: float | None = None
+    threshold: float | None = None
+    method_drifted: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -68,41 +86,40 @@ class DriftRule:
                 "per_feature": {k: {"method": m, "threshold": t} for k, (m, t) in self.per_feature.items()}}
 
 
-def decide(family: list[dict[str, Any]], autos: dict[str, drift_stats.AutoResult], rule: DriftRule) -> None:
-    """Set `method`, `drifted` and `reason` of each entry of one family in place. Entries
-    are feature reports from `DriftService`; `autos` holds their `auto` parts by name."""
-    deciding = [f for f in family if f["feature"] in autos and rule.method_of(f["feature"])[0] == drift_stats.AUTO]
-    adjusted = benjamini_hochberg([autos[f["feature"]].p_value for f in deciding])
-    for entry, q in zip(deciding, adjusted):
-        entry["methods"][drift_stats.AUTO] = autos[entry["feature"]].to_json(q, rule.alpha, rule.min_effect)
-    for entry in family:
-        if entry["feature"] not in autos:
-            continue
-        method, threshold = rule.method_of(entry["feature"])
-        if method == drift_stats.AUTO:
-            found = entry["methods"][drift_stats.AUTO]
-        else:
-            found = entry["methods"].get(method)
-            if found is None:
-                entry.update(method=method, drifted=False, reason=f"{method} does not apply to a {entry['type']} feature")
-                continue
-            if threshold is not None:
-                found = _rethreshold(method, found, threshold)
-                entry["methods"][method] = found
-            found["reason"] = _fixed_reason(method, found)
-        entry.update(method=method, drifted=bool(found["drifted"]), reason=found["reason"])
+def decide(family: Sequence[FeatureDrift], rule: DriftRule) -> dict[str, Decision]:
+    """The decision on each feature of one family that has results on both sides (`auto`
+    set), by name: `auto` p-values are adjusted across the family together."""
+    tested = [f for f in family if f.auto is not None]
+    deciding = [f for f in tested if rule.method_of(f.feature)[0] == drift_stats.AUTO]
+    adjusted = benjamini_hochberg([f.auto.p_value for f in deciding if f.auto is not None])
+    decisions = {f.feature: _auto(f.auto, q, rule) for f, q in zip(deciding, adjusted) if f.auto is not None}
+    for entry in tested:
+        method, threshold = rule.method_of(entry.feature)
+        if method != drift_stats.AUTO:
+            decisions[entry.feature] = _fixed(entry, method, threshold)
+    return decisions
 
 
-def _rethreshold(method: str, found: dict[str, Any], threshold: float) -> dict[str, Any]:
-    value = found["value"]
+def _auto(auto: drift_stats.AutoResult, q_value: float | None, rule: DriftRule) -> Decision:
+    drifted, reason = auto.verdict(q_value, rule.alpha, rule.min_effect)
+    return Decision(drift_stats.AUTO, bool(drifted), reason, q_value=q_value)
+
+
+def _fixed(entry: FeatureDrift, method: str, threshold: float | None) -> Decision:
+    found = entry.methods.get(method)
+    if found is None:
+        return Decision(method, False, f"{method} does not apply to a {entry.kind} feature")
+    if threshold is None:
+        return Decision(method, bool(found.drifted), _fixed_reason(method, found.value, found.drifted, found.threshold))
+    value = found.value
     drifted = None if value is None else (value < threshold if method in drift_stats.P_VALUE_METHODS else value > threshold)
-    return {**found, "threshold": threshold, "drifted": drifted}
+    return Decision(method, bool(drifted), _fixed_reason(method, value, drifted, threshold), threshold=threshold,
+                    method_drifted=drifted)
 
 
-def _fixed_reason(method: str, found: dict[str, Any]) -> str:
-    if found["value"] is None:
+def _fixed_reason(method: str, value: float | None, drifted: bool | None, threshold: float) -> str:
+    if value is None:
         return f"{method} could not be computed"
     side = "<" if method in drift_stats.P_VALUE_METHODS else ">"
-    holds = bool(found["drifted"])
-    op = side if holds else {"<": "≥", ">": "≤"}[side]
-    return f"{method} {found['value']:.3g} {op} {found['threshold']:g} (fixed threshold)"
+    op = side if drifted else {"<": "≥", ">": "≤"}[side]
+    return f"{method} {value:.3g} {op} {threshold:g} (fixed threshold)"

@@ -88,12 +88,7 @@ class ModelSignalService:
 
     def _drift_rows(self, model: str, version: str, start_ns: int, end_ns: int, task: str) -> list[_Row]:
         found = self._drift.drift(model, version, start_ns, end_ns)
-        rows = []
-        for feature in found["features"] + found["predictions"]:
-            method = feature.get("method")
-            value = feature["methods"][method]["value"] if method else None
-            rows.append(_Row("drift", feature["feature"], value, bool(feature["drifted"])))
-        return rows
+        return [_Row("drift", f.feature, f.value, f.drifted) for f in found.features + found.predictions]
 
     def _quality_rows(self, model: str, version: str, start_ns: int, end_ns: int, task: str) -> list[_Row]:
         found = self._analytics.data_quality(WindowQuery(model, version, start_ns, end_ns))

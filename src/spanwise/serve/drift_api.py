@@ -14,6 +14,7 @@ from spanwise.analyze.drift import DriftService
 from spanwise.analyze.drift_rule import DriftRule
 from spanwise.errors import InvalidQuery, UnsupportedContentType
 from spanwise.serve.body import read_body
+from spanwise.serve.drift_json import baseline_json, baselines_json, drift_json
 from spanwise.serve.native_api import endpoint
 from spanwise.serve.params import (
     REFERENCE, VERSION, Param, parse_duration_ns, parse_float, parse_time, time_params, time_range,
@@ -45,7 +46,7 @@ def drift_routes(drift: DriftService) -> list[Route]:
         parameters: [{name: name, in: path, required: true, schema: {type: string}}]
         responses: {200: {description: baselines}}
         """
-        return drift.baselines(request.path_params["name"])
+        return baselines_json(request.path_params["name"], drift.baselines(request.path_params["name"]))
 
     async def read_baseline(request: Request) -> tuple[bytes, str]:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -91,8 +92,9 @@ def drift_routes(drift: DriftService) -> list[Route]:
         model = request.path_params["name"]
         params = request.query_params
         if file_format != "json":
-            return drift.upload_baseline(model, params.get("version", ""), params.get("name") or "training", body,
-                                         file_format)
+            uploaded = drift.upload_baseline(model, params.get("version", ""), params.get("name") or "training", body,
+                                             file_format)
+            return baseline_json(uploaded)
         try:
             spec = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
@@ -100,11 +102,11 @@ def drift_routes(drift: DriftService) -> list[Route]:
         if not isinstance(spec, dict):
             raise InvalidQuery("the body must be a JSON object")
         lookback = spec.get("lookback")
-        return drift.set_window_baseline(
+        return baseline_json(drift.set_window_baseline(
             model, _text(spec, "version"), _text(spec, "name"), _text(spec, "kind"),
             parse_time(str(spec.get("start", "")), "start") or 0, parse_time(str(spec.get("end", "")), "end") or 0,
             parse_duration_ns(str(lookback), "lookback") // 10**9 if lookback else 0,
-        )
+        ))
 
     def drift_report(request: Request) -> Any:
         """
@@ -139,8 +141,8 @@ def drift_routes(drift: DriftService) -> list[Route]:
         rule = DriftRule.parse(params.get("method") or None, parse_float(params.get("threshold"), "threshold"),
                                parse_float(params.get("alpha"), "alpha"), parse_float(params.get("min_effect"), "min_effect"),
                                params.getlist("feature_method"))
-        return drift.drift(request.path_params["name"], params.get("version") or None, start, end,
-                           params.get("baseline") or None, window, rule)
+        return drift_json(drift.drift(request.path_params["name"], params.get("version") or None, start, end,
+                                      params.get("baseline") or None, window, rule))
 
     return [
         Route("/api/v1/models/{name}/baselines", endpoint(baselines), methods=["GET"]),
