@@ -26,7 +26,7 @@ OTLP_PATHS = {"/v1/traces": trace_requests(), "/v1/logs": logs_requests(), "/v1/
 GRPC_METHODS = [
     "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
     "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-    "/opentelemetry.proto.collector.metrics.v1.SpanMetricsService/Export",
+    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
 ]
 CONTENT_TYPES = ["application/x-protobuf", "application/json", "application/json; charset=utf-8", "text/plain",
                  "", "application/x-protobuf; foo=bar", "application/grpc", "text/csv", "multipart/form-data"]
