@@ -102,9 +102,11 @@ def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Spanwis
     (base / "data").mkdir()
     process = SpanwiseProcess(str(base / "data"), ["--config", str(config)])
     process.start()
-    _send_spans(process, traces=200, depth=10)
-    yield process
-    process.stop()
+    try:
+        _send_spans(process, traces=200, depth=10)
+        yield process
+    finally:
+        process.stop()
 
 
 def _send_spans(server: SpanwiseProcess, traces: int, depth: int) -> None:
