@@ -49,6 +49,7 @@ class AlertEngine:
         self._alerts: dict[str, dict[Labels, Alert]] = {}
         self._last_eval: dict[str, float] = {}
         self._silences: dict[str, Silence] = {}
+        self._errors: dict[str, str] = {}
         self._loaded = False
         self._unsaved: dict[str, Alert] = {}
         self._unsaved_history: list[dict[str, Any]] = []
@@ -75,7 +76,7 @@ class AlertEngine:
             receivers = {r.name for r in self.config.receivers}
             for name, body in self._store.alert_objects(RULE_KIND).items():
                 try:
-                    self._api_rules[name] = parse_rule(json.loads(body), receivers)
+                    self._api_rules[name] = parse_rule(json.loads(body), receivers, self._sources.span_dimensions)
                 except InvalidQuery as exc:
                     log.error("stored alert rule %s is no longer valid, skipped: %s", name, exc)
             for body in self._store.alert_objects(STATE_KIND).values():
@@ -116,8 +117,11 @@ class AlertEngine:
             results = conditions.evaluate(rule, self._sources, int(now * 1e9), active)
         except Exception as exc:  # noqa: BLE001 - one broken rule must not stop the others
             self.stats["rule_errors"] += 1
-            log.warning("alert rule %s failed: %s", rule.name, exc)
+            if self._errors.get(rule.name) != str(exc):
+                log.warning("alert rule %s failed: %s", rule.name, exc)
+            self._errors[rule.name] = str(exc)
             return
+        self._errors.pop(rule.name, None)
         self.stats["evaluations"] += 1
         now_ms = int(now * 1000)
         #: Right after a (re)start the window still holds the gap while the server was down
@@ -227,12 +231,13 @@ class AlertEngine:
                 states = [a.state for a in alerts]
                 state = FIRING if FIRING in states else PENDING if PENDING in states else "inactive"
                 out.append({**rule_json(rule), "source": "config" if rule.name in config_names else "api",
-                            "state": state, "alerts": len([s for s in states if s in (PENDING, FIRING)])})
+                            "state": state, "alerts": len([s for s in states if s in (PENDING, FIRING)]),
+                            "error": self._errors.get(rule.name)})
             return out
 
     def put_rule(self, body: Any, name: str | None = None) -> dict[str, Any]:
         """Create (name None) or replace an API rule."""
-        rule = parse_rule(body, {r.name for r in self.config.receivers})
+        rule = parse_rule(body, {r.name for r in self.config.receivers}, self._sources.span_dimensions)
         with self._lock:
             if any(r.name == (name or rule.name) for r in self.config.rules):
                 raise InvalidQuery(f"name: rule {name or rule.name!r} is defined in the config file; change it there")

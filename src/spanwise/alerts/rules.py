@@ -9,14 +9,16 @@ from typing import Any
 
 from spanwise.config import load_config
 from spanwise.errors import ConfigError, InvalidQuery
-from spanwise.model.alert_rules import AlertRule
+from spanwise.model.alert_rules import AlertRule, span_group_problem
 
 RULE_KIND = "rule"
 _PREFIX = "alerts.rules[0]."
 
 
-def parse_rule(body: Any, receivers: set[str]) -> AlertRule:
-    """An `AlertRule` from JSON, or `InvalidQuery` whose lines read `field: problem`."""
+def parse_rule(body: Any, receivers: set[str], span_dimensions: tuple[str, ...] | None) -> AlertRule:
+    """An `AlertRule` from JSON, or `InvalidQuery` whose lines read `field: problem`.
+    `span_dimensions` are the configured span-metric dimensions a rule may group by
+    (None: span metrics are off, no grouping)."""
     if not isinstance(body, dict):
         raise InvalidQuery("a rule is a JSON object")
     # receivers are checked here, against the configured ones, not by the loader's section check
@@ -29,6 +31,9 @@ def parse_rule(body: Any, receivers: set[str]) -> AlertRule:
     if not isinstance(wanted, list) or not all(isinstance(n, str) for n in wanted):
         raise InvalidQuery("invalid rule: receivers: a list of receiver names")
     rule = dataclasses.replace(rule, receivers=list(wanted))
+    problem = span_group_problem(rule.query, span_dimensions)
+    if problem:
+        raise InvalidQuery(f"invalid rule: query: {problem}")
     unknown = sorted(set(rule.receivers) - receivers)
     if unknown:
         raise InvalidQuery(f"invalid rule: receivers: unknown receiver(s) {', '.join(unknown)}")

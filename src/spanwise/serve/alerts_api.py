@@ -15,12 +15,14 @@ from spanwise.analyze.models import ModelService
 from spanwise.config import Config
 from spanwise.errors import MalformedPayload
 from spanwise.query.logs import LogQueryService
+from spanwise.query.otlp_metrics import OtlpMetricQueries
 from spanwise.query.service import QueryService
+from spanwise.query.span_groups import SpanGroupQueries
 from spanwise.serve.body import read_body
 from spanwise.serve.native_api import endpoint
 from spanwise.serve.params import LIMIT, Param, parse_limit, time_params, time_range
 from spanwise.store.alerts_api import AlertStore, SpanWindowReader
-from spanwise.store.api import FeedbackWriter, LogStore, ModelReader, SignalStore
+from spanwise.store.api import FeedbackWriter, LogStore, MetricsReader, ModelReader, OtlpMetricStore, SignalStore
 
 #: A rule or silence is small; a bigger body is refused before it is parsed.
 MAX_BODY_BYTES = 64 * 1024
@@ -154,12 +156,15 @@ def build_alert_engine(config: Config, store: object) -> AlertEngine | None:
     if not config.alerts.enabled or not isinstance(store, AlertStore):
         return None
     has_models = isinstance(store, ModelReader) and isinstance(store, FeedbackWriter)
+    spec = config.metrics.spec()
     sources = Sources(
         QueryService(store),  # type: ignore[arg-type]
         ModelService(store) if has_models else None,  # type: ignore[arg-type]
         store if isinstance(store, SignalStore) else None,
         LogQueryService(store) if isinstance(store, LogStore) else None,
         store if isinstance(store, SpanWindowReader) else None,
+        span_groups=SpanGroupQueries(store, spec.dimensions) if spec.enabled and isinstance(store, MetricsReader) else None,
+        otlp=OtlpMetricQueries(store) if isinstance(store, OtlpMetricStore) else None,
     )
     engine = AlertEngine(config.alerts, store, sources)
     engine.start()
