@@ -9,7 +9,7 @@ from typing import Any
 
 from spanwise.config import load_config
 from spanwise.errors import ConfigError, InvalidQuery
-from spanwise.model.alert_rules import AlertRule, span_group_problem
+from spanwise.model.alert_rules import AlertRule
 
 RULE_KIND = "rule"
 _PREFIX = "alerts.rules[0]."
@@ -21,9 +21,12 @@ def parse_rule(body: Any, receivers: set[str], span_dimensions: tuple[str, ...] 
     (None: span metrics are off, no grouping)."""
     if not isinstance(body, dict):
         raise InvalidQuery("a rule is a JSON object")
-    # receivers are checked here, against the configured ones, not by the loader's section check
+    # receivers are checked here, against the configured ones, not by the loader's section check;
+    # the span metrics' dimensions are given so the loader checks groups as for config rules
+    metrics = {"enabled": False} if span_dimensions is None else {"dimensions": list(span_dimensions)}
+    overrides = {"alerts": {"rules": [{**body, "receivers": []}]}, "metrics": metrics}
     try:
-        rule = load_config(environ={}, overrides={"alerts": {"rules": [{**body, "receivers": []}]}}).alerts.rules[0]
+        rule = load_config(environ={}, overrides=overrides).alerts.rules[0]
     except ConfigError as exc:
         lines = [line.replace(_PREFIX, "").replace("alerts.rules[0]: ", "") for line in str(exc).splitlines()]
         raise InvalidQuery("invalid rule: " + "; ".join(lines)) from exc
@@ -31,9 +34,6 @@ def parse_rule(body: Any, receivers: set[str], span_dimensions: tuple[str, ...] 
     if not isinstance(wanted, list) or not all(isinstance(n, str) for n in wanted):
         raise InvalidQuery("invalid rule: receivers: a list of receiver names")
     rule = dataclasses.replace(rule, receivers=list(wanted))
-    problem = span_group_problem(rule.query, span_dimensions)
-    if problem:
-        raise InvalidQuery(f"invalid rule: query: {problem}")
     unknown = sorted(set(rule.receivers) - receivers)
     if unknown:
         raise InvalidQuery(f"invalid rule: receivers: unknown receiver(s) {', '.join(unknown)}")
