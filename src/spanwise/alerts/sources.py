@@ -149,11 +149,8 @@ class Sources:
         step = max(1, int((end_ns - start_ns) // 10**9))
         samples = []
         for name in names:
-            try:
-                found = self._cached(("model", name, q.version, start_ns, end_ns),
-                                     functools.partial(source.metrics, name, q.version or None, start_ns, end_ns, step))
-            except Exception:  # noqa: BLE001 - an unknown model has no data: absence, not an error
-                found = {"points": []}
+            read = functools.partial(_model_points, source, name, q.version or None, start_ns, end_ns, step)
+            found = self._cached(("model", name, q.version, start_ns, end_ns), read)
             by_version: dict[str, list[dict[str, Any]]] = {}
             for point in found["points"]:
                 by_version.setdefault(point["version"], []).append(point)
@@ -191,6 +188,16 @@ class Sources:
         seconds = (end_ns - start_ns) / 1e9
         return [Sample((("service", service),), n / seconds if q.metric == "rate" else float(n), n)
                 for service, n in sorted(counts.items())]
+
+
+def _model_points(source: ModelReader, name: str, version: str | None, start_ns: int, end_ns: int,
+                  step: int) -> dict[str, Any]:
+    """A model's points; an unknown model has none (absence, not an error), and that is
+    cached too, so a thousand rules naming a model not seen yet cost one read, not a thousand."""
+    try:
+        return source.metrics(name, version, start_ns, end_ns, step)
+    except Exception:  # noqa: BLE001
+        return {"points": []}
 
 
 def _red_value(metric: str, row: RedSummary, seconds: float) -> float:
