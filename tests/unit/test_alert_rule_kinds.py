@@ -66,6 +66,9 @@ def test_valid_rules_load_and_validate(tmp_path: Path, capsys: pytest.CaptureFix
     (("metric: error_rate, group_by", "metric: error_rate, by: operation, service: a, group_by"),
      "alerts.rules[3].query: by, group_by: give one"),
     (("group_by: [queue]", "group_by: [queue, queue]"), "alerts.rules[0].query: group_by: at most 4 distinct"),
+    (("group_by: [http.route]", "group_by: [http.route, http_route]"),
+     "alerts.rules[2].query: group_by: two names give the same label (http_route, http_route)"),
+    (("group_by: [queue]", "group_by: [alertname]"), "alerts.rules[0].query: group_by: alertname and names"),
     (("metric: error_rate,", "metric: error_rate, aggregation: last,"),
      "alerts.rules[3].query: aggregation, attributes: only otlp_metric rules have them"),
 ])

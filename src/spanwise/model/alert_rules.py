@@ -105,6 +105,11 @@ class AlertQuery:
             raise ValueError("group_by: only span_metric and otlp_metric rules group")
         if len(self.group_by) > MAX_GROUP_BY or len(set(self.group_by)) < len(self.group_by) or not all(self.group_by):
             raise ValueError(f"group_by: at most {MAX_GROUP_BY} distinct, non-empty names, got {self.group_by!r}")
+        labels = [label_name(name) for name in self.group_by]
+        if "alertname" in labels or any(label.startswith("__") for label in labels):
+            raise ValueError("group_by: alertname and names starting with __ are reserved labels")
+        if len(set(labels)) < len(labels):
+            raise ValueError(f"group_by: two names give the same label ({', '.join(labels)})")
         if self.kind == "span_metric" and self.by:
             raise ValueError("by, group_by: give one (group_by: [operation] is by: operation)")
         if self.kind == "span_metric" and self.window_s % 60:
@@ -132,10 +137,6 @@ def span_group_problem(query: AlertQuery, dimensions: tuple[str, ...] | None) ->
         configured = ", ".join(dimensions) or "none configured"
         return (f"group_by: unknown dimension {', '.join(map(repr, unknown))}; span metrics group by "
                 f"{', '.join(SPAN_GROUP_LABELS)} or a metrics.dimensions key ({configured})")
-    labels = [name if name in SPAN_GROUP_LABELS else label_name(span_dimension(name, dimensions))
-              for name in query.group_by]
-    if len(set(labels)) < len(labels):
-        return f"group_by: two names give the same label ({', '.join(labels)})"
     return ""
 
 
