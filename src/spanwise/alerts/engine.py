@@ -99,14 +99,16 @@ class AlertEngine:
             changed: list[Alert] = []
             history: list[dict[str, Any]] = []
             rules = self.rules()
-            for rule in rules:
-                if rule.enabled and now - self._last_eval.get(rule.name, 0.0) >= rule.interval_s - 1e-3:
-                    self._last_eval[rule.name] = now
-                    self._evaluate(rule, now, changed, history)
+            due = [r for r in rules if r.enabled and now - self._last_eval.get(r.name, 0.0) >= r.interval_s - 1e-3]
+            for rule in due:
+                self._last_eval[rule.name] = now
+                self._evaluate(rule, now, changed, history)
             self._retire_deleted({r.name for r in rules}, now, changed, history)
             self._save(changed, history)
-        self.stats["eval_ms_last"] = int((time.perf_counter() - started) * 1000)
-        self.stats["eval_cpu_ms_last"] = int((time.process_time() - cpu) * 1000)
+        if due:  # the figures of the last tick that evaluated something, not of an idle one
+            self.stats["eval_ms_last"] = int((time.perf_counter() - started) * 1000)
+            self.stats["eval_cpu_ms_last"] = int((time.process_time() - cpu) * 1000)
+            self.stats["eval_rules_last"] = len(due)
         self.stats["store_queries"] = self._sources.queries
         self._notify(int(now * 1000))
 
