@@ -365,6 +365,8 @@ def load_config(
     merged = _merge(merged, {k: dict(v) for k, v in (overrides or {}).items()})
     errors: list[tuple[str, str]] = []
     config = _build(Config, merged, "", errors)
+    if config is not _BAD and not any(key.startswith("metrics") for key, _ in errors):
+        errors += _alert_rule_checks(config, merged.get("alerts"))
     if errors:
         def where(key: str) -> str:
             line = lines.get(key) or lines.get(key.rsplit(".", 1)[0])
@@ -372,6 +374,24 @@ def load_config(
 
         raise ConfigError("\n".join(f"{where(key)}{key or 'config'}: {message}" for key, message in errors))
     return config
+
+
+def _alert_rule_checks(config: Config, alerts: Any) -> list[tuple[str, str]]:
+    """Rule problems that need another section: span-metric groups name configured
+    dimensions. Each rule's query is checked on its own, so a broken rule elsewhere
+    does not hide these."""
+    rules = alerts.get("rules") if isinstance(alerts, dict) else None
+    if not isinstance(rules, list):
+        return []
+    dimensions = tuple(config.metrics.dimensions) if config.metrics.enabled else None
+    found = []
+    for index, rule in enumerate(rules):
+        query = rule.get("query") if isinstance(rule, dict) else None
+        built = _build(alert_rules.AlertQuery, query, "", []) if isinstance(query, dict) else None
+        problem = alert_rules.span_group_problem(built, dimensions) if isinstance(built, alert_rules.AlertQuery) else ""
+        if problem:
+            found.append((f"alerts.rules[{index}].query", problem))
+    return found
 
 
 def _read_yaml(path: str) -> tuple[dict[str, Any], dict[str, int]]:

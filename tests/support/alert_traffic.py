@@ -12,10 +12,11 @@ from metric_spans import export_request
 
 
 class Traffic:
-    """Every `period_s`, per entry of `services` ({name: {"n", "errors", "ms", "attrs", "service"}}),
+    """Every `period_s`, per entry of `services` ({name: {"n", "errors", "ms", "attrs", "service", "kind"}}),
     sends `n` spans ending now, `errors` of them with status Error, each lasting `ms`, with
-    span attributes `attrs`, from service `service` (default: the name), with `headers` (a
-    token, when auth is on). Bounded: it stops by itself after `max_s` seconds."""
+    span attributes `attrs` and OTLP span kind `kind` (default 2, server), from service
+    `service` (default: the name), with `headers` (a token, when auth is on). Bounded: it
+    stops by itself after `max_s` seconds."""
 
     def __init__(self, http_url: str, services: dict[str, dict[str, Any]], period_s: float = 0.2,
                  max_s: float = 120.0, headers: dict[str, str] | None = None) -> None:
@@ -42,7 +43,8 @@ class Traffic:
                     now = time.time_ns()
                     spans = [{"ms": spec.get("ms", 10), "name": spec.get("name", "GET /"),
                               "status": 2 if i < spec.get("errors", 0) else 0,
-                              "start": now - int(spec.get("ms", 10) * 1e6), "attrs": spec.get("attrs", {})}
+                              "start": now - int(spec.get("ms", 10) * 1e6), "attrs": spec.get("attrs", {}),
+                              "kind": spec.get("kind", 2)}
                              for i in range(spec.get("n", 5))]
                     try:
                         client.post(self.url, content=export_request(service, spans), headers=self.headers)

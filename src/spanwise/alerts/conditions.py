@@ -105,6 +105,10 @@ def _absence(q: AlertQuery, c: AlertCondition, sources: Sources, start: int, end
 
 def _named_target(q: AlertQuery) -> Labels:
     """The label set a filtered query would produce, when the filter pins exactly one."""
+    if q.group_by:
+        return ()
+    if q.kind == "otlp_metric":
+        return (("service", q.service),) if q.service else ()
     if q.kind in ("span_metric", "logs") and q.service and not q.operation and q.by != "operation":
         return (("service", q.service),)
     if q.kind == "span_metric" and q.service and q.operation:

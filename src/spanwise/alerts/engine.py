@@ -56,11 +56,12 @@ class AlertEngine:
         self.config, self._store, self._sources, self._clock = config, store, sources, clock
         self.stats: Counter[str] = Counter()
         self._lock = threading.RLock()
-        # Rules, alerts and silences by (project, rule name or silence id).
+        # Rules, alerts, silences and rule errors by (project, rule name or silence id).
         self._api_rules: dict[RuleKey, AlertRule] = {}
         self._alerts: dict[RuleKey, dict[Labels, Alert]] = {}
         self._last_eval: dict[RuleKey, float] = {}
         self._silences: dict[tuple[str, str], Silence] = {}
+        self._errors: dict[RuleKey, str] = {}
         self._loaded = False
         self._unsaved: dict[tuple[str, str], Alert] = {}
         self._unsaved_history: list[tuple[str, dict[str, Any]]] = []
@@ -89,7 +90,7 @@ class AlertEngine:
             receivers = {r.name for r in self.config.receivers}
             for (project, name), body in self._store.alert_objects(RULE_KIND).items():
                 try:
-                    self._api_rules[(project, name)] = parse_rule(json.loads(body), receivers)
+                    self._api_rules[(project, name)] = parse_rule(json.loads(body), receivers, self._sources.span_dimensions)
                 except InvalidQuery as exc:
                     log.error("stored alert rule %s of project %s is no longer valid, skipped: %s", name, project, exc)
             for (project, old_key), body in self._store.alert_objects(STATE_KIND).items():
@@ -119,6 +120,7 @@ class AlertEngine:
             changed: list[Alert] = []
             history: list[tuple[str, dict[str, Any]]] = []
             rules = self._all_rules()
+            due = 0
             for project in sorted({project for project, _ in rules}):
                 with self._acting_for(project):
                     self._sources.new_cycle()  # a cached read is one project's
@@ -126,11 +128,14 @@ class AlertEngine:
                         rule = rules[key]
                         if rule.enabled and now - self._last_eval.get(key, 0.0) >= rule.interval_s - 1e-3:
                             self._last_eval[key] = now
+                            due += 1
                             self._evaluate(project, rule, now, changed, history)
             self._retire_deleted(set(rules), now, changed, history)
             self._save(changed, history)
-        self.stats["eval_ms_last"] = int((time.perf_counter() - started) * 1000)
-        self.stats["eval_cpu_ms_last"] = int((time.process_time() - cpu) * 1000)
+        if due:  # the figures of the last tick that evaluated something, not of an idle one
+            self.stats["eval_ms_last"] = int((time.perf_counter() - started) * 1000)
+            self.stats["eval_cpu_ms_last"] = int((time.process_time() - cpu) * 1000)
+            self.stats["eval_rules_last"] = due
         self.stats["store_queries"] = self._sources.queries
         self._notify(int(now * 1000))
 
@@ -142,8 +147,11 @@ class AlertEngine:
             results = conditions.evaluate(rule, self._sources, int(now * 1e9), active)
         except Exception as exc:  # noqa: BLE001 - one broken rule must not stop the others
             self.stats["rule_errors"] += 1
-            log.warning("alert rule %s of project %s failed: %s", rule.name, project, exc)
+            if self._errors.get((project, rule.name)) != str(exc):
+                log.warning("alert rule %s of project %s failed: %s", rule.name, project, exc)
+            self._errors[(project, rule.name)] = str(exc)
             return
+        self._errors.pop((project, rule.name), None)
         self.stats["evaluations"] += 1
         now_ms = int(now * 1000)
         #: Right after a (re)start the window still holds the gap while the server was down
@@ -267,12 +275,13 @@ class AlertEngine:
                 states = [a.state for a in alerts]
                 state = FIRING if FIRING in states else PENDING if PENDING in states else "inactive"
                 out.append({**rule_json(rule), "source": "config" if rule.name in config_names else "api",
-                            "state": state, "alerts": len([s for s in states if s in (PENDING, FIRING)])})
+                            "state": state, "alerts": len([s for s in states if s in (PENDING, FIRING)]),
+                            "error": self._errors.get((project, rule.name))})
             return out
 
     def put_rule(self, body: Any, name: str | None = None) -> dict[str, Any]:
         """Create (name None) or replace an API rule of the caller's project."""
-        rule = parse_rule(body, {r.name for r in self.config.receivers})
+        rule = parse_rule(body, {r.name for r in self.config.receivers}, self._sources.span_dimensions)
         project = current_project()
         key = (project, name or rule.name)
         with self._lock:

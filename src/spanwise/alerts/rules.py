@@ -17,13 +17,18 @@ RULE_KIND = "rule"
 _PREFIX = "alerts.rules[0]."
 
 
-def parse_rule(body: Any, receivers: set[str]) -> AlertRule:
-    """An `AlertRule` from JSON, or `InvalidQuery` whose lines read `field: problem`."""
+def parse_rule(body: Any, receivers: set[str], span_dimensions: tuple[str, ...] | None) -> AlertRule:
+    """An `AlertRule` from JSON, or `InvalidQuery` whose lines read `field: problem`.
+    `span_dimensions` are the configured span-metric dimensions a rule may group by
+    (None: span metrics are off, no grouping)."""
     if not isinstance(body, dict):
         raise InvalidQuery("a rule is a JSON object")
-    # receivers are checked here, against the configured ones, not by the loader's section check
+    # receivers are checked here, against the configured ones, not by the loader's section check;
+    # the span metrics' dimensions are given so the loader checks groups as for config rules
+    metrics = {"enabled": False} if span_dimensions is None else {"dimensions": list(span_dimensions)}
+    overrides = {"alerts": {"rules": [{**body, "receivers": []}]}, "metrics": metrics}
     try:
-        rule = load_config(environ={}, overrides={"alerts": {"rules": [{**body, "receivers": []}]}}).alerts.rules[0]
+        rule = load_config(environ={}, overrides=overrides).alerts.rules[0]
     except ConfigError as exc:
         lines = [line.replace(_PREFIX, "").replace("alerts.rules[0]: ", "") for line in str(exc).splitlines()]
         raise InvalidQuery("invalid rule: " + "; ".join(lines)) from exc

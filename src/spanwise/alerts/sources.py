@@ -13,9 +13,12 @@ from typing import Any, Callable, Protocol
 
 from spanwise.analyze.models import MetricsPoint, MetricsSeries, ModelSummary
 from spanwise.core.alert_rules import AlertQuery
+from spanwise.core.metrics import label_name
+from spanwise.errors import InvalidQuery
 from spanwise.query.logs import MAX_LOGS, LogQueryService, severity_number
-from spanwise.store.protocols import SpanWindowReader
-from spanwise.store.protocols import LogQuery, RedSummary
+from spanwise.query.otlp_metrics import OtlpMetricService
+from spanwise.query.span_groups import SpanGroup, SpanGroupQueries
+from spanwise.store.protocols import LogQuery, RedSummary, SpanWindowReader
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -49,26 +52,36 @@ class Sources:
 
     def __init__(self, spans: RedReader | None, models: ModelReader | None = None,
                  signals: ModelSignalReader | None = None, logs: LogQueryService | None = None,
-                 exact_spans: SpanWindowReader | None = None) -> None:
+                 exact_spans: SpanWindowReader | None = None, span_groups: SpanGroupQueries | None = None,
+                 otlp: OtlpMetricService | None = None) -> None:
         """`spans` answers windows of whole minutes from the span metrics (exact under
         sampling); `exact_spans`, when given, answers other windows from stored spans to
-        the nanosecond (weighted by their sampling weight)."""
+        the nanosecond (weighted by their sampling weight); `span_groups` answers span
+        rules with `group_by` (absent when span metrics are off); `otlp` OTLP metrics."""
         self._spans, self._models, self._signals, self._logs = spans, models, signals, logs
-        self._exact = exact_spans
+        self._exact, self._groups, self._otlp = exact_spans, span_groups, otlp
         self._cache: dict[tuple[Any, ...], Any] = {}
         self.queries = 0
 
+    @property
+    def span_dimensions(self) -> tuple[str, ...] | None:
+        """The span-metric dimensions rules may group by; None when grouping is not possible."""
+        return self._groups.dimensions if self._groups else None
+
     def fresh(self) -> "Sources":
         """The same readers with a cache of their own (for a request thread)."""
-        return Sources(self._spans, self._models, self._signals, self._logs, self._exact)
+        return Sources(self._spans, self._models, self._signals, self._logs, self._exact, self._groups, self._otlp)
 
     def new_cycle(self) -> None:
         """Forget cached reads: a new evaluation sees new data."""
         self._cache.clear()
 
     def read(self, query: AlertQuery, start_ns: int, end_ns: int) -> list[Sample]:
+        if query.kind == "span_metric" and query.group_by:
+            return self._span_group_samples(query, start_ns, end_ns)
         reader = {"span_metric": self._span_samples, "model_metric": self._model_samples,
-                  "model_signal": self._signal_samples, "logs": self._log_samples}[query.kind]
+                  "model_signal": self._signal_samples, "logs": self._log_samples,
+                  "otlp_metric": self._otlp_samples}[query.kind]
         return reader(query, start_ns, end_ns)
 
     def _cached(self, key: tuple[Any, ...], read: Callable[[], Any]) -> Any:
@@ -103,6 +116,31 @@ class Sources:
             samples.append(Sample(labels, _red_value(q.metric, row, (end_ns - start_ns) / 1e9), row.count))
         return samples
 
+    def _span_group_samples(self, q: AlertQuery, start_ns: int, end_ns: int) -> list[Sample]:
+        """One sample per combination of the `group_by` labels (plus the filters named)."""
+        if self._groups is None:
+            raise InvalidQuery("group_by: grouping reads the span metrics, which are off")
+        groups = self._groups
+        series = self._cached(("groups", start_ns, end_ns, q.service), lambda: groups.read(start_ns, end_ns, q.service))
+        named: Labels = tuple((label, value) for label, value in (("operation", q.operation), ("service", q.service))
+                              if value and label not in q.group_by)
+        seconds = (end_ns - start_ns) / 1e9
+        return [Sample(tuple(sorted(group.labels + named)), _group_value(q.metric, group, seconds), group.calls)
+                for group in groups.group(series, tuple(q.group_by), q.operation)]
+
+    def _otlp_samples(self, q: AlertQuery, start_ns: int, end_ns: int) -> list[Sample]:
+        """One sample per group of the metric's points; labels are the group's attribute
+        keys as label names (`http.route` -> `http_route`), plus `service` when filtered."""
+        if self._otlp is None:
+            return []
+        otlp, where = self._otlp, tuple(sorted(q.attributes.items()))
+        key = ("otlp", q.metric, q.aggregation, q.quantile, q.service, tuple(q.group_by), where, start_ns, end_ns)
+        groups = self._cached(key, lambda: otlp.aggregate(q.metric, q.aggregation, start_ns, end_ns, q.service,
+                                                          tuple(q.group_by), where, q.quantile))
+        named = {"service": q.service} if q.service else {}
+        return [Sample(_labels({**named, **{label_name(k): v for k, v in g.attributes}}), g.value, g.count)
+                for g in groups]
+
     def _model_samples(self, q: AlertQuery, start_ns: int, end_ns: int) -> list[Sample]:
         if self._models is None:
             return []
@@ -111,12 +149,8 @@ class Sources:
         step = max(1, int((end_ns - start_ns) // 10**9))
         samples = []
         for name in names:
-            try:
-                found: tuple[MetricsPoint, ...] = self._cached(
-                    ("model", name, q.version, start_ns, end_ns),
-                    functools.partial(source.metrics, name, q.version or None, start_ns, end_ns, step)).points
-            except Exception:  # noqa: BLE001 - an unknown model has no data: absence, not an error
-                found = ()
+            read = functools.partial(_model_points, source, name, q.version or None, start_ns, end_ns, step)
+            found: tuple[MetricsPoint, ...] = self._cached(("model", name, q.version, start_ns, end_ns), read)
             by_version: dict[str, list[MetricsPoint]] = {}
             for point in found:
                 by_version.setdefault(point.version, []).append(point)
@@ -156,6 +190,16 @@ class Sources:
                 for service, n in sorted(counts.items())]
 
 
+def _model_points(source: ModelReader, name: str, version: str | None, start_ns: int, end_ns: int,
+                  step: int) -> tuple[MetricsPoint, ...]:
+    """A model's points; an unknown model has none (absence, not an error), and that is
+    cached too, so a thousand rules naming a model not seen yet cost one read, not a thousand."""
+    try:
+        return source.metrics(name, version, start_ns, end_ns, step).points
+    except Exception:  # noqa: BLE001
+        return ()
+
+
 def _red_value(metric: str, row: RedSummary, seconds: float) -> float:
     values = {
         "rate": row.count / seconds, "count": float(row.count), "errors": float(row.error_count),
@@ -168,6 +212,17 @@ def _red_value(metric: str, row: RedSummary, seconds: float) -> float:
 _LATENCY: dict[str, Callable[[MetricsPoint], float]] = {
     "p50_ms": lambda p: p.p50_ms, "p95_ms": lambda p: p.p95_ms, "p99_ms": lambda p: p.p99_ms,
 }
+
+
+def _labels(found: dict[str, str]) -> Labels:
+    return tuple(sorted(found.items()))
+
+
+def _group_value(metric: str, group: SpanGroup, seconds: float) -> float:
+    if metric.endswith("_ms"):
+        return group.quantile_ms(int(metric[1:3]) / 100)
+    return float({"rate": group.calls / seconds, "count": group.calls, "errors": group.errors,
+                  "error_rate": group.errors / group.calls if group.calls else 0.0}[metric])
 
 
 def _model_value(metric: str, points: list[MetricsPoint], step_s: int) -> float:

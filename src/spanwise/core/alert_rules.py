@@ -9,7 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-#: What a rule can watch, and the metrics of each kind.
+from spanwise.core.metrics import label_name
+from spanwise.core.otlp_metrics import AGGREGATIONS, kind_of
+
+#: What a rule can watch, and the metrics of each kind (empty: any name the sender uses).
 QUERY_METRICS: dict[str, tuple[str, ...]] = {
     # per service (or per operation when `service` is set or `by: operation`), from stored spans
     "span_metric": ("rate", "count", "errors", "error_rate", "p50_ms", "p95_ms", "p99_ms"),
@@ -20,18 +23,34 @@ QUERY_METRICS: dict[str, tuple[str, ...]] = {
                      "estimated_f1", "estimated_roc_auc", "estimate_trustworthy"),
     # log records matching `search` (body text), `severity` and `service`, per service
     "logs": ("count", "rate"),
+    # OTLP metrics from SDKs (users' own "custom" metrics too); `metric` is the metric's name
+    "otlp_metric": (),
 }
+#: Labels every span metric can be grouped by; configured `metrics.dimensions` come on top.
+SPAN_GROUP_LABELS = ("service", "operation", "span_kind")
+MAX_GROUP_BY = 4
+MAX_ATTRIBUTE_FILTERS = 10
 CONDITIONS = ("threshold", "absence", "rate_of_change", "anomaly")
 OPERATORS = (">", "<", "outside")
 RECEIVER_TYPES = ("alertmanager", "webhook", "slack", "email")
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+#: An OTel instrument name, plus `:` (names from Prometheus sources).
+_METRIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/-]{0,254}$")
+_AGGREGATIONS = ", ".join(f"{', '.join(names)} ({kind})" for kind, names in AGGREGATIONS.items())
 
 
 @dataclass(frozen=True)
 class AlertQuery:
     """What a rule watches over the last `window_s` seconds. Empty filters mean every
-    service/model/feature, and then each one is its own alert (label set)."""
+    service/model/feature, and then each one is its own alert (label set).
+
+    `group_by` names the labels of each alert instead: for span_metric any of
+    `SPAN_GROUP_LABELS` and the configured span-metric dimensions (checked against the
+    configuration by `span_group_problem`), for otlp_metric point (or resource) attribute
+    keys. An otlp_metric rule reads the metric named `metric`, only points whose
+    attributes equal `attributes`, and turns the window into one value per group with
+    `aggregation` (`quantile` for aggregation quantile)."""
 
     kind: str
     metric: str = ""
@@ -43,13 +62,22 @@ class AlertQuery:
     feature: str = ""  # model_signal: one feature; empty: every feature, one alert each
     search: str = ""  # logs: text in the body
     severity: str = ""  # logs: minimum severity (WARN, ERROR, 1-24)
+    aggregation: str = ""  # otlp_metric: how a window becomes a value (AGGREGATIONS)
+    quantile: float = 0.95  # otlp_metric, aggregation quantile
+    attributes: dict[str, str] = field(default_factory=dict)  # otlp_metric: only points with these values
+    group_by: list[str] = field(default_factory=list)
     window_s: float = 300.0
 
     def __post_init__(self) -> None:
         if self.kind not in QUERY_METRICS:
             raise ValueError(f"kind: must be one of {', '.join(QUERY_METRICS)}, got {self.kind!r}")
-        if self.metric not in QUERY_METRICS[self.kind]:
+        if self.kind == "otlp_metric":
+            self._check_otlp()
+        elif self.metric not in QUERY_METRICS[self.kind]:
             raise ValueError(f"metric: {self.kind} watches {', '.join(QUERY_METRICS[self.kind])}, got {self.metric!r}")
+        elif self.aggregation or self.attributes:
+            raise ValueError("aggregation, attributes: only otlp_metric rules have them")
+        self._check_group_by()
         if self.by not in ("", "service", "operation"):
             raise ValueError(f"by: service or operation, got {self.by!r}")
         if (self.by == "operation" or self.operation) and not self.service:
@@ -58,6 +86,58 @@ class AlertQuery:
             raise ValueError("model: a model_signal rule names its model")
         if not 1 <= self.window_s <= 7 * 86_400:
             raise ValueError("window_s: between 1 and 604800 seconds")
+
+    def _check_otlp(self) -> None:
+        if not _METRIC_NAME.match(self.metric):
+            raise ValueError("metric: the OTLP metric's name (a letter or _, then letters, digits or _ . : / -, "
+                             f"at most 255), got {self.metric!r}")
+        if not kind_of(self.aggregation):
+            raise ValueError(f"aggregation: one of {_AGGREGATIONS}, got {self.aggregation!r}")
+        if not 0 < self.quantile < 1:
+            raise ValueError(f"quantile: between 0 and 1 (exclusive), got {self.quantile}")
+        if len(self.attributes) > MAX_ATTRIBUTE_FILTERS or not all(self.attributes):
+            raise ValueError(f"attributes: at most {MAX_ATTRIBUTE_FILTERS} filters, each with a non-empty key")
+
+    def _check_group_by(self) -> None:
+        if not self.group_by:
+            return
+        if self.kind not in ("span_metric", "otlp_metric"):
+            raise ValueError("group_by: only span_metric and otlp_metric rules group")
+        if len(self.group_by) > MAX_GROUP_BY or len(set(self.group_by)) < len(self.group_by) or not all(self.group_by):
+            raise ValueError(f"group_by: at most {MAX_GROUP_BY} distinct, non-empty names, got {self.group_by!r}")
+        labels = [label_name(name) for name in self.group_by]
+        if "alertname" in labels or any(label.startswith("__") for label in labels):
+            raise ValueError("group_by: alertname and names starting with __ are reserved labels")
+        if len(set(labels)) < len(labels):
+            raise ValueError(f"group_by: two names give the same label ({', '.join(labels)})")
+        if self.kind == "span_metric" and self.by:
+            raise ValueError("by, group_by: give one (group_by: [operation] is by: operation)")
+        if self.kind == "span_metric" and self.window_s % 60:
+            raise ValueError(f"window_s: grouped span metrics are read per minute: a multiple of 60, "
+                             f"got {self.window_s:g}")
+
+
+def span_dimension(name: str, dimensions: tuple[str, ...]) -> str:
+    """The configured span-metric dimension `name` stands for, by its attribute key or its
+    label name (`deployment.environment` or `deployment_environment`); "" for none."""
+    return next((key for key in dimensions if name in (key, label_name(key))), "")
+
+
+def span_group_problem(query: AlertQuery, dimensions: tuple[str, ...] | None) -> str:
+    """Why a span_metric rule's `group_by` cannot be answered by span metrics with these
+    `dimensions` (None: span metrics are off), as `group_by: ...`; "" when it can. The
+    configuration is needed to say, so the loader and the rules API call this."""
+    if query.kind != "span_metric" or not query.group_by:
+        return ""
+    if dimensions is None:
+        return "group_by: grouping reads the span metrics, which are off (metrics.enabled: false)"
+    known = SPAN_GROUP_LABELS + dimensions + tuple(label_name(key) for key in dimensions)
+    unknown = [name for name in query.group_by if name not in known]
+    if unknown:
+        configured = ", ".join(dimensions) or "none configured"
+        return (f"group_by: unknown dimension {', '.join(map(repr, unknown))}; span metrics group by "
+                f"{', '.join(SPAN_GROUP_LABELS)} or a metrics.dimensions key ({configured})")
+    return ""
 
 
 @dataclass(frozen=True)

@@ -40,3 +40,20 @@ POINT_SCHEMAS: dict[str, pa.Schema] = {
         _TEMPORALITY,
     ]),
 }
+
+#: How one window of a metric becomes one value, by the metric's kind: a gauge's latest,
+#: mean, highest or lowest point; a sum's increase (or its rate per second) for monotonic
+#: counters, or its current value; a histogram's quantile or mean from its buckets, or its
+#: observations per second. The aggregation names the kind, so a rule need not.
+AGGREGATIONS: dict[str, tuple[str, ...]] = {
+    GAUGE: ("last", "avg", "max", "min"),
+    SUM: ("rate", "increase", "value"),
+    HISTOGRAM: ("quantile", "mean", "count_rate"),
+}
+#: Aggregations that only make sense for a monotonic sum (a counter, not an UpDownCounter).
+MONOTONIC_ONLY = ("rate", "increase")
+
+
+def kind_of(aggregation: str) -> str:
+    """The metric kind an aggregation reads ("" for an unknown aggregation)."""
+    return next((kind for kind, names in AGGREGATIONS.items() if aggregation in names), "")

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from spanwise.core.time_range import MAX_SERIES_POINTS
 from spanwise.errors import InvalidQuery, NotFound
+from spanwise.core.otlp_metrics import AGGREGATIONS, GAUGE, HISTOGRAM, MONOTONIC_ONLY, SUM, kind_of
+from spanwise.core.time_range import MAX_SERIES_POINTS
 from spanwise.store.protocols import OtlpMetricStore
-from spanwise.store.clickhouse.otlp_metrics import MAX_SERIES_ROWS
+from spanwise.store.clickhouse.otlp_metrics import MAX_SERIES_ROWS, MAX_WINDOW_GROUPS
+from spanwise.store.clickhouse.service_signals import histogram_quantile
 
 #: Attribute keys one series request may split by, and the series it may return.
 MAX_GROUP_BY = 3
 MAX_GROUPS = 100
+#: How far before a window a cumulative series' last point is looked for, so the
+#: window's first increase is counted (SDKs export every 60 s by default).
+ANCHOR_NS = 15 * 60 * 10**9
+Attributes = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class MetricGroup:
+    """One group of a metric over a window: its `group_by` attribute values, the
+    aggregated value, and what it rests on (points; for histograms, observations)."""
+
+    attributes: Attributes
+    value: float
+    count: int
 
 
 class OtlpMetricService:
@@ -53,6 +71,75 @@ class OtlpMetricService:
         return found | {"group_by": list(group_by), "series": [
             {"attributes": dict(zip(group_by, key)), "points": points} for key, points in sorted(series.items())
         ]}
+
+    def aggregate(
+        self, name: str, aggregation: str, start_ns: int, end_ns: int, service: str = "",
+        group_by: tuple[str, ...] = (), where: Attributes = (), quantile: float = 0.95,
+    ) -> list[MetricGroup]:
+        """One value per group of `name`'s points in [start, end] (`AGGREGATIONS`:
+        gauges last/avg/max/min; sums increase/rate, counter resets counted from zero,
+        or value; histograms quantile/mean from the buckets, or count_rate). Keys of
+        `group_by` and `where` are point attributes, else resource attributes. A metric
+        of another kind, or a non-monotonic sum asked for a rate, is an `InvalidQuery`."""
+        kind = kind_of(aggregation)
+        if not kind:
+            raise InvalidQuery(f"aggregation: one of {', '.join(n for names in AGGREGATIONS.values() for n in names)}")
+        table = self._store.metric_window(kind, name, service, start_ns, end_ns, start_ns - ANCHOR_NS, group_by, where)
+        rows = table.to_pylist()
+        if len(rows) > MAX_WINDOW_GROUPS:
+            raise InvalidQuery(f"{name}: more than {MAX_WINDOW_GROUPS} groups; group by fewer attributes or filter")
+        if not rows:
+            self._check_kind(name, kind, aggregation, start_ns, end_ns)
+            return []
+        seconds = max((end_ns - start_ns) / 1e9, 1e-9)
+        keys = [tuple(row[f"g{i}"] for i in range(len(group_by))) for row in rows]
+        if kind == HISTOGRAM:
+            return _histogram_groups(group_by, keys, rows, aggregation, quantile, seconds)
+        if kind == SUM and aggregation in MONOTONIC_ONLY and not all(row["monotonic"] for row in rows):
+            raise InvalidQuery(f"{name} is a non-monotonic sum (an up-down counter): its aggregation is value, "
+                               f"not {aggregation}")
+        return [MetricGroup(tuple(zip(group_by, key)), _value(kind, aggregation, row, seconds), int(row["points"]))
+                for key, row in zip(keys, rows)]
+
+    def _check_kind(self, name: str, kind: str, aggregation: str, start_ns: int, end_ns: int) -> None:
+        """No points of that kind: a metric of that name of another kind means the rule
+        asks the wrong question, which is worth an error rather than silence."""
+        other = sorted({m["kind"] for m in self.metrics(start_ns, end_ns) if m["name"] == name} - {kind})
+        if other:
+            raise InvalidQuery(f"{name} is a {other[0]}: aggregation {aggregation} reads a {kind}; a {other[0]} "
+                               f"takes {', '.join(AGGREGATIONS[other[0]])}")
+
+
+def _value(kind: str, aggregation: str, row: dict[str, Any], seconds: float) -> float:
+    if kind == GAUGE:
+        found = {"last": row["last"], "avg": row["total"] / row["points"], "max": row["highest"], "min": row["lowest"]}
+    else:
+        found = {"increase": row["increase"], "rate": row["increase"] / seconds, "value": row["value"]}
+    return float(found[aggregation])
+
+
+def _histogram_groups(group_by: tuple[str, ...], keys: list[tuple[str, ...]], rows: list[dict[str, Any]],
+                      aggregation: str, quantile: float, seconds: float) -> list[MetricGroup]:
+    """Rows of one group (one per bucket layout) merged by bucket bound; a quantile or
+    mean of a group without observations in the window is not a number, so no group."""
+    merged: dict[tuple[str, ...], tuple[dict[float, int], float, float]] = {}
+    for key, row in zip(keys, rows):
+        buckets, count, total = merged.get(key, ({}, 0.0, 0.0))
+        for bound, n in zip([*row["bounds"], float("inf")], row["buckets"]):
+            buckets[bound] = buckets.get(bound, 0) + int(n)
+        merged[key] = (buckets, count + row["count"], total + row["sum"])
+    groups = []
+    for key, (buckets, count, total) in merged.items():
+        if aggregation == "count_rate":
+            value = count / seconds
+        elif not count:
+            continue
+        elif aggregation == "mean":
+            value = total / count
+        else:
+            value = histogram_quantile(quantile, sorted(buckets.items()))
+        groups.append(MetricGroup(tuple(zip(group_by, key)), value, int(count)))
+    return groups
 
 
 def _point(row: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from spanwise.query.logs import LogQueryService
 from spanwise.query.metrics import SpanMetricsService, metrics_service
 from spanwise.query.otlp_metrics import OtlpMetricService
 from spanwise.query.service import QueryService
+from spanwise.query.span_groups import SpanGroupQueries
 from spanwise.store import Store
 
 log = logging.getLogger(__name__)
@@ -102,5 +103,8 @@ def build_services(config: Config, store: Store) -> Services:
 
 def build_alert_engine(config: Config, store: Store, services: Services) -> AlertEngine:
     """The alert engine (not started): its state in the store, its samples read through the services."""
-    sources = Sources(services.queries, services.models, services.signals, services.logs, store)
+    spec = config.metrics.spec()
+    sources = Sources(services.queries, services.models, services.signals, services.logs, store,
+                      span_groups=SpanGroupQueries(store, spec.dimensions) if spec.enabled else None,
+                      otlp=services.otlp_metrics)
     return AlertEngine(config.alerts, store, sources)

@@ -1,11 +1,12 @@
 """SQL for OTLP metric points (`OtlpMetricStore` in store/protocols): write, list the metrics
-seen, and per-step series computed in the store.
+seen, per-step series and one window's figures per group (alert rules), computed in the store.
 
 Cumulative sums and histograms are turned into per-step increases from consecutive
 points of the same series (a counter reset counts from zero), so a dashboard sees the
 same numbers whatever temporality the SDK was set to. A series can be split by point
 attributes (`group_by`, e.g. `ml.model.name`) and filtered on them (`where`); a missing
-attribute groups as "".
+attribute groups as "". A series is one process's points of one attribute set (service,
+resource attributes, point attributes, start time).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ _CUMULATIVE = 2  # AggregationTemporality.CUMULATIVE
 _WINDOW = "TimeUnix >= fromUnixTimestamp64Nano({lo:Int64}) AND TimeUnix <= fromUnixTimestamp64Nano({hi:Int64})"
 _FILTER = "MetricName = {name:String} AND ({service:String} = '' OR ServiceName = {service:String})"
 _STEP = "toInt64(toUnixTimestamp(toStartOfInterval(TimeUnix, toIntervalSecond({step:UInt32}))))"
+#: A point and the one before it in its series (one process's points of one attribute set).
+_FRAME = ("OVER (PARTITION BY ServiceName, ResourceAttributes, Attributes, StartTimeUnix ORDER BY TimeUnix "
+          "ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)")
 #: The most rows one series query returns (steps x groups); one more says "too many".
 MAX_SERIES_ROWS = 100_000
 
@@ -30,8 +34,7 @@ def _increase(column: str) -> str:
     """Per point: the increase since the previous point of its series (cumulative), or the
     point itself (delta). A series' first point in the window counts in full when the
     series started inside the window (its StartTimeUnix), else it only anchors the next."""
-    previous = (f"lagInFrame(toNullable({column}), 1, NULL) OVER (PARTITION BY ServiceName, Attributes, "
-                "StartTimeUnix ORDER BY TimeUnix ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)")
+    previous = f"lagInFrame(toNullable({column}), 1, NULL) {_FRAME}"
     first = f"if(StartTimeUnix >= fromUnixTimestamp64Nano({{lo:Int64}}), {column}, 0)"
     cumulative = f"if(isNull({previous}), {first}, if({column} >= {previous}, {column} - {previous}, {column}))"
     return f"if(AggregationTemporality = {_CUMULATIVE}, {cumulative}, {column})"
@@ -86,3 +89,96 @@ class SqlOtlpMetrics(SqlArea):
         else:
             raise ValueError(f"unknown metric kind {kind!r}")
         return self._query(sql, params)
+
+    def metric_window(
+        self, kind: str, name: str, service: str, start_ns: int, end_ns: int, anchor_ns: int,
+        group_by: tuple[str, ...] = (), where: tuple[tuple[str, str], ...] = (),
+    ) -> pa.Table:
+        params: dict[str, Any] = {"name": name, "service": service, "lo": start_ns, "hi": end_ns,
+                                  "from": min(anchor_ns, start_ns), "limit": MAX_WINDOW_GROUPS + 1}
+        params.update({f"g{i}": key for i, key in enumerate(group_by)})
+        params.update({f"wk{i}": k for i, (k, _) in enumerate(where)} | {f"wv{i}": v for i, (_, v) in enumerate(where)})
+        groups = "".join(f", {_attribute(f'g{i}')} AS g{i}" for i in range(len(group_by)))
+        keys = "".join(f", g{i}" for i in range(len(group_by)))
+        matched = (f"{_FILTER} AND TimeUnix >= fromUnixTimestamp64Nano({{from:Int64}}) "
+                   "AND TimeUnix <= fromUnixTimestamp64Nano({hi:Int64})"
+                   + "".join(f" AND {_attribute(f'wk{i}')} = {{wv{i}:String}}" for i in range(len(where))))
+        if kind == GAUGE:
+            sql = _gauge_window(groups, keys, matched)
+        elif kind == SUM:
+            sql = _sum_window(groups, keys, matched)
+        elif kind == HISTOGRAM:
+            sql = _histogram_window(groups, keys, matched)
+        else:
+            raise ValueError(f"unknown metric kind {kind!r}")
+        return self._query(sql + " LIMIT {limit:UInt32}", params)
+
+
+#: The most rows (groups; histograms: groups x bucket layouts) one window query returns;
+#: one more says "too many".
+MAX_WINDOW_GROUPS = 10_000
+#: What identifies one series of points (a process restart starts a new one of the same
+#: identity: a counter reset).
+_SERIES = "ServiceName, ResourceAttributes, Attributes"
+_WITHIN = "TimeUnix >= fromUnixTimestamp64Nano({lo:Int64})"
+
+
+def _attribute(param: str) -> str:
+    """A point attribute, else the resource attribute of that key (`service.name`, `host.name`)."""
+    key = f"{{{param}:String}}"
+    return f"if(mapContains(Attributes, {key}), Attributes[{key}], ResourceAttributes[{key}])"
+
+
+def _gauge_window(groups: str, keys: str, matched: str) -> str:
+    """Points, sum, min, max over the window; `last` averages each series' latest value
+    (the latest value itself when the group is one series)."""
+    return f"""SELECT 1 AS one{keys}, sum(n) AS points, sum(total) AS total, min(low) AS lowest,
+                   max(high) AS highest, avg(latest) AS last
+            FROM (SELECT count() AS n, sum(Value) AS total, min(Value) AS low, max(Value) AS high,
+                         argMax(Value, TimeUnix) AS latest{groups}
+                  FROM {TABLES[GAUGE]} WHERE {matched} AND {_WITHIN} GROUP BY {_SERIES}{keys})
+            GROUP BY one{keys} ORDER BY one{keys}"""
+
+
+def _sum_window(groups: str, keys: str, matched: str) -> str:
+    """The increase inside the window (cumulative: from the last point before it, resets
+    counting from zero) and the current value (cumulative: each series' latest; delta:
+    the window's changes), both added over the group's series; `monotonic` is 0 when a
+    series is not a counter."""
+    return f"""SELECT 1 AS one{keys}, sum(n) AS points, sum(inc) AS increase, sum(current) AS value,
+                   min(mono) AS monotonic
+            FROM (SELECT countIf({_WITHIN}) AS n, sumIf(increase, {_WITHIN}) AS inc,
+                         if(any(temporality) = {_CUMULATIVE}, argMaxIf(Value, TimeUnix, {_WITHIN}),
+                            sumIf(Value, {_WITHIN})) AS current, min(IsMonotonic) AS mono{keys}
+                  FROM (SELECT TimeUnix{groups}, {_SERIES}, Value, IsMonotonic,
+                               AggregationTemporality AS temporality, {_increase('Value')} AS increase
+                        FROM {TABLES[SUM]} WHERE {matched})
+                  GROUP BY {_SERIES}{keys} HAVING n > 0)
+            GROUP BY one{keys} ORDER BY one{keys}"""
+
+
+def _histogram_window(groups: str, keys: str, matched: str) -> str:
+    """Per group and bucket layout: the increase of count, sum and each bucket inside
+    the window (resets and first points as for sums)."""
+    return f"""SELECT 1 AS one{keys}, bounds, count() AS points, sum(count_inc) AS count, sum(sum_inc) AS sum,
+                   sumForEach(buckets_inc) AS buckets
+            FROM (SELECT TimeUnix{groups}, ExplicitBounds AS bounds, {_increase('toFloat64(Count)')} AS count_inc,
+                         {_increase('Sum')} AS sum_inc, {_bucket_increase()} AS buckets_inc
+                  FROM {TABLES[HISTOGRAM]} WHERE {matched})
+            WHERE {_WITHIN}
+            GROUP BY one{keys}, bounds ORDER BY one{keys}, bounds"""
+
+
+def _bucket_increase() -> str:
+    """`_increase` for the bucket counts array: element-wise since the previous point,
+    whole after a reset (the count went down) or a change of layout."""
+    has_previous = f"lagInFrame(toUInt8(1), 1, toUInt8(0)) {_FRAME}"
+    previous = f"lagInFrame(BucketCounts, 1, CAST([], 'Array(UInt64)')) {_FRAME}"
+    previous_count = f"lagInFrame(Count, 1, toUInt64(0)) {_FRAME}"
+    first = ("if(StartTimeUnix >= fromUnixTimestamp64Nano({lo:Int64}), BucketCounts, "
+             "arrayMap(x -> toUInt64(0), BucketCounts))")
+    since = ("arrayMap((now, before) -> toUInt64(greatest(toInt64(now) - toInt64(before), 0)), "
+             f"BucketCounts, {previous})")
+    restarted = f"Count < {previous_count} OR length(BucketCounts) != length({previous})"
+    cumulative = f"if({has_previous} = 0, {first}, if({restarted}, BucketCounts, {since}))"
+    return f"if(AggregationTemporality = {_CUMULATIVE}, {cumulative}, BucketCounts)"

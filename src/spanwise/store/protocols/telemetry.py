@@ -379,3 +379,18 @@ class OtlpMetricStore(Protocol):
         keeps points whose attributes equal the given values. Column `t` is the step's start
         (Unix seconds); `service` "" means every service. At most `MAX_SERIES_ROWS` + 1 rows."""
         ...
+
+    def metric_window(
+        self, kind: str, name: str, service: str, start_ns: int, end_ns: int, anchor_ns: int,
+        group_by: tuple[str, ...] = (), where: tuple[tuple[str, str], ...] = (),
+    ) -> pa.Table:
+        """One row per group of one metric's points in [start, end] (alert rules read
+        this): group values in g0, g1... (`group_by` and `where` keys are point
+        attributes, else resource attributes), `points`, and by kind: gauges `total`,
+        `lowest`, `highest`, `last` (the mean of each series' latest value); sums
+        `increase` (cumulative points since the series' last point at or after
+        `anchor_ns`, a reset counting from zero), `value` (the series' latest values, or
+        a delta sum's changes, added) and `monotonic`; histograms one row per bucket
+        layout `bounds` with the increase of `count`, `sum` and `buckets`. At most
+        `MAX_WINDOW_GROUPS` + 1 rows."""
+        ...
