@@ -13,10 +13,10 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from spanwise.errors import InvalidQuery
 from spanwise.query.otlp_metrics import OtlpMetricService
 from spanwise.receive.metrics_decode import decode_metrics_requests
-from spanwise.store import open_store
+from spanwise.store import Store
 from spanwise.store.protocols import OtlpMetricStore
 
-BACKENDS: dict[str, Callable[[Any], str]] = {"chdb": lambda tmp: f"chdb://{tmp}/store"}
+PROTOCOLS = (OtlpMetricStore,)
 S = 10**9
 T0 = (time.time_ns() // S - 3600) * S
 CUMULATIVE, DELTA = 2, 1
@@ -67,11 +67,8 @@ def counter(name: str, values: list[float], start: int = T0, **spec: Any) -> lis
             for i, v in enumerate(values) if v is not None]
 
 
-@pytest.fixture(scope="module", params=sorted(BACKENDS))
-def queries(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OtlpMetricService]:
-    store = open_store(BACKENDS[request.param](tmp_path_factory.mktemp(request.param)))
-    store.start()
-    assert isinstance(store, OtlpMetricStore)
+@pytest.fixture(scope="module")
+def queries(store: Store) -> Iterator[OtlpMetricService]:
     bodies = [
         # a cumulative counter: +10 a minute, reset after minute 4 (a restart keeping its start time)
         export("worker", counter("jobs", [0, 10, 20, 30, 5, 15], attrs={"job": "a"})),
@@ -92,7 +89,6 @@ def queries(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     ]
     store.write_metric_points(decode_metrics_requests(bodies).points)
     yield OtlpMetricService(store)
-    store.shutdown()
 
 
 def values(found: list[Any]) -> dict[tuple[tuple[str, str], ...], tuple[float, int]]:

@@ -11,21 +11,22 @@ from metric_spans import NOW, export_request, write
 from spanwise.errors import InvalidQuery
 from spanwise.core.metrics import MetricsSpec
 from spanwise.query.span_groups import SpanGroupQueries
-from spanwise.store import open_store
+from spanwise.store import Store
 from spanwise.store.protocols import MetricsReader
 
-BACKENDS: dict[str, Callable[[Any], str]] = {"chdb": lambda tmp: f"chdb://{tmp}/store"}
+PROTOCOLS = (MetricsReader,)
 DIMENSIONS = ("deployment.environment",)
 MINUTE = 60 * 10**9
 SERVER, CLIENT = 2, 3
 
 
-@pytest.fixture(scope="module", params=sorted(BACKENDS))
-def groups(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpanGroupQueries]:
-    store = open_store(BACKENDS[request.param](tmp_path_factory.mktemp(request.param)), None,
-                       MetricsSpec(dimensions=DIMENSIONS))
-    store.start()
-    assert isinstance(store, MetricsReader)
+@pytest.fixture(scope="module")
+def store_options() -> dict[str, Any]:
+    return {"metrics": MetricsSpec(dimensions=DIMENSIONS)}
+
+
+@pytest.fixture(scope="module")
+def groups(store: Store) -> Iterator[SpanGroupQueries]:
     prod, canary = {"deployment.environment": "prod"}, {"deployment.environment": "canary"}
     write(store, export_request("checkout", [
         *({"ms": 20, "kind": SERVER, "name": "GET /cart", "attrs": prod} for _ in range(8)),
@@ -36,7 +37,6 @@ def groups(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     ]), weight=0.0)  # sampled out: the span metrics still count every span
     write(store, export_request("payments", [{"ms": 7, "kind": SERVER, "name": "charge"}]))
     yield SpanGroupQueries(store, DIMENSIONS)
-    store.shutdown()
 
 
 def table(found: list[Any]) -> dict[tuple[tuple[str, str], ...], tuple[int, int]]:
