@@ -3,7 +3,6 @@ route table (`/api/v1/access`) and the audit log. Roles per route: `serve.access
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime
 from typing import Any, Callable
@@ -13,12 +12,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from spanwise.errors import InvalidQuery, MalformedPayload, SpanwiseError
+from spanwise.errors import InvalidQuery, SpanwiseError
 from spanwise.serve.access import RouteTable
 from spanwise.serve.audit import AuditLog
 from spanwise.serve.auth import Authority
 from spanwise.serve.auth_http import CSRF_COOKIE, SESSION_COOKIE, Sessions, SignInLimiter
-from spanwise.serve.body import read_body
+from spanwise.serve.body import read_json_object
 from spanwise.serve.native_api import endpoint, error_response
 from spanwise.serve.params import Param, parse_int, parse_limit
 
@@ -26,14 +25,7 @@ MAX_BODY_BYTES = 16 * 1024
 
 
 async def _json(request: Request) -> tuple[dict[str, Any]]:
-    raw = await read_body(request, MAX_BODY_BYTES)
-    try:
-        body = json.loads(raw or b"null")
-    except ValueError as exc:
-        raise MalformedPayload(f"the body is not JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise MalformedPayload("the body must be a JSON object")
-    return (body,)
+    return (await read_json_object(request, MAX_BODY_BYTES),)
 
 
 def parse_expires(value: object) -> int:

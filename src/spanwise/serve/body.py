@@ -12,8 +12,9 @@ queueing without bound.
 from __future__ import annotations
 
 import contextlib
+import json
 import zlib
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from starlette.requests import Request
 
@@ -119,3 +120,16 @@ class InflightBytes:
             yield take
         finally:
             self.used -= held
+
+
+async def read_json_object(request: Request, limit: int, expected: str = "") -> dict[str, Any]:
+    """The body as a JSON object (at most `limit` bytes); anything else is a 400 saying so,
+    with `expected` (e.g. the fields) after the message when given."""
+    raw = await read_body(request, limit)
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError as exc:
+        raise MalformedPayload(f"the body is not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise MalformedPayload("the body must be a JSON object" + (f": {expected}" if expected else ""))
+    return body

@@ -7,7 +7,6 @@ its value (the log would otherwise keep what was erased).
 
 from __future__ import annotations
 
-import json
 from typing import Any, Callable
 
 from starlette.requests import Request
@@ -15,13 +14,12 @@ from starlette.routing import Route
 
 from spanwise.analyze.erasure import ErasureService
 from spanwise.config import Config
-from spanwise.errors import MalformedPayload
 from spanwise.core.retention import RetentionPolicy
 from spanwise.process.redaction import HashedSearch
 from spanwise.request_context import DEFAULT_PROJECT, current_project
 from spanwise.serve.audit import AuditLog
 from spanwise.serve.auth_wiring import AuthParts
-from spanwise.serve.body import read_body
+from spanwise.serve.body import read_json_object
 from spanwise.serve.native_api import endpoint
 from spanwise.store.protocols import SubjectEraser
 
@@ -29,14 +27,7 @@ MAX_BODY_BYTES = 16 * 1024
 
 
 async def _json_object(request: Request) -> tuple[dict[str, Any]]:
-    raw = await read_body(request, MAX_BODY_BYTES)
-    try:
-        body = json.loads(raw or b"null")
-    except ValueError as exc:
-        raise MalformedPayload(f"the body is not JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise MalformedPayload('the body must be a JSON object: {"project", "attribute", "value"}')
-    return (body,)
+    return (await read_json_object(request, MAX_BODY_BYTES, '{"project", "attribute", "value"}'),)
 
 
 def erasure_routes(erasure: ErasureService, audit: AuditLog | None) -> list[Route]:
