@@ -14,10 +14,9 @@ import httpx
 import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from server_process import SpanwiseProcess
+from sdk_export import send_one_span
 
 pytestmark = pytest.mark.slow
 
@@ -119,22 +118,6 @@ def test_projects_are_created_and_listed(server: SpanwiseProcess) -> None:
     assert issued.status_code == 200 and issued.json()["project"] == "team-a"
 
 
-def _send(exporter: SpanExporter, service: str) -> SpanExportResult:
-    """One span through the real SDK exporter; its result."""
-    results: list[SpanExportResult] = []
-
-    class Recording(SimpleSpanProcessor):
-        def on_end(self, span: Any) -> None:
-            results.append(exporter.export([span]))
-
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    provider.add_span_processor(Recording(exporter))
-    with provider.get_tracer("auth-test").start_as_current_span("work"):
-        pass
-    exporter.shutdown()
-    return results[0]
-
-
 def _stored(server: SpanwiseProcess, service: str) -> int:
     return len(server.query("/api/v1/traces", service=service, lookback="1h").json()["traces"])
 
@@ -148,11 +131,11 @@ def test_otel_sdk_exporters_send_with_the_token_from_the_environment(
         return GrpcExporter(endpoint=server.grpc_endpoint, insecure=True, timeout=5)
 
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_HEADERS", raising=False)
-    assert _send(exporter(), f"anon-{protocol}") == SpanExportResult.FAILURE
+    assert send_one_span(exporter(), f"anon-{protocol}") == SpanExportResult.FAILURE
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", f"authorization=Bearer%20{_token(server, 'viewer')['token']}")
-    assert _send(exporter(), f"viewer-{protocol}") == SpanExportResult.FAILURE
+    assert send_one_span(exporter(), f"viewer-{protocol}") == SpanExportResult.FAILURE
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", f"authorization=Bearer%20{_token(server, 'ingest')['token']}")
-    assert _send(exporter(), f"ingest-{protocol}") == SpanExportResult.SUCCESS
+    assert send_one_span(exporter(), f"ingest-{protocol}") == SpanExportResult.SUCCESS
     assert server.wait_for(lambda: _stored(server, f"ingest-{protocol}") == 1)
     assert _stored(server, f"anon-{protocol}") == 0 and _stored(server, f"viewer-{protocol}") == 0
 

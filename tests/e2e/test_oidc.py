@@ -22,10 +22,9 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, Key, RSAKey
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from server_process import SpanwiseProcess, free_port
+from sdk_export import send_one_span
 
 from spanwise.config import AUTH_ROLES, load_config
 from spanwise.config_auth import PROJECT_NAME
@@ -190,22 +189,6 @@ def test_grpc_status_codes(server: SpanwiseProcess) -> None:
     assert _grpc_code(server, _token(spanwise_role="ingest")) == grpc.StatusCode.OK
 
 
-def _send(exporter: SpanExporter, service: str) -> SpanExportResult:
-    """One span through the real SDK exporter; its result."""
-    results: list[SpanExportResult] = []
-
-    class Recording(SimpleSpanProcessor):
-        def on_end(self, span: Any) -> None:
-            results.append(exporter.export([span]))
-
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    provider.add_span_processor(Recording(exporter))
-    with provider.get_tracer("oidc-test").start_as_current_span("work"):
-        pass
-    exporter.shutdown()
-    return results[0]
-
-
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
 def test_otel_sdk_exporters_send_with_a_jwt(server: SpanwiseProcess, protocol: str, monkeypatch: pytest.MonkeyPatch) -> None:
     def exporter() -> SpanExporter:
@@ -217,10 +200,10 @@ def test_otel_sdk_exporters_send_with_a_jwt(server: SpanwiseProcess, protocol: s
         return len(server.query("/api/v1/traces", service=service, lookback="1h").json()["traces"])
 
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_HEADERS", raising=False)
-    assert _send(exporter(), f"oidc-anon-{protocol}") == SpanExportResult.FAILURE
+    assert send_one_span(exporter(), f"oidc-anon-{protocol}") == SpanExportResult.FAILURE
     ingest = _token(realm_access={"roles": ["telemetry"]}, spanwise_role=None)
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", f"authorization=Bearer%20{ingest}")
-    assert _send(exporter(), f"oidc-ingest-{protocol}") == SpanExportResult.SUCCESS
+    assert send_one_span(exporter(), f"oidc-ingest-{protocol}") == SpanExportResult.SUCCESS
     assert server.wait_for(lambda: stored(f"oidc-ingest-{protocol}") == 1)
     assert stored(f"oidc-anon-{protocol}") == 0
 

@@ -13,7 +13,7 @@ import ssl
 import subprocess
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Iterator
 
 import grpc
 import httpx
@@ -21,10 +21,9 @@ import pytest
 from cert_authority import CertAuthority, Issued
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import SpanExportResult
 from server_process import SpanwiseProcess
+from sdk_export import send_one_span
 
 pytestmark = pytest.mark.slow
 RELOAD_INTERVAL_S = 0.5
@@ -67,22 +66,6 @@ def server(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Spanw
     assert process.stop() == 0
 
 
-def _send(exporter: SpanExporter, service: str) -> SpanExportResult:
-    """One span through the real SDK exporter; its result."""
-    results: list[SpanExportResult] = []
-
-    class Recording(SimpleSpanProcessor):
-        def on_end(self, span: Any) -> None:
-            results.append(exporter.export([span]))
-
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    provider.add_span_processor(Recording(exporter))
-    with provider.get_tracer("tls-test").start_as_current_span("work"):
-        pass
-    exporter.shutdown()
-    return results[0]
-
-
 def _stored(server: SpanwiseProcess, service: str) -> int:
     return len(server.query("/api/v1/traces", service=service, lookback="1h").json()["traces"])
 
@@ -96,13 +79,13 @@ def test_otel_sdk_exporters_deliver_over_mutual_tls(server: SpanwiseProcess, pki
     http = HttpExporter(endpoint=f"{server.http_url}/v1/traces", certificate_file=pki.ca.cert,
                         client_certificate_file=pki.client.cert, client_key_file=pki.client.key,
                         headers=headers, timeout=5)
-    assert _send(http, "tls-http") == SpanExportResult.SUCCESS
+    assert send_one_span(http, "tls-http") == SpanExportResult.SUCCESS
     # gRPC from the environment variables the README gives for a custom CA and a client certificate
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", pki.ca.cert)
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", pki.client.cert)
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_CLIENT_KEY", pki.client.key)
     grpc_exporter = GrpcExporter(endpoint=f"https://localhost:{server.grpc_port}", headers=headers, timeout=5)
-    assert _send(grpc_exporter, "tls-grpc") == SpanExportResult.SUCCESS
+    assert send_one_span(grpc_exporter, "tls-grpc") == SpanExportResult.SUCCESS
     assert server.wait_for(lambda: _stored(server, "tls-http") == 1 and _stored(server, "tls-grpc") == 1)
     assert server.query_url.startswith("https://")
 
@@ -209,7 +192,7 @@ def test_replaced_certificate_files_reach_new_connections_on_every_port(server: 
     exporter = HttpExporter(endpoint=f"{server.http_url}/v1/traces", certificate_file=pki.ca.cert,
                             client_certificate_file=pki.client.cert, client_key_file=pki.client.key,
                             headers={"authorization": f"Bearer {server.admin_token}"}, timeout=5)
-    assert _send(exporter, "after-reload") == SpanExportResult.SUCCESS
+    assert send_one_span(exporter, "after-reload") == SpanExportResult.SUCCESS
     assert _grpc_export(server, grpc.ssl_channel_credentials(
         _read(pki.ca.cert), _read(pki.client.key), _read(pki.client.cert))) == grpc.StatusCode.OK
 
