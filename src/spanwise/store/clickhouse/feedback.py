@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from spanwise.request_context import DEFAULT_PROJECT, current
+from spanwise.request_context import current
 from spanwise.store.clickhouse.literals import Literal, array_literal, quoted
 from spanwise.store.clickhouse.models_schema import FEEDBACK_TABLE, PENDING_FEEDBACK_TABLE
 from spanwise.store.clickhouse.session import SqlArea
@@ -43,8 +43,7 @@ class SqlFeedback(SqlArea):
             self._insert(PENDING_FEEDBACK_TABLE, rows)
 
     def pending_feedback_projects(self) -> list[str]:
-        rows = self._query(f"SELECT DISTINCT Project FROM {PENDING_FEEDBACK_TABLE}").column("Project").to_pylist()
-        return sorted({p or DEFAULT_PROJECT for p in rows})
+        return self._projects_in(PENDING_FEEDBACK_TABLE)
 
     def pending_feedback(self, limit: int) -> pa.Table:
         return self._query(

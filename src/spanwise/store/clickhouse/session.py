@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from spanwise.request_context import DEFAULT_PROJECT
 from spanwise.store.clickhouse.projects import ProjectScope
 
 
@@ -65,3 +66,10 @@ class SqlArea:
 
     def _insert(self, table: str, rows: pa.Table, settings: str = "") -> None:
         self._session.insert(table, rows, settings)
+
+    def _projects_in(self, table: str) -> list[str]:
+        """The projects with rows in `table` that the current context sees (the platform's
+        jobs, acting across projects, see all and then work per project); '' (rows an older
+        build left in a table keyed by project) is the default project."""
+        rows = self._query(f"SELECT DISTINCT Project FROM {table}").column("Project").to_pylist()
+        return sorted({p or DEFAULT_PROJECT for p in rows})

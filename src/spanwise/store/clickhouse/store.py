@@ -362,8 +362,7 @@ class SqlTraceStore(
 
     def pending_trace_projects(self) -> list[str]:
         with acting(SYSTEM):
-            rows = self._query(f"SELECT DISTINCT Project FROM {schema.TAIL_PENDING_TABLE}").column("Project").to_pylist()
-        return sorted({p or DEFAULT_PROJECT for p in rows})
+            return self._projects_in(schema.TAIL_PENDING_TABLE)
 
     def settle_traces(self, trace_ids: list[str], weights: list[float], remember_s: float) -> int:
         if trace_ids:
@@ -405,8 +404,7 @@ class SqlTraceStore(
     def data_projects(self) -> list[str]:
         """Every project that has sent spans (read across projects: the platform's jobs)."""
         with acting(SYSTEM):
-            rows = self._query("SELECT DISTINCT Project FROM spanwise_operations").column("Project").to_pylist()
-        return sorted({p or DEFAULT_PROJECT for p in rows})
+            return self._projects_in("spanwise_operations")
 
     def services(self) -> list[str]:
         rows = self._query("SELECT DISTINCT ServiceName FROM spanwise_operations ORDER BY ServiceName")
