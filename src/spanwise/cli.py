@@ -116,7 +116,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         return cli_demo.run(args)
     from spanwise.config import load_config
-    from spanwise.config_check import config_warnings
+    from spanwise.config.check import config_warnings
 
     warnings = config_warnings(load_config(args.file, environ={}))
     for warning in warnings:

@@ -27,8 +27,8 @@ from server_process import SpanwiseProcess, free_port
 from sdk_export import send_one_span
 
 from spanwise.config import AUTH_ROLES, load_config
-from spanwise.config_auth import PROJECT_NAME
-from spanwise.config_check import config_warnings
+from spanwise.config.auth import PROJECT_NAME
+from spanwise.config.check import config_warnings
 from spanwise.serve import auth
 from spanwise.errors import ConfigError
 from spanwise.serve.access import ROLES

@@ -1,5 +1,9 @@
 """One typed, validated configuration, loaded once at the edge and passed down.
 
+The sections (schemas) and `load_config` are here; the generic YAML/environment/dataclass
+building is `config.loader`, the processor sections `config.pipeline`, auth `config.auth`,
+warnings about valid but suspicious settings `config.check`.
+
 Sources, later ones winning: defaults, a YAML file (`--config`), environment variables
 `SPANWISE_<SECTION>_<KEY>` (e.g. `SPANWISE_SERVER_HTTP_PORT=14318`), command-line flags.
 Unknown keys and wrong types are errors that name the offending key (and its line).
@@ -7,22 +11,19 @@ Unknown keys and wrong types are errors that name the offending key (and its lin
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import re
-import types
-from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping, Union, get_args, get_origin, get_type_hints
-
-import yaml
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
 
 from spanwise.errors import ConfigError
 from spanwise.core import alert_rules, metrics as metrics_model, retention as retention_model
 from spanwise.core.ml_tasks import CLASSIFICATION, TASKS
 from spanwise.core.time_window import TimeWindow
-from spanwise.config_auth import AUTH_ROLES, OidcConfig, OidcMappingConfig  # noqa: F401 - auth.oidc
-from spanwise.config_pipeline import (  # noqa: F401 - sections of Config, importable from here
+from spanwise.config.auth import AUTH_ROLES, OidcConfig, OidcMappingConfig  # noqa: F401 - auth.oidc
+from spanwise.config.loader import BAD, build, from_environ, merge, read_yaml
+from spanwise.config.pipeline import (  # noqa: F401 - sections of Config, importable from here
     ENRICHMENT_ACTIONS,
     EnrichmentConfig,
     EnrichmentRuleConfig,
@@ -360,12 +361,12 @@ def load_config(
     raw: dict[str, Any] = {}
     lines: dict[str, int] = {}
     if path:
-        raw, lines = _read_yaml(path)
-    merged = _merge(raw, _from_environ(os.environ if environ is None else environ))
-    merged = _merge(merged, {k: dict(v) for k, v in (overrides or {}).items()})
+        raw, lines = read_yaml(path)
+    merged = merge(raw, from_environ(os.environ if environ is None else environ, Config))
+    merged = merge(merged, {k: dict(v) for k, v in (overrides or {}).items()})
     errors: list[tuple[str, str]] = []
-    config = _build(Config, merged, "", errors)
-    if config is not _BAD and not any(key.startswith("metrics") for key, _ in errors):
+    config = build(Config, merged, "", errors)
+    if config is not BAD and not any(key.startswith("metrics") for key, _ in errors):
         errors += _alert_rule_checks(config, merged.get("alerts"))
     if errors:
         def where(key: str) -> str:
@@ -387,184 +388,11 @@ def _alert_rule_checks(config: Config, alerts: Any) -> list[tuple[str, str]]:
     found = []
     for index, rule in enumerate(rules):
         query = rule.get("query") if isinstance(rule, dict) else None
-        built = _build(alert_rules.AlertQuery, query, "", []) if isinstance(query, dict) else None
+        built = build(alert_rules.AlertQuery, query, "", []) if isinstance(query, dict) else None
         problem = alert_rules.span_group_problem(built, dimensions) if isinstance(built, alert_rules.AlertQuery) else ""
         if problem:
             found.append((f"alerts.rules[{index}].query", problem))
     return found
-
-
-def _read_yaml(path: str) -> tuple[dict[str, Any], dict[str, int]]:
-    """The YAML document and the line of every key path (for error messages)."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-        data = yaml.safe_load(text) or {}
-        node = yaml.compose(text)
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of sections")
-    lines: dict[str, int] = {}
-    _key_lines(node, "", lines)
-    return data, lines
-
-
-def _key_lines(node: Any, prefix: str, lines: dict[str, int]) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
-            lines[key] = key_node.start_mark.line + 1
-            _key_lines(value_node, key, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            key = f"{prefix}[{index}]"
-            lines[key] = item.start_mark.line + 1
-            _key_lines(item, key, lines)
-
-
-def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
-    """`SPANWISE_<SECTION>_<KEY>` variables as a nested mapping. Keys of nested sections
-    are joined with underscores (`SPANWISE_SAMPLING_TAIL_ENABLED` is `sampling.tail.enabled`);
-    lists and mappings are given in YAML flow style (`[a, b]`, `{k: v}`) or, for a list
-    of strings, comma-separated. A variable naming a section but no key is reported as an
-    unknown key; other `SPANWISE_*` variables (the SDK's) are not configuration."""
-    result: dict[str, Any] = {}
-    sections = {f.name: f for f in fields(Config)}
-    hints = get_type_hints(Config)
-    for name, value in environ.items():
-        if not name.startswith("SPANWISE_"):
-            continue
-        rest = name[len("SPANWISE_"):].lower()
-        section = next((s for s in sorted(sections, key=len, reverse=True) if rest.startswith(s + "_")), None)
-        if section is None:
-            continue
-        path, hint = _env_path(hints[section], rest[len(section) + 1:])
-        target = result.setdefault(section, {})
-        for part in path[:-1]:
-            target = target.setdefault(part, {})
-        target[path[-1]] = _env_value(hint, value)
-    return result
-
-
-def _env_path(cls: Any, rest: str) -> tuple[list[str], Any]:
-    """The key path `rest` (underscore-joined) names inside dataclass `cls`, and its type;
-    an unmatched `rest` comes back whole (reported as an unknown key)."""
-    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
-        return [rest], None
-    hints = get_type_hints(cls)
-    for name in sorted((f.name for f in fields(cls)), key=len, reverse=True):
-        if rest == name:
-            return [name], hints[name]
-        if rest.startswith(name + "_") and isinstance(hints[name], type) and dataclasses.is_dataclass(hints[name]):
-            path, hint = _env_path(hints[name], rest[len(name) + 1:])
-            return [name, *path], hint
-    return [rest], None
-
-
-def _env_value(hint: Any, value: str) -> Any:
-    """An environment string as YAML for list and mapping keys; scalars stay strings
-    (converted with the declared type like YAML values)."""
-    if get_origin(hint) not in (list, dict):
-        return value
-    try:
-        parsed = yaml.safe_load(value)
-    except yaml.YAMLError:
-        return value
-    if get_origin(hint) is list and isinstance(parsed, str):
-        return [item.strip() for item in parsed.split(",") if item.strip()]
-    return parsed
-
-
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-_BAD = object()
-
-
-def _build(cls: type, data: Any, where: str, errors: list[tuple[str, str]]) -> Any:
-    """A dataclass from a mapping; problems are appended to `errors`, defaults kept."""
-    if not isinstance(data, dict):
-        errors.append((where, f"expected a mapping, got {type(data).__name__}"))
-        return _BAD
-    hints = get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
-    for name in sorted(set(data) - known):
-        errors.append((f"{where}.{name}" if where else name, f"unknown key; known: {', '.join(sorted(known))}"))
-    values = {}
-    for name, value in data.items():
-        if name in known:
-            converted = _convert(hints[name], value, f"{where}.{name}" if where else name, errors)
-            if converted is not _BAD:
-                values[name] = converted
-    missing = [f.name for f in fields(cls) if f.name not in values and _required(f)]
-    if missing:
-        errors.append((where, f"missing required key(s) {', '.join(missing)}"))
-        return _BAD
-    try:
-        return cls(**values)
-    except ValueError as exc:  # a dataclass's own __post_init__ validation
-        errors.append((where, str(exc)))
-        return _BAD
-
-
-def _required(item: dataclasses.Field[Any]) -> bool:
-    return item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING
-
-
-def _convert(hint: Any, value: Any, path: str, errors: list[tuple[str, str]]) -> Any:
-    """A YAML or environment value (strings) as the declared type, or _BAD."""
-    origin, args = get_origin(hint), get_args(hint)
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return _build(hint, value, path, errors)
-    if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        return _convert(next(a for a in args if a is not type(None)), value, path, errors)
-    if origin is list:
-        if not isinstance(value, list):
-            errors.append((path, f"expected a list, got {value!r}"))
-            return _BAD
-        items = [_convert(args[0], item, f"{path}[{i}]", errors) for i, item in enumerate(value)]
-        return _BAD if any(item is _BAD for item in items) else items
-    if origin is dict:
-        if not isinstance(value, dict):
-            errors.append((path, f"expected a mapping, got {value!r}"))
-            return _BAD
-        entries = {str(k): _convert(args[1], v, f"{path}.{k}", errors) for k, v in value.items()}
-        return _BAD if any(item is _BAD for item in entries.values()) else entries
-    scalar = _scalar(hint, value)
-    if scalar is _BAD:
-        errors.append((path, f"expected {getattr(hint, '__name__', hint)}, got {value!r}"))
-    return scalar
-
-
-def _scalar(hint: Any, value: Any) -> Any:
-    try:
-        if hint is bool:
-            if isinstance(value, bool):
-                return value
-            if str(value).lower() in ("true", "1", "yes", "false", "0", "no"):
-                return str(value).lower() in ("true", "1", "yes")
-            return _BAD
-        if hint is int and not isinstance(value, (bool, float)):
-            return int(value)
-        if hint is float and not isinstance(value, bool):
-            return float(value)
-        if hint is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
-    except (TypeError, ValueError):
-        pass
-    return _BAD
 
 
 def with_server(config: Config, **changes: Any) -> Config:
