@@ -1,5 +1,6 @@
 """The Alerts page in Chromium: a firing alert from real traffic, rules with their state,
-creating a rule (a bad one shows the field-named error), silences and history."""
+creating a rule (a bad one shows the field-named error), a rule whose evaluation fails
+showing why, silences and history."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 from typing import Iterator
 
+import httpx
 import pytest
 from alert_traffic import Traffic
 from playwright.sync_api import expect
@@ -28,7 +30,7 @@ alerts:
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpanwiseProcess]:
     work: Path = tmp_path_factory.mktemp("alerts-ui")
     (work / "spanwise.yaml").write_text(CONFIG)
     server = SpanwiseProcess(str(work / "data"), ["--config", str(work / "spanwise.yaml")])
@@ -38,10 +40,28 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     while time.monotonic() < deadline and not server.query("/api/v1/alerts").json()["alerts"]:
         time.sleep(0.2)
     try:
-        yield server.query_url
+        yield server
     finally:
         traffic.stop()
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def base_url(server: SpanwiseProcess) -> str:
+    return server.query_url
+
+
+def _send_gauge(server: SpanwiseProcess, name: str, value: float) -> None:
+    """One gauge point over OTLP/HTTP JSON, as any SDK's metric exporter sends it."""
+    point = {"timeUnixNano": str(time.time_ns()), "asDouble": value}
+    body = {"resourceMetrics": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "worker"}}]},
+        "scopeMetrics": [{"metrics": [{"name": name, "gauge": {"dataPoints": [point]}}]}]}]}
+    assert httpx.post(f"{server.http_url}/v1/metrics", json=body, timeout=10).status_code == 200
+    deadline = time.monotonic() + 10  # stored (flushed) before a rule reads it
+    while name not in str(server.query("/api/v1/otlp/metrics", lookback="1h").json()):
+        assert time.monotonic() < deadline, "the gauge was not stored"
+        time.sleep(0.1)
 
 
 def test_alerts_page(ui) -> None:
@@ -102,3 +122,22 @@ def test_draft_opens_the_editor_filled_in(ui) -> None:
     page.click("#rule-create")
     expect(page.locator("#alerts-rules tr.rule-row").filter(has_text="CheckoutErrors")).to_contain_text("api")
     assert ui.errors == []
+
+
+def test_a_rule_that_cannot_be_evaluated_says_why(ui, server: SpanwiseProcess) -> None:
+    _send_gauge(server, "worker.queue.depth", 5.0)
+    page = ui.open("/alerts")
+    page.locator("#alerts-rules summary").click()
+    page.fill("#rule-json", '{"name": "DepthRate", "interval_s": 0.5, "query": {"kind": "otlp_metric", '
+                            '"metric": "worker.queue.depth", "aggregation": "rate", "window_s": 3600}}')
+    page.click("#rule-create")
+    row = page.locator("#alerts-rules tr.rule-row").filter(has_text="DepthRate")
+    expect(row.locator(".badge-error")).to_have_text("failing", timeout=15_000)
+    expect(row.locator(".rule-error")).to_have_text(
+        "worker.queue.depth is a gauge: aggregation rate reads a sum; a gauge takes last, avg, max, min")
+    expect(page.locator("#alerts-rules tr.rule-row").filter(has_text="SearchErrors").locator(".rule-error")).to_have_count(0)
+    # Its series panel (opened on creation) says the same instead of charting nothing.
+    expect(page.locator("#rule-series-head .note-error")).to_contain_text("worker.queue.depth is a gauge")
+    expect(page.locator("#rule-series-chart")).to_be_hidden()
+    assert ui.errors == ["console: Failed to load resource: the server responded with a status of 400 (Bad Request)"]
+    ui.errors.clear()

@@ -107,7 +107,7 @@ def alerts_routes(engine: AlertEngine) -> list[Route]:
         ---
         summary: A rule's evaluated series per label set (what its condition compared, at up to 60 points) with its threshold lines. Query parameters start/end (Unix ns) or lookback (default 1h).
         parameters: [{name: name, in: path, required: true, schema: {type: string}}]
-        responses: {200: {description: points, series and thresholds}, 404: {description: unknown rule}}
+        responses: {200: {description: "points, series and thresholds"}, 400: {description: "bad range, or the rule cannot be evaluated (the message says why, as the rule's error does)"}, 404: {description: unknown rule}}
         """
         start, end = time_range(request.query_params, "1h")
         return engine.series(request.path_params["name"], start, end)

@@ -9,7 +9,8 @@ const LOOKBACKS = ['15m', '1h', '6h', '24h'];
 const LINE = { color: '#d4380d', type: 'dashed', width: 1.5 };
 
 /** A panel (hidden until a rule is picked) that charts the rule `show(name)` picks (null:
- *  the same rule again, e.g. on a refresh); one ECharts instance, updated in place. */
+ *  the same rule again, e.g. on a refresh), or says why it cannot; one ECharts instance,
+ *  updated in place. */
 export function seriesPanel() {
   const head = h('div', { id: 'rule-series-head' });
   const el = h('div', { class: 'chart', id: 'rule-series-chart', style: { height: '260px', display: 'none' } });
@@ -23,7 +24,15 @@ export function seriesPanel() {
     if (!current) return;
     const first = panel.style.display === 'none';
     panel.style.display = '';
-    const found = await getJSON(`/api/v1/alerts/rules/${seg(current)}/series`, { lookback: lookback.value });
+    let found;
+    try {
+      found = await getJSON(`/api/v1/alerts/rules/${seg(current)}/series`, { lookback: lookback.value });
+    } catch (err) { // e.g. a rule whose query does not fit its metric: say why instead of a stale chart
+      replace(head, h('div', { class: 'row' }, h('b', { class: 'grow' }, current), lookback),
+        note('error', err.message));
+      el.style.display = 'none';
+      return;
+    }
     replace(head, h('div', { class: 'row' }, h('b', { class: 'grow' }, `${found.rule}: ${found.value}`), lookback),
       h('div', { id: 'rule-series-lines' }, found.thresholds.map((t) => `${t.name} ${t.op} ${fmtNumber(t.value)}`).join(' · ')),
       found.series.length ? null : note('empty', 'No data in this range.'),
@@ -39,7 +48,7 @@ export function seriesPanel() {
     }
     if (first && name) panel.scrollIntoView({ block: 'nearest' });
   };
-  lookback.addEventListener('change', () => show(null).catch((err) => replace(head, note('error', err.message))));
+  lookback.addEventListener('change', () => show(null));
   return { panel, show, selected: () => current };
 }
 

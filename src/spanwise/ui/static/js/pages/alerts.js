@@ -122,7 +122,7 @@ function rulesPanel(rules, focus, refresh, editing, showSeries) {
       { label: 'Watches', value: (r) => `${r.query.kind} ${r.query.metric} over ${r.query.window_s}s` },
       { label: 'Condition', value: (r) => conditionText(r.condition) },
       { label: 'Every / for', value: (r) => `${r.interval_s}s / ${r.for_s}s` },
-      { label: 'State', value: (r) => [badge(r.state, STATE_KIND[r.state]), r.alerts ? ` ${r.alerts} alert(s)` : ''] },
+      { label: 'State', value: ruleState },
       { label: 'Source', value: (r) => r.source },
       { label: '', value: (r) => h('button', { type: 'button', class: 'rule-chart', onclick: () => showSeries(r.name) }, 'Chart') },
       { label: '', value: (r) => (r.source === 'api' ? h('button', { type: 'button', class: 'rule-delete', onclick: () => remove(r) }, 'Delete') : '') },
@@ -130,6 +130,13 @@ function rulesPanel(rules, focus, refresh, editing, showSeries) {
     h('details', { id: 'rule-editor', open: editing.open, ontoggle: (e) => { editing.open = e.target.open; } },
       h('summary', null, 'New rule (JSON)'), editor,
       h('div', null, h('button', { type: 'button', id: 'rule-create', onclick: create }, 'Create rule')), message));
+}
+
+/** A rule's state; a rule whose evaluation fails says why, since it cannot fire until fixed. */
+function ruleState(r) {
+  const state = [badge(r.state, STATE_KIND[r.state]), r.alerts ? ` ${r.alerts} alert(s)` : ''];
+  if (!r.error) return state;
+  return [...state, ' ', badge('failing', 'error'), h('div', { class: 'rule-error' }, r.error)];
 }
 
 function silencesPanel(silences, refresh) {
