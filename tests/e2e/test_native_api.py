@@ -17,6 +17,12 @@ def test_openapi_describes_every_native_route(server: SpanwiseProcess) -> None:
     for path in ("/api/v1/health", "/api/v1/status", "/api/v1/traces", "/api/v1/traces/{trace_id}",
                  "/api/v1/services", "/api/v1/dependencies", "/api/v1/metrics/latency"):
         assert "get" in spec["paths"][path], path
+    # A response is described by its description (and content) only: an unquoted comma in a
+    # docstring's YAML flow mapping would split the description into a stray key.
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation.get("responses", {}).items():
+                assert set(response) <= {"description", "content", "$ref"}, (path, method, status, response)
 
 
 def test_latency_percentiles_per_minute(server: SpanwiseProcess) -> None:

@@ -72,7 +72,7 @@ def session_routes(authority: Authority | None, sessions: Sessions | None, limit
           content: {application/json: {schema: {type: object, required: [token], properties: {token: {type: string}}}}}
         responses:
           200: {description: "{name, role, project, csrf}"}
-          401: {description: an invalid, expired or revoked token}
+          401: {description: "an invalid, expired or revoked token"}
           429: {description: "too many sign-in attempts from this address (auth.signin_per_minute): retry after Retry-After"}
         """
         assert authority and sessions and limiter

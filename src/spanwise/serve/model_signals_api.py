@@ -28,7 +28,7 @@ def model_signals_routes(computer: ModelSignalService) -> list[Route]:
         summary: Stored signal time series of a model (drift, missing_rate, accuracy, mae, label_coverage).
         description: Query parameters signal, feature, start/end (Unix ns) or lookback (default 24h), limit.
         parameters: [{name: name, in: path, required: true, schema: {type: string}}]
-        responses: {200: {description: signal rows, oldest window first}}
+        responses: {200: {description: "signal rows, oldest window first"}}
         """
         params = request.query_params
         start, end = time_range(params, "24h")
