@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from concept_data import CURRENT_END, CURRENT_START, REFERENCE_START, export_request, expected, feedback, predictions
 
-from spanwise.analyze.concept_drift import concept_drift
+from spanwise.analyze.concept_drift import ConceptDriftReport, concept_drift
 from spanwise.analyze.export import flatten_export
 from spanwise.analyze.feedback import FeedbackRecord, store_feedback
 from spanwise.process.ml_fields import MlFieldsProcessor
@@ -34,40 +34,42 @@ def rows(store: Store) -> list[dict[str, Any]]:
     return made
 
 
-def _drift(store: Store, model: str, task: str = "classification") -> dict[str, Any]:
+def _drift(store: Store, model: str, task: str = "classification") -> ConceptDriftReport:
     windows = ConceptWindows(model, None, CURRENT_START, CURRENT_END, REFERENCE_START, CURRENT_START, task)
-    return concept_drift(store.error_shift_counts(windows), task)
+    return concept_drift(windows, store.error_shift_counts(windows))
 
 
 def test_label_flip_in_one_segment_is_found_there(store: Store, rows: list[dict[str, Any]]) -> None:
     found = _drift(store, "fraud")
-    assert found["concept_drift"] and found["overall"]["drift"]
+    assert found.drifted and found.overall.drifted
     want = expected(rows, "fraud")
-    for key in ("statistic", "p_value", "reference_error_rate", "current_error_rate"):
-        assert found["overall"][key] == pytest.approx(want[key], rel=1e-9), key
-    segments = {(s["feature"], s["value"]): s for s in found["segments"]}
+    o = found.overall
+    assert (o.statistic, o.p_value, o.reference_error, o.current_error) == pytest.approx(
+        (want["statistic"], want["p_value"], want["reference_error_rate"], want["current_error_rate"]), rel=1e-9)
+    segments = {(s.feature, s.value): s.shift for s in found.segments}
     assert set(segments) == {("region", r) for r in ("north", "south", "east")}
-    assert [k for k, s in segments.items() if s["drift"]] == [("region", "south")]
+    assert [k for k, s in segments.items() if s.drifted] == [("region", "south")]
     south = expected(rows, "fraud", "region", "south")
-    assert segments[("region", "south")]["p_value"] == pytest.approx(south["p_value"], rel=1e-9)
-    assert segments[("region", "south")]["p_value_adjusted"] == pytest.approx(min(1.0, 6 * south["p_value"]), rel=1e-9)
-    assert segments[("region", "south")]["current_labelled"] == 100
+    assert segments[("region", "south")].p_value == pytest.approx(south["p_value"], rel=1e-9)
+    assert segments[("region", "south")].p_value_adjusted == pytest.approx(min(1.0, 6 * south["p_value"]), rel=1e-9)
+    assert segments[("region", "south")].current_labelled == 100
 
 
 def test_unchanged_data_flags_nothing(store: Store, rows: list[dict[str, Any]]) -> None:
     found = _drift(store, "steady")
-    assert not found["concept_drift"] and found["segments_tested"] == 3 and found["segments_flagged"] == 0
-    assert found["overall"]["p_value"] == pytest.approx(expected(rows, "steady")["p_value"], rel=1e-9)
+    assert not found.drifted and len(found.segments) == 3 and found.flagged == []
+    assert found.overall.p_value == pytest.approx(expected(rows, "steady")["p_value"], rel=1e-9)
 
 
 def test_regression_error_shift(store: Store, rows: list[dict[str, Any]]) -> None:
     found = _drift(store, "eta", "regression")
-    assert found["concept_drift"] and found["overall"]["drift"]
+    assert found.drifted and found.overall.drifted
     want = expected(rows, "eta")
-    for key in ("statistic", "p_value", "reference_mae", "current_mae"):
-        assert found["overall"][key] == pytest.approx(want[key], rel=1e-9), key
-    paris = next(s for s in found["segments"] if s["value"] == "paris")
-    assert paris["p_value"] == pytest.approx(expected(rows, "eta", "city", "paris")["p_value"], rel=1e-9)
+    o = found.overall
+    assert (o.statistic, o.p_value, o.reference_error, o.current_error) == pytest.approx(
+        (want["statistic"], want["p_value"], want["reference_mae"], want["current_mae"]), rel=1e-9)
+    paris = next(s.shift for s in found.segments if s.value == "paris")
+    assert paris.p_value == pytest.approx(expected(rows, "eta", "city", "paris")["p_value"], rel=1e-9)
 
 
 def test_min_count_and_empty_windows(store: Store, rows: list[dict[str, Any]]) -> None:
@@ -76,8 +78,8 @@ def test_min_count_and_empty_windows(store: Store, rows: list[dict[str, Any]]) -
     counts = store.error_shift_counts(windows)
     assert [c.feature for c in counts] == [""] and counts[0].n_current == 300
     empty = ConceptWindows("fraud", None, 0, 10, 0, 0, "classification")
-    result = concept_drift(store.error_shift_counts(empty), "classification")
-    assert result["overall"]["p_value"] is None and not result["concept_drift"]
+    result = concept_drift(empty, store.error_shift_counts(empty))
+    assert result.overall.p_value is None and not result.drifted
 
 
 def test_export_returns_every_prediction_with_its_label(store: Store, rows: list[dict[str, Any]]) -> None:

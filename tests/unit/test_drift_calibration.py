@@ -195,15 +195,16 @@ def test_concept_drift_false_alarms_with_segments() -> None:
     """Error rates unchanged in 5 segments of 40 labelled predictions each: the window's
     `concept_drift` flag (overall test or any segment) at most alpha (0.05) of the time."""
     from spanwise.analyze.concept_drift import concept_drift
-    from spanwise.store.protocols import ErrorShiftCounts
+    from spanwise.store.protocols import ConceptWindows, ErrorShiftCounts
 
     rng = np.random.default_rng(6)
+    windows = ConceptWindows("m", None, 1, 2, 0, 1, "classification")
     flags = 0
     for _ in range(WINDOWS):
         ref, cur = rng.binomial(300, 0.15, 5), rng.binomial(40, 0.15, 5)
         rows = [_error_counts(ErrorShiftCounts, "", "", int(ref.sum()), 1500, int(cur.sum()), 200)]
         rows += [_error_counts(ErrorShiftCounts, "region", f"r{i}", int(ref[i]), 300, int(cur[i]), 40) for i in range(5)]
-        flags += concept_drift(rows, "classification")["concept_drift"]
+        flags += concept_drift(windows, rows).drifted
     assert flags <= int(stats.binom.ppf(0.999, WINDOWS, 0.05))
 
 

@@ -16,21 +16,23 @@ Segments are the values of categorical features (StringFeatures) with at least
 `min_count` labelled predictions in both windows. `alpha` is split between the overall
 test and the segments (Bonferroni): the overall test is flagged below `alpha` / 2, a
 segment below `alpha` / (2 x number of segments tested); `p_value_adjusted` is the p-value
-times that factor (capped at 1). `concept_drift` is true when any is, so a window whose
-errors did not change is flagged with probability at most `alpha` however many segments
-are tested (flagging the overall test at `alpha` and the segments at `alpha` / tested
-allowed up to 2 x alpha). scipy only sees one row per segment.
+times that factor (capped at 1). The report is `drifted` (the API's `concept_drift`) when
+any is, so a window whose errors did not change is flagged with probability at most
+`alpha` however many segments are tested (flagging the overall test at `alpha` and the
+segments at `alpha` / tested allowed up to 2 x alpha). scipy only sees one row per segment.
+
+The results are values (`ConceptDriftReport`); their wire form is `serve/labelled_json.py`'s.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
 
 from scipy import stats
 
 from spanwise.core.ml_tasks import CLASSIFICATION, REGRESSION
-from spanwise.store.protocols import ErrorShiftCounts
+from spanwise.store.protocols import ConceptWindows, ErrorShiftCounts
 
 DEFAULT_ALPHA = 0.05
 DEFAULT_MIN_COUNT = 30
@@ -62,43 +64,83 @@ def mann_whitney_test(u_current: float, n_ref: int, n_cur: int, tie_term: float)
     return u_current, float(min(max(2 * stats.norm.sf(z), 0.0), 1.0))
 
 
-def concept_drift(counts: list[ErrorShiftCounts], task: str, alpha: float = DEFAULT_ALPHA) -> dict[str, Any]:
-    """The overall shift (first row) and per-segment shifts, flags Bonferroni-corrected
-    across both (see the module docstring)."""
+@dataclass(frozen=True)
+class ErrorShift:
+    """How the model's errors moved between the windows, over all labelled predictions or
+    one segment's. The error is the error rate (classification) or the mean absolute error
+    (regression), None for a window without labelled predictions; `statistic` and
+    `p_value` are the task's test (None when a window is empty), `p_value_adjusted` the
+    p-value times the Bonferroni factor (capped at 1), and `drifted` whether the p-value
+    is below alpha over that factor."""
+
+    reference_labelled: int
+    current_labelled: int
+    reference_error: float | None
+    current_error: float | None
+    statistic: float | None
+    p_value: float | None
+    p_value_adjusted: float | None
+    drifted: bool
+
+
+@dataclass(frozen=True)
+class SegmentShift:
+    """The error shift of the predictions whose categorical feature `feature` is `value`."""
+
+    feature: str
+    value: str
+    shift: ErrorShift
+
+
+@dataclass(frozen=True)
+class ConceptDriftReport:
+    """The windows compared, the overall shift and the shift of each segment tested."""
+
+    windows: ConceptWindows
+    alpha: float
+    overall: ErrorShift
+    segments: tuple[SegmentShift, ...]
+
+    @property
+    def task(self) -> str:
+        return self.windows.task
+
+    @property
+    def test(self) -> str:
+        return "chi2" if self.task == CLASSIFICATION else "mann_whitney_u"
+
+    @property
+    def flagged(self) -> list[SegmentShift]:
+        return [s for s in self.segments if s.shift.drifted]
+
+    @property
+    def drifted(self) -> bool:
+        """The overall test or any segment flagged: concept drift in the current window."""
+        return self.overall.drifted or bool(self.flagged)
+
+
+def concept_drift(windows: ConceptWindows, counts: list[ErrorShiftCounts], alpha: float = DEFAULT_ALPHA) -> ConceptDriftReport:
+    """The overall shift (first row of `counts`) and per-segment shifts, flags
+    Bonferroni-corrected across both (see the module docstring)."""
     overall, segments = counts[0], counts[1:]
-    first = _shift(overall, task)
-    first["p_value_adjusted"] = min(1.0, first["p_value"] * 2) if first["p_value"] is not None else None
-    first["drift"] = first["p_value"] is not None and first["p_value"] < alpha / 2
-    tested = len(segments)
-    found = []
-    for row in segments:
-        shift = {"feature": row.feature, "value": row.value, **_shift(row, task)}
-        p = shift["p_value"]
-        shift["p_value_adjusted"] = min(1.0, p * 2 * tested) if p is not None else None
-        shift["drift"] = p is not None and p < alpha / (2 * tested)
-        found.append(shift)
-    flagged = [s for s in found if s["drift"]]
-    return {
-        "task": task, "alpha": alpha, "test": "chi2" if task == CLASSIFICATION else "mann_whitney_u",
-        "concept_drift": first["drift"] or bool(flagged),
-        "overall": first, "segments_tested": tested, "segments_flagged": len(flagged), "segments": found,
-    }
+    factor = 2 * len(segments)
+    return ConceptDriftReport(
+        windows, alpha, _shift(overall, windows.task, alpha, 2),
+        tuple(SegmentShift(row.feature, row.value, _shift(row, windows.task, alpha, factor)) for row in segments),
+    )
 
 
-def _shift(row: ErrorShiftCounts, task: str) -> dict[str, Any]:
-    result: dict[str, Any] = {"reference_labelled": row.n_reference, "current_labelled": row.n_current}
+def _shift(row: ErrorShiftCounts, task: str, alpha: float, factor: int) -> ErrorShift:
+    """The shift of one row, flagged below `alpha` / `factor`."""
     if task == REGRESSION:
-        u, p = mann_whitney_test(row.u_current, row.n_reference, row.n_current, row.tie_term)
-        result.update(
-            reference_mae=row.error_sum_reference / row.n_reference if row.n_reference else None,
-            current_mae=row.error_sum_current / row.n_current if row.n_current else None,
-            statistic=u, p_value=p,
-        )
+        statistic, p = mann_whitney_test(row.u_current, row.n_reference, row.n_current, row.tie_term)
+        reference = row.error_sum_reference / row.n_reference if row.n_reference else None
+        current = row.error_sum_current / row.n_current if row.n_current else None
     else:
-        chi2, p = error_rate_test(row.errors_reference, row.n_reference, row.errors_current, row.n_current)
-        result.update(
-            reference_error_rate=row.errors_reference / row.n_reference if row.n_reference else None,
-            current_error_rate=row.errors_current / row.n_current if row.n_current else None,
-            statistic=chi2, p_value=p,
-        )
-    return result
+        statistic, p = error_rate_test(row.errors_reference, row.n_reference, row.errors_current, row.n_current)
+        reference = row.errors_reference / row.n_reference if row.n_reference else None
+        current = row.errors_current / row.n_current if row.n_current else None
+    return ErrorShift(
+        row.n_reference, row.n_current, reference, current, statistic, p,
+        min(1.0, p * factor) if p is not None else None, p is not None and p < alpha / factor,
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from spanwise.analyze import drift_stats
 from spanwise.analyze.stat_tests import benjamini_hochberg
@@ -79,11 +79,6 @@ class DriftRule:
 
     def method_of(self, feature: str) -> tuple[str, float | None]:
         return self.per_feature.get(feature, (self.method, self.threshold))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"method": self.method, "threshold": self.threshold, "alpha": self.alpha,
-                "min_effect": self.min_effect, "correction": "benjamini-hochberg",
-                "per_feature": {k: {"method": m, "threshold": t} for k, (m, t) in self.per_feature.items()}}
 
 
 def decide(family: Sequence[FeatureDrift], rule: DriftRule) -> dict[str, Decision]:

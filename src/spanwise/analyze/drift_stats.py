@@ -67,12 +67,6 @@ class MethodResult:
             return None
         return self.value < self.threshold if self.method in P_VALUE_METHODS else self.value > self.threshold
 
-    def to_json(self) -> dict[str, Any]:
-        found: dict[str, Any] = {"value": self.value, "threshold": self.threshold, "drifted": self.drifted}
-        if self.statistic is not None:
-            found["statistic"] = self.statistic
-        return found
-
 
 @dataclass(frozen=True)
 class AutoResult:
@@ -96,12 +90,6 @@ class AutoResult:
         if self.effect < min_effect:
             return False, f"significant but small: {test} < alpha {alpha:g}, {effect} < {min_effect:g}"
         return True, f"{test} < alpha {alpha:g} and {effect} ≥ {min_effect:g}"
-
-    def to_json(self, q_value: float | None, alpha: float, min_effect: float) -> dict[str, Any]:
-        drifted, why = self.verdict(q_value, alpha, min_effect)
-        return {"value": self.effect, "threshold": min_effect, "drifted": drifted, "test": self.test,
-                "statistic": self.statistic, "p_value": self.p_value, "p_value_adjusted": q_value, "alpha": alpha,
-                "effect": self.effect_name, "correction": "benjamini-hochberg", "reason": why}
 
 
 def shares(counts: np.ndarray) -> np.ndarray:

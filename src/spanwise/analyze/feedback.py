@@ -21,6 +21,7 @@ import io
 import math
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Protocol
@@ -222,6 +223,17 @@ def _pending_rows(records: list[FeedbackRecord], first_received: int) -> pa.Tabl
         2, "SpanId", pa.array([r.span_id for r in records], pa.string()))
 
 
+@dataclass(frozen=True)
+class ResolverStatus:
+    """Labels waiting for their prediction (how many; the oldest's age in seconds, None
+    when none wait) and the resolver's counters by name (`resolved`, `expired`,
+    `failed_ticks`), each present once it was counted."""
+
+    pending: int
+    oldest_pending_age_s: float | None
+    counters: Mapping[str, int]
+
+
 class PendingFeedbackResolver:
     """Moves waiting labels to `feedback` once their prediction is stored (keeping their
     time of receipt, so the order of corrections holds) and drops those waiting longer
@@ -268,11 +280,11 @@ class PendingFeedbackResolver:
         self.stats["resolved"] += len(found)
         return len(found)
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> ResolverStatus:
         """Waiting labels (count, age of the oldest) and what the resolver did."""
         waiting = self._store.pending_feedback_stats()
         age = (time.time_ns() - waiting.oldest_received_ns) / 1e9 if waiting.oldest_received_ns else None
-        return {"pending": waiting.count, "oldest_pending_age_s": age, **self.stats}
+        return ResolverStatus(waiting.count, age, dict(self.stats))
 
 
 def _number(label: str) -> float | None:

@@ -7,11 +7,11 @@ length) and calls the store's `ConceptDriftReader` / `PredictionExporter` capabi
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 import pyarrow as pa
 
-from spanwise.analyze.concept_drift import DEFAULT_ALPHA, concept_drift
+from spanwise.analyze.concept_drift import DEFAULT_ALPHA, ConceptDriftReport, concept_drift
 from spanwise.analyze.export import LONG, WIDE, flatten_export, long_export
 from spanwise.core.ml_tasks import TASKS
 from spanwise.core.time_range import check_time_range
@@ -32,7 +32,7 @@ class LabelledService:
     def __init__(self, store: LabelledStore) -> None:
         self._store = store
 
-    def concept_drift(self, windows: ConceptWindows, alpha: float = DEFAULT_ALPHA) -> dict[str, Any]:
+    def concept_drift(self, windows: ConceptWindows, alpha: float = DEFAULT_ALPHA) -> ConceptDriftReport:
         """Error shift of the current window against the reference, overall and per segment."""
         if windows.task not in TASKS:
             raise InvalidQuery("task must be classification or regression")
@@ -43,13 +43,7 @@ class LabelledService:
         if windows.min_count < 1:
             raise InvalidQuery("min_count must be positive")
         self._known(windows.model)
-        result = concept_drift(self._store.error_shift_counts(windows), windows.task, alpha)
-        return {
-            "name": windows.model, "version": windows.version, "min_count": windows.min_count,
-            "current": {"start": windows.start_ns, "end": windows.end_ns},
-            "reference": {"start": windows.reference_start_ns, "end": windows.reference_end_ns},
-            **result,
-        }
+        return concept_drift(windows, self._store.error_shift_counts(windows), alpha)
 
     def export(
         self, model: str, version: str | None, start_ns: int, end_ns: int, limit: int, layout: str = WIDE

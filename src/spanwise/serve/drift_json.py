@@ -33,13 +33,19 @@ def drift_json(r: DriftReport) -> Json:
     return {
         "name": r.name, "version": r.version, "start_unix_nano": r.start_ns, "end_unix_nano": r.end_ns,
         "reference": _reference(r.reference), "current": {"rows": r.current_rows},
-        "thresholds": drift_stats.THRESHOLDS, "psi_epsilon": drift_stats.PSI_EPSILON, "rule": r.rule.to_json(),
+        "thresholds": drift_stats.THRESHOLDS, "psi_epsilon": drift_stats.PSI_EPSILON, "rule": _rule(r.rule),
         "drifted": r.drifted, "drifted_features": r.drifted_features, "share_drifted": r.share_drifted,
         "note": r.note,
         "features": [feature_json(f, r.rule) for f in r.features],
         "predictions": [feature_json(f, r.rule) for f in r.predictions],
         "label": feature_json(r.label, r.rule) if r.label else None,
     }
+
+
+def _rule(rule: DriftRule) -> Json:
+    return {"method": rule.method, "threshold": rule.threshold, "alpha": rule.alpha,
+            "min_effect": rule.min_effect, "correction": "benjamini-hochberg",
+            "per_feature": {k: {"method": m, "threshold": t} for k, (m, t) in rule.per_feature.items()}}
 
 
 def _reference(ref: Reference) -> Json:
@@ -69,13 +75,13 @@ def feature_json(f: FeatureDrift, rule: DriftRule) -> Json:
 def _methods(f: FeatureDrift, rule: DriftRule) -> Json:
     """Every method's result; the deciding fixed method's with its reason (and the
     request's threshold), `auto` when it decided."""
-    found = {k: v.to_json() for k, v in f.methods.items()}
+    found = {k: _method(v) for k, v in f.methods.items()}
     decision = f.decision
     if decision is None:
         return found
     if decision.method == drift_stats.AUTO:
         if f.auto is not None:
-            found[drift_stats.AUTO] = f.auto.to_json(decision.q_value, rule.alpha, rule.min_effect)
+            found[drift_stats.AUTO] = _auto(f.auto, decision.q_value, rule)
     elif decision.method in found:
         chosen = found[decision.method]
         if decision.threshold is not None:
@@ -83,6 +89,21 @@ def _methods(f: FeatureDrift, rule: DriftRule) -> Json:
         chosen["reason"] = decision.reason
         found[decision.method] = chosen
     return found
+
+
+def _method(m: drift_stats.MethodResult) -> Json:
+    found: Json = {"value": m.value, "threshold": m.threshold, "drifted": m.drifted}
+    if m.statistic is not None:
+        found["statistic"] = m.statistic
+    return found
+
+
+def _auto(a: drift_stats.AutoResult, q_value: float | None, rule: DriftRule) -> Json:
+    """The `auto` rule's result at this adjusted p-value, with the rule's alpha and effect floor."""
+    drifted, why = a.verdict(q_value, rule.alpha, rule.min_effect)
+    return {"value": a.effect, "threshold": rule.min_effect, "drifted": drifted, "test": a.test,
+            "statistic": a.statistic, "p_value": a.p_value, "p_value_adjusted": q_value, "alpha": rule.alpha,
+            "effect": a.effect_name, "correction": "benjamini-hochberg", "reason": why}
 
 
 def _profile(p: NumericProfile | CategoricalProfile | None) -> Json | None:

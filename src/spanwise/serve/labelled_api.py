@@ -27,6 +27,7 @@ from spanwise.analyze.concept_drift import DEFAULT_ALPHA, DEFAULT_MIN_COUNT
 from spanwise.analyze.labelled import MAX_EXPORT_ROWS, LabelledService, reference_window
 from spanwise.core.ml_tasks import CLASSIFICATION
 from spanwise.errors import InvalidQuery, SpanwiseError
+from spanwise.serve.labelled_json import concept_drift_json
 from spanwise.serve.models_api import TASK
 from spanwise.serve.native_api import declare, endpoint, error_response
 from spanwise.serve.params import (
@@ -101,7 +102,7 @@ def labelled_routes(service: LabelledService) -> list[Route]:
             request.path_params["name"], params.get("version") or None, start, end, ref_start, ref_end,
             params.get("task") or CLASSIFICATION, min_count if min_count is not None else DEFAULT_MIN_COUNT,
         )
-        return service.concept_drift(windows, DEFAULT_ALPHA if alpha is None else alpha)
+        return concept_drift_json(service.concept_drift(windows, DEFAULT_ALPHA if alpha is None else alpha))
 
     def export_table(request: Request) -> tuple[bytes, str, bool]:
         params = request.query_params

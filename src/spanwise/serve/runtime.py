@@ -26,7 +26,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from spanwise.config import Config
 from spanwise.errors import ConfigError
-from spanwise.analyze.feedback import PendingFeedbackResolver
+from spanwise.analyze.feedback import PendingFeedbackResolver, ResolverStatus
 from spanwise.analyze.model_signals import ModelSignalScheduler
 from spanwise.process.factory import Pipelines, build_pipelines
 from spanwise.process.forward import ForwardProcessor
@@ -126,9 +126,13 @@ class _Components:
             "replayed_rows": self.committer.replayed_rows,
             "pending_bytes": self.committer.pending_bytes,
             "quarantine": dataclasses.asdict(self.committer.quarantined),
-            "feedback": self.resolver.status() if self.resolver else {},
+            "feedback": _feedback_json(self.resolver.status()) if self.resolver else {},
             "alerts": self.alerts.status() if self.alerts else {},
         }
+
+
+def _feedback_json(s: ResolverStatus) -> dict[str, Any]:
+    return {"pending": s.pending, "oldest_pending_age_s": s.oldest_pending_age_s, **s.counters}
 
 
 class SpanwiseServer:
