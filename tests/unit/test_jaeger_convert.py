@@ -20,8 +20,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from spanwise.core.spans import empty_spans
 from spanwise.process.ml_fields import MlFieldsProcessor
-from spanwise.query.jaeger import jaeger_envelope, jaeger_error, traces_to_jaeger
 from spanwise.receive.decode import decode_export_requests
+from spanwise.serve.jaeger_json import jaeger_envelope, jaeger_error, traces_to_jaeger
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "jaeger"
 _ID_KEYS = ("traceId", "spanId", "parentSpanId")

@@ -15,7 +15,7 @@ from spanwise.analyze.models import MetricsPoint, MetricsSeries, ModelSummary
 from spanwise.core.alert_rules import AlertQuery
 from spanwise.core.metrics import label_name
 from spanwise.errors import InvalidQuery
-from spanwise.query.logs import MAX_LOGS, LogQueryService, severity_number
+from spanwise.query.logs import MAX_LOGS, LogQueryService, LogRecord, severity_number
 from spanwise.query.otlp_metrics import OtlpMetricService
 from spanwise.query.span_groups import SpanGroup, SpanGroupQueries
 from spanwise.store.protocols import LogQuery, RedSummary, SpanWindowReader
@@ -181,10 +181,10 @@ class Sources:
         logs = self._logs
         query = LogQuery(start_ns, end_ns, service=q.service, min_severity=severity_number(q.severity),
                          text=q.search, limit=MAX_LOGS)
-        rows = self._cached(("logs", query), lambda: logs.search(query))
+        records: list[LogRecord] = self._cached(("logs", query), lambda: logs.search(query))
         counts: dict[str, int] = {}
-        for row in rows:
-            counts[row["serviceName"]] = counts.get(row["serviceName"], 0) + 1
+        for record in records:
+            counts[record.service] = counts.get(record.service, 0) + 1
         seconds = (end_ns - start_ns) / 1e9
         return [Sample((("service", service),), n / seconds if q.metric == "rate" else float(n), n)
                 for service, n in sorted(counts.items())]

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from spanwise.core.time_range import MAX_SERIES_POINTS
-from spanwise.errors import InvalidQuery, NotFound
 from spanwise.core.otlp_metrics import AGGREGATIONS, GAUGE, HISTOGRAM, MONOTONIC_ONLY, SUM, kind_of
 from spanwise.core.time_range import MAX_SERIES_POINTS
+from spanwise.errors import InvalidQuery, NotFound
 from spanwise.store.protocols import OtlpMetricStore
 from spanwise.store.clickhouse.otlp_metrics import MAX_SERIES_ROWS, MAX_WINDOW_GROUPS
 from spanwise.store.clickhouse.service_signals import histogram_quantile
@@ -20,6 +19,54 @@ MAX_GROUPS = 100
 #: window's first increase is counted (SDKs export every 60 s by default).
 ANCHOR_NS = 15 * 60 * 10**9
 Attributes = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class ReceivedMetric:
+    """One metric name and kind seen in a window: its unit and description (as any of its
+    points gives them), the services that sent it, and how many points it has there."""
+
+    name: str
+    kind: str
+    unit: str
+    description: str
+    services: tuple[str, ...]
+    points: int
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a series: where it starts, the kind's figures in the store's column
+    order (gauges avg, min, max, last; sums increase; histograms count, sum) and how many
+    points they rest on."""
+
+    start_ns: int
+    values: tuple[tuple[str, float], ...]
+    points: int
+
+
+@dataclass(frozen=True)
+class Series:
+    """The steps of one group of points: its `group_by` attribute values (none when the
+    metric is not grouped), oldest step first."""
+
+    attributes: Attributes
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class MetricSeries:
+    """Per-step values of one metric, of points whose attributes match `where`: one
+    series, or with `group_by` one per combination of those attributes' values, sorted
+    by them. `service` "" means every service."""
+
+    name: str
+    kind: str
+    service: str
+    step_s: int
+    where: Attributes
+    group_by: tuple[str, ...]
+    series: tuple[Series, ...]
 
 
 @dataclass(frozen=True)
@@ -36,41 +83,35 @@ class OtlpMetricService:
     def __init__(self, store: OtlpMetricStore) -> None:
         self._store = store
 
-    def metrics(self, start_ns: int, end_ns: int) -> list[dict[str, Any]]:
+    def metrics(self, start_ns: int, end_ns: int) -> list[ReceivedMetric]:
         """Every metric name seen in the window, with its kind, unit and services."""
-        return list(self._store.list_metrics(start_ns, end_ns).to_pylist())
+        return [ReceivedMetric(row["name"], row["kind"], row["unit"], row["description"], tuple(row["services"]),
+                               row["points"]) for row in self._store.list_metrics(start_ns, end_ns).to_pylist()]
 
     def series(
         self, name: str, service: str, start_ns: int, end_ns: int, step_s: int,
-        group_by: tuple[str, ...] = (), where: tuple[tuple[str, str], ...] = (),
-    ) -> dict[str, Any]:
+        group_by: tuple[str, ...] = (), where: Attributes = (),
+    ) -> MetricSeries:
         """Per-step values of `name` (whichever kind it has), of points whose attributes
-        match `where`; with `group_by`, one series per combination of those attributes'
-        values (`series`: [{attributes, points}]) instead of one `points` list."""
+        match `where`; with `group_by`, one series per combination of those attributes' values."""
         if step_s <= 0 or (end_ns - start_ns) // (step_s * 10**9) > MAX_SERIES_POINTS:
             raise InvalidQuery(f"step must be positive and give at most {MAX_SERIES_POINTS} points")
         if len(group_by) > MAX_GROUP_BY or len(set(group_by)) < len(group_by):
             raise InvalidQuery(f"group_by: at most {MAX_GROUP_BY} distinct attribute keys")
-        kinds = [m["kind"] for m in self.metrics(start_ns, end_ns) if m["name"] == name]
+        kinds = [m.kind for m in self.metrics(start_ns, end_ns) if m.name == name]
         if not kinds:
             raise NotFound(f"no metric {name!r} in this time range")
         rows = self._store.metric_series(kinds[0], name, service, start_ns, end_ns, step_s, group_by, where).to_pylist()
         if len(rows) > MAX_SERIES_ROWS:
             raise InvalidQuery(f"more than {MAX_SERIES_ROWS} points: use a larger step, fewer group_by keys or attribute filters")
-        found: dict[str, Any] = {"name": name, "kind": kinds[0], "service": service or None, "step_seconds": step_s}
-        if where:
-            found["attributes"] = dict(where)
-        if not group_by:
-            return found | {"points": [_point(row) for row in rows]}
-        series: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        steps: dict[tuple[str, ...], list[Step]] = {}
         for row in rows:
             key = tuple(row.pop(f"g{i}") for i in range(len(group_by)))
-            series.setdefault(key, []).append(_point(row))
-        if len(series) > MAX_GROUPS:
-            raise InvalidQuery(f"group_by gives {len(series)} series (at most {MAX_GROUPS}): filter with attribute=key:value")
-        return found | {"group_by": list(group_by), "series": [
-            {"attributes": dict(zip(group_by, key)), "points": points} for key, points in sorted(series.items())
-        ]}
+            steps.setdefault(key, []).append(_step(row))
+        if len(steps) > MAX_GROUPS:
+            raise InvalidQuery(f"group_by gives {len(steps)} series (at most {MAX_GROUPS}): filter with attribute=key:value")
+        series = tuple(Series(tuple(zip(group_by, key)), tuple(steps[key])) for key in sorted(steps))
+        return MetricSeries(name, kinds[0], service, step_s, where, group_by, series)
 
     def aggregate(
         self, name: str, aggregation: str, start_ns: int, end_ns: int, service: str = "",
@@ -104,7 +145,7 @@ class OtlpMetricService:
     def _check_kind(self, name: str, kind: str, aggregation: str, start_ns: int, end_ns: int) -> None:
         """No points of that kind: a metric of that name of another kind means the rule
         asks the wrong question, which is worth an error rather than silence."""
-        other = sorted({m["kind"] for m in self.metrics(start_ns, end_ns) if m["name"] == name} - {kind})
+        other = sorted({m.kind for m in self.metrics(start_ns, end_ns) if m.name == name} - {kind})
         if other:
             raise InvalidQuery(f"{name} is a {other[0]}: aggregation {aggregation} reads a {kind}; a {other[0]} "
                                f"takes {', '.join(AGGREGATIONS[other[0]])}")
@@ -142,5 +183,7 @@ def _histogram_groups(group_by: tuple[str, ...], keys: list[tuple[str, ...]], ro
     return groups
 
 
-def _point(row: dict[str, Any]) -> dict[str, Any]:
-    return {"start_unix_nano": row.pop("t") * 10**9, **row}
+def _step(row: dict[str, Any]) -> Step:
+    """A series row (its group columns taken out): `t` in Unix seconds, the figures, `points`."""
+    start_s, points = row.pop("t"), row.pop("points")
+    return Step(start_s * 10**9, tuple(row.items()), points)

@@ -18,8 +18,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from spanwise.errors import InvalidQuery, NotFound, SpanwiseError
-from spanwise.query.jaeger import jaeger_envelope, jaeger_error, traces_to_jaeger
 from spanwise.query.service import QueryService
+from spanwise.serve.jaeger_json import jaeger_envelope, jaeger_error, traces_to_jaeger
 from spanwise.serve.params import Param, check_params, parse_duration_ns, parse_int, parse_limit, parse_tags
 from spanwise.serve.status import http_status
 from spanwise.store.protocols import TraceQuery

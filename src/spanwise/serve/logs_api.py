@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from spanwise.query.logs import LogQueryService, severity_number
+from spanwise.serve.logs_json import log_json
 from spanwise.serve.native_api import endpoint
 from spanwise.serve.params import LIMIT, Param, parse_limit, time_params, time_range
 from spanwise.store.protocols import LogQuery
@@ -28,7 +29,7 @@ def logs_routes(logs: LogQueryService) -> list[Route]:
         responses: {200: {description: log records}, 400: {description: malformed trace id}}
         """
         limit = parse_limit(request.query_params.get("limit"), 1_000)
-        return {"logs": logs.trace_logs(request.path_params["trace_id"], limit)}
+        return {"logs": [log_json(r) for r in logs.trace_logs(request.path_params["trace_id"], limit)]}
 
     def search(request: Request) -> dict[str, Any]:
         """
@@ -42,7 +43,7 @@ def logs_routes(logs: LogQueryService) -> list[Route]:
         query = LogQuery(start, end, trace_id=params.get("trace_id", "").lower(), service=params.get("service", ""),
                          min_severity=severity_number(params.get("severity")), text=params.get("q", ""),
                          limit=parse_limit(params.get("limit"), 100))
-        return {"logs": logs.search(query)}
+        return {"logs": [log_json(r) for r in logs.search(query)]}
 
     return [
         Route("/api/v1/traces/{trace_id}/logs", endpoint(trace_logs, query=(LIMIT,))),

@@ -18,9 +18,9 @@ from starlette.schemas import SchemaGenerator
 from spanwise import __version__
 from spanwise.core.time_range import check_time_range
 from spanwise.errors import InvalidQuery, SpanwiseError
-from spanwise.query.native import summary_to_native, trace_page_to_native
 from spanwise.query.service import QueryService
 from spanwise.serve.access import PUBLIC, RULES, UNRULED
+from spanwise.serve.native_json import summary_to_native, trace_page_to_native
 from spanwise.serve.params import (
     LIMIT, Param, check_params, parse_duration_ns, parse_float, parse_int, parse_limit, parse_tags, time_params,
     time_range,

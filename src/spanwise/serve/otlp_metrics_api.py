@@ -9,6 +9,7 @@ from starlette.routing import Route
 
 from spanwise.query.otlp_metrics import OtlpMetricService
 from spanwise.serve.native_api import endpoint
+from spanwise.serve.otlp_metrics_json import metric_json, series_json
 from spanwise.serve.params import Param, parse_int, parse_tags, time_params, time_range
 
 
@@ -27,7 +28,7 @@ def otlp_metrics_routes(queries: OtlpMetricService) -> list[Route]:
         description: Query parameters start/end (Unix ns) or lookback (default 1h).
         responses: {200: {description: metrics}}
         """
-        return {"metrics": queries.metrics(*time_range(request.query_params))}
+        return {"metrics": [metric_json(m) for m in queries.metrics(*time_range(request.query_params))]}
 
     def series(request: Request) -> dict[str, Any]:
         """
@@ -46,8 +47,9 @@ def otlp_metrics_routes(queries: OtlpMetricService) -> list[Route]:
         assert step is not None
         start, end = time_range(request.query_params)
         params = request.query_params
-        return queries.series(request.path_params["name"], params.get("service", ""), start, end, step,
-                              tuple(params.getlist("group_by")), parse_tags(None, params.getlist("attribute")))
+        found = queries.series(request.path_params["name"], params.get("service", ""), start, end, step,
+                               tuple(params.getlist("group_by")), parse_tags(None, params.getlist("attribute")))
+        return series_json(found)
 
     return [
         Route("/api/v1/otlp/metrics", endpoint(names, query=time_params())),
