@@ -138,11 +138,13 @@ def test_values_that_need_escaping_match_only_themselves(store: Store) -> None:
 
 
 def test_metrics_seen_in_a_window_are_listed(store: Store) -> None:
-    listed = {(r["name"], r["kind"]): r for r in store.list_metrics(T, T + 119 * S).to_pylist()}
+    rows = store.list_metrics(T, T + 119 * S).to_pylist()
+    assert [(r["name"], r["kind"]) for r in rows] == sorted((r["name"], r["kind"]) for r in rows), "one order"
+    listed = {(r["name"], r["kind"]): r for r in rows}
     assert set(listed) == {("m.queue_depth", GAUGE), (HOSTILE_NAME, GAUGE), ("m.requests", SUM),
                            ("m.old_requests", SUM), ("m.bytes", SUM), ("m.latency", HISTOGRAM)}
     queue = listed[("m.queue_depth", GAUGE)]
-    assert (queue["unit"], queue["description"], sorted(queue["services"]), queue["points"]) == (
+    assert (queue["unit"], queue["description"], queue["services"], queue["points"]) == (
         "1", "about m.queue_depth", ["m-other", "m-worker"], 5)
     assert listed[("m.latency", HISTOGRAM)]["points"] == 3
     later = store.list_metrics(T + 71 * S, T + 119 * S).to_pylist()

@@ -53,12 +53,14 @@ class SqlOtlpMetrics(SqlArea):
     def list_metrics(self, start_ns: int, end_ns: int) -> pa.Table:
         selects = [
             f"""SELECT MetricName AS name, '{kind}' AS kind, any(MetricUnit) AS unit,
-                   any(MetricDescription) AS description, groupUniqArray(ServiceName) AS services,
+                   any(MetricDescription) AS description, arraySort(groupUniqArray(ServiceName)) AS services,
                    count() AS points
             FROM {table} WHERE {_WINDOW} GROUP BY MetricName"""
             for kind, table in TABLES.items()
         ]
-        return self._query(" UNION ALL ".join(selects) + " ORDER BY name, kind", {"lo": start_ns, "hi": end_ns})
+        # ORDER BY after a UNION ALL binds to its last SELECT only: sort the whole union outside.
+        union = " UNION ALL ".join(selects)
+        return self._query(f"SELECT * FROM ({union}) ORDER BY name, kind", {"lo": start_ns, "hi": end_ns})
 
     def metric_series(
         self, kind: str, name: str, service: str, start_ns: int, end_ns: int, step_s: int,
