@@ -20,12 +20,11 @@ from spanwise.analyze.stat_tests import chi_squared
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.receive.decode import decode_export_requests
-from spanwise.store import open_store
-from spanwise.store.protocols import ModelAnalyticsReader, WindowQuery
-from spanwise.store.protocols import QualityCounts
 from spanwise.store import Store
-from spanwise.store.protocols import ModelAnalyticsReader, WindowQuery
-from spanwise.store.protocols import QualityCounts
+from spanwise.store.protocols import (
+    VERSION_SAMPLES_SCHEMA, AttributionStats, FeatureCategories, FeaturePresence, FeatureRange, ModelAnalyticsReader,
+    PredictedLabelCount, QualityCounts, VersionTotals, WindowQuery,
+)
 
 PROTOCOLS = (ModelAnalyticsReader,)
 #: (window, feature) -> issues the injected changes must raise; every other pair raises none.
@@ -50,6 +49,38 @@ ROWS: list[Prediction] = fraud_predictions()
 
 def _issues(body: dict[str, Any]) -> dict[tuple[int, str], list[str]]:
     return {(w["window"], f["name"]): f["issues"] for w in body["windows"] for f in w["features"] if f["issues"]}
+
+
+def test_the_store_counts_feature_quality_per_window(service: ModelAnalyticsService, store: Store) -> None:
+    counts = store.feature_quality(WindowQuery("fraud", "v1", START_NS, END_NS, 60))
+    assert counts.predictions == {-1: 40, 0: 40, 1: 40, 2: 40}
+    assert FeaturePresence(1, "age", 30, 30, 0) in counts.presence
+    assert FeaturePresence(2, "zip", 40, 20, 20) in counts.presence
+    ranges = {(r.window, r.name): r for r in counts.ranges}
+    assert ranges[(2, "score_in")] == FeatureRange(2, "score_in", 1.0, 28.0, 0.0, 19.0, 10)
+    assert ranges[(2, "zip")].reference_minimum is None and ranges[(2, "zip")].outside == 0  # strings in window 1
+    assert all(r.window >= 0 for r in (*counts.ranges, *counts.categories))
+    assert FeatureCategories(1, "country", 4, 1, 4, ("BR",)) in counts.categories
+    assert [(r.window, r.name) for r in counts.presence] == sorted((r.window, r.name) for r in counts.presence)
+
+
+def test_the_store_aggregates_attributions_per_window(service: ModelAnalyticsService, store: Store) -> None:
+    found = store.attribution_stats(WindowQuery("fraud", "v1", START_NS, END_NS, 60))
+    assert [(r.window, r.name) for r in found] == [(w, name) for w in (-1, 0, 1, 2) for name in ("age", "amount")]
+    age = [p.attributes["ml.explanation.age"] for p in in_window(ROWS, "v1", 2)]
+    got = found[6]
+    assert got == AttributionStats(2, "age", 40, pytest.approx(np.mean(np.abs(age))), pytest.approx(np.mean(age)))
+
+
+def test_the_store_summarizes_two_versions(service: ModelAnalyticsService, store: Store) -> None:
+    found = store.version_summary("fraud", ["v1", "v2"], START_NS - MINUTE, END_NS)
+    assert [(t.version, t.predictions, t.errors) for t in found.totals] == [("v1", 160, 16), ("v2", 160, 16)]
+    assert all(isinstance(t, VersionTotals) and t.p50_ns is not None for t in found.totals)
+    assert found.labels[:2] == (PredictedLabelCount("v1", "ok", 128), PredictedLabelCount("v1", "fraud", 32))
+    assert found.samples.schema.equals(VERSION_SAMPLES_SCHEMA) and found.samples.num_rows == 320
+    nothing = store.version_summary("fraud", ["v1", "v2"], 1, 1000)
+    assert (nothing.totals, nothing.labels, nothing.samples.num_rows) == ((), (), 0)
+    assert nothing.samples.schema.equals(VERSION_SAMPLES_SCHEMA)
 
 
 def test_data_quality_finds_each_injected_change_and_nothing_else(service: ModelAnalyticsService) -> None:

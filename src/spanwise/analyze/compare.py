@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from spanwise.analyze import stat_tests
-from spanwise.store.protocols import QualityCounts
+from spanwise.store.protocols import QualityCounts, VersionComparisonInputs, VersionTotals
 
 
 def _column(samples: pa.Table, version: str, column: str, scale: float = 1.0) -> np.ndarray:
@@ -23,22 +23,21 @@ def _column(samples: pa.Table, version: str, column: str, scale: float = 1.0) ->
 
 
 def compare(
-    a: str, b: str, summary: dict[str, Any], quality: dict[str, list[QualityCounts]]
+    a: str, b: str, summary: VersionComparisonInputs, quality: dict[str, list[QualityCounts]]
 ) -> dict[str, Any]:
-    totals = {r["version"]: r for r in summary["totals"]}
-    empty = {"n": 0, "errors": 0, "q": [None, None, None]}
-    ta, tb = totals.get(a, empty), totals.get(b, empty)
-    samples: pa.Table = summary["samples"]
+    totals = {t.version: t for t in summary.totals}
+    ta, tb = (totals.get(v, VersionTotals(v, 0, 0, None, None, None)) for v in (a, b))
+    samples = summary.samples
     latency = stat_tests.mann_whitney(_column(samples, a, "Duration", 1e6), _column(samples, b, "Duration", 1e6))
-    labels = sorted({r["label"] for r in summary["labels"]})
-    counts = {(r["version"], r["label"]): r["n"] for r in summary["labels"]}
+    labels = sorted({r.label for r in summary.labels})
+    counts = {(r.version, r.label): r.count for r in summary.labels}
     return {
-        "predictions": {"a": ta["n"], "b": tb["n"]},
+        "predictions": {"a": ta.predictions, "b": tb.predictions},
         "latency_ms": {
-            **{version: _quantiles(t["q"]) for version, t in (("a", ta), ("b", tb))},
+            **{version: _quantiles([t.p50_ns, t.p95_ns, t.p99_ns]) for version, t in (("a", ta), ("b", tb))},
             **latency,
         },
-        "error_rate": stat_tests.two_proportions(ta["errors"], ta["n"], tb["errors"], tb["n"]),
+        "error_rate": stat_tests.two_proportions(ta.errors, ta.predictions, tb.errors, tb.predictions),
         "prediction_values": stat_tests.ks(_column(samples, a, "PredictionValue"), _column(samples, b, "PredictionValue")),
         "prediction_labels": {
             "labels": labels,

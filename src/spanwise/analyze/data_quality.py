@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from spanwise.analyze.stat_tests import benjamini_hochberg, binomial_excess, fisher_greater
+from spanwise.store.protocols import FeatureCategories, FeaturePresence, FeatureQualityCounts, FeatureRange
 
 MISSING_TOLERANCE = 0.05
 OUT_OF_RANGE_TOLERANCE = 0.05
@@ -40,12 +41,12 @@ def _type(numeric: int, strings: int) -> str | None:
     return "numeric" if numeric else ("string" if strings else None)
 
 
-def data_quality(counts: dict[str, list[dict[str, Any]]], windows: int, fixed_reference: bool) -> list[dict[str, Any]]:
+def data_quality(counts: FeatureQualityCounts, windows: int, fixed_reference: bool) -> list[dict[str, Any]]:
     """Per window (0..windows-1, with predictions) the features and their issues."""
-    totals = {r["w"]: r["n"] for r in counts["totals"]}
-    presence = {(r["w"], r["name"]): r for r in counts["presence"]}
-    ranges = {(r["w"], r["name"]): r for r in counts["ranges"]}
-    categories = {(r["w"], r["name"]): r for r in counts["categories"]}
+    totals = counts.predictions
+    presence = {(r.window, r.name): r for r in counts.presence}
+    ranges = {(r.window, r.name): r for r in counts.ranges}
+    categories = {(r.window, r.name): r for r in counts.categories}
     names = sorted({name for _, name in presence})
     found = []
     for w in range(windows):
@@ -77,38 +78,38 @@ def _tested_issues(features: list[dict[str, Any]]) -> None:
 
 
 def _feature(
-    name: str, n: int, ref_n: int, here: dict[str, Any] | None, there: dict[str, Any] | None,
-    span: dict[str, Any] | None, cats: dict[str, Any] | None,
+    name: str, n: int, ref_n: int, here: FeaturePresence | None, there: FeaturePresence | None,
+    span: FeatureRange | None, cats: FeatureCategories | None,
 ) -> dict[str, Any]:
-    present = here["present"] if here else 0
-    numeric, strings = (here["numeric"], here["strings"]) if here else (0, 0)
-    ref_present = there["present"] if there else 0
+    present = here.present if here else 0
+    numeric, strings = (here.numeric, here.strings) if here else (0, 0)
+    ref_present = there.present if there else 0
     kind = _type(numeric, strings)
-    ref_kind = _type(there["numeric"], there["strings"]) if there else None
+    ref_kind = _type(there.numeric, there.strings) if there else None
     missing = 1 - present / n
     ref_missing = 1 - ref_present / ref_n if ref_n else None
-    outside = span["outside"] / numeric if span and span["has_reference"] and numeric else None
-    checked_categories = bool(cats) and bool(there and there["strings"])
-    new_values = list(cats["new_values"]) if cats and checked_categories else []
+    outside = span.outside / numeric if span and span.reference_minimum is not None and numeric else None
+    checked_categories = bool(cats) and bool(there and there.strings)
+    new_values = list(cats.new_categories) if cats and checked_categories else []
     result: dict[str, Any] = {
         "name": name, "type": kind, "reference_type": ref_kind, "present": present, "numeric": numeric,
         "strings": strings, "missing_rate": missing, "reference_missing_rate": ref_missing,
-        "min": span["vmin"] if span else None, "max": span["vmax"] if span else None,
-        "reference_min": span["reference_min"] if span and span["has_reference"] else None,
-        "reference_max": span["reference_max"] if span and span["has_reference"] else None,
+        "min": span.minimum if span else None, "max": span.maximum if span else None,
+        "reference_min": span.reference_minimum if span else None,
+        "reference_max": span.reference_maximum if span else None,
         "outside_reference_range": outside,
-        "categories": cats["categories"] if cats else None,
+        "categories": cats.categories if cats else None,
         "new_categories": new_values,
-        "new_category_count": cats["new_categories"] if cats and checked_categories else 0,
-        "new_category_rows": cats["new_rows"] if cats and checked_categories else 0,
+        "new_category_count": cats.new_category_count if cats and checked_categories else 0,
+        "new_category_rows": cats.new_category_rows if cats and checked_categories else 0,
     }
     issues = []
     appeared = bool(present and ref_n and not ref_present)
     vanished = bool(ref_present and not present)
     result["missing_p_value"] = fisher_greater(ref_n - ref_present, ref_n, n - present, n)
     result["_missing_over"] = ref_missing is not None and not vanished and missing - ref_missing > MISSING_TOLERANCE
-    ref_values = there["numeric"] if there else 0
-    result["out_of_range_p_value"] = (binomial_excess(span["outside"], numeric, 2 / (ref_values + 1))
+    ref_values = there.numeric if there else 0
+    result["out_of_range_p_value"] = (binomial_excess(span.outside, numeric, 2 / (ref_values + 1))
                                       if span is not None and outside is not None else None)
     result["_out_of_range_over"] = outside is not None and outside > OUT_OF_RANGE_TOLERANCE
     if kind == "mixed" or (kind and ref_kind and kind != ref_kind):

@@ -95,6 +95,6 @@ class ModelAnalyticsService:
         quality = {
             v: self._store.quality_counts(QualityQuery(model, v, start_ns, end_ns, 0, CLASSIFICATION))
             for v in (a, b)
-        } if summary["labels"] else {}
+        } if summary.labels else {}
         return {"name": model, "a": a, "b": b, "start_unix_nano": start_ns, "end_unix_nano": end_ns,
                 **compare.compare(a, b, summary, quality)}
