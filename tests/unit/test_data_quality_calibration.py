@@ -8,9 +8,12 @@ import numpy as np
 from scipy import stats
 
 from spanwise.analyze.data_quality import ALPHA, data_quality
-from spanwise.store.protocols import FeaturePresence, FeatureQualityCounts, FeatureRange
+from spanwise.store.protocols import FeaturePresence, FeatureQualityCounts, FeatureRange, WindowQuery
 
 WINDOWS, N, N_REF = 200, 30, 10_000
+MINUTE = 60 * 10**9
+#: WINDOWS one-minute windows against the minute before them, fixed.
+QUERY = WindowQuery("x", None, 0, WINDOWS * MINUTE - 1, 60, -MINUTE, -1)
 
 
 def _counts(rng: np.random.Generator, missing_rate: float, ref_missing_rate: float, outside_rate: float,
@@ -28,7 +31,7 @@ def _counts(rng: np.random.Generator, missing_rate: float, ref_missing_rate: flo
 
 
 def _raised(counts: FeatureQualityCounts, issue: str) -> int:
-    return sum(issue in w["features"][0]["issues"] for w in data_quality(counts, WINDOWS, fixed_reference=True))
+    return sum(issue in w.features[0].issues for w in data_quality(counts, QUERY))
 
 
 def _max_false_alarms() -> int:

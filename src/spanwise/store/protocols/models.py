@@ -232,6 +232,11 @@ class WindowQuery:
     def windows(self) -> int:
         return max(1, -(-(self.end_ns - self.start_ns) // self.width_ns()))
 
+    def window_range(self, window: int) -> tuple[int, int]:
+        """The first and last ns of window `window` (>= 0; the last window ends at `end_ns`)."""
+        start = self.start_ns + window * self.width_ns()
+        return start, min(start + self.width_ns() - 1, self.end_ns)
+
 
 @dataclass(frozen=True)
 class FeaturePresence:
