@@ -4,33 +4,34 @@ change (binomial bounds, as in test_drift_calibration)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from scipy import stats
 
 from spanwise.analyze.data_quality import ALPHA, data_quality
+from spanwise.store.protocols import FeaturePresence, FeatureQualityCounts, FeatureRange, WindowQuery
 
 WINDOWS, N, N_REF = 200, 30, 10_000
+MINUTE = 60 * 10**9
+#: WINDOWS one-minute windows against the minute before them, fixed.
+QUERY = WindowQuery("x", None, 0, WINDOWS * MINUTE - 1, 60, -MINUTE, -1)
 
 
 def _counts(rng: np.random.Generator, missing_rate: float, ref_missing_rate: float, outside_rate: float,
-            ref_values: int = N_REF) -> dict[str, list[dict[str, Any]]]:
+            ref_values: int = N_REF) -> FeatureQualityCounts:
     """Windows 0..WINDOWS-1 of N predictions against a fixed reference (window -1)."""
     ref_present = N_REF - rng.binomial(N_REF, ref_missing_rate)
-    presence = [{"w": -1, "name": "x", "present": ref_present, "numeric": ref_values, "strings": 0}]
+    presence = [FeaturePresence(-1, "x", ref_present, ref_values, 0)]
     ranges = []
     for w in range(WINDOWS):
         present = N - rng.binomial(N, missing_rate)
-        presence.append({"w": w, "name": "x", "present": present, "numeric": present, "strings": 0})
-        ranges.append({"w": w, "name": "x", "outside": rng.binomial(present, outside_rate), "has_reference": 1,
-                       "vmin": 0.0, "vmax": 1.0, "reference_min": 0.0, "reference_max": 1.0})
-    totals = [{"w": -1, "n": N_REF}] + [{"w": w, "n": N} for w in range(WINDOWS)]
-    return {"totals": totals, "presence": presence, "ranges": ranges, "categories": []}
+        presence.append(FeaturePresence(w, "x", present, present, 0))
+        ranges.append(FeatureRange(w, "x", 0.0, 1.0, 0.0, 1.0, outside=rng.binomial(present, outside_rate)))
+    totals = {-1: N_REF, **{w: N for w in range(WINDOWS)}}
+    return FeatureQualityCounts(totals, tuple(presence), tuple(ranges), ())
 
 
-def _raised(counts: dict[str, list[dict[str, Any]]], issue: str) -> int:
-    return sum(issue in w["features"][0]["issues"] for w in data_quality(counts, WINDOWS, fixed_reference=True))
+def _raised(counts: FeatureQualityCounts, issue: str) -> int:
+    return sum(issue in w.features[0].issues for w in data_quality(counts, QUERY))
 
 
 def _max_false_alarms() -> int:
@@ -41,7 +42,7 @@ def test_missing_is_not_raised_by_chance_on_30_predictions() -> None:
     rng = np.random.default_rng(30)
     counts = _counts(rng, missing_rate=0.1, ref_missing_rate=0.1, outside_rate=0.0)
     # A 5-point tolerance alone flags ~18% of these windows (5 or more missing of 30).
-    assert sum(1 - p["present"] / N > 0.15 for p in counts["presence"][1:]) > WINDOWS / 10
+    assert sum(1 - p.present / N > 0.15 for p in counts.presence[1:]) > WINDOWS / 10
     assert _raised(counts, "missing") <= _max_false_alarms()
 
 

@@ -174,6 +174,7 @@ def test_attribution_drift_false_alarms_across_20_features() -> None:
     before: a window with any flag at most alpha of the time (uncorrected KS at 0.05 flagged
     ~60% of windows), and a doubled attribution still found."""
     from spanwise.analyze.explanations import explanations
+    from spanwise.store.protocols import AttributionStats, WindowQuery
 
     rng = np.random.default_rng(5)
     names = [f"f{i}" for i in range(20)]
@@ -182,11 +183,10 @@ def test_attribution_drift_false_alarms_across_20_features() -> None:
         for i, name in enumerate(names):
             values = rng.normal(1.0, 0.5, 40) * (2.0 if name == "f0" and w % 2 else 1.0)
             samples[(w, name)] = values
-            stats_rows.append({"w": w, "name": name, "n": 40, "mean_abs": float(np.abs(values).mean()),
-                               "mean": float(values.mean())})
-    found = explanations(stats_rows, samples, WINDOWS + 1, fixed_reference=False)
-    stable = [any(f["drifted"] for f in w["features"] if f["name"] != "f0") for w in found[1:]]
-    shifted = [next(f for f in w["features"] if f["name"] == "f0")["drifted"] for w in found[1:]]
+            stats_rows.append(AttributionStats(w, name, 40, float(np.abs(values).mean()), float(values.mean())))
+    found = explanations(stats_rows, samples, WindowQuery("m", None, 0, (WINDOWS + 1) * 60 * 10**9 - 1, 60))
+    stable = [any(f.drifted for f in w.features if f.name != "f0") for w in found[1:]]
+    shifted = [next(f for f in w.features if f.name == "f0").drifted for w in found[1:]]
     assert sum(stable) <= _max_false_alarms()
     assert sum(shifted) >= _min_detections(0.85)
 

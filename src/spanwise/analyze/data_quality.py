@@ -24,14 +24,65 @@ chance alone (a fixed tolerance alone did: 2 missing of 30 is 6.7%).
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, replace
 
 from spanwise.analyze.stat_tests import benjamini_hochberg, binomial_excess, fisher_greater
+from spanwise.store.protocols import FeatureCategories, FeaturePresence, FeatureQualityCounts, FeatureRange, WindowQuery
 
 MISSING_TOLERANCE = 0.05
 OUT_OF_RANGE_TOLERANCE = 0.05
 ALPHA = 0.01
-_TESTED = (("missing", "missing_p_value"), ("out_of_range", "out_of_range_p_value"))
+#: Issues in the order a feature lists them.
+ISSUES = ("missing", "type_change", "appeared", "vanished", "out_of_range", "new_categories")
+
+
+@dataclass(frozen=True)
+class FeatureQuality:
+    """One feature in a window against its reference. `kind` is how it arrived: "numeric",
+    "string", "mixed" (both) or None (absent); the range fields are None without numeric
+    values, `categories` None without strings; new categories count only where the
+    reference saw strings. The p-values of the two tests are None where they cannot run,
+    the adjusted ones None unless the tolerance was exceeded. `issues` in `ISSUES` order."""
+
+    name: str
+    kind: str | None
+    reference_kind: str | None
+    present: int
+    numeric: int
+    strings: int
+    missing_rate: float
+    reference_missing_rate: float | None
+    minimum: float | None
+    maximum: float | None
+    reference_minimum: float | None
+    reference_maximum: float | None
+    outside_reference_range: float | None
+    categories: int | None
+    new_categories: tuple[str, ...]
+    new_category_count: int
+    new_category_rows: int
+    missing_p_value: float | None
+    out_of_range_p_value: float | None
+    missing_p_value_adjusted: float | None
+    out_of_range_p_value_adjusted: float | None
+    issues: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DataQualityWindow:
+    """Window `window` ([start_ns, end_ns]) and its reference's predictions, and every
+    feature seen in any of the query's windows or the reference."""
+
+    window: int
+    start_ns: int
+    end_ns: int
+    predictions: int
+    reference_predictions: int
+    features: tuple[FeatureQuality, ...]
+
+    @property
+    def issue_count(self) -> int:
+        return sum(len(f.issues) for f in self.features)
 
 
 def _type(numeric: int, strings: int) -> str | None:
@@ -40,84 +91,88 @@ def _type(numeric: int, strings: int) -> str | None:
     return "numeric" if numeric else ("string" if strings else None)
 
 
-def data_quality(counts: dict[str, list[dict[str, Any]]], windows: int, fixed_reference: bool) -> list[dict[str, Any]]:
-    """Per window (0..windows-1, with predictions) the features and their issues."""
-    totals = {r["w"]: r["n"] for r in counts["totals"]}
-    presence = {(r["w"], r["name"]): r for r in counts["presence"]}
-    ranges = {(r["w"], r["name"]): r for r in counts["ranges"]}
-    categories = {(r["w"], r["name"]): r for r in counts["categories"]}
+def data_quality(counts: FeatureQualityCounts, query: WindowQuery) -> list[DataQualityWindow]:
+    """The query's windows that have predictions, with their features and issues."""
+    totals = counts.predictions
+    presence = {(r.window, r.name): r for r in counts.presence}
+    ranges = {(r.window, r.name): r for r in counts.ranges}
+    categories = {(r.window, r.name): r for r in counts.categories}
     names = sorted({name for _, name in presence})
     found = []
-    for w in range(windows):
+    for w in range(query.windows()):
         n = totals.get(w, 0)
         if not n:
             continue
-        ref = -1 if fixed_reference else w - 1
+        ref = -1 if query.reference_start_ns is not None else w - 1
         ref_n = totals.get(ref, 0)
         features = [_feature(name, n, ref_n, presence.get((w, name)), presence.get((ref, name)),
                              ranges.get((w, name)), categories.get((w, name))) for name in names]
-        _tested_issues(features)
-        found.append({"window": w, "predictions": n, "reference_predictions": ref_n, "features": features,
-                      "issues": sum(len(f["issues"]) for f in features)})
+        start, end = query.window_range(w)
+        found.append(DataQualityWindow(w, start, end, n, ref_n, _tested(features)))
     return found
 
 
-def _tested_issues(features: list[dict[str, Any]]) -> None:
-    """Raise `missing` / `out_of_range` where the tolerance is exceeded and the adjusted
-    p-value is below ALPHA; the issue leads the list as it always has."""
-    for issue, key in _TESTED:
-        adjusted = benjamini_hochberg([f[key] if f.pop(f"_{issue}_over", False) else None for f in features])
-        for feature, q in zip(features, adjusted):
-            feature[f"{key}_adjusted"] = q
-            if q is not None and q < ALPHA:
-                feature["issues"].insert(0 if issue == "missing" else len(feature["issues"]), issue)
-    for feature in features:
-        order = ["missing", "type_change", "appeared", "vanished", "out_of_range", "new_categories"]
-        feature["issues"].sort(key=order.index)
+def _tested(features: list[FeatureQuality]) -> tuple[FeatureQuality, ...]:
+    """Raise `missing` / `out_of_range` where the tolerance is exceeded and the p-value,
+    adjusted across the window's features, is below ALPHA."""
+    missing = benjamini_hochberg([
+        f.missing_p_value if f.reference_missing_rate is not None and "vanished" not in f.issues
+        and f.missing_rate - f.reference_missing_rate > MISSING_TOLERANCE else None
+        for f in features
+    ])
+    out_of_range = benjamini_hochberg([
+        f.out_of_range_p_value if f.outside_reference_range is not None
+        and f.outside_reference_range > OUT_OF_RANGE_TOLERANCE else None
+        for f in features
+    ])
+    tested = []
+    for f, q_missing, q_range in zip(features, missing, out_of_range):
+        raised = set(f.issues)
+        if q_missing is not None and q_missing < ALPHA:
+            raised.add("missing")
+        if q_range is not None and q_range < ALPHA:
+            raised.add("out_of_range")
+        tested.append(replace(f, missing_p_value_adjusted=q_missing, out_of_range_p_value_adjusted=q_range,
+                              issues=tuple(i for i in ISSUES if i in raised)))
+    return tuple(tested)
 
 
 def _feature(
-    name: str, n: int, ref_n: int, here: dict[str, Any] | None, there: dict[str, Any] | None,
-    span: dict[str, Any] | None, cats: dict[str, Any] | None,
-) -> dict[str, Any]:
-    present = here["present"] if here else 0
-    numeric, strings = (here["numeric"], here["strings"]) if here else (0, 0)
-    ref_present = there["present"] if there else 0
+    name: str, n: int, ref_n: int, here: FeaturePresence | None, there: FeaturePresence | None,
+    span: FeatureRange | None, cats: FeatureCategories | None,
+) -> FeatureQuality:
+    """The feature's figures and untested issues (`_tested` adds the tested ones)."""
+    present = here.present if here else 0
+    numeric, strings = (here.numeric, here.strings) if here else (0, 0)
+    ref_present = there.present if there else 0
     kind = _type(numeric, strings)
-    ref_kind = _type(there["numeric"], there["strings"]) if there else None
-    missing = 1 - present / n
-    ref_missing = 1 - ref_present / ref_n if ref_n else None
-    outside = span["outside"] / numeric if span and span["has_reference"] and numeric else None
-    checked_categories = bool(cats) and bool(there and there["strings"])
-    new_values = list(cats["new_values"]) if cats and checked_categories else []
-    result: dict[str, Any] = {
-        "name": name, "type": kind, "reference_type": ref_kind, "present": present, "numeric": numeric,
-        "strings": strings, "missing_rate": missing, "reference_missing_rate": ref_missing,
-        "min": span["vmin"] if span else None, "max": span["vmax"] if span else None,
-        "reference_min": span["reference_min"] if span and span["has_reference"] else None,
-        "reference_max": span["reference_max"] if span and span["has_reference"] else None,
-        "outside_reference_range": outside,
-        "categories": cats["categories"] if cats else None,
-        "new_categories": new_values,
-        "new_category_count": cats["new_categories"] if cats and checked_categories else 0,
-        "new_category_rows": cats["new_rows"] if cats and checked_categories else 0,
-    }
+    ref_kind = _type(there.numeric, there.strings) if there else None
+    outside = span.outside / numeric if span and span.reference_minimum is not None and numeric else None
+    checked_categories = cats is not None and bool(there and there.strings)
+    ref_values = there.numeric if there else 0
     issues = []
-    appeared = bool(present and ref_n and not ref_present)
-    vanished = bool(ref_present and not present)
-    result["missing_p_value"] = fisher_greater(ref_n - ref_present, ref_n, n - present, n)
-    result["_missing_over"] = ref_missing is not None and not vanished and missing - ref_missing > MISSING_TOLERANCE
-    ref_values = there["numeric"] if there else 0
-    result["out_of_range_p_value"] = (binomial_excess(span["outside"], numeric, 2 / (ref_values + 1))
-                                      if span is not None and outside is not None else None)
-    result["_out_of_range_over"] = outside is not None and outside > OUT_OF_RANGE_TOLERANCE
     if kind == "mixed" or (kind and ref_kind and kind != ref_kind):
         issues.append("type_change")
-    if appeared:
+    if present and ref_n and not ref_present:
         issues.append("appeared")
-    if vanished:
+    if ref_present and not present:
         issues.append("vanished")
-    if result["new_category_count"]:
+    if cats and checked_categories and cats.new_category_count:
         issues.append("new_categories")
-    result["issues"] = issues
-    return result
+    return FeatureQuality(
+        name=name, kind=kind, reference_kind=ref_kind, present=present, numeric=numeric, strings=strings,
+        missing_rate=1 - present / n, reference_missing_rate=1 - ref_present / ref_n if ref_n else None,
+        minimum=span.minimum if span else None, maximum=span.maximum if span else None,
+        reference_minimum=span.reference_minimum if span else None,
+        reference_maximum=span.reference_maximum if span else None,
+        outside_reference_range=outside,
+        categories=cats.categories if cats else None,
+        new_categories=cats.new_categories if cats and checked_categories else (),
+        new_category_count=cats.new_category_count if cats and checked_categories else 0,
+        new_category_rows=cats.new_category_rows if cats and checked_categories else 0,
+        missing_p_value=fisher_greater(ref_n - ref_present, ref_n, n - present, n),
+        out_of_range_p_value=(binomial_excess(span.outside, numeric, 2 / (ref_values + 1))
+                              if span is not None and outside is not None else None),
+        missing_p_value_adjusted=None, out_of_range_p_value_adjusted=None,
+        issues=tuple(issues),
+    )

@@ -92,10 +92,9 @@ class ModelSignalService:
 
     def _quality_rows(self, model: str, version: str, start_ns: int, end_ns: int, task: str) -> list[_Row]:
         found = self._analytics.data_quality(WindowQuery(model, version, start_ns, end_ns))
-        windows = found["windows"]
-        if not windows:
+        if not found.windows:
             return []
-        return [_Row("missing_rate", f["name"], f["missing_rate"], bool(f["issues"])) for f in windows[-1]["features"]]
+        return [_Row("missing_rate", f.name, f.missing_rate, bool(f.issues)) for f in found.windows[-1].features]
 
     def _label_rows(self, model: str, version: str, start_ns: int, end_ns: int, task: str) -> list[_Row]:
         found = self._models.quality(QualityQuery(model, version, start_ns, end_ns, 0, task))

@@ -1,10 +1,10 @@
 """Two-sample tests on small aggregates and bounded samples, through scipy, so results
-equal scipy's on the same rows. Every result is {test, statistic, p_value, significant}
-with significance at `ALPHA`; a test that cannot run (too few values) gives None values."""
+equal scipy's on the same rows. Every test gives a `TwoSampleTest`, significant at `ALPHA`;
+a test that cannot run (too few values) gives None statistic and p-value."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
@@ -12,51 +12,74 @@ from scipy import stats
 ALPHA = 0.05
 
 
-def _result(test: str, statistic: float | None, p_value: float | None, **extra: Any) -> dict[str, Any]:
-    return {
-        "test": test, "statistic": statistic, "p_value": p_value,
-        "significant": p_value is not None and bool(p_value < ALPHA), **extra,
-    }
+@dataclass(frozen=True)
+class TwoSampleTest:
+    """One test of whether two groups differ: which test, its statistic and p-value (None
+    when it could not run), and the size of each group (values of a sample, or a
+    contingency table row's total)."""
+
+    test: str
+    statistic: float | None
+    p_value: float | None
+    n_a: int
+    n_b: int
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value is not None and bool(self.p_value < ALPHA)
 
 
-def ks(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RateDifference:
+    """Two groups' rates of hits (None for an empty group), and the test of their
+    difference (whose `n_a`, `n_b` are the groups' sizes)."""
+
+    a: float | None
+    b: float | None
+    test: TwoSampleTest
+
+    @property
+    def difference(self) -> float | None:
+        """b - a, None unless both groups have members."""
+        return self.b - self.a if self.a is not None and self.b is not None else None
+
+
+def ks(a: np.ndarray, b: np.ndarray) -> TwoSampleTest:
     """Two-sample Kolmogorov-Smirnov (`scipy.stats.ks_2samp`, method auto)."""
     if len(a) == 0 or len(b) == 0:
-        return _result("ks", None, None, n_a=len(a), n_b=len(b))
+        return TwoSampleTest("ks", None, None, len(a), len(b))
     found = stats.ks_2samp(a, b)
-    return _result("ks", float(found.statistic), float(found.pvalue), n_a=len(a), n_b=len(b))
+    return TwoSampleTest("ks", float(found.statistic), float(found.pvalue), len(a), len(b))
 
 
-def mann_whitney(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
+def mann_whitney(a: np.ndarray, b: np.ndarray) -> TwoSampleTest:
     """Mann-Whitney U, two-sided (`scipy.stats.mannwhitneyu`, method auto)."""
     if len(a) == 0 or len(b) == 0:
-        return _result("mann_whitney_u", None, None, n_a=len(a), n_b=len(b))
+        return TwoSampleTest("mann_whitney_u", None, None, len(a), len(b))
     found = stats.mannwhitneyu(a, b, alternative="two-sided")
-    return _result("mann_whitney_u", float(found.statistic), float(found.pvalue), n_a=len(a), n_b=len(b))
+    return TwoSampleTest("mann_whitney_u", float(found.statistic), float(found.pvalue), len(a), len(b))
 
 
-def chi_squared(table: list[list[int]], test: str = "chi_squared") -> dict[str, Any]:
-    """Chi-squared test of independence on a 2 x k contingency table
-    (`scipy.stats.chi2_contingency`, no continuity correction; for a 2 x 2 table this is the
-    two-proportion z-test squared). Columns empty in both rows are dropped; with fewer than
-    two columns left the rows cannot differ: statistic 0, p-value 1."""
-    matrix = np.asarray(table, dtype=np.int64)
-    if matrix.ndim != 2 or matrix.shape[0] != 2 or (matrix.sum(axis=1) == 0).any():
-        return _result(test, None, None)
+def chi_squared(a: list[int], b: list[int], test: str = "chi_squared") -> TwoSampleTest:
+    """Chi-squared test of independence of two rows of counts over the same categories
+    (`scipy.stats.chi2_contingency` on the 2 x k table, no continuity correction; for a
+    2 x 2 table this is the two-proportion z-test squared). Categories empty in both rows
+    are dropped; with fewer than two left the rows cannot differ: statistic 0, p-value 1."""
+    matrix = np.asarray([a, b], dtype=np.int64)
+    n_a, n_b = (int(n) for n in matrix.sum(axis=1))
+    if not n_a or not n_b:
+        return TwoSampleTest(test, None, None, n_a, n_b)
     matrix = matrix[:, matrix.sum(axis=0) > 0]
     if matrix.shape[1] < 2:
-        return _result(test, 0.0, 1.0)
+        return TwoSampleTest(test, 0.0, 1.0, n_a, n_b)
     found = stats.chi2_contingency(matrix, correction=False)
-    return _result(test, float(found.statistic), float(found.pvalue))
+    return TwoSampleTest(test, float(found.statistic), float(found.pvalue), n_a, n_b)
 
 
-def two_proportions(hits_a: int, n_a: int, hits_b: int, n_b: int) -> dict[str, Any]:
-    """Difference of two proportions (b - a) with the chi-squared (= two-proportion z) test."""
-    found = chi_squared([[hits_a, n_a - hits_a], [hits_b, n_b - hits_b]], "two_proportion_chi_squared")
-    rate_a = hits_a / n_a if n_a else None
-    rate_b = hits_b / n_b if n_b else None
-    diff = rate_b - rate_a if rate_a is not None and rate_b is not None else None
-    return {**found, "a": rate_a, "b": rate_b, "difference": diff}
+def two_proportions(hits_a: int, n_a: int, hits_b: int, n_b: int) -> RateDifference:
+    """Rates of two groups and the chi-squared (= two-proportion z) test of their difference."""
+    found = chi_squared([hits_a, n_a - hits_a], [hits_b, n_b - hits_b], "two_proportion_chi_squared")
+    return RateDifference(hits_a / n_a if n_a else None, hits_b / n_b if n_b else None, found)
 
 
 def benjamini_hochberg(p_values: list[float | None]) -> list[float | None]:

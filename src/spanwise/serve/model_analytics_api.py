@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from spanwise.analyze.model_analytics import ModelAnalyticsService
+from spanwise.serve.model_analytics_json import comparison_json, data_quality_json, explanations_json
 from spanwise.serve.models_api import _step
 from spanwise.serve.native_api import endpoint
 from spanwise.serve.params import REFERENCE, STEP, VERSION, Param, parse_time, time_params, time_range
@@ -42,7 +43,7 @@ def _window_query(request: Request) -> WindowQuery:
 
 def model_analytics_routes(analytics: ModelAnalyticsService) -> list[Route]:
     def data_quality(request: Request) -> Any:
-        return analytics.data_quality(_window_query(request))
+        return data_quality_json(analytics.data_quality(_window_query(request)))
 
     data_quality.__doc__ = f"""
         ---
@@ -52,7 +53,7 @@ def model_analytics_routes(analytics: ModelAnalyticsService) -> list[Route]:
         """
 
     def explanations(request: Request) -> Any:
-        return analytics.explanations(_window_query(request))
+        return explanations_json(analytics.explanations(_window_query(request)))
 
     explanations.__doc__ = f"""
         ---
@@ -78,7 +79,8 @@ def model_analytics_routes(analytics: ModelAnalyticsService) -> list[Route]:
         """
         start, end = time_range(request.query_params, "1h")
         params = request.query_params
-        return analytics.compare(request.path_params["name"], params.get("a", ""), params.get("b", ""), start, end)
+        found = analytics.compare(request.path_params["name"], params.get("a", ""), params.get("b", ""), start, end)
+        return comparison_json(found)
 
     return [
         Route("/api/v1/models/{name}/data-quality", endpoint(data_quality, query=_WINDOW_PARAMS)),

@@ -18,7 +18,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from spanwise.store.protocols import WindowQuery
+from spanwise.store.protocols import (
+    AttributionStats, FeatureCategories, FeaturePresence, FeatureQualityCounts, FeatureRange, PredictedLabelCount,
+    VersionComparisonInputs, VersionTotals, WindowQuery,
+)
 from spanwise.store.clickhouse.session import SqlArea
 
 SAMPLE_ROWS = 10_000
@@ -50,13 +53,22 @@ def _params(query: WindowQuery) -> dict[str, Any]:
     }
 
 
+def _range(row: dict[str, Any]) -> FeatureRange:
+    """A `ranges` row; without a reference the joined bounds are the engine's defaults, not values."""
+    found = bool(row["has_reference"])
+    return FeatureRange(
+        row["w"], row["name"], row["vmin"], row["vmax"],
+        row["reference_min"] if found else None, row["reference_max"] if found else None, row["outside"],
+    )
+
+
 class SqlModelAnalytics(SqlArea):
     """The ModelAnalyticsReader part of `SqlTraceStore`."""
 
 
     # -- data quality --
 
-    def feature_quality(self, query: WindowQuery) -> dict[str, list[dict[str, Any]]]:
+    def feature_quality(self, query: WindowQuery) -> FeatureQualityCounts:
         params = _params(query)
         base = _base("PredictionId, Features, StringFeatures")
         totals = self._query(f"SELECT w, count() AS n FROM ({base}) GROUP BY w ORDER BY w", params).to_pylist()
@@ -90,18 +102,30 @@ class SqlModelAnalytics(SqlArea):
             WHERE w >= 0 GROUP BY w, name ORDER BY w, name""",
             params,
         ).to_pylist()
-        return {"totals": totals, "presence": presence, "ranges": ranges, "categories": categories}
+        return FeatureQualityCounts(
+            predictions={r["w"]: r["n"] for r in totals},
+            presence=tuple(
+                FeaturePresence(r["w"], r["name"], r["present"], r["numeric"], r["strings"]) for r in presence
+            ),
+            ranges=tuple(_range(r) for r in ranges),
+            categories=tuple(
+                FeatureCategories(r["w"], r["name"], r["categories"], r["new_categories"], r["new_rows"],
+                                  tuple(r["new_values"]))
+                for r in categories
+            ),
+        )
 
     # -- explanations --
 
-    def attribution_stats(self, query: WindowQuery) -> list[dict[str, Any]]:
-        return list(self._query(
+    def attribution_stats(self, query: WindowQuery) -> list[AttributionStats]:
+        rows = self._query(
             "SELECT w, name, count() AS n, avg(abs(value)) AS mean_abs, avg(value) AS mean "
             f"FROM ({_base('PredictionId, Attributions')}) "
             "ARRAY JOIN mapKeys(Attributions) AS name, mapValues(Attributions) AS value "
             "GROUP BY w, name ORDER BY w, name",
             _params(query),
-        ).to_pylist())
+        ).to_pylist()
+        return [AttributionStats(r["w"], r["name"], r["n"], r["mean_abs"], r["mean"]) for r in rows]
 
     def attribution_samples(self, query: WindowQuery, groups: int) -> dict[tuple[int, str], np.ndarray]:
         k = max(1, min(SAMPLE_ROWS, MAX_SAMPLE_VALUES // max(groups, 1)))
@@ -117,7 +141,7 @@ class SqlModelAnalytics(SqlArea):
 
     # -- version comparison --
 
-    def version_summary(self, model: str, versions: list[str], start_ns: int, end_ns: int) -> dict[str, Any]:
+    def version_summary(self, model: str, versions: list[str], start_ns: int, end_ns: int) -> VersionComparisonInputs:
         params: dict[str, Any] = {"model": model, "a": versions[0], "b": versions[1], "lo": start_ns, "hi": end_ns}
         where = (
             "WHERE ModelName = {model:String} AND ModelVersion IN ({a:String}, {b:String}) "
@@ -141,4 +165,9 @@ class SqlModelAnalytics(SqlArea):
             f"LIMIT {SAMPLE_ROWS} BY version",
             params,
         )
-        return {"totals": totals, "labels": labels, "samples": samples}
+        return VersionComparisonInputs(
+            totals=tuple(VersionTotals(r["version"], r["n"], r["errors"], *r["q"]) for r in totals),
+            labels=tuple(PredictedLabelCount(r["version"], r["label"], r["n"]) for r in labels),
+            samples=samples,
+        )
+

@@ -7,6 +7,7 @@ SQL by `store.clickhouse` for every transport.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -231,23 +232,130 @@ class WindowQuery:
     def windows(self) -> int:
         return max(1, -(-(self.end_ns - self.start_ns) // self.width_ns()))
 
+    def window_range(self, window: int) -> tuple[int, int]:
+        """The first and last ns of window `window` (>= 0; the last window ends at `end_ns`)."""
+        start = self.start_ns + window * self.width_ns()
+        return start, min(start + self.width_ns() - 1, self.end_ns)
+
+
+@dataclass(frozen=True)
+class FeaturePresence:
+    """How many predictions of window `window` carried feature `name`: at all, as a number,
+    as a string (a prediction may carry both)."""
+
+    window: int
+    name: str
+    present: int
+    numeric: int
+    strings: int
+
+
+@dataclass(frozen=True)
+class FeatureRange:
+    """The numeric values of feature `name` in window `window` (>= 0): their min and max,
+    the reference's (None when the reference has no numeric value of it), and how many
+    fall outside the reference's [min, max]."""
+
+    window: int
+    name: str
+    minimum: float
+    maximum: float
+    reference_minimum: float | None
+    reference_maximum: float | None
+    outside: int
+
+
+@dataclass(frozen=True)
+class FeatureCategories:
+    """The string values of feature `name` in window `window` (>= 0): how many distinct
+    ones, how many of those (and of the predictions) the reference never saw, and up to 20
+    of the unseen values, sorted."""
+
+    window: int
+    name: str
+    categories: int
+    new_category_count: int
+    new_category_rows: int
+    new_categories: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FeatureQualityCounts:
+    """What data quality counts per window of a `WindowQuery` (window -1: the reference):
+    predictions per window (windows without any absent), and per (window, feature) its
+    presence, numeric range and categories, ordered by window and name."""
+
+    predictions: Mapping[int, int]
+    presence: tuple[FeaturePresence, ...]
+    ranges: tuple[FeatureRange, ...]
+    categories: tuple[FeatureCategories, ...]
+
+
+@dataclass(frozen=True)
+class AttributionStats:
+    """The attribution values of feature `name` in window `window`: how many, mean |value|, mean."""
+
+    window: int
+    name: str
+    count: int
+    mean_abs: float
+    mean: float
+
+
+@dataclass(frozen=True)
+class VersionTotals:
+    """One version's predictions in a range, its failed calls (status Error) and its
+    approximate latency quantiles in ns (None without predictions)."""
+
+    version: str
+    predictions: int
+    errors: int
+    p50_ns: float | None
+    p95_ns: float | None
+    p99_ns: float | None
+
+
+@dataclass(frozen=True)
+class PredictedLabelCount:
+    """How often one version predicted `label`."""
+
+    version: str
+    label: str
+    count: int
+
+
+#: The columns of `VersionComparisonInputs.samples`: Duration in ns, the outputs null where unset.
+VERSION_SAMPLES_SCHEMA = pa.schema([
+    pa.field("version", pa.string(), nullable=False), pa.field("Duration", pa.uint64(), nullable=False),
+    pa.field("PredictionValue", pa.float64()), pa.field("Confidence", pa.float64()),
+])
+
+
+@dataclass(frozen=True)
+class VersionComparisonInputs:
+    """What comparing two versions reads: their totals (versions without predictions
+    absent), their predicted labels (most frequent first, at most 1,000 per version) and
+    `samples` (`VERSION_SAMPLES_SCHEMA`, at most 10,000 predictions per version)."""
+
+    totals: tuple[VersionTotals, ...]
+    labels: tuple[PredictedLabelCount, ...]
+    samples: pa.Table
+
 
 @runtime_checkable
 class ModelAnalyticsReader(Protocol):
     """Optional capability: data quality, attribution and version-comparison aggregates
-    over `predictions` (raw rows, like the operational metrics), per window `w` of a
-    `WindowQuery` (w = -1 is the reference). Small results only; samples are bounded and
+    over `predictions` (raw rows, like the operational metrics), per window of a
+    `WindowQuery` (window -1 is the reference). Small results only; samples are bounded and
     drawn in the store by a hash of the prediction id. Thread-safe."""
 
-    def feature_quality(self, query: WindowQuery) -> dict[str, list[dict[str, Any]]]:
-        """`totals` (w, n), `presence` (w, name, present, numeric, strings), `ranges`
-        (w >= 0, name, vmin, vmax, has_reference, reference_min/max, outside: values outside
-        the reference window's [min, max]) and `categories` (w >= 0, name, categories,
-        new_categories, new_rows, new_values: up to 20 values unseen in the reference)."""
+    def feature_quality(self, query: WindowQuery) -> FeatureQualityCounts:
+        """Presence, ranges and categories of every feature per window; ranges and
+        categories compare each window with its reference in the store."""
         ...
 
-    def attribution_stats(self, query: WindowQuery) -> list[dict[str, Any]]:
-        """(w, name, n, mean_abs, mean) of attribution values per window and feature."""
+    def attribution_stats(self, query: WindowQuery) -> list[AttributionStats]:
+        """Attribution aggregates per window and feature, ordered by window and name."""
         ...
 
     def attribution_samples(self, query: WindowQuery, groups: int) -> dict[tuple[int, str], Any]:
@@ -255,10 +363,8 @@ class ModelAnalyticsReader(Protocol):
         100,000 in all (`groups` is how many (w, name) groups there are)."""
         ...
 
-    def version_summary(self, model: str, versions: list[str], start_ns: int, end_ns: int) -> dict[str, Any]:
-        """For two versions: `totals` (version, n, errors, q: approximate latency p50/p95/p99
-        in ns), `labels` (version, label, n) and `samples` (Arrow: version, Duration,
-        PredictionValue, Confidence; at most 10,000 rows per version)."""
+    def version_summary(self, model: str, versions: list[str], start_ns: int, end_ns: int) -> VersionComparisonInputs:
+        """The comparison inputs of two versions in [start_ns, end_ns]."""
         ...
 
 
