@@ -70,7 +70,7 @@ def compliance_routes(config: Config, store: object, auth: AuthParts | None) -> 
     routes = retention_routes(config.retention_policy())
     if isinstance(store, SubjectEraser):
         projects: Callable[[], list[str]] = (
-            (lambda: [p["name"] for p in auth.authority.projects()]) if auth else (lambda: [DEFAULT_PROJECT]))
+            (lambda: [p.name for p in auth.authority.projects()]) if auth else (lambda: [DEFAULT_PROJECT]))
         service = ErasureService(store, HashedSearch.from_config(config), projects)
         routes += erasure_routes(service, auth.audit if auth else None)
     return routes

@@ -61,6 +61,9 @@ from spanwise.store.protocols.platform import (  # noqa: F401 - re-exported
     SubjectEraser,
     RetentionStore,
     TokenStore,
+    ApiToken,
+    Project,
+    AuditEntry,
 )
 
 

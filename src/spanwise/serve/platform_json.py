@@ -1,0 +1,25 @@
+"""JSON of the platform's own state, exactly as its routes answer: tokens (never their
+hash), projects and audit entries. The store and the services hand over frozen values;
+only this edge knows the wire."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spanwise.store.protocols import ApiToken, AuditEntry, Project
+
+Json = dict[str, Any]
+
+
+def token_json(t: ApiToken) -> Json:
+    return {"id": t.id, "name": t.name, "role": t.role, "project": t.project, "created_ms": t.created_ms,
+            "expires_ms": t.expires_ms, "revoked": t.revoked}
+
+
+def project_json(p: Project) -> Json:
+    return {"name": p.name, "created_ms": p.created_ms}
+
+
+def audit_entry_json(e: AuditEntry) -> Json:
+    """`detail` stays the JSON text it was recorded as."""
+    return {"at_ms": e.at_ms, "actor": e.actor, "address": e.address, "action": e.action, "detail": e.detail}
