@@ -1,12 +1,13 @@
 """JSON of the platform's own state, exactly as its routes answer: tokens (never their
-hash), projects and audit entries. The store and the services hand over frozen values;
+hash), projects, audit entries and alert state changes. The store and the services hand over frozen values;
 only this edge knows the wire."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from spanwise.store.protocols import ApiToken, AuditEntry, Project
+from spanwise.store.protocols import AlertStateChange, ApiToken, AuditEntry, Project
 
 Json = dict[str, Any]
 
@@ -23,3 +24,9 @@ def project_json(p: Project) -> Json:
 def audit_entry_json(e: AuditEntry) -> Json:
     """`detail` stays the JSON text it was recorded as."""
     return {"at_ms": e.at_ms, "actor": e.actor, "address": e.address, "action": e.action, "detail": e.detail}
+
+
+def state_change_json(c: AlertStateChange) -> Json:
+    """The labels as an object (the store keeps them as JSON text; none: {})."""
+    return {"at_ms": c.at_ms, "rule": c.rule, "fingerprint": c.fingerprint, "from_state": c.from_state,
+            "to_state": c.to_state, "value": c.value, "labels": json.loads(c.labels or "{}")}

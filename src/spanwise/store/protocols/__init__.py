@@ -56,6 +56,7 @@ from spanwise.store.protocols.models import (  # noqa: F401 - re-exported
     PendingFeedbackStore,
 )
 from spanwise.store.protocols.platform import (  # noqa: F401 - re-exported
+    AlertStateChange,
     AlertStore,
     SpanWindowReader,
     SubjectEraser,

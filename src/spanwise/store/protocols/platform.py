@@ -7,10 +7,24 @@ own interfaces), implemented by `store.clickhouse`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from spanwise.core.retention import RetentionPolicy
 from spanwise.store.protocols.telemetry import RedSummary
+
+
+@dataclass(frozen=True)
+class AlertStateChange:
+    """One alert's change of state: when (Unix ms), its rule, the fingerprint of its label
+    set, the states before and after, the value that changed it and its labels as JSON text."""
+
+    at_ms: int
+    rule: str
+    fingerprint: str
+    from_state: str
+    to_state: str
+    value: float | None
+    labels: str
 
 
 @runtime_checkable
@@ -27,11 +41,11 @@ class AlertStore(Protocol):
         """Live bodies of `kind` by (project, key)."""
         ...
 
-    def append_alert_history(self, rows: list[dict[str, Any]]) -> None:
-        """Append state changes: at_ms, rule, fingerprint, from_state, to_state, value, labels (JSON)."""
+    def append_alert_history(self, changes: list[AlertStateChange]) -> None:
+        """Append state changes (an empty list writes nothing)."""
         ...
 
-    def alert_history(self, start_ns: int, end_ns: int, rule: str = "", limit: int = 1000) -> list[dict[str, Any]]:
+    def alert_history(self, start_ns: int, end_ns: int, rule: str = "", limit: int = 1000) -> list[AlertStateChange]:
         """State changes in [start, end], newest first, at most `limit`."""
         ...
 
