@@ -130,7 +130,7 @@ class Authority:
         if len(self._tokens) >= MAX_TOKENS:
             raise InvalidQuery(f"at most {MAX_TOKENS} tokens: revoke some first")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        record = ApiToken(secrets.token_hex(8), token_hash(token), name, role, project, now_ms, expires_ms, False)
+        record = ApiToken(secrets.token_hex(8), token_hash(token), name, role, project, now_ms, expires_ms, revoked=False)
         self._put(record)
         return record.id, token
 
