@@ -14,7 +14,7 @@ from metric_spans import NOW, export_request, write
 from spanwise.request_context import SYSTEM, acting, for_project
 from spanwise.store import Store
 from spanwise.store.protocols import AlertStore, SpanWindowReader
-from spanwise.store.protocols import RedSummary
+from spanwise.store.protocols import AlertStateChange, RedSummary
 
 PROTOCOLS = (AlertStore, SpanWindowReader)
 S = 10**9
@@ -50,9 +50,8 @@ def test_objects_are_the_current_project_s(store: Store) -> None:
             ("a-red", "same-key"): "red's", ("a-red", "red-only"): "x", ("a-blue", "same-key"): "blue's"}
 
 
-def _change(at_ms: int, rule: str, to_state: str, value: float | None = 1.0) -> dict[str, object]:
-    return {"at_ms": at_ms, "rule": rule, "fingerprint": f"{rule}-fp", "from_state": "ok", "to_state": to_state,
-            "value": value, "labels": json.dumps({"service": "s'1"})}
+def _change(at_ms: int, rule: str, to_state: str, value: float | None = 1.0) -> AlertStateChange:
+    return AlertStateChange(at_ms, rule, f"{rule}-fp", "ok", to_state, value, json.dumps({"service": "s'1"}))
 
 
 def test_history_newest_first_within_inclusive_bounds(store: Store) -> None:

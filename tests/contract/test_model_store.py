@@ -20,7 +20,7 @@ from spanwise.receive.decode import decode_export_requests
 from spanwise.store import open_store
 from spanwise.store.protocols import FeedbackWriter, ModelReader, QualityQuery, TraceStore
 from spanwise.store import Store
-from spanwise.store.protocols import FeedbackWriter, ModelReader, QualityQuery
+from spanwise.store.protocols import FeedbackWriter, ModelReader, QualityQuery, SpanLink
 
 PROTOCOLS = (ModelReader, FeedbackWriter)
 LO, HI = START_NS - HOUR, START_NS + HOUR
@@ -70,15 +70,15 @@ def test_prediction_series(store: Store, rows: list[Prediction]) -> None:
 
 def test_prediction_lookup_with_label_and_links(store: Store, rows: list[Prediction]) -> None:
     corrected = store.prediction("churn-0")  # corrected, then a stale duplicate
-    assert corrected is not None and corrected["Label"] == rows[0].actual and corrected["LabelSource"] == "feedback"
-    assert corrected["Links"] == [{"trace_id": PIPELINE_TRACE, "span_id": PIPELINE_SPANS[0], "attributes": {}}]
+    assert corrected is not None and corrected.label == rows[0].actual and corrected.label_source == "feedback"
+    assert corrected.lineage == (SpanLink(PIPELINE_TRACE, PIPELINE_SPANS[0], {}),)
     on_span = store.prediction("churn-3")
-    assert on_span is not None and on_span["Label"] == rows[3].actual and on_span["LabelSource"] == "span"
+    assert on_span is not None and on_span.label == rows[3].actual and on_span.label_source == "span"
     unlabelled = store.prediction("churn-7")
-    assert unlabelled is not None and unlabelled["Label"] is None and unlabelled["Links"] == []
+    assert unlabelled is not None and unlabelled.label is None and unlabelled.lineage == ()
     assert store.prediction("nope") is None
     linked = store.linked_predictions(PIPELINE_TRACE, LO, HI, 1000)
-    assert sorted(r["prediction_id"] for r in linked) == sorted(p.prediction_id for p in rows if p.linked)
+    assert sorted(r.prediction_id for r in linked) == sorted(p.prediction_id for p in rows if p.linked)
     assert store.linked_predictions(f"{1:032x}", LO, HI, 10) == []
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.serve.auth import Authority, token_hash
-from spanwise.store.protocols import TokenStore
+from spanwise.store.protocols import AuditEntry, Project, TokenStore
 
 PROTOCOLS = (TokenStore,)
 
@@ -21,9 +21,10 @@ def test_tokens_are_stored_hashed_and_revoked_at_once(store: Any, tmp_path: Any)
     admin = authority.bootstrap(str(tmp_path))
     assert admin and authority.authenticate(admin).role == "admin"  # type: ignore[union-attr]
     assert authority.bootstrap(str(tmp_path)) is None, "one live admin token is enough"
+    assert store.auth_projects() == [Project("default", 1_000_000_000)]
     token_id, token = authority.issue("ci", "ingest", "default", expires_ms=int(now[0] * 1000) + 5000)
-    stored = {t["id"]: t for t in store.auth_tokens()}
-    assert stored[token_id]["hash"] == token_hash(token) and token not in str(stored)
+    stored = {t.id: t for t in store.auth_tokens()}
+    assert stored[token_id].hash == token_hash(token) and token not in str(stored)
     assert authority.authenticate(token).role == "ingest"  # type: ignore[union-attr]
     now[0] += 6
     assert authority.authenticate(token) is None, "expired"
@@ -40,8 +41,8 @@ def test_tokens_are_stored_hashed_and_revoked_at_once(store: Any, tmp_path: Any)
 
 def test_audit_log_is_append_only_with_retention(store: Any) -> None:
     now_ms = time.time_ns() // 1_000_000
-    store.append_audit([{"at_ms": now_ms, "actor": "a", "address": "10.0.0.1", "action": "export", "detail": "{}"}])
-    assert [e["actor"] for e in store.audit_entries(now_ms - 1000, now_ms + 1000, "export")] == ["a"]
+    store.append_audit([AuditEntry(now_ms, "a", "10.0.0.1", "export", "{}")])
+    assert store.audit_entries(now_ms - 1000, now_ms + 1000, "export") == [AuditEntry(now_ms, "a", "10.0.0.1", "export", "{}")]
     assert store.audit_entries(now_ms - 1000, now_ms + 1000, "signin") == []
     store._token_tables_ready = False
     store.prepare_tokens(7)

@@ -18,6 +18,7 @@ from spanwise.errors import StoreUnavailable
 from spanwise.core.alert_rules import AlertCondition, AlertQuery, AlertRule, AlertsConfig
 from spanwise.request_context import SYSTEM, RequestContext, acting
 from spanwise.store import open_store
+from spanwise.store.protocols import AlertStateChange
 
 T0 = 1_800_000_000.0
 
@@ -68,7 +69,7 @@ def test_drift_and_accuracy_signals(store: Any) -> None:
     assert step(61, worse) == {("EstimatedAccuracyDrop", ""), ("AccuracyDrop", "")}
     assert step(30, healthy) == set()
     history = engine.history(0, int(now[0] * 1e9) + 1, "", 100)
-    assert sorted((h["rule"], h["to_state"]) for h in history if h["to_state"] in ("firing", "resolved")) == sorted([
+    assert sorted((h.rule, h.to_state) for h in history if h.to_state in ("firing", "resolved")) == sorted([
         ("FeatureDrift", "firing"), ("FeatureDrift", "resolved"), ("AccuracyDrop", "firing"), ("AccuracyDrop", "resolved"),
         ("EstimatedAccuracyDrop", "firing"), ("EstimatedAccuracyDrop", "resolved")])
 
@@ -87,10 +88,10 @@ class Flaky:
             raise StoreUnavailable("disk full")
         self.store.put_alert_objects(kind, bodies)
 
-    def append_alert_history(self, rows: list[dict[str, Any]]) -> None:
+    def append_alert_history(self, changes: list[AlertStateChange]) -> None:
         if self.broken:
             raise StoreUnavailable("disk full")
-        self.store.append_alert_history(rows)
+        self.store.append_alert_history(changes)
 
 
 def test_state_refused_by_the_store_is_written_later(store: Any) -> None:
@@ -113,7 +114,7 @@ def test_state_refused_by_the_store_is_written_later(store: Any) -> None:
     restarted.shutdown()
     [alert] = restarted.alerts()
     assert alert["state"] == "pending" and alert["active_at_ms"] == int((T0 + 30) * 1000)
-    assert [h["to_state"] for h in restarted.history(0, int(now[0] * 1e9) + 1, "Drift", 10)] == ["pending"]
+    assert [h.to_state for h in restarted.history(0, int(now[0] * 1e9) + 1, "Drift", 10)] == ["pending"]
 
 
 def test_state_kept_before_projects_is_the_default_projects(store: Any) -> None:

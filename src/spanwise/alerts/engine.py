@@ -36,7 +36,7 @@ from spanwise.errors import InvalidQuery, NotFound
 from spanwise.core.alert_rules import AlertRule, AlertsConfig
 from spanwise.periodic import PeriodicWorker
 from spanwise.request_context import DEFAULT_PROJECT, RequestContext, acting, current, current_project, for_project
-from spanwise.store.protocols import AlertStore
+from spanwise.store.protocols import AlertStateChange, AlertStore
 
 log = logging.getLogger(__name__)
 STATE_KIND = "state"
@@ -64,7 +64,7 @@ class AlertEngine:
         self._errors: dict[RuleKey, str] = {}
         self._loaded = False
         self._unsaved: dict[tuple[str, str], Alert] = {}
-        self._unsaved_history: list[tuple[str, dict[str, Any]]] = []
+        self._unsaved_history: list[tuple[str, AlertStateChange]] = []
         self._started = clock()
         self.dispatcher = Dispatcher(config, self._silenced, self.stats)
         self._worker = PeriodicWorker("spanwise-alerts", self.tick, config.tick_s, self.stats)
@@ -118,7 +118,7 @@ class AlertEngine:
         now = self._clock()
         with self._lock:
             changed: list[Alert] = []
-            history: list[tuple[str, dict[str, Any]]] = []
+            history: list[tuple[str, AlertStateChange]] = []
             rules = self._all_rules()
             due = 0
             for project in sorted({project for project, _ in rules}):
@@ -140,7 +140,7 @@ class AlertEngine:
         self._notify(int(now * 1000))
 
     def _evaluate(self, project: str, rule: AlertRule, now: float, changed: list[Alert],
-                  history: list[tuple[str, dict[str, Any]]]) -> None:
+                  history: list[tuple[str, AlertStateChange]]) -> None:
         alerts = self._alerts.setdefault((project, rule.name), {})
         active = {labels for labels, a in alerts.items() if a.state in (PENDING, FIRING)}
         try:
@@ -176,17 +176,17 @@ class AlertEngine:
             alert.annotations = self._annotations(rule, alert)
             if before is not None:
                 changed.append(alert)
-                history.append((project, _history_row(alert, before, now_ms)))
+                history.append((project, _state_change(alert, before, now_ms)))
 
     def _retire_deleted(self, keys: set[RuleKey], now: float, changed: list[Alert],
-                        history: list[tuple[str, dict[str, Any]]]) -> None:
+                        history: list[tuple[str, AlertStateChange]]) -> None:
         """Alerts of a deleted rule resolve (receivers that heard 'firing' hear 'resolved')."""
         for key in [k for k in self._alerts if k not in keys]:
             for alert in self._alerts[key].values():
                 before = alert.step(False, alert.value, int(now * 1000), 0)
                 if before is not None:
                     changed.append(alert)
-                    history.append((key[0], _history_row(alert, before, int(now * 1000))))
+                    history.append((key[0], _state_change(alert, before, int(now * 1000))))
 
     def _annotations(self, rule: AlertRule, alert: Alert) -> dict[str, str]:
         defaults = {"summary": f"{rule.query.metric} of {{{{ $labels.{_first_label(alert)} }}}} is {{{{ $value }}}}",
@@ -202,7 +202,7 @@ class AlertEngine:
             return f"{base}/services?service={labels['service']}"
         return f"{base}/alerts?rule={rule.name}"
 
-    def _save(self, changed: list[Alert], history: list[tuple[str, dict[str, Any]]]) -> None:
+    def _save(self, changed: list[Alert], history: list[tuple[str, AlertStateChange]]) -> None:
         """Write history and state, each project's acting for it; what a failing store
         refused is kept and written on a later tick (history up to MAX_UNSAVED_HISTORY
         rows, the oldest dropped and counted)."""
@@ -215,8 +215,8 @@ class AlertEngine:
             self.stats["history_rows_dropped"] += extra
         for project in sorted({project for project, _ in self._unsaved_history}):
             with self._acting_for(project):
-                self._store.append_alert_history([row for p, row in self._unsaved_history if p == project])
-            self._unsaved_history = [(p, row) for p, row in self._unsaved_history if p != project]
+                self._store.append_alert_history([change for p, change in self._unsaved_history if p == project])
+            self._unsaved_history = [(p, change) for p, change in self._unsaved_history if p != project]
         self._persist([])
 
     def _persist(self, alerts: list[Alert]) -> None:
@@ -326,11 +326,10 @@ class AlertEngine:
             raise NotFound(f"rule {name!r} not found")
         return rule_series(rule, self._sources.fresh(), start_ns, end_ns)
 
-    def history(self, start_ns: int, end_ns: int, rule: str, limit: int) -> list[dict[str, Any]]:
+    def history(self, start_ns: int, end_ns: int, rule: str, limit: int) -> list[AlertStateChange]:
         """The caller's project's state changes (the store reads only its rows)."""
         current_project()  # fail closed: the platform's context would read every project's
-        rows = self._store.alert_history(start_ns, end_ns, rule, limit)
-        return [{**r, "labels": json.loads(r["labels"] or "{}")} for r in rows]
+        return self._store.alert_history(start_ns, end_ns, rule, limit)
 
     def silences(self) -> list[dict[str, Any]]:
         now_ms = int(self._clock() * 1000)
@@ -401,6 +400,6 @@ def _first_label(alert: Alert) -> str:
     return next((k for k, _ in alert.series), "alertname")
 
 
-def _history_row(alert: Alert, before: str, now_ms: int) -> dict[str, Any]:
-    return {"at_ms": now_ms, "rule": alert.rule, "fingerprint": alert.fingerprint, "from_state": before,
-            "to_state": alert.state, "value": alert.value, "labels": json.dumps(alert.labels, sort_keys=True)}
+def _state_change(alert: Alert, before: str, now_ms: int) -> AlertStateChange:
+    return AlertStateChange(now_ms, alert.rule, alert.fingerprint, before, alert.state, alert.value,
+                            json.dumps(alert.labels, sort_keys=True))

@@ -10,9 +10,8 @@ they suffice); `serve.models_json` renders them as the API answers.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from spanwise.analyze import quality
 from spanwise.analyze.feedback import FeedbackOutcome, FeedbackRecord, store_feedback
@@ -22,7 +21,8 @@ from spanwise.core.ml_tasks import CLASSIFICATION, REGRESSION, TASKS
 from spanwise.core.time_range import MAX_SERIES_POINTS, check_time_range
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.store.protocols import (
-    FeatureInfo, FeedbackWriter, ModelReader, ModelVersionInfo, PredictionPoint, QualityCounts, QualityQuery,
+    FeatureInfo, FeedbackWriter, LinkedPrediction, ModelReader, ModelVersionInfo, Prediction, PredictionPoint,
+    QualityCounts, QualityQuery,
 )
 from spanwise.store.protocols import PendingFeedbackStore
 
@@ -110,56 +110,6 @@ class QualityReport:
 
 
 @dataclass(frozen=True)
-class Link:
-    """A span link of the prediction's span: where its inputs came from."""
-
-    trace_id: str
-    span_id: str
-    attributes: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """One prediction: its span, output, inputs, ground-truth label and lineage. `label_source`
-    is "feedback" or "span" (None without a label)."""
-
-    prediction_id: str
-    trace_id: str
-    span_id: str
-    model: str
-    version: str
-    service: str
-    timestamp_ns: int
-    duration_ms: float
-    status: str
-    prediction_value: float | None
-    prediction_label: str | None
-    confidence: float | None
-    label: str | None
-    label_value: float | None
-    label_timestamp_ns: int | None
-    label_source: str | None
-    lineage: tuple[Link, ...]
-    features: Mapping[str, float]
-    string_features: Mapping[str, str]
-    scores: Mapping[str, float]
-    attributions: Mapping[str, float]
-
-
-@dataclass(frozen=True)
-class LinkedPrediction:
-    """A prediction whose span links into a trace, with the linked spans of that trace."""
-
-    prediction_id: str
-    model: str
-    version: str
-    trace_id: str
-    span_id: str
-    timestamp_ns: int
-    linked_span_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class LinkedPredictions:
     trace_id: str
     predictions: tuple[LinkedPrediction, ...]
@@ -217,10 +167,10 @@ class ModelService:
     # -- predictions and lineage --
 
     def prediction(self, prediction_id: str) -> Prediction:
-        row = self._store.prediction(prediction_id)
-        if row is None:
+        found = self._store.prediction(prediction_id)
+        if found is None:
             raise NotFound(f"prediction {prediction_id!r} not found")
-        return _prediction(row)
+        return found
 
     def linked_predictions(self, trace_id: str, start_ns: int, end_ns: int, limit: int) -> LinkedPredictions:
         """Predictions whose span links point into `trace_id` (a pipeline run)."""
@@ -229,7 +179,7 @@ class ModelService:
             raise InvalidQuery(f"limit must be between 1 and {MAX_LINKED}")
         trace = parse_trace_id(trace_id)
         found = self._store.linked_predictions(trace, start_ns, end_ns, limit)
-        return LinkedPredictions(trace, tuple(_linked(row) for row in found))
+        return LinkedPredictions(trace, tuple(found))
 
     # -- ground truth and quality --
 
@@ -313,74 +263,3 @@ def _point(p: PredictionPoint) -> MetricsPoint:
         prediction_values=tuple(Bin(low + b * width, low + (b + 1) * width, n) for b, n in p.value_buckets),
         prediction_labels=tuple(LabelShare(label, n, n / labelled) for label, n in p.labels),
     )
-
-
-# The store hands a prediction over as a row of `object` values (its Protocol promises
-# column names, not types): these check each value once, here, so nothing past this
-# point guesses.
-
-def _prediction(row: Mapping[str, object]) -> Prediction:
-    return Prediction(
-        prediction_id=_text(row["PredictionId"]), trace_id=_text(row["TraceId"]), span_id=_text(row["SpanId"]),
-        model=_text(row["ModelName"]), version=_text(row["ModelVersion"]), service=_text(row["ServiceName"]),
-        timestamp_ns=_integer(row["Timestamp"]), duration_ms=_integer(row["Duration"]) / 1e6, status=_text(row["StatusCode"]),
-        prediction_value=_number(row["PredictionValue"]), prediction_label=_text(row["PredictionLabel"]) or None,
-        confidence=_number(row["Confidence"]), label=_optional_text(row["Label"]),
-        label_value=_number(row["LabelValue"]), label_timestamp_ns=_optional_integer(row["LabelTimestamp"]),
-        label_source=_optional_text(row["LabelSource"]),
-        lineage=tuple(Link(_text(link["trace_id"]), _text(link["span_id"]), _mapping(link["attributes"]))
-                      for link in _rows(row["Links"])),
-        features=_mapping(row["Features"]), string_features=_mapping(row["StringFeatures"]),
-        scores=_mapping(row["Scores"]), attributions=_mapping(row["Attributions"]),
-    )
-
-
-def _linked(row: Mapping[str, object]) -> LinkedPrediction:
-    spans = row["linked_span_ids"]
-    if not isinstance(spans, (list, tuple)):
-        raise TypeError(f"linked_span_ids: expected a list, got {spans!r}")
-    return LinkedPrediction(
-        _text(row["prediction_id"]), _text(row["model"]), _text(row["version"]), _text(row["trace_id"]),
-        _text(row["span_id"]), _integer(row["timestamp_ns"]), tuple(_text(s) for s in spans),
-    )
-
-
-def _text(value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"expected text, got {value!r}")
-    return value
-
-
-def _optional_text(value: object) -> str | None:
-    return None if value is None else _text(value)
-
-
-def _integer(value: object) -> int:
-    if not isinstance(value, int):
-        raise TypeError(f"expected an integer, got {value!r}")
-    return value
-
-
-def _optional_integer(value: object) -> int | None:
-    return None if value is None else _integer(value)
-
-
-def _number(value: object) -> float | None:
-    if value is not None and not isinstance(value, (int, float)):
-        raise TypeError(f"expected a number, got {value!r}")
-    return value
-
-
-def _mapping(value: object) -> dict[str, Any]:
-    """A Map column: Arrow hands it over as (key, value) pairs."""
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, list):
-        return dict(value)
-    raise TypeError(f"expected a map, got {value!r}")
-
-
-def _rows(value: object) -> list[Mapping[str, object]]:
-    if not isinstance(value, list):
-        raise TypeError(f"expected a list, got {value!r}")
-    return value

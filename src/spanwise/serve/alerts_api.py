@@ -17,6 +17,7 @@ from spanwise.serve.body import read_body
 from spanwise.core.alert_rules import CONDITIONS, OPERATORS, QUERY_METRICS
 from spanwise.serve.native_api import component, endpoint
 from spanwise.serve.params import LIMIT, Param, parse_limit, time_params, time_range
+from spanwise.serve.platform_json import state_change_json
 
 #: A rule or silence is small; a bigger body is refused before it is parsed.
 MAX_BODY_BYTES = 64 * 1024
@@ -120,7 +121,8 @@ def alerts_routes(engine: AlertEngine) -> list[Route]:
         """
         start, end = time_range(request.query_params, "24h")
         limit = parse_limit(request.query_params.get("limit"), 10_000)
-        return {"history": engine.history(start, end, request.query_params.get("rule", ""), limit)}
+        changes = engine.history(start, end, request.query_params.get("rule", ""), limit)
+        return {"history": [state_change_json(c) for c in changes]}
 
     def silences(request: Request) -> Any:
         """

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spanwise.errors import SpanwiseError
 from spanwise.serve.access import RouteTable
-from spanwise.store.protocols import TokenStore
+from spanwise.store.protocols import AuditEntry, TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +43,14 @@ class AuditLog:
         principal = scope.get("state", {}).get("principal")
         actor = who or (f"{principal.name} ({principal.token_id}, {principal.role})" if principal else "")
         client = scope.get("client")
-        row = {"at_ms": self.now_ms(), "actor": actor, "address": client[0] if client else "", "action": action,
-               "detail": json.dumps(detail, default=str, sort_keys=True)}
+        entry = AuditEntry(self.now_ms(), actor, client[0] if client else "", action,
+                           json.dumps(detail, default=str, sort_keys=True))
         try:
-            self._store.append_audit([row])
+            self._store.append_audit([entry])
         except SpanwiseError as exc:
             log.error("audit entry lost (%s %s): %s", action, actor, exc)
 
-    def entries(self, start_ms: int, end_ms: int, action: str = "", limit: int = 1000) -> list[dict[str, Any]]:
+    def entries(self, start_ms: int, end_ms: int, action: str = "", limit: int = 1000) -> list[AuditEntry]:
         return self._store.audit_entries(start_ms, end_ms, action, limit)
 
 

@@ -23,13 +23,13 @@ import re
 import secrets
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from dataclasses import dataclass, replace
+from typing import Callable, Protocol
 
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.request_context import DEFAULT_PROJECT
 from spanwise.serve.access import ADMIN, ROLES
-from spanwise.store.protocols import TokenStore
+from spanwise.store.protocols import ApiToken, Project, TokenStore
 
 log = logging.getLogger(__name__)
 TOKEN_PREFIX = "sw_"
@@ -76,17 +76,17 @@ class Authority:
         self._clock = clock
         self._verifier = verifier
         self._lock = threading.Lock()
-        self._tokens: dict[str, dict[str, Any]] = {}  # id -> record
-        self._by_hash: dict[str, dict[str, Any]] = {}
+        self._tokens: dict[str, ApiToken] = {}  # by id
+        self._by_hash: dict[str, ApiToken] = {}
         self._projects: dict[str, int] = {}
         self.reload()
 
     def reload(self) -> None:
         tokens = self._store.auth_tokens()
-        projects = {p["name"]: p["created_ms"] for p in self._store.auth_projects()}
+        projects = {p.name: p.created_ms for p in self._store.auth_projects()}
         with self._lock:
-            self._tokens = {t["id"]: t for t in tokens}
-            self._by_hash = {t["hash"]: t for t in tokens}
+            self._tokens = {t.id: t for t in tokens}
+            self._by_hash = {t.hash: t for t in tokens}
             self._projects = projects
 
     def authenticate(self, token: str) -> Principal | None:
@@ -110,12 +110,12 @@ class Authority:
             return None
         return principal
 
-    def _live(self, record: dict[str, Any] | None) -> Principal | None:
-        if record is None or record["revoked"]:
+    def _live(self, record: ApiToken | None) -> Principal | None:
+        if record is None or record.revoked:
             return None
-        if record["expires_ms"] and record["expires_ms"] <= self._clock() * 1000:
+        if record.expires_ms and record.expires_ms <= self._clock() * 1000:
             return None
-        return Principal(record["id"], record["name"], record["role"], record["project"])
+        return Principal(record.id, record.name, record.role, record.project)
 
     def issue(self, name: str, role: str, project: str, expires_ms: int = 0) -> tuple[str, str]:
         """A new token: (id, token). The token is shown once and never stored."""
@@ -130,48 +130,47 @@ class Authority:
         if len(self._tokens) >= MAX_TOKENS:
             raise InvalidQuery(f"at most {MAX_TOKENS} tokens: revoke some first")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        record = {"id": secrets.token_hex(8), "hash": token_hash(token), "name": name, "role": role,
-                  "project": project, "created_ms": now_ms, "expires_ms": expires_ms, "revoked": 0}
+        record = ApiToken(secrets.token_hex(8), token_hash(token), name, role, project, now_ms, expires_ms, revoked=False)
         self._put(record)
-        return str(record["id"]), token
+        return record.id, token
 
-    def revoke(self, token_id: str) -> dict[str, Any]:
+    def revoke(self, token_id: str) -> ApiToken:
         """Revoke a token at once; NotFound for an unknown id."""
         record = self._tokens.get(token_id)
         if record is None:
             raise NotFound(f"no token {token_id!r}")
-        revoked = record | {"revoked": 1}
+        revoked = replace(record, revoked=True)
         self._put(revoked)
-        return public(revoked)
+        return revoked
 
-    def _put(self, record: dict[str, Any]) -> None:
+    def _put(self, record: ApiToken) -> None:
         """Store first (a failure leaves memory as it was), then swap it in."""
         self._store.put_token(record)
         with self._lock:
-            old = self._tokens.get(record["id"])
+            old = self._tokens.get(record.id)
             if old is not None:
-                self._by_hash.pop(old["hash"], None)
-            self._tokens = self._tokens | {record["id"]: record}
-            self._by_hash = self._by_hash | {record["hash"]: record}
+                self._by_hash.pop(old.hash, None)
+            self._tokens = self._tokens | {record.id: record}
+            self._by_hash = self._by_hash | {record.hash: record}
 
-    def tokens(self) -> list[dict[str, Any]]:
-        """Every token without its hash, oldest first."""
-        return [public(t) for t in sorted(self._tokens.values(), key=lambda t: t["created_ms"])]
+    def tokens(self) -> list[ApiToken]:
+        """Every token, oldest first."""
+        return sorted(self._tokens.values(), key=lambda t: t.created_ms)
 
-    def projects(self) -> list[dict[str, Any]]:
-        return [{"name": name, "created_ms": created} for name, created in sorted(self._projects.items())]
+    def projects(self) -> list[Project]:
+        return [Project(name, created) for name, created in sorted(self._projects.items())]
 
-    def create_project(self, name: str) -> dict[str, Any]:
+    def create_project(self, name: str) -> Project:
         _check_name(name, "name")
         if name in self._projects:
             raise InvalidQuery(f"name: project {name!r} exists")
         if len(self._projects) >= MAX_PROJECTS:
             raise InvalidQuery(f"at most {MAX_PROJECTS} projects")
-        created = int(self._clock() * 1000)
-        self._store.put_project(name, created)
+        project = Project(name, int(self._clock() * 1000))
+        self._store.put_project(project)
         with self._lock:
-            self._projects = self._projects | {name: created}
-        return {"name": name, "created_ms": created}
+            self._projects = self._projects | {name: project.created_ms}
+        return project
 
     def bootstrap(self, data_dir: str) -> str | None:
         """On a start with auth and no live admin token: the default project and a new admin
@@ -189,12 +188,6 @@ class Authority:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(token + "\n")
         return token
-
-
-def public(record: dict[str, Any]) -> dict[str, Any]:
-    """A token record as the API shows it: never the hash."""
-    return {key: record[key] for key in ("id", "name", "role", "project", "created_ms", "expires_ms")} | {
-        "revoked": bool(record["revoked"])}
 
 
 def _check_name(name: object, field: str) -> None:

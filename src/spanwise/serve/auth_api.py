@@ -20,6 +20,7 @@ from spanwise.serve.auth_http import CSRF_COOKIE, SESSION_COOKIE, Sessions, Sign
 from spanwise.serve.body import read_json_object
 from spanwise.serve.native_api import endpoint, error_response
 from spanwise.serve.params import Param, parse_int, parse_limit
+from spanwise.serve.platform_json import audit_entry_json, project_json, token_json
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -159,7 +160,7 @@ def admin_routes(authority: Authority, table: Callable[[], RouteTable], audit: A
         summary: Every token (never the token itself nor its hash).
         responses: {200: {description: "{tokens: [...]}"}}
         """
-        return {"tokens": authority.tokens()}
+        return {"tokens": [token_json(t) for t in authority.tokens()]}
 
     def revoke_token(request: Request) -> dict[str, Any]:
         """
@@ -168,8 +169,8 @@ def admin_routes(authority: Authority, table: Callable[[], RouteTable], audit: A
         responses: {200: {description: "{revoked: token}"}, 404: {description: no such token}}
         """
         revoked = authority.revoke(request.path_params["id"])
-        audit.record(request, "token.revoke", {"id": revoked["id"], "name": revoked["name"]})
-        return {"revoked": revoked}
+        audit.record(request, "token.revoke", {"id": revoked.id, "name": revoked.name})
+        return {"revoked": token_json(revoked)}
 
     def create_project(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         """
@@ -181,8 +182,8 @@ def admin_routes(authority: Authority, table: Callable[[], RouteTable], audit: A
         responses: {200: {description: "{name, created_ms}"}, 400: {description: a bad or taken name}}
         """
         project = authority.create_project(_text(body, "name"))
-        audit.record(request, "project.create", {"name": project["name"]})
-        return project
+        audit.record(request, "project.create", {"name": project.name})
+        return project_json(project)
 
     def list_projects(request: Request) -> dict[str, Any]:
         """
@@ -190,7 +191,7 @@ def admin_routes(authority: Authority, table: Callable[[], RouteTable], audit: A
         summary: Every project.
         responses: {200: {description: "{projects: [...]}"}}
         """
-        return {"projects": authority.projects()}
+        return {"projects": [project_json(p) for p in authority.projects()]}
 
     def access(request: Request) -> dict[str, Any]:
         """
@@ -214,7 +215,7 @@ def admin_routes(authority: Authority, table: Callable[[], RouteTable], audit: A
         end = parse_int(query.get("end"), "end", audit.now_ms(), 0) or 0
         start = parse_int(query.get("start"), "start", end - 86_400_000, 0) or 0
         limit = parse_limit(query.get("limit"), 1000)
-        return {"entries": audit.entries(start, end, query.get("action", ""), limit)}
+        return {"entries": [audit_entry_json(e) for e in audit.entries(start, end, query.get("action", ""), limit)]}
 
     return [
         Route("/api/v1/tokens", endpoint(create_token, _json), methods=["POST"]),

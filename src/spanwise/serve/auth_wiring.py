@@ -70,7 +70,7 @@ def build_auth(config: Config, store: object) -> AuthParts:
 def _create_mapped_projects(config: Config, authority: Authority) -> None:
     """The projects `auth.oidc.mappings` name exist from the start (a project named by a
     token's project claim must be created through the API first)."""
-    existing = {p["name"] for p in authority.projects()}
+    existing = {p.name for p in authority.projects()}
     for index, mapping in enumerate(config.auth.oidc.mappings):
         if mapping.project not in existing:
             authority.create_project(mapping.project)

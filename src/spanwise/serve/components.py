@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Callable, Protocol, TypeVar
 
 from spanwise.analyze.drift import DriftService
+from spanwise.analyze.erasure import ErasureService
 from spanwise.analyze.labelled import LabelledService
 from spanwise.analyze.model_analytics import ModelAnalyticsService
 from spanwise.analyze.models import ModelService
@@ -29,6 +30,7 @@ from spanwise.query.metrics import SpanMetricsService, metrics_service
 from spanwise.query.otlp_metrics import OtlpMetricService
 from spanwise.query.service import QueryService
 from spanwise.query.span_groups import SpanGroupQueries
+from spanwise.request_context import DEFAULT_PROJECT
 from spanwise.store import Store
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,7 @@ class Services:
     signals: ModelSignalService
     logs: LogQueryService
     otlp_metrics: OtlpMetricService
+    erasure: ErasureService
 
 
 def build_services(config: Config, store: Store) -> Services:
@@ -87,8 +90,9 @@ def build_services(config: Config, store: Store) -> Services:
     analytics = ModelAnalyticsService(store)
     drift = DriftService(store)
     estimator = PerformanceEstimationService(store, models)
+    hashed = HashedSearch.from_config(config)
     return Services(
-        queries=QueryService(store, HashedSearch.from_config(config), config.server.max_trace_spans),
+        queries=QueryService(store, hashed, config.server.max_trace_spans),
         span_metrics=metrics_service(store, config.metrics.spec()),
         models=models,
         analytics=analytics,
@@ -98,7 +102,16 @@ def build_services(config: Config, store: Store) -> Services:
         signals=ModelSignalService(models, drift, analytics, store, estimator),
         logs=LogQueryService(store),
         otlp_metrics=OtlpMetricService(store),
+        erasure=ErasureService(store, hashed, _projects(config, store)),
     )
+
+
+def _projects(config: Config, store: Store) -> Callable[[], list[str]]:
+    """The projects that exist: with auth, those in the store's project table (which
+    `serve.auth.Authority` writes through to); without, only the default project."""
+    if config.auth.enabled:
+        return lambda: [p.name for p in store.auth_projects()]
+    return lambda: [DEFAULT_PROJECT]
 
 
 def build_alert_engine(config: Config, store: Store, services: Services) -> AlertEngine:

@@ -7,31 +7,57 @@ its value (the log would otherwise keep what was erased).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Mapping
 
 from starlette.requests import Request
 from starlette.routing import Route
 
-from spanwise.analyze.erasure import ErasureService
+from spanwise.analyze.erasure import ErasureRequest, ErasureService
 from spanwise.config import Config
 from spanwise.core.retention import RetentionPolicy
-from spanwise.process.redaction import HashedSearch
-from spanwise.request_context import DEFAULT_PROJECT, current_project
+from spanwise.errors import InvalidQuery
+from spanwise.request_context import current_project
 from spanwise.serve.audit import AuditLog
-from spanwise.serve.auth_wiring import AuthParts
 from spanwise.serve.body import read_json_object
 from spanwise.serve.native_api import endpoint
-from spanwise.store.protocols import SubjectEraser
+from spanwise.serve.platform_json import erasure_report_json
 
 MAX_BODY_BYTES = 16 * 1024
+MAX_ATTRIBUTE_CHARS = 256
+MAX_VALUE_CHARS = 4096
 
 
-async def _json_object(request: Request) -> tuple[dict[str, Any]]:
-    return (await read_json_object(request, MAX_BODY_BYTES, '{"project", "attribute", "value"}'),)
+async def _erasure_request(request: Request) -> tuple[ErasureRequest]:
+    body = await read_json_object(request, MAX_BODY_BYTES, '{"project", "attribute", "value"}')
+    return (erasure_request(body),)
+
+
+def erasure_request(body: Mapping[str, Any]) -> ErasureRequest:
+    """The request a body names (`{"project", "attribute", "value"}`, an integer value as
+    its text), or an InvalidQuery naming the field. An empty value is refused: it would
+    match every row that lacks the attribute."""
+    unknown = sorted(set(body) - {"project", "attribute", "value"})
+    if unknown:
+        raise InvalidQuery(f"unknown field(s) {', '.join(unknown)}; expected project, attribute, value")
+    project, attribute, value = body.get("project"), body.get("attribute"), body.get("value")
+    if not isinstance(project, str) or not project:
+        raise InvalidQuery("project: expected the name of a project")
+    if not isinstance(attribute, str) or not 0 < len(attribute) <= MAX_ATTRIBUTE_CHARS or not attribute.isprintable():
+        raise InvalidQuery(f"attribute: expected an attribute key (1 to {MAX_ATTRIBUTE_CHARS} printable characters), e.g. user.id")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_VALUE_CHARS:
+        raise InvalidQuery(f"value: expected a non-empty string (at most {MAX_VALUE_CHARS} characters) or an integer")
+    for name, text in (("attribute", attribute), ("value", value)):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidQuery(f"{name}: not valid Unicode (a lone surrogate escape)") from None
+    return ErasureRequest(project, attribute, value)
 
 
 def erasure_routes(erasure: ErasureService, audit: AuditLog | None) -> list[Route]:
-    def erase(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    def erase(request: Request, subject: ErasureRequest) -> dict[str, Any]:
         """
         ---
         summary: Erase a data subject from one project, in every table; answers the rows removed per table.
@@ -43,12 +69,13 @@ def erasure_routes(erasure: ErasureService, audit: AuditLog | None) -> list[Rout
         responses: {200: {description: "{project, attribute, hashed_form_erased, removed: {table: rows}, total}"},
                     400: {description: a field is missing or malformed}, 404: {description: no such project}}
         """
-        report = erasure.erase(body)
+        report = erasure.erase(subject)
         if audit:
-            audit.record(request, "erasure", {k: report[k] for k in ("project", "attribute", "removed", "total")})
-        return report
+            audit.record(request, "erasure", {"project": report.project, "attribute": report.attribute,
+                                              "removed": dict(report.removed), "total": report.total})
+        return erasure_report_json(report)
 
-    return [Route("/api/v1/erasure", endpoint(erase, _json_object), methods=["POST"])]
+    return [Route("/api/v1/erasure", endpoint(erase, _erasure_request), methods=["POST"])]
 
 
 def retention_routes(policy: RetentionPolicy) -> list[Route]:
@@ -65,12 +92,6 @@ def retention_routes(policy: RetentionPolicy) -> list[Route]:
     return [Route("/api/v1/retention", endpoint(retention), methods=["GET"])]
 
 
-def compliance_routes(config: Config, store: object, auth: AuthParts | None) -> list[Route]:
-    """The routes, built from the config and the store (erasure only where the store can)."""
-    routes = retention_routes(config.retention_policy())
-    if isinstance(store, SubjectEraser):
-        projects: Callable[[], list[str]] = (
-            (lambda: [p["name"] for p in auth.authority.projects()]) if auth else (lambda: [DEFAULT_PROJECT]))
-        service = ErasureService(store, HashedSearch.from_config(config), projects)
-        routes += erasure_routes(service, auth.audit if auth else None)
-    return routes
+def compliance_routes(config: Config, erasure: ErasureService, audit: AuditLog | None) -> list[Route]:
+    """Retention as the config says, and erasure (audited where auth keeps an audit log)."""
+    return retention_routes(config.retention_policy()) + erasure_routes(erasure, audit)

@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from spanwise.analyze.models import (
-    Bin, LinkedPredictions, MetricsPoint, MetricsSeries, ModelSummary, Prediction, QualityReport, VersionSummary,
+    Bin, LinkedPredictions, MetricsPoint, MetricsSeries, ModelSummary, QualityReport, VersionSummary,
 )
 from spanwise.analyze.quality import ClassificationMetrics, RegressionMetrics, ScoreMetrics, WindowQuality
-from spanwise.store.protocols import FeatureInfo, ModelVersionInfo
+from spanwise.store.protocols import FeatureInfo, ModelVersionInfo, Prediction
 
 Json = dict[str, Any]
 

@@ -60,7 +60,7 @@ from spanwise.serve.model_signals_api import model_signals_routes
 from spanwise.serve.tls import server_tls
 from spanwise.serve.prometheus import metrics_routes
 from spanwise.serve.ui import ui_routes
-from spanwise.store import Store, check_writable, open_store
+from spanwise.store import check_writable, open_store
 from spanwise.store.clickhouse.query_limits import QueryLimits
 from spanwise.store.ingest_log import IngestLog
 
@@ -94,7 +94,6 @@ def bind_socket(host: str, port: int, what: str) -> socket.socket:
 class _Components:
     """Everything behind the listeners, built once; `lifecycle` stops what runs, in reverse."""
 
-    store: Store
     services: Services
     lifecycle: Lifecycle
     committer: IngestLog
@@ -219,7 +218,7 @@ class SpanwiseServer:
             lifecycle.start(forwarder)
         window = ingest_cfg.time_window
         parts = _Components(
-            store, services, lifecycle, committer, pipelines, IngestService(pipelines.traces, committer, window),
+            services, lifecycle, committer, pipelines, IngestService(pipelines.traces, committer, window),
             LogIngestService(store, pipelines.logs, window), MetricIngestService(store, pipelines.metrics, window),
         )
         if config.sampling.tail.enabled:
@@ -243,7 +242,7 @@ class SpanwiseServer:
             + ingest_routes(parts.committer.requeue_quarantined)
             + (alerts_routes(parts.alerts) if parts.alerts else [])
             + auth_routes(parts.auth, lambda: table)
-            + compliance_routes(self.config, parts.store, parts.auth)
+            + compliance_routes(self.config, services.erasure, parts.auth.audit if parts.auth else None)
         )
         routes = (jaeger_routes(services.queries) + native_routes(services.queries, parts.status, areas) + areas
                   + metrics_routes(services.span_metrics))

@@ -5,13 +5,12 @@ from __future__ import annotations
 import threading
 import time
 from abc import abstractmethod
-from typing import Any
 
 import pyarrow as pa
 
 from spanwise.request_context import DEFAULT_PROJECT
 from spanwise.store.clickhouse import alerts_schema
-from spanwise.store.protocols import RedSummary
+from spanwise.store.protocols import AlertStateChange, RedSummary
 from spanwise.store.clickhouse.alerts_schema import HISTORY_TABLE, OBJECTS_TABLE
 from spanwise.store.clickhouse.literals import quoted
 from spanwise.store.clickhouse.session import SqlArea
@@ -70,22 +69,20 @@ class SqlAlerts(SqlArea):
         ).to_pylist()
         return {(r["project"], r["key"]): r["body"] for r in rows if not r["deleted"]}
 
-    def append_alert_history(self, rows: list[dict[str, Any]]) -> None:
-        """Rows with at_ms, rule, fingerprint, from_state, to_state, value, labels (JSON)."""
-        if not rows:
+    def append_alert_history(self, changes: list[AlertStateChange]) -> None:
+        if not changes:
             return
         self.prepare_alerts()
-        columns = {"At": [r["at_ms"] for r in rows], "Rule": [r["rule"] for r in rows],
-                   "Fingerprint": [r["fingerprint"] for r in rows], "FromState": [r["from_state"] for r in rows],
-                   "ToState": [r["to_state"] for r in rows], "Value": [r["value"] for r in rows],
-                   "Labels": [r["labels"] for r in rows]}
+        columns = {"At": [c.at_ms for c in changes], "Rule": [c.rule for c in changes],
+                   "Fingerprint": [c.fingerprint for c in changes], "FromState": [c.from_state for c in changes],
+                   "ToState": [c.to_state for c in changes], "Value": [c.value for c in changes],
+                   "Labels": [c.labels for c in changes]}
         self._insert(HISTORY_TABLE, pa.table({name: pa.array(columns[name], _HISTORY_SCHEMA.field(name).type)
                                               for name in _HISTORY_SCHEMA.names}))
 
-    def alert_history(self, start_ns: int, end_ns: int, rule: str = "", limit: int = 1000) -> list[dict[str, Any]]:
-        """State changes in [start, end], newest first."""
+    def alert_history(self, start_ns: int, end_ns: int, rule: str = "", limit: int = 1000) -> list[AlertStateChange]:
         self.prepare_alerts()
-        return self._query(
+        rows = self._query(
             f"""SELECT toInt64(toUnixTimestamp64Milli(At)) AS at_ms, Rule AS rule, Fingerprint AS fingerprint,
                    FromState AS from_state, ToState AS to_state, Value AS value, Labels AS labels
             FROM {HISTORY_TABLE}
@@ -94,6 +91,7 @@ class SqlAlerts(SqlArea):
             ORDER BY At DESC LIMIT {{limit:UInt32}}""",
             {"lo": start_ns, "hi": end_ns, "rule": rule, "limit": limit},
         ).to_pylist()
+        return [AlertStateChange(**r) for r in rows]
 
     def span_window(self, start_ns: int, end_ns: int, service: str | None = None) -> list[RedSummary]:
         """Rate, errors and duration per service (or per operation of `service`) of the

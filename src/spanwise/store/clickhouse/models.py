@@ -21,7 +21,9 @@ from typing import Any, Iterator
 import numpy as np
 import pyarrow as pa
 
-from spanwise.store.protocols import FeatureInfo, ModelVersionInfo, PredictionPoint, QualityCounts, QualityQuery
+from spanwise.store.protocols import (
+    FeatureInfo, LinkedPrediction, ModelVersionInfo, Prediction, PredictionPoint, QualityCounts, QualityQuery, SpanLink,
+)
 from spanwise.store.clickhouse.models_schema import FEEDBACK_TABLE
 from spanwise.store.clickhouse.literals import array_literal
 from spanwise.store.clickhouse.session import SqlArea
@@ -141,7 +143,7 @@ class SqlModelReader(SqlArea):
 
     # -- prediction lookup and lineage --
 
-    def prediction(self, prediction_id: str) -> dict[str, object] | None:
+    def prediction(self, prediction_id: str) -> Prediction | None:
         rows = self._query(
             f"WITH base AS (SELECT * FROM predictions WHERE PredictionId = {{id:String}} LIMIT 1) "
             f"SELECT base.*, {_NS.format(column='base.Timestamp')} AS TimestampNs, f.has_feedback AS has_feedback, "
@@ -152,21 +154,22 @@ class SqlModelReader(SqlArea):
         if not rows:
             return None
         row = rows[0]
-        found: dict[str, object] = {k: v for k, v in row.items() if not k.startswith(("Feedback", "has_"))}
-        found["Timestamp"] = row["TimestampNs"]
-        if row["has_feedback"]:
-            found.update(Label=row["FeedbackLabel"], LabelValue=row["FeedbackValue"], LabelTimestamp=row["FeedbackTs"],
-                         LabelSource="feedback")
-        elif row["GroundTruth"]:
-            found.update(Label=row["GroundTruth"], LabelValue=_number(row["GroundTruth"]), LabelTimestamp=None,
-                         LabelSource="span")
-        else:
-            found.update(Label=None, LabelValue=None, LabelTimestamp=None, LabelSource=None)
-        found["Links"] = self._links(str(row["TraceId"]), str(row["SpanId"]), int(row["TimestampNs"]))
-        return found
+        label, label_value, label_timestamp_ns, label_source = _label(row)
+        return Prediction(
+            prediction_id=row["PredictionId"], trace_id=row["TraceId"], span_id=row["SpanId"],
+            model=row["ModelName"], version=row["ModelVersion"], service=row["ServiceName"],
+            timestamp_ns=row["TimestampNs"], duration_ms=row["Duration"] / 1e6, status=row["StatusCode"],
+            prediction_value=row["PredictionValue"], prediction_label=row["PredictionLabel"] or None,
+            confidence=row["Confidence"], label=label, label_value=label_value,
+            label_timestamp_ns=label_timestamp_ns, label_source=label_source,
+            lineage=self._links(row["TraceId"], row["SpanId"], row["TimestampNs"]),
+            # Arrow hands a Map column over as (key, value) pairs.
+            features=dict(row["Features"]), string_features=dict(row["StringFeatures"]),
+            scores=dict(row["Scores"]), attributions=dict(row["Attributions"]),
+        )
 
-    def _links(self, trace_id: str, span_id: str, at_ns: int) -> list[dict[str, Any]]:
-        """Span links of one stored span (the prediction's lineage); [] when not stored."""
+    def _links(self, trace_id: str, span_id: str, at_ns: int) -> tuple[SpanLink, ...]:
+        """Span links of one stored span (the prediction's lineage); none when not stored."""
         rows = self._query(
             "SELECT Links.TraceId AS t, Links.SpanId AS s, Links.Attributes AS a FROM otel_traces "
             "WHERE TraceId = {trace:String} AND SpanId = {span:String} "
@@ -175,11 +178,11 @@ class SqlModelReader(SqlArea):
             {"trace": trace_id, "span": span_id, "lo": at_ns - 10**9, "hi": at_ns + 10**9},
         ).to_pylist()
         if not rows:
-            return []
+            return ()
         r = rows[0]
-        return [{"trace_id": t, "span_id": s, "attributes": dict(a)} for t, s, a in zip(r["t"], r["s"], r["a"])]
+        return tuple(SpanLink(t, s, dict(a)) for t, s, a in zip(r["t"], r["s"], r["a"]))
 
-    def linked_predictions(self, trace_id: str, start_ns: int, end_ns: int, limit: int) -> list[dict[str, object]]:
+    def linked_predictions(self, trace_id: str, start_ns: int, end_ns: int, limit: int) -> list[LinkedPrediction]:
         rows = self._query(
             "SELECT PredictionId AS prediction_id, ModelName AS model, ModelVersion AS version, TraceId AS trace_id, "
             f"SpanId AS span_id, {_NS.format(column='Timestamp')} AS timestamp_ns, "
@@ -187,8 +190,9 @@ class SqlModelReader(SqlArea):
             f"FROM otel_traces WHERE IsPrediction AND has(Links.TraceId, {{trace:String}}) AND {_IN_RANGE} "
             "ORDER BY Timestamp, TraceId, SpanId LIMIT 1 BY TraceId, SpanId LIMIT {limit:UInt32}",
             {"trace": trace_id, "lo": start_ns, "hi": end_ns, "limit": limit},
-        )
-        return list(rows.to_pylist())
+        ).to_pylist()
+        return [LinkedPrediction(r["prediction_id"], r["model"], r["version"], r["trace_id"], r["span_id"],
+                                 r["timestamp_ns"], tuple(r["linked_span_ids"])) for r in rows]
 
     # -- quality --
 
@@ -383,6 +387,16 @@ _AUC_SQL = f"""SELECT t, version, sum(pos + neg) AS scored,
                 sum(-log(if(positive, greatest(least(score, 1 - {_EPS}), {_EPS}), 1 - greatest(least(score, 1 - {_EPS}), {_EPS})))) AS loss
             FROM ({{scored}}) GROUP BY t, version, score))
     GROUP BY t, version"""
+
+
+def _label(row: dict[str, Any]) -> tuple[str | None, float | None, int | None, str | None]:
+    """A prediction's label, its value, when it came (ns) and its source: the latest
+    feedback, else the label its span carried (`GroundTruth`, no time of its own)."""
+    if row["has_feedback"]:
+        return row["FeedbackLabel"], row["FeedbackValue"], row["FeedbackTs"], "feedback"
+    if row["GroundTruth"]:
+        return row["GroundTruth"], _number(row["GroundTruth"]), None, "span"
+    return None, None, None, None
 
 
 def _number(text: str) -> float | None:

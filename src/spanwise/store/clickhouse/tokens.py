@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
 import pyarrow as pa
 
 from spanwise.store.clickhouse import tokens_schema
 from spanwise.store.clickhouse.tokens_schema import AUDIT_TABLE, PROJECTS_TABLE, TOKENS_TABLE
 from spanwise.store.clickhouse.session import SqlArea
+from spanwise.store.protocols import ApiToken, AuditEntry, Project
 
 _TOKEN_SCHEMA = pa.schema([("Id", pa.string()), ("Hash", pa.string()), ("Name", pa.string()), ("Role", pa.string()),
                            ("Project", pa.string()), ("CreatedMs", pa.int64()), ("ExpiresMs", pa.int64()),
@@ -20,9 +20,9 @@ _AUDIT_SCHEMA = pa.schema([("At", pa.timestamp("ms", tz="UTC")), ("Actor", pa.st
                            ("Action", pa.string()), ("Detail", pa.string())])
 #: Audit entries are kept this many days unless the store was told otherwise (auth.audit_days).
 DEFAULT_AUDIT_DAYS = 365
-#: Token fields as the store and its callers name them.
-TOKEN_FIELDS = {"id": "Id", "hash": "Hash", "name": "Name", "role": "Role", "project": "Project",
-                "created_ms": "CreatedMs", "expires_ms": "ExpiresMs", "revoked": "Revoked"}
+#: `ApiToken`'s fields and their columns.
+_TOKEN_FIELDS = {"id": "Id", "hash": "Hash", "name": "Name", "role": "Role", "project": "Project",
+                 "created_ms": "CreatedMs", "expires_ms": "ExpiresMs", "revoked": "Revoked"}
 
 
 class SqlTokens(SqlArea):
@@ -48,42 +48,44 @@ class SqlTokens(SqlArea):
                 self._execute(ttl)
             self._token_tables_ready = True
 
-    def put_token(self, token: dict[str, Any]) -> None:
-        """Write a token's newest version (a dict with TOKEN_FIELDS' keys)."""
+    def put_token(self, token: ApiToken) -> None:
         self.prepare_tokens()
-        row = {column: token[key] for key, column in TOKEN_FIELDS.items()} | {"Version": self._token_version()}
+        row = {"Id": token.id, "Hash": token.hash, "Name": token.name, "Role": token.role, "Project": token.project,
+               "CreatedMs": token.created_ms, "ExpiresMs": token.expires_ms, "Revoked": int(token.revoked),
+               "Version": self._token_version()}
         self._insert(TOKENS_TABLE, pa.Table.from_pylist([row], _TOKEN_SCHEMA))
 
-    def auth_tokens(self) -> list[dict[str, Any]]:
-        """The newest version of every token."""
+    def auth_tokens(self) -> list[ApiToken]:
         self.prepare_tokens()
-        columns = ", ".join(f"argMax({column}, Version) AS {key}" for key, column in TOKEN_FIELDS.items() if key != "id")
-        return self._query(f"SELECT Id AS id, {columns} FROM {TOKENS_TABLE} GROUP BY Id ORDER BY created_ms").to_pylist()
+        columns = ", ".join(f"argMax({column}, Version) AS {key}" for key, column in _TOKEN_FIELDS.items() if key != "id")
+        rows = self._query(f"SELECT Id AS id, {columns} FROM {TOKENS_TABLE} GROUP BY Id ORDER BY created_ms").to_pylist()
+        return [ApiToken(**r | {"revoked": bool(r["revoked"])}) for r in rows]
 
-    def put_project(self, name: str, created_ms: int) -> None:
+    def put_project(self, project: Project) -> None:
         self.prepare_tokens()
-        row = {"Name": name, "CreatedMs": created_ms, "Version": self._token_version()}
+        row = {"Name": project.name, "CreatedMs": project.created_ms, "Version": self._token_version()}
         self._insert(PROJECTS_TABLE, pa.Table.from_pylist([row], _PROJECT_SCHEMA))
 
-    def auth_projects(self) -> list[dict[str, Any]]:
+    def auth_projects(self) -> list[Project]:
         self.prepare_tokens()
-        return self._query(
+        rows = self._query(
             f"SELECT Name AS name, min(CreatedMs) AS created_ms FROM {PROJECTS_TABLE} GROUP BY Name ORDER BY name"
         ).to_pylist()
+        return [Project(**r) for r in rows]
 
-    def append_audit(self, rows: list[dict[str, Any]]) -> None:
-        """Rows with at_ms, actor, address, action, detail (JSON text)."""
-        if not rows:
+    def append_audit(self, entries: list[AuditEntry]) -> None:
+        if not entries:
             return
         self.prepare_tokens()
-        columns = {"At": "at_ms", "Actor": "actor", "Address": "address", "Action": "action", "Detail": "detail"}
-        self._insert(AUDIT_TABLE, pa.table({name: pa.array([r[key] for r in rows], _AUDIT_SCHEMA.field(name).type)
-                                            for name, key in columns.items()}))
+        columns = {"At": [e.at_ms for e in entries], "Actor": [e.actor for e in entries],
+                   "Address": [e.address for e in entries], "Action": [e.action for e in entries],
+                   "Detail": [e.detail for e in entries]}
+        self._insert(AUDIT_TABLE, pa.table({name: pa.array(values, _AUDIT_SCHEMA.field(name).type)
+                                            for name, values in columns.items()}))
 
-    def audit_entries(self, start_ms: int, end_ms: int, action: str = "", limit: int = 1000) -> list[dict[str, Any]]:
-        """Entries in [start, end], newest first."""
+    def audit_entries(self, start_ms: int, end_ms: int, action: str = "", limit: int = 1000) -> list[AuditEntry]:
         self.prepare_tokens()
-        return self._query(
+        rows = self._query(
             f"""SELECT toInt64(toUnixTimestamp64Milli(At)) AS at_ms, Actor AS actor, Address AS address,
                    Action AS action, Detail AS detail
             FROM {AUDIT_TABLE}
@@ -92,6 +94,7 @@ class SqlTokens(SqlArea):
             ORDER BY At DESC LIMIT {{limit:UInt32}}""",
             {"lo": start_ms, "hi": end_ms, "action": action, "limit": limit},
         ).to_pylist()
+        return [AuditEntry(**r) for r in rows]
 
     def _token_version(self) -> int:
         """Microseconds since the epoch, strictly increasing within this process."""

@@ -33,6 +33,9 @@ from spanwise.store.protocols.models import (  # noqa: F401 - re-exported
     ModelVersionInfo,
     FeatureInfo,
     PredictionPoint,
+    SpanLink,
+    Prediction,
+    LinkedPrediction,
     QualityQuery,
     QualityCounts,
     ModelReader,
@@ -62,11 +65,15 @@ from spanwise.store.protocols.models import (  # noqa: F401 - re-exported
     PendingFeedbackStore,
 )
 from spanwise.store.protocols.platform import (  # noqa: F401 - re-exported
+    AlertStateChange,
     AlertStore,
     SpanWindowReader,
     SubjectEraser,
     RetentionStore,
     TokenStore,
+    ApiToken,
+    Project,
+    AuditEntry,
 )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Mapping, Protocol, runtime_checkable
 
 import pyarrow as pa
 
@@ -62,6 +62,58 @@ class PredictionPoint:
     value_min: float | None = None
     value_max: float | None = None
     labels: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class SpanLink:
+    """A span link of a prediction's span: where its inputs came from."""
+
+    trace_id: str
+    span_id: str
+    attributes: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One prediction: its span, output, inputs, ground-truth label and lineage. The label
+    is the latest feedback, else the `ml.label` its span carried; `label_source` says
+    which ("feedback" or "span"; None without a label). `lineage` is empty when sampling
+    did not keep the span."""
+
+    prediction_id: str
+    trace_id: str
+    span_id: str
+    model: str
+    version: str
+    service: str
+    timestamp_ns: int
+    duration_ms: float
+    status: str
+    prediction_value: float | None
+    prediction_label: str | None
+    confidence: float | None
+    label: str | None
+    label_value: float | None
+    label_timestamp_ns: int | None
+    label_source: str | None
+    lineage: tuple[SpanLink, ...]
+    features: Mapping[str, float]
+    string_features: Mapping[str, str]
+    scores: Mapping[str, float]
+    attributions: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class LinkedPrediction:
+    """A prediction whose span links into a trace, with the linked spans of that trace."""
+
+    prediction_id: str
+    model: str
+    version: str
+    trace_id: str
+    span_id: str
+    timestamp_ns: int
+    linked_span_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -122,15 +174,14 @@ class ModelReader(Protocol):
         """Per-step operational metrics per version, oldest step first; empty steps absent."""
         ...
 
-    def prediction(self, prediction_id: str) -> dict[str, object] | None:
-        """One prediction's row (columns of `predictions`, `Timestamp` in ns) with
-        `Label`/`LabelValue`/`LabelTimestamp` (feedback, else GroundTruth) and `Links`
-        (list of {trace_id, span_id, attributes}; empty when the span was not stored)."""
+    def prediction(self, prediction_id: str) -> Prediction | None:
+        """One prediction by id (any one stored row of a redelivered one), with its label
+        and lineage; None when no prediction has the id."""
         ...
 
-    def linked_predictions(self, trace_id: str, start_ns: int, end_ns: int, limit: int) -> list[dict[str, object]]:
-        """Predictions (stored spans in the range) with a span link into `trace_id`:
-        prediction_id, model, version, trace_id, span_id, timestamp_ns, linked_span_ids."""
+    def linked_predictions(self, trace_id: str, start_ns: int, end_ns: int, limit: int) -> list[LinkedPrediction]:
+        """Predictions (stored spans in the range) with a span link into `trace_id`, oldest
+        first, each span once, at most `limit`."""
         ...
 
     def quality_counts(self, query: QualityQuery) -> list[QualityCounts]:

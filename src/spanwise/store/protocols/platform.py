@@ -6,10 +6,25 @@ own interfaces), implemented by `store.clickhouse`.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from spanwise.core.retention import RetentionPolicy
 from spanwise.store.protocols.telemetry import RedSummary
+
+
+@dataclass(frozen=True)
+class AlertStateChange:
+    """One alert's change of state: when (Unix ms), its rule, the fingerprint of its label
+    set, the states before and after, the value that changed it and its labels as JSON text."""
+
+    at_ms: int
+    rule: str
+    fingerprint: str
+    from_state: str
+    to_state: str
+    value: float | None
+    labels: str
 
 
 @runtime_checkable
@@ -26,11 +41,11 @@ class AlertStore(Protocol):
         """Live bodies of `kind` by (project, key)."""
         ...
 
-    def append_alert_history(self, rows: list[dict[str, Any]]) -> None:
-        """Append state changes: at_ms, rule, fingerprint, from_state, to_state, value, labels (JSON)."""
+    def append_alert_history(self, changes: list[AlertStateChange]) -> None:
+        """Append state changes (an empty list writes nothing)."""
         ...
 
-    def alert_history(self, start_ns: int, end_ns: int, rule: str = "", limit: int = 1000) -> list[dict[str, Any]]:
+    def alert_history(self, start_ns: int, end_ns: int, rule: str = "", limit: int = 1000) -> list[AlertStateChange]:
         """State changes in [start, end], newest first, at most `limit`."""
         ...
 
@@ -70,14 +85,65 @@ class RetentionStore(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ApiToken:
+    """An API token as stored: the SHA-256 `hash` of the token, never the token; the name,
+    role and project it acts as; when it was created and when it expires (Unix ms; 0:
+    never). A revocation is a newer version of the token with `revoked` set."""
+
+    id: str
+    hash: str
+    name: str
+    role: str
+    project: str
+    created_ms: int
+    expires_ms: int
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project that exists (made through the API or at the first start), and when it was
+    created (Unix ms)."""
+
+    name: str
+    created_ms: int
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audited action: when (Unix ms), who (`actor`, "" when nobody signed in), from
+    which client address, what (`action`) and its details as JSON text."""
+
+    at_ms: int
+    actor: str
+    address: str
+    action: str
+    detail: str
+
+
 @runtime_checkable
 class TokenStore(Protocol):
-    """Tokens (hashed), projects and the audit log, as plain dicts."""
+    """Tokens (hashed), projects and the audit log: the platform's tables, not a project's."""
 
     def prepare_tokens(self, audit_days: int = ...) -> None: ...
-    def put_token(self, token: dict[str, Any]) -> None: ...
-    def auth_tokens(self) -> list[dict[str, Any]]: ...
-    def put_project(self, name: str, created_ms: int) -> None: ...
-    def auth_projects(self) -> list[dict[str, Any]]: ...
-    def append_audit(self, rows: list[dict[str, Any]]) -> None: ...
-    def audit_entries(self, start_ms: int, end_ms: int, action: str = "", limit: int = 1000) -> list[dict[str, Any]]: ...
+
+    def put_token(self, token: ApiToken) -> None:
+        """Write a token's newest version."""
+        ...
+
+    def auth_tokens(self) -> list[ApiToken]:
+        """The newest version of every token, oldest first."""
+        ...
+
+    def put_project(self, project: Project) -> None: ...
+
+    def auth_projects(self) -> list[Project]:
+        """Every project, by name."""
+        ...
+
+    def append_audit(self, entries: list[AuditEntry]) -> None: ...
+
+    def audit_entries(self, start_ms: int, end_ms: int, action: str = "", limit: int = 1000) -> list[AuditEntry]:
+        """Entries in [start, end] (of `action` when given), newest first, at most `limit`."""
+        ...
