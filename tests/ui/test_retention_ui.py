@@ -37,7 +37,7 @@ def test_the_api_answers_the_projects_retention(server: SpanwiseProcess) -> None
     answer = server.query("/api/v1/retention")
     assert answer.status_code == 200
     assert answer.json() == {"project": "default", "default_days": 30, "spans_days": 7, "logs_days": 30,
-                             "predictions_days": 30, "labels_days": 0}
+                             "metrics_days": 30, "predictions_days": 30, "labels_days": 0}
     assert server.query("/api/v1/retention", project="x").status_code == 400
 
 
@@ -47,5 +47,5 @@ def test_every_page_shows_the_retention_in_force(ui: object) -> None:
         footer = page.locator("#retention")
         expect(footer).to_be_visible()
         expect(footer).to_have_text("Retention in project default: spans 7 days · logs 30 days · "
-                                    "predictions 30 days · labels forever")
+                                    "OTLP metrics 30 days · predictions 30 days · labels forever")
     ui.shot("footer")  # type: ignore[attr-defined]

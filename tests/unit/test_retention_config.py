@@ -16,10 +16,20 @@ def test_each_kind_defaults_to_the_global_retention() -> None:
     config = load_config(environ={"SPANWISE_STORE_RETENTION_DAYS": "30",
                                   "SPANWISE_RETENTION_PROJECTS": "{team-a: {spans_days: 7, labels_days: 0}}"})
     policy = config.retention_policy()
-    assert policy.of_project("team-a") == {"spans": 7, "logs": 30, "predictions": 30, "labels": 0}
-    assert policy.of_project("elsewhere") == {"spans": 30, "logs": 30, "predictions": 30, "labels": 30}
+    assert policy.of_project("team-a") == {"spans": 7, "logs": 30, "metrics": 30, "predictions": 30, "labels": 0}
+    assert policy.of_project("elsewhere") == {"spans": 30, "logs": 30, "metrics": 30, "predictions": 30, "labels": 30}
     assert policy.exceptions("spans") == {"team-a": 7} and policy.exceptions("logs") == {}
-    assert load_config().retention_policy().of_project("default") == {k: 0 for k in ("spans", "logs", "predictions", "labels")}
+    assert load_config().retention_policy().of_project("default") == {
+        k: 0 for k in ("spans", "logs", "metrics", "predictions", "labels")}
+
+
+def test_metric_points_have_their_own_days() -> None:
+    config = load_config(environ={"SPANWISE_STORE_RETENTION_DAYS": "30",
+                                  "SPANWISE_RETENTION_PROJECTS": "{team-a: {metrics_days: 3}, team-b: {metrics_days: 0}}"})
+    policy = config.retention_policy()
+    assert policy.exceptions("metrics") == {"team-a": 3, "team-b": 0}
+    assert policy.of_project("team-a") == {"spans": 30, "logs": 30, "metrics": 3, "predictions": 30, "labels": 30}
+    assert policy.exceptions("predictions") == {}
 
 
 @pytest.mark.parametrize("projects, message", [
@@ -27,6 +37,10 @@ def test_each_kind_defaults_to_the_global_retention() -> None:
     ("{team-a: {spans_days: 40000}}", "spans_days: days must be 0"),
     ("{team-a: {span_days: 3}}", "retention.projects.team-a.span_days: unknown key"),
     ("{team-a: {logs_days: soon}}", "retention.projects.team-a.logs_days: expected int"),
+    ("{team-a: {metrics_days: -2}}", "retention.projects.team-a: metrics_days: days must be 0 (forever) to 36500"),
+    ("{team-a: {metrics_days: 36501, logs_days: 1}}", "metrics_days: days must be 0"),
+    ("{team-a: {metrics_days: often}}", "retention.projects.team-a.metrics_days: expected int"),
+    ("{team-a: {metric_days: 3}}", "metric_days: unknown key; known: labels_days, logs_days, metrics_days,"),
     ("{'../etc': {logs_days: 3}}", "'../etc' is not a project name"),
     ("[team-a]", "retention.projects: expected a mapping"),
 ])
@@ -48,3 +62,4 @@ def test_ttl_rules_per_project() -> None:
     created = "CREATE TABLE x (...) ENGINE = MergeTree ORDER BY t TTL toDateTime(Timestamp) + toIntervalDay(30) SETTINGS index_granularity = 8192"
     assert retention_statements("x", created, ttl_rules(column, 30, {}), False) == []
     assert retention_statements("x", created, "", False) == ["ALTER TABLE `x` REMOVE TTL"]
+

@@ -182,6 +182,7 @@ class ProjectRetentionConfig:
 
     spans_days: int | None = None
     logs_days: int | None = None
+    metrics_days: int | None = None
     predictions_days: int | None = None
     labels_days: int | None = None
 

@@ -2,7 +2,9 @@
 builds and the store turns into table TTL rules (`store.clickhouse.retention`).
 
 A project without its own setting for a kind keeps that kind as long as the platform's
-default (`store.retention_days`); 0 days means forever.
+default (`store.retention_days`); 0 days means forever. The kinds: spans (with their
+trace-id index), logs, OTLP metric points, predictions (with the model signals computed
+from them) and labels. Span and model metrics are counters and are kept forever.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-SPANS, LOGS, PREDICTIONS, LABELS = "spans", "logs", "predictions", "labels"
-KINDS = (SPANS, LOGS, PREDICTIONS, LABELS)
+SPANS, LOGS, METRICS, PREDICTIONS, LABELS = "spans", "logs", "metrics", "predictions", "labels"
+KINDS = (SPANS, LOGS, METRICS, PREDICTIONS, LABELS)
 #: The longest retention anyone may configure (a century), so a typo cannot overflow a date.
 MAX_DAYS = 36_500
 

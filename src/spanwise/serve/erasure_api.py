@@ -82,8 +82,8 @@ def retention_routes(policy: RetentionPolicy) -> list[Route]:
     def retention(request: Request) -> dict[str, Any]:
         """
         ---
-        summary: How many days the caller's project keeps spans, logs, predictions and labels (0 = forever).
-        responses: {200: {description: "{project, default_days, spans_days, logs_days, predictions_days, labels_days}"}}
+        summary: How many days the caller's project keeps each kind of data (0 = forever).
+        responses: {200: {description: "{project, default_days, spans_days, logs_days, metrics_days, predictions_days, labels_days}"}}
         """
         project = current_project()
         kept = {f"{kind}_days": days for kind, days in policy.of_project(project).items()}

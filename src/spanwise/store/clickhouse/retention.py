@@ -13,6 +13,10 @@ project retention sees no change. At start the rules are compared with what each
 has (`system.tables`) and rewritten (`MODIFY TTL`) only when the configuration changed;
 the engine then re-evaluates the table's parts in the background.
 
+Model signals follow their predictions' rule (counted from when they were computed), OTLP
+metric points the `metrics` kind's. The span and model metrics have no TTL at all: they are
+counters, which must never go backwards (`store.clickhouse.metrics_schema`).
+
 `otel_traces` drops whole expired parts only (`ttl_only_drop_parts`, cheap) while one
 rule covers every project; a part holds several projects' rows, so with per-project rules
 it must delete rows, or a short retention would wait for the longest one of its part.
@@ -25,19 +29,23 @@ from typing import Any
 
 import pyarrow as pa
 
-from spanwise.core.retention import LABELS, LOGS, PREDICTIONS, SPANS, RetentionPolicy
+from spanwise.core.retention import LABELS, LOGS, METRICS, PREDICTIONS, SPANS, RetentionPolicy
 from spanwise.request_context import DEFAULT_PROJECT, SYSTEM, acting
 from spanwise.store.clickhouse.logs_schema import LOGS_TABLE
+from spanwise.store.clickhouse.model_signals_schema import SIGNALS_TABLE
 from spanwise.store.clickhouse.models_schema import FEEDBACK_TABLE, PENDING_FEEDBACK_TABLE
+from spanwise.store.clickhouse.otlp_metrics_schema import TABLES as OTLP_METRIC_TABLES
 from spanwise.store.clickhouse.projects import PROJECT_COLUMN
 from spanwise.store.clickhouse.literals import quoted
 from spanwise.store.clickhouse.session import SqlArea
 
-#: The tables of each kind and the time their rows' age counts from.
+#: The tables of each kind and the time their rows' age counts from (written as the
+#: engine prints it back, so an unchanged rule is recognised and left alone).
 RETENTION_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     SPANS: (("otel_traces", "toDateTime(Timestamp)"), ("otel_traces_trace_id_ts", "toDateTime(Start)")),
     LOGS: ((LOGS_TABLE, "toDateTime(Timestamp)"),),
-    PREDICTIONS: (("predictions", "toDateTime(Timestamp)"),),
+    METRICS: tuple((table, "toDateTime(TimeUnix)") for table in OTLP_METRIC_TABLES.values()),
+    PREDICTIONS: (("predictions", "toDateTime(Timestamp)"), (SIGNALS_TABLE, "ComputedAt")),
     LABELS: ((FEEDBACK_TABLE, "toDateTime(ReceivedAt)"), (PENDING_FEEDBACK_TABLE, "toDateTime(ReceivedAt)")),
 }
 _PARTS_ONLY_TABLE = "otel_traces"

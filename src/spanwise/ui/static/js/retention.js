@@ -5,7 +5,9 @@
 import { getJSON } from './api.js';
 import { replace } from './dom.js';
 
-const KINDS = [['spans', 'spans'], ['logs', 'logs'], ['predictions', 'predictions'], ['labels', 'labels']];
+const KINDS = [
+  ['spans', 'spans'], ['logs', 'logs'], ['metrics', 'OTLP metrics'], ['predictions', 'predictions'], ['labels', 'labels'],
+];
 
 function kept(days) {
   if (!days) return 'forever';
