@@ -43,6 +43,13 @@ from spanwise.store.protocols.models import (  # noqa: F401 - re-exported
     DriftReader,
     BaselineStore,
     ModelSignalStore,
+    ScoreQuery,
+    ScoreBucket,
+    ScoreReader,
+    PendingFeedbackStats,
+    PendingFeedbackStore,
+)
+from spanwise.store.protocols.model_analytics import (  # noqa: F401 - re-exported
     WindowQuery,
     ModelAnalyticsReader,
     FeaturePresence,
@@ -58,11 +65,6 @@ from spanwise.store.protocols.models import (  # noqa: F401 - re-exported
     ErrorShiftCounts,
     ConceptDriftReader,
     PredictionExporter,
-    ScoreQuery,
-    ScoreBucket,
-    ScoreReader,
-    PendingFeedbackStats,
-    PendingFeedbackStore,
 )
 from spanwise.store.protocols.platform import (  # noqa: F401 - re-exported
     AlertStateChange,
