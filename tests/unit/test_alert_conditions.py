@@ -1,5 +1,6 @@
 """Conditions and the state machine on hand-made samples: thresholds with hysteresis,
-rate of change, absence, the seasonal median+MAD anomaly with its minimum sample size."""
+rate of change, absence, the seasonal anomaly (median, spread, sampling noise) with its
+minimum sample size."""
 
 from __future__ import annotations
 
@@ -68,23 +69,40 @@ def test_absence_of_a_named_service_and_of_every_recent_one() -> None:
     assert results(anyone, data) == {"a": (False, True, 1.0), "gone": (True, True, 0.0)}
 
 
-def test_anomaly_uses_median_and_mad_of_the_same_window_on_previous_days() -> None:
+def test_anomaly_uses_the_median_and_spread_of_the_same_window_on_previous_days() -> None:
     r = rule("p95_ms", type="anomaly", op=">", threshold=4, min_samples=50, baseline_days=7, min_baseline=3)
-    history = [100, 104, 96, 102, 98, 300, 101]  # one bad day: the median and MAD shrug it off
+    history = [100, 104, 96, 102, 98, 300, 101]  # one bad day: the median and the spread leave it out
     data = {NOW - d * DAY_NS: {"a": (500, 0, v), "quiet": (10, 0, v)} for d, v in enumerate(history, start=1)}
-    data[NOW] = {"a": (500, 0, 130), "quiet": (10, 0, 900)}
+    data[NOW] = {"a": (500, 0, 140), "quiet": (10, 0, 900)}
     found = results(r, data)
-    # median 101, MAD 2 -> scale max(2.97, 5.05) = 5.05; (130 - 101) / 5.05 = 5.74
-    assert found["a"] == (True, True, 5.743)
+    # median 101; distances 0 1 1 3 3 5 (199 left out): rms sqrt(45/6) = 2.739, x(1 + 3.5/7) = 4.108,
+    # widened for 6 days x(1 + 3/4) = 7.189 (above 5% of 101); a latency has no known noise: (140 - 101) / 7.189
+    assert found["a"] == (True, True, 5.425)
     assert found["quiet"] == (False, False, 0.0)  # too few events now and on every day: never pages
     data[NOW] = {"a": (500, 0, 110)}
     assert results(r, data)["a"][0] is False
+
+
+def test_anomaly_counts_the_binomial_noise_of_an_error_rate() -> None:
+    r = rule("error_rate", type="anomaly", op=">", threshold=4, min_samples=50, baseline_days=7)
+    errors = [20, 22, 18, 21, 19, 20, 23]  # of 1000 requests: a week that looks flat (MAD 0.001)
+    data = {NOW - d * DAY_NS: {"a": (1000, e, 1)} for d, e in enumerate(errors, start=1)}
+    # median 0.02; spread 1.5 * sqrt(10e-6 / 6) = 0.0019, below the days' own binomial noise
+    # sqrt(20 * 0.98) / 1000 = 0.00443, so no day-to-day variation is added; scale: that noise
+    # x sqrt(1 + pi / 14) for the median's own = 0.004899
+    data[NOW] = {"a": (1000, 30, 1)}
+    # 30 where 20 were expected: 2 sd, not an anomaly (the median and MAD alone made it 6.7)
+    assert results(r, data)["a"] == (False, True, 2.041)
+    data[NOW] = {"a": (1000, 45, 1)}
+    assert results(r, data)["a"] == (True, True, 5.103)
 
 
 def test_anomaly_needs_enough_baseline_days() -> None:
     r = rule("p95_ms", type="anomaly", threshold=3, min_baseline=3)
     data = {NOW - DAY_NS: {"a": (500, 0, 100)}, NOW: {"a": (500, 0, 1000)}}
     assert results(r, data)["a"] == (False, False, 0.0)
+    two_days = {NOW - d * DAY_NS: {"a": (500, 0, 100 + d)} for d in (1, 2)} | {NOW: {"a": (500, 0, 1000)}}
+    assert results(rule("p95_ms", type="anomaly", threshold=3, min_baseline=1), two_days)["a"] == (False, False, 0.0)
 
 
 def test_reads_are_shared_within_a_cycle() -> None:

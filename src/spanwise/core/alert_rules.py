@@ -145,9 +145,10 @@ class AlertCondition:
     """When a value is bad. `threshold`: value `op` threshold (`outside`: below `low` or
     above `high`); `rate_of_change`: the relative change against the previous window
     ((now - before) / |before|) `op` threshold; `absence`: no data in the window;
-    `anomaly`: the robust z-score of the value against the same window on each of the
-    previous `baseline_days` days ((value - median) / (1.4826 MAD)) `op` threshold, only
-    when the window has `min_samples` events and at least `min_baseline` days had them too.
+    `anomaly`: the z-score of the value against the same window on each of the previous
+    `baseline_days` days ((value - median) / scale, the scale from the days' spread and the
+    window's sampling noise, `spanwise.alerts.conditions`) `op` threshold, only when the
+    window has `min_samples` events and at least `min_baseline` days (and 3) had them too.
     `resolve_threshold` (hysteresis): an active alert resolves only once the value is back
     past it (below it for `>`, above it for `<`)."""
 
