@@ -42,6 +42,10 @@ def test_valid_rules_load(tmp_path: Path) -> None:
     (("name: LogErrors", "name: DriftOnAnyFeature"), "rules: names must be unique"),
     (("type: webhook", "type: pager"), "alerts.receivers[0]: type: must be one of"),
     (("search: timeout}", "search: timeout, operation: GET}"), "alerts.rules[1].query: service: watching operations"),
+    (("type: anomaly, threshold: 4", "type: anomaly"), "alerts.rules[1].condition: threshold: an anomaly's threshold"),
+    (("type: anomaly, threshold: 4", "type: anomaly, threshold: 0.5"), "is a z-score"),
+    (("min_samples: 20}", "min_samples: 20, baseline_days: 2, min_baseline: 2}"),
+     "alerts.rules[1].condition: baseline_days: an anomaly needs at least 3 days"),
 ])
 def test_errors_name_the_field_and_line(tmp_path: Path, change: tuple[str, str], message: str) -> None:
     path = tmp_path / "c.yaml"

@@ -178,6 +178,19 @@ class AlertCondition:
             raise ValueError("min_samples: not negative; baseline_days: 1-60; min_baseline: 1 to baseline_days")
         if self.lookback_s <= 0:
             raise ValueError("lookback_s: must be positive")
+        if self.type == "anomaly":
+            self._check_anomaly()
+
+    def _check_anomaly(self) -> None:
+        """Refuse anomaly rules that could never judge (a spread needs 3 days) or that would
+        fire on ordinary windows (a z-score within one scale of the median is no anomaly)."""
+        if self.baseline_days < 3:
+            raise ValueError("baseline_days: an anomaly needs at least 3 days to measure their spread")
+        ordinary = (self.op == ">" and self.threshold < 1) or (self.op == "<" and self.threshold > -1) or (
+            self.op == "outside" and (self.low is None or self.high is None or self.low > -1 or self.high < 1))
+        if ordinary:
+            raise ValueError("threshold: an anomaly's threshold is a z-score: > at least 1 (3 to 4 is usual), "
+                             "< at most -1, outside with low <= -1 and high >= 1")
 
 
 @dataclass(frozen=True)
