@@ -121,7 +121,7 @@ def test_custom_metrics_fire_per_label_set_and_resolve(server: SpanwiseProcess, 
     try:
         assert wait_until(lambda: server.query("/api/v1/otlp/metrics").json()["metrics"], 5)
         seen = server.status()["alerts"].get("evaluations", 0)
-        assert wait_until(lambda: server.status()["alerts"]["evaluations"] > seen + 15, 10)  # 3 cycles or more
+        assert wait_until(lambda: server.status()["alerts"].get("evaluations", 0) > seen + 15, 10)  # 3 cycles or more
         assert firing(server, OTLP_RULES) == set()  # steady: nothing fires
 
         worker.depth["reports"] = 500

@@ -15,7 +15,7 @@ def _rule(condition: AlertCondition, interval_s: float = 60.0) -> AlertRule:
 def test_points_are_bounded_by_the_budget_and_the_interval() -> None:
     day = _times(_rule(AlertCondition()), 0, 86_400 * S)
     assert len(day) == MAX_POINTS and day[-1] == 86_400 * S and day == sorted(day)
-    anomaly = _times(_rule(AlertCondition(type="anomaly", baseline_days=7)), 0, 86_400 * S)
+    anomaly = _times(_rule(AlertCondition(type="anomaly", threshold=4, baseline_days=7)), 0, 86_400 * S)
     assert len(anomaly) * 8 <= MAX_READS
     short = _times(_rule(AlertCondition(), interval_s=60), 0, 300 * S)
     assert [t // S for t in short] == [0, 60, 120, 180, 240, 300]

@@ -54,7 +54,8 @@ class AlertEngine:
     def __init__(self, config: AlertsConfig, store: AlertStore, sources: Sources,
                  clock: Callable[[], float] = time.time) -> None:
         self.config, self._store, self._sources, self._clock = config, store, sources, clock
-        self.stats: Counter[str] = Counter()
+        # The counters /api/v1/status shows are there from the start, at 0.
+        self.stats: Counter[str] = Counter(evaluations=0, rule_errors=0)
         self._lock = threading.RLock()
         # Rules, alerts, silences and rule errors by (project, rule name or silence id).
         self._api_rules: dict[RuleKey, AlertRule] = {}
