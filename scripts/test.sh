@@ -15,4 +15,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } \
     || echo "scripts/test.sh: could not install ${missing[*]}; the tests that need them will fail" >&2
 fi
-exec "$ROOT/.venv/bin/python" -m pytest "$@"
+# Two workers (one per core of the reference machine; SPANWISE_TEST_WORKERS=0 runs in one
+# process). A worker takes a whole test file at a time, so a module's server starts once.
+exec "$ROOT/.venv/bin/python" -m pytest -n "${SPANWISE_TEST_WORKERS:-2}" --dist loadfile "$@"
