@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+import grpc
 import httpx
 import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
@@ -536,6 +537,26 @@ def test_an_admin_without_a_project_reads_the_default_one(server: SpanwiseProces
     as_viewer = HTTP.get(f"{server.query_url}/api/v1/services", headers=viewer).json()["services"]
     assert as_viewer == sorted(["checkout", ALPHA.ledger, "scorer"]), "only an admin may name another project"
     assert HTTP.get(f"{server.query_url}/api/v1/services", headers=headers).json()["services"] == as_viewer
+
+
+def test_an_admin_naming_a_project_that_does_not_exist_is_refused_everywhere(
+        server: SpanwiseProcess, projects: dict[str, Project]) -> None:
+    """Not an empty answer (reads) nor data no one can see (writes): a 404 naming the header,
+    on the query API, OTLP/HTTP (as a google.rpc.Status NOT_FOUND) and OTLP/gRPC."""
+    ghost = {**server.auth_headers(), "X-Spanwise-Project": "ghost"}
+    read = HTTP.get(f"{server.query_url}/api/v1/services", headers=ghost)
+    assert read.status_code == 404 and "no project 'ghost'" in read.json()["error"]["message"]
+    write = HTTP.post(f"{server.http_url}/v1/traces", content=b"{}",
+                      headers={**ghost, "Content-Type": "application/json"})
+    assert write.status_code == 404 and write.json() == {
+        "code": 5, "message": "no project 'ghost' (named in the x-spanwise-project header)"}
+    with grpc.insecure_channel(server.grpc_endpoint) as channel:
+        export = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+        with pytest.raises(grpc.RpcError) as refused:
+            export(b"", metadata=[(k.lower(), v) for k, v in ghost.items()], timeout=10)
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND and "ghost" in refused.value.details()
+    viewer = HTTP.get(f"{server.query_url}/api/v1/services", headers={**ALPHA.headers(), "X-Spanwise-Project": "ghost"})
+    assert viewer.status_code == 200, "a non-admin's header is ignored, as before"
 
 
 

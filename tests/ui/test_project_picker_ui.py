@@ -86,3 +86,16 @@ def test_an_admin_switches_project(ui: Any, tokens: dict[str, str]) -> None:
     picker = page.locator("#project-select")
     picker.select_option("default")
     expect(page.locator("tr.service-row").first).to_contain_text("default-shop")
+
+
+def test_an_admin_whose_picked_project_no_longer_exists_is_back_in_its_own(ui: Any, tokens: dict[str, str]) -> None:
+    """A pick left in the browser that names no project (the server refuses it with a 404):
+    the picker still lists every project, the pick is dropped and the pages show the admin's own."""
+    page = _sign_in(ui, tokens["admin"])
+    page.evaluate("window.localStorage.setItem('spanwise_project', 'ghost')")
+    page.reload()
+    picker = page.locator("#project-select")
+    expect(picker).to_have_value("default")
+    expect(picker.locator("option")).to_have_count(2)
+    expect(page.locator("tr.service-row").first).to_contain_text("default-shop")
+    assert page.evaluate("window.localStorage.getItem('spanwise_project')") is None

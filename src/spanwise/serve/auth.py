@@ -160,6 +160,9 @@ class Authority:
     def projects(self) -> list[Project]:
         return [Project(name, created) for name, created in sorted(self._projects.items())]
 
+    def has_project(self, name: str) -> bool:
+        return name in self._projects
+
     def create_project(self, name: str) -> Project:
         _check_name(name, "name")
         if name in self._projects:

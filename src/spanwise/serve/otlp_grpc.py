@@ -19,7 +19,7 @@ from spanwise.receive.signals import OtlpSignal
 from spanwise.serve.auth import Authority
 from spanwise.request_context import acting
 from spanwise.serve.auth_http import grpc_principal
-from spanwise.serve.request_scope import PROJECT_HEADER, context_for
+from spanwise.serve.request_scope import PROJECT_HEADER, context_for, unknown_project
 from spanwise.serve.body import InflightBytes
 from spanwise.serve.status import grpc_status, retry_headers
 
@@ -59,6 +59,9 @@ def _checked(authority: Authority, export: Export) -> Export:
         if refusal:
             await context.abort(*refusal)
         requested = next((str(v) for k, v in metadata or () if k == PROJECT_HEADER), None)
+        unknown = unknown_project(authority, principal, requested)
+        if unknown:
+            await context.abort(grpc.StatusCode.NOT_FOUND, unknown)
         with acting(context_for(principal, requested)):
             return await export(request, context)
 

@@ -52,13 +52,18 @@ def otlp_http_app(signals: list[OtlpSignal], max_body_bytes: int, inflight: Infl
         return Starlette(routes=routes, middleware=[Middleware(RequestScope)])
     table = RouteTable(routes)
     return Starlette(routes=routes, middleware=[
-        Middleware(AccessControl, authority=authority, table=lambda: table, render=_auth_error), Middleware(RequestScope)])
+        Middleware(AccessControl, authority=authority, table=lambda: table, render=_auth_error),
+        Middleware(RequestScope, authority=authority, render=_auth_error)])
+
+
+#: HTTP status -> google.rpc.Code: UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND.
+_RPC_CODES = {401: 16, 403: 7, 404: 5}
 
 
 def _auth_error(status: int, message: str, headers: Headers) -> Response:
-    """401/403 as OTLP answers errors: a google.rpc.Status in the request's encoding."""
+    """401/403/404 as OTLP answers errors: a google.rpc.Status in the request's encoding."""
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-    body = status_pb2.Status(code=16 if status == 401 else 7, message=message)
+    body = status_pb2.Status(code=_RPC_CODES[status], message=message)
     extra = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     if content_type == PROTOBUF:
         return Response(body.SerializeToString(), status, extra, media_type=PROTOBUF)

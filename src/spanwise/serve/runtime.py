@@ -249,7 +249,8 @@ class SpanwiseServer:
         table = RouteTable(routes + ui_routes())
         # gzip: the UI's charting library is ~1.1 MB, ~0.35 MB compressed; API JSON shrinks too.
         return Starlette(routes=routes + ui_routes(), middleware=[
-            request_guard(self.config.server), *auth_middleware(parts.auth, table), Middleware(RequestScope),
+            request_guard(self.config.server), *auth_middleware(parts.auth, table),
+            Middleware(RequestScope, authority=parts.auth.authority if parts.auth else None),
             Middleware(GZipMiddleware, minimum_size=1024),
         ])
 

@@ -13,7 +13,8 @@ export class ApiError extends Error {
 
 const CSRF_COOKIE = 'spanwise_csrf';
 const CSRF_HEADER = 'X-Spanwise-CSRF';
-// An admin acts in the project picked in the header (the server ignores it for others).
+// An admin acts in the project picked in the header (the server ignores it for others and
+// refuses a project that does not exist).
 const PROJECT_HEADER = 'X-Spanwise-Project';
 const PROJECT_KEY = 'spanwise_project';
 
@@ -59,11 +60,14 @@ async function request(url, init) {
   return body;
 }
 
-/** GET `path` with `params` (arrays repeat the key; empty values are left out) as JSON. */
-export async function getJSON(path, params = {}) {
+/** GET `path` with `params` (arrays repeat the key; empty values are left out) as JSON;
+ *  `inProject: false` leaves out the picked project (the project list must load even when
+ *  the pick names a project that no longer exists, which the server refuses with a 404). */
+export async function getJSON(path, params = {}, { inProject = true } = {}) {
   const url = new URL(path, window.location.origin);
   appendQuery(url.searchParams, params);
-  return request(url, { headers: withProject({ Accept: 'application/json' }) });
+  const headers = { Accept: 'application/json' };
+  return request(url, { headers: inProject ? withProject(headers) : headers });
 }
 
 /** A write (POST, PUT, DELETE) with a JSON body, carrying the CSRF header. */

@@ -135,7 +135,7 @@ async function showProject(session) {
   const label = document.getElementById('project');
   const select = document.getElementById('project-select');
   const names = session.role === 'admin'
-    ? (await getJSON('/api/v1/projects').catch(() => ({ projects: [] }))).projects.map((p) => p.name)
+    ? (await getJSON('/api/v1/projects', {}, { inProject: false }).catch(() => ({ projects: [] }))).projects.map((p) => p.name)
     : [session.project];
   const current = names.includes(pickedProject()) ? pickedProject() : session.project;
   if (current === session.project) pickProject('');
