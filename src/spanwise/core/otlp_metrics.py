@@ -69,16 +69,27 @@ POINT_SCHEMAS: dict[str, pa.Schema] = {
 #: How one window of a metric becomes one value, by the metric's kind: a gauge's latest,
 #: mean, highest or lowest point; a sum's increase (or its rate per second) for monotonic
 #: counters, or its current value; a histogram's quantile or mean from its buckets, or its
-#: observations per second. The aggregation names the kind, so a rule need not.
+#: observations per second (a summary's quantile is one it reports). An aggregation names
+#: the kind of a gauge or a sum; the three histogram-like kinds share theirs.
 AGGREGATIONS: dict[str, tuple[str, ...]] = {
     GAUGE: ("last", "avg", "max", "min"),
     SUM: ("rate", "increase", "value"),
     HISTOGRAM: ("quantile", "mean", "count_rate"),
+    EXPONENTIAL_HISTOGRAM: ("quantile", "mean", "count_rate"),
+    SUMMARY: ("quantile", "mean", "count_rate"),
 }
 #: Aggregations that only make sense for a monotonic sum (a counter, not an UpDownCounter).
 MONOTONIC_ONLY = ("rate", "increase")
 
 
-def kind_of(aggregation: str) -> str:
-    """The metric kind an aggregation reads ("" for an unknown aggregation)."""
-    return next((kind for kind, names in AGGREGATIONS.items() if aggregation in names), "")
+def kinds_of(aggregation: str) -> tuple[str, ...]:
+    """The metric kinds an aggregation reads, in `AGGREGATIONS` order (none for an unknown one)."""
+    return tuple(kind for kind, names in AGGREGATIONS.items() if aggregation in names)
+
+
+def aggregations_text() -> str:
+    """Every aggregation, with the kinds it reads: "last, avg, max, min (gauge), ..."."""
+    kinds_by_names: dict[tuple[str, ...], list[str]] = {}
+    for kind, names in AGGREGATIONS.items():
+        kinds_by_names.setdefault(names, []).append(kind)
+    return ", ".join(f"{', '.join(names)} ({', '.join(kinds)})" for names, kinds in kinds_by_names.items())
