@@ -16,7 +16,7 @@ import pytest
 from metric_spans import export_request, write
 
 from spanwise.core.logs import LOG_SCHEMA
-from spanwise.core.otlp_metrics import GAUGE, HISTOGRAM, POINT_SCHEMAS, SUM
+from spanwise.core.otlp_metrics import EXPONENTIAL_HISTOGRAM, GAUGE, HISTOGRAM, POINT_SCHEMAS, SUM, SUMMARY
 from spanwise.core.retention import KINDS, METRICS, SPANS, RetentionPolicy
 from spanwise.request_context import SYSTEM, acting, for_project
 from spanwise.store import open_store
@@ -34,13 +34,17 @@ TABLES = [table for tables in RETENTION_TABLES.values() for table, _ in tables]
 
 
 def _metric_points(at: int, tag: str) -> dict[str, pa.Table]:
-    """One gauge, sum and histogram point at `at`."""
+    """One point of each kind at `at`."""
     common = {"ResourceAttributes": [], "ServiceName": "svc", "ScopeName": "", "ScopeVersion": "",
               "MetricName": f"retention.{tag}", "MetricDescription": "", "MetricUnit": "1", "Attributes": [],
               "StartTimeUnix": at, "TimeUnix": at, "Flags": 0}
     values = {GAUGE: {"Value": 1.0}, SUM: {"Value": 1.0, "AggregationTemporality": 2, "IsMonotonic": True},
               HISTOGRAM: {"Count": 1, "Sum": 1.0, "BucketCounts": [1, 0], "ExplicitBounds": [1.0], "Min": None,
-                          "Max": None, "AggregationTemporality": 2}}
+                          "Max": None, "AggregationTemporality": 2},
+              EXPONENTIAL_HISTOGRAM: {"Count": 1, "Sum": 1.0, "Scale": 3, "ZeroCount": 0, "PositiveOffset": 0,
+                                      "PositiveBucketCounts": [1], "NegativeOffset": 0, "NegativeBucketCounts": [],
+                                      "Min": None, "Max": None, "AggregationTemporality": 2},
+              SUMMARY: {"Count": 1, "Sum": 1.0, "ValueAtQuantiles.Quantile": [0.5], "ValueAtQuantiles.Value": [1.0]}}
     return {kind: pa.Table.from_pylist([common | extra], POINT_SCHEMAS[kind]) for kind, extra in values.items()}
 
 

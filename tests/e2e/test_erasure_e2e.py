@@ -41,7 +41,8 @@ PROJECTS = ("one", "two")
 USERS = {"A": ("A-17", "alice@example.com"), "B": ("B-23", "bob@example.com")}
 #: What erasing user.id=A in one project removes: per table, from what `_send` sends.
 EXPECTED = {"otel_traces": 5, "spanwise_tail_pending": 0, "predictions": 3, "feedback": 3, "feedback_pending": 1,
-            "otel_logs": 2, "otel_metrics_gauge": 0, "otel_metrics_sum": 1, "otel_metrics_histogram": 0}
+            "otel_logs": 2, "otel_metrics_gauge": 0, "otel_metrics_sum": 1, "otel_metrics_histogram": 0,
+            "otel_metrics_exponential_histogram": 0, "otel_metrics_summary": 0}
 
 
 @dataclass

@@ -88,15 +88,18 @@ def test_bad_metric_requests(server: SpanwiseProcess, sent: None) -> None:
     bad = httpx.post(f"{server.http_url}/v1/metrics", content=b"\x0a\xff", headers={"content-type": "application/x-protobuf"})
     assert bad.status_code == 400
     summary = {"resourceMetrics": [{"scopeMetrics": [{"metrics": [
-        {"name": "legacy", "summary": {"dataPoints": [{"count": "1", "sum": 2.0}]}},
+        {"name": "legacy", "summary": {"dataPoints": [
+            {"count": "1", "sum": 2.0, "quantileValues": [{"quantile": 0.5, "value": 2.0}]},
+            {"count": "1", "sum": 2.0, "quantileValues": [{"quantile": 50, "value": 2.0}]}]}},  # a percent, not [0, 1]
         {"name": "json.gauge", "gauge": {"dataPoints": [{"asDouble": 1.5, "timeUnixNano": str(time.time_ns())}]}},
         {"name": "ancient", "gauge": {"dataPoints": [{"asDouble": 1.5, "timeUnixNano": "1"}]}}]}]}]}
     answer = httpx.post(f"{server.http_url}/v1/metrics", content=orjson.dumps(summary),
                         headers={"content-type": "application/json"})
     assert answer.status_code == 200, answer.text
     partial = answer.json()["partialSuccess"]
-    assert partial["rejectedDataPoints"] == "2" and "summary" in partial["errorMessage"]
+    assert partial["rejectedDataPoints"] == "2"
+    assert "1 summary point(s): at most 64 quantiles, each between 0 and 1" in partial["errorMessage"]
     assert "times must lie within" in partial["errorMessage"]  # 1970: outside the ingest time window
     stored = server.query("/api/v1/otlp/metrics", start=0).json()["metrics"]
     assert any(m["name"] == "json.gauge" for m in stored)
-    assert not any(m["name"] == "legacy" for m in stored)
+    assert [(m["kind"], m["points"]) for m in stored if m["name"] == "legacy"] == [("summary", 1)]

@@ -25,6 +25,8 @@ from otlp_fuzz import (
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
+from spanwise.core.exponential_histogram import MAX_SCALE, MIN_SCALE, quantile
+from spanwise.core.otlp_metrics import EXPONENTIAL_HISTOGRAM, SUMMARY
 from spanwise.errors import SpanwiseError
 from spanwise.core.time_window import ANY_TIME, TimeWindow
 from spanwise.receive.decode import DecodedSpans, decode_export_requests
@@ -77,6 +79,22 @@ def decode_metrics(bodies: list[bytes], window: TimeWindow, expected: int | None
         assert decoded.accepted + decoded.rejected == expected
     for table in decoded.points.values():
         assert table.num_rows > 0
+    _assert_readable(decoded.points)
+
+
+def _assert_readable(points: dict[str, pa.Table]) -> None:
+    """Stored distributions can be read back: scales in range, bucket indexes within Int32
+    (and float64's range: a quantile never overflows), summary quantiles in [0, 1]."""
+    exponential = points[EXPONENTIAL_HISTOGRAM].to_pylist() if EXPONENTIAL_HISTOGRAM in points else []
+    for point in exponential:
+        assert MIN_SCALE <= point["Scale"] <= MAX_SCALE
+        sides = [{point[f"{side}Offset"] + i: n for i, n in enumerate(point[f"{side}BucketCounts"])}
+                 for side in ("Positive", "Negative")]
+        assert all(abs(index) < 2**31 - 1 for side in sides for index in side)
+        for q in (0.0, 0.5, 1.0):
+            quantile(q, point["Scale"], point["ZeroCount"], *sides)
+    summaries = points[SUMMARY].column("ValueAtQuantiles.Quantile").to_pylist() if SUMMARY in points else []
+    assert all(0 <= q <= 1 for quantiles in summaries for q in quantiles)
 
 
 def test_metric_point_time_at_2_63() -> None:

@@ -178,6 +178,33 @@ def _histogram_point(draw: Any) -> m.HistogramDataPoint:
 
 
 @st.composite
+def _exponential_point(draw: Any) -> m.ExponentialHistogramDataPoint:
+    """Scales and offsets at and past OTLP's limits (mostly near them), sides present or not."""
+    scale = draw(st.integers(-12, 22)) if draw(st.integers(0, 3)) else draw(INT32)
+    point = m.ExponentialHistogramDataPoint(
+        start_time_unix_nano=draw(times), time_unix_nano=draw(times), count=draw(UINT64), scale=scale,
+        zero_count=draw(UINT64), attributes=draw(key_values), flags=draw(UINT32),
+    )
+    for side in (point.positive, point.negative):
+        if draw(st.booleans()):
+            side.offset = draw(st.integers(-3000, 3000)) if draw(st.integers(0, 3)) else draw(INT32)
+            side.bucket_counts.extend(draw(st.lists(UINT64, max_size=6)))
+    for name in ("sum", "min", "max"):
+        if draw(st.booleans()):
+            setattr(point, name, draw(st.floats()))
+    return point
+
+
+@st.composite
+def _summary_point(draw: Any) -> m.SummaryDataPoint:
+    point = m.SummaryDataPoint(start_time_unix_nano=draw(times), time_unix_nano=draw(times), count=draw(UINT64),
+                               sum=draw(st.floats()), attributes=draw(key_values), flags=draw(UINT32))
+    for _ in range(draw(st.integers(0, 4))):
+        point.quantile_values.add(quantile=draw(st.one_of(st.floats(0, 1), st.floats())), value=draw(st.floats()))
+    return point
+
+
+@st.composite
 def metrics(draw: Any) -> m.Metric:
     metric = m.Metric(name=draw(text), description=draw(text), unit=draw(text))
     kind = draw(st.sampled_from(["gauge", "sum", "histogram", "exponential_histogram", "summary", "none"]))
@@ -191,11 +218,10 @@ def metrics(draw: Any) -> m.Metric:
         metric.histogram.data_points.extend(draw(st.lists(_histogram_point(), max_size=3)))
         metric.histogram.aggregation_temporality = temporality
     elif kind == "exponential_histogram":
-        for _ in range(draw(st.integers(0, 2))):
-            metric.exponential_histogram.data_points.add(time_unix_nano=draw(times), scale=draw(INT32))
+        metric.exponential_histogram.data_points.extend(draw(st.lists(_exponential_point(), max_size=3)))
+        metric.exponential_histogram.aggregation_temporality = temporality
     elif kind == "summary":
-        for _ in range(draw(st.integers(0, 2))):
-            metric.summary.data_points.add(time_unix_nano=draw(times), count=draw(UINT64))
+        metric.summary.data_points.extend(draw(st.lists(_summary_point(), max_size=3)))
     return metric
 
 

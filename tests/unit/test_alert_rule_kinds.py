@@ -52,7 +52,8 @@ def test_valid_rules_load_and_validate(tmp_path: Path, capsys: pytest.CaptureFix
 
 @pytest.mark.parametrize("change, message", [
     (("aggregation: last, ", ""), "alerts.rules[0].query: aggregation: one of last, avg, max, min (gauge), rate, "
-                                  "increase, value (sum), quantile, mean, count_rate (histogram), got ''"),
+                                  "increase, value (sum), quantile, mean, count_rate (histogram, exponential_histogram, "
+                                  "summary), got ''"),
     (("aggregation: last", "aggregation: p95"), "alerts.rules[0].query: aggregation: one of last"),
     (("quantile: 0.99", "quantile: 99"), "alerts.rules[2].query: quantile: between 0 and 1 (exclusive), got 99.0"),
     (("metric: queue.depth", "metric: \"queue depth\""), "alerts.rules[0].query: metric: the OTLP metric's name"),

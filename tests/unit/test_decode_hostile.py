@@ -131,3 +131,48 @@ def test_metric_points_with_extreme_integers_and_times_decode() -> None:
     decoded = decode_metrics_requests([request.SerializeToString()])
     assert decoded.accepted == 2
     assert decoded.points["gauge"].column("Value").to_pylist() == [float(2**53 + 1), float(-(2**63))]
+
+
+def _distributions(*scales_offsets_lengths: tuple[int, int, int], quantiles: tuple[list[float], ...] = ()) -> bytes:
+    """Exponential histogram points (scale, positive offset, bucket count) and summary points
+    (their quantiles), all at NOW."""
+    request = ExportMetricsServiceRequest()
+    metrics = request.resource_metrics.add().scope_metrics.add().metrics
+    exponential = metrics.add(name="e").exponential_histogram
+    for scale, offset, length in scales_offsets_lengths:
+        point = exponential.data_points.add(time_unix_nano=NOW, scale=scale, count=length)
+        point.positive.offset = offset
+        point.positive.bucket_counts.extend([1] * length)
+    summary = metrics.add(name="s").summary
+    for values in quantiles:
+        point = summary.data_points.add(time_unix_nano=NOW, count=1)
+        for q in values:
+            point.quantile_values.add(quantile=q, value=1.0)
+    return request.SerializeToString()
+
+
+@pytest.mark.parametrize("point, readable", [
+    ((20, 2**31 - 1, 1), False),  # offset + buckets past Int32
+    ((20, -(2**31), 1), False),
+    ((20, 1100 * 2**20, 1), True),  # the highest index float64 can need, at scale 20
+    ((20, 1100 * 2**20 + 2, 1), False),
+    ((-10, -2, 3), True),  # at scale -10 indexes -2..1 hold every float64 (subnormals in -2)
+    ((-10, 2, 1), False),
+    ((21, 0, 1), False), ((-11, 0, 1), False), ((2**31 - 1, 0, 1), False),
+    ((6, 0, 2048), True), ((6, 0, 2049), False),  # at most 2048 buckets a side
+])
+def test_exponential_histograms_past_otlp_or_float64_are_rejected(point: tuple[int, int, int], readable: bool) -> None:
+    decoded = decode_metrics_requests([_distributions(point)])
+    assert (decoded.accepted, decoded.rejected) == ((1, 0) if readable else (0, 1))
+    if not readable:
+        assert decoded.reject_reason.startswith("1 exponential histogram point(s): scale must lie in [-10, 20]")
+
+
+def test_summaries_with_quantiles_outside_0_1_or_too_many_are_rejected() -> None:
+    good: tuple[list[float], ...] = ([0.0, 0.5, 1.0], [], [0.5] * 64)
+    bad: tuple[list[float], ...] = ([1.5], [float("nan")], [-0.01, 0.5], [0.5] * 65)
+    decoded = decode_metrics_requests([_distributions(quantiles=good + bad)])
+    assert (decoded.accepted, decoded.rejected) == (3, 4)
+    assert decoded.reject_reason == "4 summary point(s): at most 64 quantiles, each between 0 and 1"
+    kept = decoded.points["summary"].column("ValueAtQuantiles.Quantile").to_pylist()
+    assert kept == [[0.0, 0.5, 1.0], [], [0.5] * 64]

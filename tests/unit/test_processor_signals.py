@@ -39,7 +39,7 @@ def _attributes(target: Any, values: dict[str, str]) -> None:
 
 
 def _points() -> MetricPoints:
-    """A sum, a gauge and a histogram point of one resource, PII in attributes and resource."""
+    """A point of each kind of one resource, PII in attributes and resource."""
     request = ExportMetricsServiceRequest()
     resource = request.resource_metrics.add()
     _attributes(resource.resource.attributes, {"service.name": "pii-svc", "deployment.owner": "ops@example.com"})
@@ -54,8 +54,12 @@ def _points() -> MetricPoints:
     histogram.aggregation_temporality = 2
     bucket = histogram.data_points.add(time_unix_nano=NOW, count=1, sum=5.0, explicit_bounds=[10.0], bucket_counts=[1, 0])
     _attributes(bucket.attributes, {"note": "call +1 415 555 0100"})
+    exponential = metrics.add(name="latency.exp").exponential_histogram.data_points.add(time_unix_nano=NOW, count=1)
+    _attributes(exponential.attributes, {"user.email": EMAIL})
+    summary = metrics.add(name="latency.summary").summary.data_points.add(time_unix_nano=NOW, count=1)
+    _attributes(summary.attributes, {"client.address": "203.0.113.42"})
     decoded = decode_metrics_requests([request.SerializeToString()])
-    assert decoded.accepted == 3, decoded.reject_reason
+    assert decoded.accepted == 5, decoded.reject_reason
     return decoded.points
 
 
@@ -108,19 +112,21 @@ def test_redaction_off_or_unlisted_is_off_for_every_signal() -> None:
 def test_metric_point_and_resource_attributes_are_redacted_in_every_kind() -> None:
     chain = build_pipelines(Config()).metrics
     points = chain.run(_points()).batch
-    assert sorted(points) == ["gauge", "histogram", "sum"]
+    assert sorted(points) == ["exponential_histogram", "gauge", "histogram", "sum", "summary"]
     assert _map(points["sum"], "Attributes") == {"user.email": "[REDACTED:email]", "api_key": "[REDACTED:secret_key]",
                                                  "region": "eu"}
     assert _map(points["gauge"], "Attributes") == {"client.address": "[REDACTED:ipv4]", "customer.id": "c-9"}
     assert _map(points["histogram"], "Attributes") == {"note": "call [REDACTED:phone]"}
+    assert _map(points["exponential_histogram"], "Attributes") == {"user.email": "[REDACTED:email]"}
+    assert _map(points["summary"], "Attributes") == {"client.address": "[REDACTED:ipv4]"}
     for kind in points:
         assert _map(points[kind], "ResourceAttributes") == {"service.name": "pii-svc",
                                                             "deployment.owner": "[REDACTED:email]"}
         assert points[kind].column("ServiceName").to_pylist() == ["pii-svc"]
     assert points["sum"].column("Value").to_pylist() == [2.0] and points["histogram"].column("Count").to_pylist() == [1]
     stats = chain.all_stats()
-    assert stats["redaction.points_in"] == 3
-    assert stats["redaction.detector.email"] == 4 and stats["redaction.key_rule.secret_key"] == 1
+    assert stats["redaction.points_in"] == 5
+    assert stats["redaction.detector.email"] == 7 and stats["redaction.key_rule.secret_key"] == 1
 
 
 def test_metric_redaction_follows_actions_key_rules_and_allow_keys() -> None:
@@ -157,6 +163,6 @@ def test_a_failing_log_or_metric_processor_drops_the_batch_and_is_counted() -> N
     assert result.batch.schema == _logs().schema
     metrics = ProcessorChain([Exploding()], POINTS)
     dropped = metrics.run(_points())
-    assert (dropped.batch, dropped.dropped) == ({}, 3)
-    assert logs.stats["exploding.dropped_log_records"] == 1 and metrics.stats["exploding.dropped_points"] == 3
+    assert (dropped.batch, dropped.dropped) == ({}, 5)
+    assert logs.stats["exploding.dropped_log_records"] == 1 and metrics.stats["exploding.dropped_points"] == 5
     assert metrics.stats["exploding.failures"] == 1

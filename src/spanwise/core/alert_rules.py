@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from spanwise.core.metrics import label_name
-from spanwise.core.otlp_metrics import AGGREGATIONS, kind_of
+from spanwise.core.otlp_metrics import aggregations_text, kinds_of
 
 #: What a rule can watch, and the metrics of each kind (empty: any name the sender uses).
 QUERY_METRICS: dict[str, tuple[str, ...]] = {
@@ -37,7 +37,6 @@ _NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 #: An OTel instrument name, plus `:` (names from Prometheus sources).
 _METRIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/-]{0,254}$")
-_AGGREGATIONS = ", ".join(f"{', '.join(names)} ({kind})" for kind, names in AGGREGATIONS.items())
 
 
 @dataclass(frozen=True)
@@ -91,8 +90,8 @@ class AlertQuery:
         if not _METRIC_NAME.match(self.metric):
             raise ValueError("metric: the OTLP metric's name (a letter or _, then letters, digits or _ . : / -, "
                              f"at most 255), got {self.metric!r}")
-        if not kind_of(self.aggregation):
-            raise ValueError(f"aggregation: one of {_AGGREGATIONS}, got {self.aggregation!r}")
+        if not kinds_of(self.aggregation):
+            raise ValueError(f"aggregation: one of {aggregations_text()}, got {self.aggregation!r}")
         if not 0 < self.quantile < 1:
             raise ValueError(f"quantile: between 0 and 1 (exclusive), got {self.quantile}")
         if len(self.attributes) > MAX_ATTRIBUTE_FILTERS or not all(self.attributes):

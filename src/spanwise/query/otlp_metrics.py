@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
-from spanwise.core.otlp_metrics import AGGREGATIONS, GAUGE, HISTOGRAM, MONOTONIC_ONLY, SUM, kind_of
+from spanwise.core import exponential_histogram
+from spanwise.core.otlp_metrics import (
+    AGGREGATIONS, EXPONENTIAL_HISTOGRAM, GAUGE, HISTOGRAM, MONOTONIC_ONLY, SUM, SUMMARY, kinds_of,
+)
 from spanwise.core.time_range import MAX_SERIES_POINTS
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.store.protocols import OtlpMetricStore
@@ -18,6 +22,8 @@ MAX_GROUPS = 100
 #: How far before a window a cumulative series' last point is looked for, so the
 #: window's first increase is counted (SDKs export every 60 s by default).
 ANCHOR_NS = 15 * 60 * 10**9
+#: The quantiles each step of an exponential histogram's series gives (a summary's gives those it reports).
+SERIES_QUANTILES = (0.5, 0.9, 0.95, 0.99)
 Attributes = tuple[tuple[str, str], ...]
 
 
@@ -36,12 +42,15 @@ class ReceivedMetric:
 
 @dataclass(frozen=True)
 class Step:
-    """One step of a series: where it starts, the kind's figures in the store's column
-    order (gauges avg, min, max, last; sums increase; histograms count, sum) and how many
-    points they rest on."""
+    """One step of a series: where it starts, the kind's figures (gauges avg, min, max,
+    last; sums increase; histograms count, sum; exponential histograms count, sum,
+    count_rate, mean, p50, p90, p95, p99 and max_relative_error, the quantiles' bound;
+    summaries count, sum, count_rate, mean and the quantiles they report, e.g. p99.9) and
+    how many points they rest on. A figure with nothing to rest on (a mean of no
+    observations, a NaN a summary reports) is None."""
 
     start_ns: int
-    values: tuple[tuple[str, float], ...]
+    values: tuple[tuple[str, float | None], ...]
     points: int
 
 
@@ -107,7 +116,7 @@ class OtlpMetricService:
         steps: dict[tuple[str, ...], list[Step]] = {}
         for row in rows:
             key = tuple(row.pop(f"g{i}") for i in range(len(group_by)))
-            steps.setdefault(key, []).append(_step(row))
+            steps.setdefault(key, []).append(_step(kinds[0], row, step_s))
         if len(steps) > MAX_GROUPS:
             raise InvalidQuery(f"group_by gives {len(steps)} series (at most {MAX_GROUPS}): filter with attribute=key:value")
         series = tuple(Series(tuple(zip(group_by, key)), tuple(steps[key])) for key in sorted(steps))
@@ -119,36 +128,51 @@ class OtlpMetricService:
     ) -> list[MetricGroup]:
         """One value per group of `name`'s points in [start, end] (`AGGREGATIONS`:
         gauges last/avg/max/min; sums increase/rate, counter resets counted from zero,
-        or value; histograms quantile/mean from the buckets, or count_rate). Keys of
+        or value; histograms and exponential histograms quantile/mean from the buckets,
+        or count_rate; summaries the same, a quantile being one they report). Keys of
         `group_by` and `where` are point attributes, else resource attributes. A metric
-        of another kind, or a non-monotonic sum asked for a rate, is an `InvalidQuery`."""
-        kind = kind_of(aggregation)
-        if not kind:
-            raise InvalidQuery(f"aggregation: one of {', '.join(n for names in AGGREGATIONS.values() for n in names)}")
-        table = self._store.metric_window(kind, name, service, start_ns, end_ns, start_ns - ANCHOR_NS, group_by, where)
-        rows = table.to_pylist()
+        of another kind, a non-monotonic sum asked for a rate, or a summary asked for a
+        quantile it does not report, is an `InvalidQuery`."""
+        kinds = kinds_of(aggregation)
+        if not kinds:
+            names = dict.fromkeys(n for names in AGGREGATIONS.values() for n in names)
+            raise InvalidQuery(f"aggregation: one of {', '.join(names)}")
+        # histogram-like kinds share their aggregations: the first kind with points of that name
+        anchor = start_ns - ANCHOR_NS
+        read = ((k, self._store.metric_window(k, name, service, start_ns, end_ns, anchor, group_by, where).to_pylist())
+                for k in kinds)
+        kind, rows = next(((k, found) for k, found in read if found), (kinds[0], []))
         if len(rows) > MAX_WINDOW_GROUPS:
             raise InvalidQuery(f"{name}: more than {MAX_WINDOW_GROUPS} groups; group by fewer attributes or filter")
         if not rows:
-            self._check_kind(name, kind, aggregation, start_ns, end_ns)
+            self._check_kind(name, kinds, aggregation, start_ns, end_ns)
             return []
         seconds = max((end_ns - start_ns) / 1e9, 1e-9)
         keys = [tuple(row[f"g{i}"] for i in range(len(group_by))) for row in rows]
         if kind == HISTOGRAM:
             return _histogram_groups(group_by, keys, rows, aggregation, quantile, seconds)
+        if kind in (EXPONENTIAL_HISTOGRAM, SUMMARY):
+            return [MetricGroup(tuple(zip(group_by, key)), value, int(row["count"])) for key, row in zip(keys, rows)
+                    if (value := _distribution_value(name, kind, row, aggregation, quantile, seconds)) is not None]
         if kind == SUM and aggregation in MONOTONIC_ONLY and not all(row["monotonic"] for row in rows):
             raise InvalidQuery(f"{name} is a non-monotonic sum (an up-down counter): its aggregation is value, "
                                f"not {aggregation}")
         return [MetricGroup(tuple(zip(group_by, key)), _value(kind, aggregation, row, seconds), int(row["points"]))
                 for key, row in zip(keys, rows)]
 
-    def _check_kind(self, name: str, kind: str, aggregation: str, start_ns: int, end_ns: int) -> None:
-        """No points of that kind: a metric of that name of another kind means the rule
+    def _check_kind(self, name: str, kinds: tuple[str, ...], aggregation: str, start_ns: int, end_ns: int) -> None:
+        """No points of those kinds: a metric of that name of another kind means the rule
         asks the wrong question, which is worth an error rather than silence."""
-        other = sorted({m.kind for m in self.metrics(start_ns, end_ns) if m.name == name} - {kind})
+        other = sorted({m.kind for m in self.metrics(start_ns, end_ns) if m.name == name} - set(kinds))
         if other:
-            raise InvalidQuery(f"{name} is a {other[0]}: aggregation {aggregation} reads a {kind}; a {other[0]} "
+            read = " or ".join(", ".join(map(_a, kinds)).rsplit(", ", 1))
+            raise InvalidQuery(f"{name} is {_a(other[0])}: aggregation {aggregation} reads {read}; {_a(other[0])} "
                                f"takes {', '.join(AGGREGATIONS[other[0]])}")
+
+
+def _a(kind: str) -> str:
+    """"a gauge", "an exponential_histogram"."""
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 
 def _value(kind: str, aggregation: str, row: dict[str, Any], seconds: float) -> float:
@@ -183,7 +207,58 @@ def _histogram_groups(group_by: tuple[str, ...], keys: list[tuple[str, ...]], ro
     return groups
 
 
-def _step(row: dict[str, Any]) -> Step:
+def _step(kind: str, row: dict[str, Any], step_s: int) -> Step:
     """A series row (its group columns taken out): `t` in Unix seconds, the figures, `points`."""
     start_s, points = row.pop("t"), row.pop("points")
+    if kind in (EXPONENTIAL_HISTOGRAM, SUMMARY):
+        return Step(start_s * 10**9, _distribution_figures(kind, row, step_s), points)
     return Step(start_s * 10**9, tuple(row.items()), points)
+
+
+def _distribution_figures(kind: str, row: dict[str, Any], seconds: float) -> tuple[tuple[str, float | None], ...]:
+    """An exponential histogram's or a summary's step: count, sum, count_rate, mean and
+    quantiles (exponential histograms: `SERIES_QUANTILES` from the merged buckets, with
+    their error bound; summaries: the quantiles they report)."""
+    count, total = row["count"], row["sum"]
+    figures: list[tuple[str, float | None]] = [("count", count), ("sum", total), ("count_rate", count / seconds),
+                                               ("mean", total / count if count > 0 else None)]
+    if kind == SUMMARY:
+        figures += [(_quantile_name(q), value) for q, value in zip(row["quantiles"], row["quantile_values"])]
+    else:
+        figures += [(_quantile_name(q), _exponential_quantile(row, q)) for q in SERIES_QUANTILES]
+        figures.append(("max_relative_error", exponential_histogram.relative_error(row["scale"])))
+    return tuple((name, value if value is None or math.isfinite(value) else None) for name, value in figures)
+
+
+def _distribution_value(name: str, kind: str, row: dict[str, Any], aggregation: str, quantile: float,
+                        seconds: float) -> float | None:
+    """One group's value over a window of an exponential histogram or a summary (None: no
+    value, e.g. a mean of no observations). A summary's quantile is the one it reports,
+    the highest of the group's series' latest values; asking for one it does not report
+    is an `InvalidQuery` naming those it does."""
+    count = row["count"]
+    if aggregation == "count_rate":
+        value: float | None = count / seconds
+    elif aggregation == "mean":
+        value = row["sum"] / count if count > 0 else None
+    elif kind == EXPONENTIAL_HISTOGRAM:
+        value = _exponential_quantile(row, quantile) if count > 0 else None
+    else:
+        reported = dict(zip(row["quantiles"], row["quantile_values"]))
+        value = next((v for q, v in reported.items() if math.isclose(q, quantile, abs_tol=1e-9)), None)
+        if value is None and reported:
+            raise InvalidQuery(f"{name} is a summary reporting quantiles {', '.join(f'{q:g}' for q in reported)}: "
+                               f"quantile {quantile:g} is not one of them")
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _exponential_quantile(row: dict[str, Any], q: float) -> float | None:
+    """The q-quantile of a row's merged buckets (spanwise.core.exponential_histogram)."""
+    positive = dict(zip(row["positive_indexes"], row["positive_counts"]))
+    negative = dict(zip(row["negative_indexes"], row["negative_counts"]))
+    return exponential_histogram.quantile(q, row["scale"], int(row["zero_count"]), positive, negative)
+
+
+def _quantile_name(q: float) -> str:
+    """0.5 -> p50, 0.999 -> p99.9."""
+    return f"p{q * 100:g}"

@@ -33,13 +33,17 @@ def otlp_metrics_routes(queries: OtlpMetricService) -> list[Route]:
     def series(request: Request) -> dict[str, Any]:
         """
         ---
-        summary: Per-step values of one OTLP metric; gauges avg/min/max/last, sums their increase, histograms count and sum.
+        summary: Per-step values of one OTLP metric; gauges avg/min/max/last, sums their increase, histograms count and sum,
+          exponential histograms and summaries count, sum, count_rate, mean and quantiles.
         description: >
           Query parameters service, step (seconds, default 60), start/end (Unix ns) or lookback
           (default 1h), attribute (key:value, repeatable: only points with those attribute
           values) and group_by (a point attribute key, repeatable, at most 3: one series per
           combination of values, e.g. group_by=ml.model.name&group_by=ml.model.version for
           spanwise.predictions; answered as `series` [{attributes, points}], at most 100).
+          Exponential histograms give p50, p90, p95 and p99 from their merged buckets and
+          max_relative_error, the most those can be off; summaries the quantiles they report
+          (p50, p99.9...), each series' latest in the step, the highest of the series.
         parameters: [{name: name, in: path, required: true, schema: {type: string}}]
         responses: {200: {description: time series}, 404: {description: no such metric in the window}}
         """

@@ -1,9 +1,12 @@
 """SQL for OTLP metric points (`OtlpMetricStore` in store/protocols): write, list the metrics
 seen, per-step series and one window's figures per group (alert rules), computed in the store.
 
-Cumulative sums and histograms are turned into per-step increases from consecutive
-points of the same series (a counter reset counts from zero), so a dashboard sees the
-same numbers whatever temporality the SDK was set to. A series can be split by point
+Cumulative sums, histograms and summaries are turned into per-step increases from
+consecutive points of the same series (a counter reset counts from zero), so a dashboard
+sees the same numbers whatever temporality the SDK was set to. Exponential histogram
+buckets are merged at the lowest scale among the points a query reads (see
+spanwise.core.exponential_histogram); summaries' quantiles cannot be merged, so each
+series' latest reported values are taken, the highest of a group's series. A series can be split by point
 attributes (`group_by`, e.g. `ml.model.name`) and filtered on them (`where`); a missing
 attribute groups as "". A series is one process's points of one attribute set (service,
 resource attributes, point attributes, start time).
@@ -15,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from spanwise.core.otlp_metrics import GAUGE, HISTOGRAM, POINT_SCHEMAS, SUM
+from spanwise.core.otlp_metrics import EXPONENTIAL_HISTOGRAM, GAUGE, HISTOGRAM, POINT_SCHEMAS, SUM, SUMMARY
 from spanwise.store.clickhouse.otlp_metrics_schema import TABLES
 from spanwise.store.clickhouse.session import SqlArea
 
@@ -30,14 +33,19 @@ _FRAME = ("OVER (PARTITION BY ServiceName, ResourceAttributes, Attributes, Start
 MAX_SERIES_ROWS = 100_000
 
 
-def _increase(column: str) -> str:
+#: Whether a point is cumulative (summaries always are: OTLP gives them no temporality).
+_IS_CUMULATIVE = f"AggregationTemporality = {_CUMULATIVE}"
+_ALWAYS_CUMULATIVE = "1"
+
+
+def _increase(column: str, is_cumulative: str = _IS_CUMULATIVE) -> str:
     """Per point: the increase since the previous point of its series (cumulative), or the
     point itself (delta). A series' first point in the window counts in full when the
     series started inside the window (its StartTimeUnix), else it only anchors the next."""
     previous = f"lagInFrame(toNullable({column}), 1, NULL) {_FRAME}"
     first = f"if(StartTimeUnix >= fromUnixTimestamp64Nano({{lo:Int64}}), {column}, 0)"
     cumulative = f"if(isNull({previous}), {first}, if({column} >= {previous}, {column} - {previous}, {column}))"
-    return f"if(AggregationTemporality = {_CUMULATIVE}, {cumulative}, {column})"
+    return f"if({is_cumulative}, {cumulative}, {column})"
 
 
 class SqlOtlpMetrics(SqlArea):
@@ -88,6 +96,17 @@ class SqlOtlpMetrics(SqlArea):
                           SELECT TimeUnix{groups}, {_increase('toFloat64(Count)')} AS count, {_increase('Sum')} AS total
                           FROM {TABLES[HISTOGRAM]} WHERE {matched})
                       {tail}"""
+        elif kind == EXPONENTIAL_HISTOGRAM:
+            sql = f"""WITH {_lowest_scale(matched)} AS target
+                      SELECT t{keys}, {_EXPONENTIAL_FIGURES}, count() AS points
+                      FROM ({_exponential_increases(f"{_STEP} AS t{groups}", matched)})
+                      {tail}"""
+        elif kind == SUMMARY:
+            sql = f"""SELECT t{keys}, {_SUMMARY_FIGURES}, sum(n) AS points FROM (
+                          SELECT t{keys}, {_summary_latest()}, count() AS n
+                          FROM ({_summary_increases(f"{_STEP} AS t, TimeUnix{groups}", matched)})
+                          GROUP BY t{keys}, {_SERIES})
+                      {tail}"""
         else:
             raise ValueError(f"unknown metric kind {kind!r}")
         return self._query(sql, params)
@@ -111,6 +130,10 @@ class SqlOtlpMetrics(SqlArea):
             sql = _sum_window(groups, keys, matched)
         elif kind == HISTOGRAM:
             sql = _histogram_window(groups, keys, matched)
+        elif kind == EXPONENTIAL_HISTOGRAM:
+            sql = _exponential_window(groups, keys, matched)
+        elif kind == SUMMARY:
+            sql = _summary_window(groups, keys, matched)
         else:
             raise ValueError(f"unknown metric kind {kind!r}")
         return self._query(sql + " LIMIT {limit:UInt32}", params)
@@ -184,3 +207,90 @@ def _bucket_increase() -> str:
     restarted = f"Count < {previous_count} OR length(BucketCounts) != length({previous})"
     cumulative = f"if({has_previous} = 0, {first}, if({restarted}, BucketCounts, {since}))"
     return f"if(AggregationTemporality = {_CUMULATIVE}, {cumulative}, BucketCounts)"
+
+
+#: What a group of exponential histogram increases adds up to: count, sum, zero count and
+#: per side the bucket indexes (at scale `target`) and their counts.
+_EXPONENTIAL_FIGURES = """sum(count_inc) AS count, sum(sum_inc) AS sum, sum(zero_inc) AS zero_count, target AS scale,
+    tupleElement(sumMap(positive_keys, positive_inc) AS positive, 1) AS positive_indexes,
+    tupleElement(positive, 2) AS positive_counts,
+    tupleElement(sumMap(negative_keys, negative_inc) AS negative, 1) AS negative_indexes,
+    tupleElement(negative, 2) AS negative_counts"""
+
+
+def _lowest_scale(matched: str) -> str:
+    """The scale every bucket of the query is merged at: the lowest of the points it reads."""
+    return f"(SELECT min(Scale) FROM {TABLES[EXPONENTIAL_HISTOGRAM]} WHERE {matched})"
+
+
+def _exponential_increases(columns: str, matched: str) -> str:
+    """Per exponential histogram point, `columns` and its increase since the previous point
+    of its series (`_increase`, a reset being a count that went down): count, sum, zero
+    count, and per side the bucket indexes downscaled to `target` with their counts, the
+    previous point's subtracted (sumMap adds them up)."""
+    state = ("Count", "Sum", "ZeroCount", "Scale", "PositiveOffset", "PositiveBucketCounts",
+             "NegativeOffset", "NegativeBucketCounts")
+    previous = ", ".join(f"lagInFrame({c}, 1) {_FRAME} AS previous_{c}" for c in state)
+    sides = "".join(
+        f""", arrayConcat({_indexes(f"{side}Offset", f"{side}BucketCounts", "Scale")},
+                          {_indexes(f"previous_{side}Offset", f"previous_{side}BucketCounts", "previous_Scale")})
+                AS {side.lower()}_keys,
+              arrayConcat(arrayMap(n -> own * toInt64(n), {side}BucketCounts),
+                          arrayMap(n -> -minus * toInt64(n), previous_{side}BucketCounts)) AS {side.lower()}_inc"""
+        for side in ("Positive", "Negative"))
+    return f"""SELECT {columns},
+                   if({_IS_CUMULATIVE} AND has_previous = 0
+                      AND StartTimeUnix < fromUnixTimestamp64Nano({{lo:Int64}}), 0, 1) AS own,
+                   if({_IS_CUMULATIVE} AND has_previous = 1 AND Count >= previous_Count, 1, 0) AS minus,
+                   own * toFloat64(Count) - minus * toFloat64(previous_Count) AS count_inc,
+                   own * Sum - minus * previous_Sum AS sum_inc,
+                   own * toFloat64(ZeroCount) - minus * toFloat64(previous_ZeroCount) AS zero_inc{sides}
+            FROM (SELECT *, lagInFrame(toUInt8(1), 1, toUInt8(0)) {_FRAME} AS has_previous, {previous}
+                  FROM {TABLES[EXPONENTIAL_HISTOGRAM]} WHERE {matched})"""
+
+
+def _indexes(offset: str, counts: str, scale: str) -> str:
+    """The index of each bucket of `counts`, at scale `target` (an arithmetic shift: floor)."""
+    return f"arrayMap(i -> bitShiftRight(toInt64({offset}) + i - 1, {scale} - target), arrayEnumerate({counts}))"
+
+
+def _exponential_window(groups: str, keys: str, matched: str) -> str:
+    """Per group: the increase of count, sum, zero count and buckets inside the window."""
+    return f"""WITH {_lowest_scale(matched)} AS target
+            SELECT 1 AS one{keys}, count() AS points, {_EXPONENTIAL_FIGURES}
+            FROM ({_exponential_increases(f"TimeUnix{groups}", matched)})
+            WHERE {_WITHIN}
+            GROUP BY one{keys} ORDER BY one{keys}"""
+
+
+#: A group's summary figures from its series' (`_summary_latest`): increases added, and
+#: per reported quantile the highest of the series' latest values.
+_SUMMARY_FIGURES = """sum(series_count) AS count, sum(series_sum) AS sum,
+    tupleElement(maxMap(latest_quantiles, latest_values) AS reported, 1) AS quantiles,
+    tupleElement(reported, 2) AS quantile_values"""
+
+
+def _summary_latest(within: str = "") -> str:
+    """One series' increases and latest reported quantiles (of its points `within` holds for, if given)."""
+    suffix, condition = ("If", f", {within}") if within else ("", "")
+    return f"""sum{suffix}(count_inc{condition}) AS series_count, sum{suffix}(sum_inc{condition}) AS series_sum,
+        argMax{suffix}(`ValueAtQuantiles.Quantile`, TimeUnix{condition}) AS latest_quantiles,
+        argMax{suffix}(`ValueAtQuantiles.Value`, TimeUnix{condition}) AS latest_values"""
+
+
+def _summary_increases(columns: str, matched: str) -> str:
+    """Per summary point: `columns`, its series, reported quantiles and the increase of count and sum."""
+    return f"""SELECT {columns}, {_SERIES}, `ValueAtQuantiles.Quantile`, `ValueAtQuantiles.Value`,
+                   {_increase('toFloat64(Count)', _ALWAYS_CUMULATIVE)} AS count_inc,
+                   {_increase('Sum', _ALWAYS_CUMULATIVE)} AS sum_inc
+            FROM {TABLES[SUMMARY]} WHERE {matched}"""
+
+
+def _summary_window(groups: str, keys: str, matched: str) -> str:
+    """Per group: count and sum increases inside the window, and the reported quantiles
+    of each series' latest point there, the highest of the group's series."""
+    return f"""SELECT 1 AS one{keys}, sum(n) AS points, {_SUMMARY_FIGURES}
+            FROM (SELECT countIf({_WITHIN}) AS n, {_summary_latest(_WITHIN)}{keys}
+                  FROM ({_summary_increases(f"TimeUnix{groups}", matched)})
+                  GROUP BY {_SERIES}{keys} HAVING n > 0)
+            GROUP BY one{keys} ORDER BY one{keys}"""

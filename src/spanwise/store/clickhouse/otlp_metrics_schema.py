@@ -1,11 +1,13 @@
 """DDL of the OTLP metric point tables, as the OpenTelemetry Collector ClickHouse exporter
-names them (`otel_metrics_gauge`, `otel_metrics_sum`, `otel_metrics_histogram`)."""
+names and shapes them (`otel_metrics_gauge`, `_sum`, `_histogram`, `_exponential_histogram`,
+`_summary`; without exemplars, which are not stored)."""
 
 from __future__ import annotations
 
-from spanwise.core.otlp_metrics import GAUGE, HISTOGRAM, SUM
+from spanwise.core.otlp_metrics import EXPONENTIAL_HISTOGRAM, GAUGE, HISTOGRAM, SUM, SUMMARY
 
-TABLES = {GAUGE: "otel_metrics_gauge", SUM: "otel_metrics_sum", HISTOGRAM: "otel_metrics_histogram"}
+TABLES = {GAUGE: "otel_metrics_gauge", SUM: "otel_metrics_sum", HISTOGRAM: "otel_metrics_histogram",
+          EXPONENTIAL_HISTOGRAM: "otel_metrics_exponential_histogram", SUMMARY: "otel_metrics_summary"}
 
 _COMMON = """
     ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
@@ -25,6 +27,13 @@ _EXTRA = {
     HISTOGRAM: """Count UInt64 CODEC(Delta, ZSTD(1)), Sum Float64 CODEC(ZSTD(1)),
         BucketCounts Array(UInt64) CODEC(ZSTD(1)), ExplicitBounds Array(Float64) CODEC(ZSTD(1)),
         Min Nullable(Float64), Max Nullable(Float64), AggregationTemporality Int32""",
+    EXPONENTIAL_HISTOGRAM: """Count UInt64 CODEC(Delta, ZSTD(1)), Sum Float64 CODEC(ZSTD(1)), Scale Int32 CODEC(ZSTD(1)),
+        ZeroCount UInt64 CODEC(ZSTD(1)), PositiveOffset Int32 CODEC(ZSTD(1)),
+        PositiveBucketCounts Array(UInt64) CODEC(ZSTD(1)), NegativeOffset Int32 CODEC(ZSTD(1)),
+        NegativeBucketCounts Array(UInt64) CODEC(ZSTD(1)), Min Nullable(Float64), Max Nullable(Float64),
+        AggregationTemporality Int32""",
+    SUMMARY: """Count UInt64 CODEC(Delta, ZSTD(1)), Sum Float64 CODEC(ZSTD(1)),
+        ValueAtQuantiles Nested(Quantile Float64, Value Float64) CODEC(ZSTD(1))""",
 }
 
 

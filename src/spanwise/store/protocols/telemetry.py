@@ -359,7 +359,8 @@ class LogStore(Protocol):
 
 @runtime_checkable
 class OtlpMetricStore(Protocol):
-    """Where OTLP metric points live (`otel_metrics_gauge`, `_sum`, `_histogram`)."""
+    """Where OTLP metric points live (`otel_metrics_gauge`, `_sum`, `_histogram`,
+    `_exponential_histogram`, `_summary`)."""
 
     def write_metric_points(self, points: dict[str, pa.Table]) -> None:
         """Insert decoded points per kind (`POINT_SCHEMAS`); return once durable."""
@@ -374,8 +375,12 @@ class OtlpMetricStore(Protocol):
         group_by: tuple[str, ...] = (), where: tuple[tuple[str, str], ...] = (),
     ) -> pa.Table:
         """Per-step values of one metric, oldest first: gauges avg/min/max/last, sums their
-        increase, histograms their count and sum increase. With `group_by` (point attribute
-        keys) one row per step and group, the group's values in columns g0, g1...; `where`
+        increase, histograms their count and sum increase, exponential histograms the
+        increase of count, sum, `zero_count` and of each side's buckets (`positive_indexes`
+        with `positive_counts`, `negative_...`) at the lowest `scale` of the points read,
+        summaries the increase of count and sum, and the reported `quantiles` with their
+        `quantile_values` (each series' latest in the step, the highest). With `group_by`
+        (point attribute keys) one row per step and group, the group's values in columns g0, g1...; `where`
         keeps points whose attributes equal the given values. Column `t` is the step's start
         (Unix seconds); `service` "" means every service. At most `MAX_SERIES_ROWS` + 1 rows."""
         ...
@@ -391,6 +396,8 @@ class OtlpMetricStore(Protocol):
         `increase` (cumulative points since the series' last point at or after
         `anchor_ns`, a reset counting from zero), `value` (the series' latest values, or
         a delta sum's changes, added) and `monotonic`; histograms one row per bucket
-        layout `bounds` with the increase of `count`, `sum` and `buckets`. At most
+        layout `bounds` with the increase of `count`, `sum` and `buckets`; exponential
+        histograms and summaries the columns of their `metric_series` rows over the
+        window (summaries: each series' latest point in it). At most
         `MAX_WINDOW_GROUPS` + 1 rows."""
         ...
