@@ -103,3 +103,23 @@ def test_bad_metric_requests(server: SpanwiseProcess, sent: None) -> None:
     stored = server.query("/api/v1/otlp/metrics", start=0).json()["metrics"]
     assert any(m["name"] == "json.gauge" for m in stored)
     assert [(m["kind"], m["points"]) for m in stored if m["name"] == "legacy"] == [("summary", 1)]
+
+
+def test_non_finite_values_read_as_null_not_as_a_server_error(server: SpanwiseProcess) -> None:
+    """OTLP doubles may be NaN or infinite (JSON has neither): stored as sent, answered as null."""
+    now = time.time_ns()
+    metrics = [{"name": "nf.gauge", "gauge": {"dataPoints": [{"timeUnixNano": str(now), "asDouble": "NaN"}]}},
+               {"name": "nf.sum", "sum": {"aggregationTemporality": 2, "isMonotonic": True, "dataPoints": [
+                   {"startTimeUnixNano": str(now - 10**9), "timeUnixNano": str(now), "asDouble": "Infinity"}]}}]
+    body = {"resourceMetrics": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "nf"}}]},
+                                 "scopeMetrics": [{"metrics": metrics}]}]}
+    assert httpx.post(f"{server.http_url}/v1/metrics", json=body).status_code == 200
+    gauge = server.wait_for(lambda: _points(server, "nf.gauge"))
+    assert gauge[0]["last"] is None and gauge[0]["points"] == 1
+    assert server.wait_for(lambda: _points(server, "nf.sum"))[0]["increase"] is None
+
+
+def _points(server: SpanwiseProcess, name: str) -> list[dict[str, object]]:
+    response = server.query(f"/api/v1/otlp/metrics/{name}", lookback="1h")
+    assert response.status_code in (200, 404), response.text
+    return response.json()["points"] if response.status_code == 200 else []

@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from spanwise.errors import InvalidQuery, NotFound, SpanwiseError
 from spanwise.query.service import QueryService
+from spanwise.serve.json_response import FiniteJSONResponse
 from spanwise.serve.jaeger_json import jaeger_envelope, jaeger_error, traces_to_jaeger
 from spanwise.serve.params import Param, check_params, parse_duration_ns, parse_int, parse_limit, parse_tags
 from spanwise.serve.status import http_status
@@ -55,11 +56,11 @@ def _handler(work: Callable[[Request], Any]) -> Callable[[Request], Any]:
 def jaeger_routes(queries: QueryService) -> list[Route]:
     def services(request: Request) -> Response:
         names = queries.services()
-        return JSONResponse(jaeger_envelope(names, total=len(names)))
+        return FiniteJSONResponse(jaeger_envelope(names, total=len(names)))
 
     def service_operations(request: Request) -> Response:
         names = sorted({op.name for op in queries.operations(request.path_params["service"])})
-        return JSONResponse(jaeger_envelope(names, total=len(names)))
+        return FiniteJSONResponse(jaeger_envelope(names, total=len(names)))
 
     def operations(request: Request) -> Response:
         service = request.query_params.get("service")
@@ -67,25 +68,25 @@ def jaeger_routes(queries: QueryService) -> list[Route]:
             raise InvalidQuery("parameter 'service' is required")
         kind = request.query_params.get("spanKind") or None
         ops = [{"name": op.name, "spanKind": op.span_kind.lower()} for op in queries.operations(service, kind)]
-        return JSONResponse(jaeger_envelope(ops, total=len(ops)))
+        return FiniteJSONResponse(jaeger_envelope(ops, total=len(ops)))
 
     def trace(request: Request) -> Response:
         found = queries.traces([request.path_params["trace_id"]], ai_fields=False)
         data = traces_to_jaeger(found.spans, found.totals)
         if not data:
             raise NotFound(f"trace {request.path_params['trace_id']} not found")
-        return JSONResponse(jaeger_envelope(data))
+        return FiniteJSONResponse(jaeger_envelope(data))
 
     def search(request: Request) -> Response:
         trace_ids = request.query_params.getlist("traceID")
         if trace_ids:
             found = queries.traces(trace_ids, ai_fields=False)
-            return JSONResponse(jaeger_envelope(traces_to_jaeger(found.spans, found.totals)))
+            return FiniteJSONResponse(jaeger_envelope(traces_to_jaeger(found.spans, found.totals)))
         ids, found = queries.search(_trace_query(request), ai_fields=False)
         data = traces_to_jaeger(found.spans, found.totals)
         order = {t: i for i, t in enumerate(ids)}
         data.sort(key=lambda t: order.get(t["traceID"], len(order)))
-        return JSONResponse(jaeger_envelope(data))
+        return FiniteJSONResponse(jaeger_envelope(data))
 
     def dependencies(request: Request) -> Response:
         params = request.query_params
@@ -94,7 +95,7 @@ def jaeger_routes(queries: QueryService) -> list[Route]:
         assert end_ms is not None and lookback_ms is not None
         links = queries.dependencies(end_ms * 10**6, lookback_ms * 10**6)
         data = [{"parent": d.parent, "child": d.child, "callCount": d.call_count} for d in links]
-        return JSONResponse(jaeger_envelope(data))
+        return FiniteJSONResponse(jaeger_envelope(data))
 
     return [
         Route("/api/services", _handler(services)),

@@ -20,6 +20,7 @@ from spanwise.core.time_range import check_time_range
 from spanwise.errors import InvalidQuery, SpanwiseError
 from spanwise.query.service import QueryService
 from spanwise.serve.access import PUBLIC, RULES, UNRULED
+from spanwise.serve.json_response import FiniteJSONResponse
 from spanwise.serve.native_json import summary_to_native, trace_page_to_native
 from spanwise.serve.params import (
     LIMIT, Param, check_params, parse_duration_ns, parse_float, parse_int, parse_limit, parse_tags, time_params,
@@ -139,7 +140,7 @@ def endpoint(
     allowed = tuple(query)
 
     def respond(request: Request, *extra: Any) -> Response:
-        return JSONResponse(work(request, *extra))
+        return FiniteJSONResponse(work(request, *extra))
 
     async def handler(request: Request) -> Response:
         try:
