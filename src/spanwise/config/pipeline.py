@@ -96,9 +96,10 @@ class TailSamplingConfig:
 @dataclass(frozen=True)
 class SamplingConfig:
     """Head sampling (spanwise.process.sampling); off by default. Rates are the share of
-    traces whose spans are stored in full; `budget_spans_per_s` > 0 lowers every rate
-    when traffic would exceed that many stored spans per second. `tail` configures tail
-    sampling, which applies to the traces head sampling kept."""
+    traces whose spans are stored in full; `budget_spans_per_s` > 0 is per project: it
+    lowers a project's rates when its traffic would exceed that many stored spans per
+    second (measured over `budget_window_s`), so a noisy project never lowers another's.
+    `tail` configures tail sampling, which applies to the traces head sampling kept."""
 
     enabled: bool = False
     tail: TailSamplingConfig = field(default_factory=TailSamplingConfig)
@@ -111,6 +112,8 @@ class SamplingConfig:
         for name, rate in {"default_rate": self.default_rate, **self.service_rates}.items():
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"sampling rate for {name} must be between 0 and 1, got {rate}")
+        if self.budget_spans_per_s > 0 and self.budget_window_s <= 0:
+            raise ValueError(f"budget_window_s must be positive with a budget, got {self.budget_window_s}")
 
 
 ENRICHMENT_ACTIONS = ("set", "copy", "rename", "derive")
