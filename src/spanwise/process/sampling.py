@@ -39,7 +39,7 @@ _WEIGHTS = (np.uint64(16) ** np.arange(_RANDOM_HEX_DIGITS - 1, -1, -1, dtype=np.
 #: server's project cap (`serve.auth.MAX_PROJECTS`), so it only bounds memory.
 MAX_BUDGETS = 1_024
 #: A project silent for this many budget windows is forgotten; when it sends again it
-#: starts as a new project does (its first window at the configured rates).
+#: starts as a new project does (at the configured rates until a window is measured).
 IDLE_WINDOWS = 3
 
 
