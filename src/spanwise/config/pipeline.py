@@ -157,7 +157,9 @@ class ForwardConfig:
     `http://host:port`; `https://` uses TLS). At most `queue_max_spans` wait; a failed
     send is retried `max_retries` times with exponential back-off and jitter from
     `initial_backoff_s` up to `max_backoff_s`, giving up after `max_elapsed_s`. On
-    shutdown the queue drains for at most `drain_timeout_s`."""
+    shutdown the queue drains for at most `drain_timeout_s`. `projects` limits forwarding
+    to those projects' spans (empty: every project's); spans of a project other than the
+    default one carry the resource attribute `spanwise.project`."""
 
     endpoint: str = ""
     protocol: str = "http"
@@ -170,8 +172,11 @@ class ForwardConfig:
     max_elapsed_s: float = 120.0
     timeout_s: float = 10.0
     drain_timeout_s: float = 5.0
+    projects: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if any(not project for project in self.projects):
+            raise ValueError("projects must name projects (an empty name matches none)")
         if self.protocol not in ("http", "grpc"):
             raise ValueError(f"protocol must be http or grpc, got {self.protocol!r}")
         if self.compression not in ("gzip", "none"):
