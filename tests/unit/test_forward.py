@@ -7,6 +7,7 @@ import gzip
 import random
 import threading
 import time
+from collections import Counter
 from concurrent import futures
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,7 +17,7 @@ import grpc
 import pytest
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
 from server_process import free_port
 from test_decode import inference_traces
 
@@ -25,9 +26,11 @@ from spanwise.errors import ConfigError
 from spanwise.core.spans import SpanBatch
 from spanwise.process.factory import build_pipelines
 from spanwise.process.forward import ForwardProcessor
+from spanwise.process.forward_encode import PROJECT_ATTRIBUTE
 from spanwise.process.forward_send import grpc_target, parse_retry_after, traces_url
 from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.receive.decode import decode_export_requests
+from spanwise.request_context import DEFAULT_PROJECT, acting, for_project
 
 FAST = ForwardConfig(endpoint="http://unset", initial_backoff_s=0.01, max_backoff_s=0.05, timeout_s=2.0, drain_timeout_s=5.0)
 
@@ -290,8 +293,43 @@ def test_factory_builds_forward_only_with_an_endpoint() -> None:
 @pytest.mark.parametrize(
     "settings, message",
     [({"protocol": "udp"}, "protocol"), ({"compression": "zstd"}, "compression"),
-     ({"endpoint": "collector:4318"}, "http://"), ({"queue_max_spans": 0}, "queue_max_spans")],
+     ({"endpoint": "collector:4318"}, "http://"), ({"queue_max_spans": 0}, "queue_max_spans"),
+     ({"projects": ["acme", ""]}, "projects")],
 )
 def test_config_is_validated(settings: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(overrides={"forward": settings})
+
+
+def _resource_projects(body: bytes) -> Counter[str]:
+    """Spans per `spanwise.project` resource attribute (absent: the default project)."""
+    found: Counter[str] = Counter()
+    for resource in ExportTraceServiceRequest.FromString(body).resource_spans:
+        attributes = {kv.key: kv.value.string_value for kv in resource.resource.attributes}
+        found[attributes.get(PROJECT_ATTRIBUTE, DEFAULT_PROJECT)] += sum(len(s.spans) for s in resource.scope_spans)
+    return found
+
+
+def test_forwarded_resources_name_their_project(http_target: HttpTarget) -> None:
+    """Batches of two projects go out in one request, each resource naming its project."""
+    forwarder = ForwardProcessor(replace(FAST, endpoint=http_target.url))
+    with acting(for_project("acme")):
+        forwarder.process(_batch(2, 1))
+    forwarder.process(_batch(3, 2))  # in the default project, as a server without projects
+    forwarder.start()
+    forwarder.shutdown()
+    assert len(http_target.requests) == 1 and forwarder.stats["forwarded_spans"] == 25
+    assert _resource_projects(http_target.requests[0][2]) == {"acme": 10, DEFAULT_PROJECT: 15}
+
+
+def test_only_chosen_projects_are_forwarded(http_target: HttpTarget) -> None:
+    forwarder = ForwardProcessor(replace(FAST, endpoint=http_target.url, projects=["acme"]))
+    for project in ("acme", "beta", DEFAULT_PROJECT):
+        with acting(for_project(project)):
+            batch = _batch(2, len(project))
+            assert forwarder.process(batch) is batch
+    forwarder.start()
+    forwarder.shutdown()
+    assert _resource_projects(b"".join(body for _, _, body in http_target.requests)) == {"acme": 10}
+    assert forwarder.stats["forwarded_spans"] == 10 and forwarder.stats["skipped_spans_other_projects"] == 20
+    assert "skipped_spans_other_projects" not in ForwardProcessor(FAST).stats  # a key only with `projects`

@@ -15,7 +15,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from test_decode import DOUBLES, INTS, T0, _set, assert_same_table, inference_traces, random_request
 
 from spanwise.core.spans import NUMBER_MAP, SPAN_SCHEMA, SpanBatch
-from spanwise.process.forward_encode import binary_ids, encode_request, encode_requests
+from spanwise.process.forward_encode import PROJECT_ATTRIBUTE, PROJECT_COLUMN, binary_ids, encode_request, encode_requests
 from spanwise.process.ml_fields import MlFieldsProcessor
 from spanwise.receive.decode import decode_export_requests, hex_ids
 
@@ -217,3 +217,33 @@ def test_binary_ids_reverse_hex_ids() -> None:
 def test_empty_batch_encodes_nothing() -> None:
     empty = SpanBatch(SPAN_SCHEMA.empty_table(), pa.table({}))
     assert encode_request(empty.spans) == b"" and encode_requests(empty.spans, 10, 100) == []
+
+
+def _in_projects(spans: pa.Table, *projects: str) -> pa.Table:
+    """Copies of `spans`, one per project, with the `Project` column the forwarder adds."""
+    return pa.concat_tables([spans.append_column(PROJECT_COLUMN, pa.repeat(p, spans.num_rows)) for p in projects])
+
+
+def test_resources_name_their_project_except_the_default_one() -> None:
+    """One request carries both projects; a sender's own `spanwise.project` (typed, before
+    an array value that is set after serializing) is replaced outside the default project."""
+    request = ExportTraceServiceRequest()
+    rs = request.resource_spans.add()
+    _add(rs.resource.attributes, [("service.name", "svc"), (PROJECT_ATTRIBUTE, 7), ("tags", ["a", 1]), ("zone", "eu")])
+    _rich_span(rs.scope_spans.add().spans.add(), 1)
+    spans = _processed([request.SerializeToString()])
+    resources = ExportTraceServiceRequest.FromString(encode_request(_in_projects(spans, "acme", "default"))).resource_spans
+    attributes = [{kv.key: kv.value for kv in r.resource.attributes} for r in resources]
+    assert [list(a) for a in attributes] == [["service.name", "tags", "zone", PROJECT_ATTRIBUTE],
+                                             ["service.name", PROJECT_ATTRIBUTE, "tags", "zone"]]
+    assert attributes[0][PROJECT_ATTRIBUTE].string_value == "acme" and attributes[1][PROJECT_ATTRIBUTE].int_value == 7
+    assert [[v.WhichOneof("value") for v in a["tags"].array_value.values] for a in attributes] == [["string_value", "int_value"]] * 2
+    decoded = decode_export_requests([encode_request(_in_projects(spans, "acme"))]).spans.to_pylist()[0]
+    assert dict(decoded["ResourceAttributeTypes"]) == {"tags": "array"}
+
+
+def test_default_project_resources_encode_as_without_projects() -> None:
+    spans = _processed([rich_request()])
+    assert encode_request(_in_projects(spans, "default")) == encode_request(spans)
+    mixed = ExportTraceServiceRequest.FromString(encode_request(_in_projects(spans, "default", "b", "c")))
+    assert len(mixed.resource_spans) == 9  # three resources in each of three projects

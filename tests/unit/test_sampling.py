@@ -6,12 +6,15 @@ import random
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from spanwise.core.spans import SpanBatch
 from spanwise.process.ml_fields import MlFieldsProcessor
-from spanwise.process.sampling import HeadSamplingProcessor, HeadSamplingSettings, trace_randomness
+from spanwise.process.sampling import IDLE_WINDOWS, MAX_BUDGETS, HeadSamplingProcessor, HeadSamplingSettings, trace_randomness
 from spanwise.receive.decode import decode_export_requests
+from spanwise.request_context import SYSTEM, NoRequestContext, acting, for_project
+from spanwise.serve.auth import MAX_PROJECTS
 
 
 def _batch(traces: int, services: tuple[str, ...] = ("a",), seed: int = 1) -> SpanBatch:
@@ -77,3 +80,53 @@ def test_budget_lowers_rates_when_traffic_exceeds_it() -> None:
         out = sampler.process(batch)
     kept = int((out.spans.column("SampleWeight").to_numpy() > 0).sum())
     assert 60 < kept < 140  # about 100 of 1,000 per second
+
+
+def _kept(batch: SpanBatch) -> np.ndarray:
+    return batch.spans.column("SampleWeight").to_numpy() > 0
+
+
+def test_budget_is_per_project() -> None:
+    """A project sending ten times the budget is scaled to it; a quiet one keeps every
+    span, and the noisy one's kept spans are those its trace ids pick at its factor."""
+    now = [0.0]
+    sampler = HeadSamplingProcessor(HeadSamplingSettings(budget_spans_per_s=100, budget_window_s=1), clock=lambda: now[0])
+    noisy_kept = noisy_total = 0
+    for second in range(1, 41):
+        now[0] = float(second)
+        with acting(for_project("quiet")):
+            quiet = sampler.process(_batch(20, seed=2 * second))
+        with acting(for_project("noisy")):
+            noisy_batch = _batch(1_000, seed=2 * second + 1)
+            noisy = sampler.process(noisy_batch)
+        assert _kept(quiet).all() and set(quiet.spans.column("SampleWeight").to_pylist()) == {1.0}
+        randomness = trace_randomness(noisy_batch.spans.column("TraceId").combine_chunks())
+        assert (_kept(noisy) == (randomness.astype(np.float64) < 0.1 * 2.0**56)).all()  # consistent by trace id
+        assert set(noisy.spans.column("SampleWeight").to_numpy()[_kept(noisy)]) == {10.0}
+        noisy_kept, noisy_total = noisy_kept + int(_kept(noisy).sum()), noisy_total + noisy.num_spans
+    mean, sd = noisy_total * 0.1, (noisy_total * 0.1 * 0.9) ** 0.5
+    assert abs(noisy_kept - mean) < 4 * sd  # binomial bounds: about 100 of 1,000 per second
+    assert sampler.stats["budget_factor_ppm"] == 100_000  # the lowest factor: the noisy project's
+
+
+def test_budgets_are_bounded_and_idle_projects_forgotten() -> None:
+    assert MAX_BUDGETS >= MAX_PROJECTS  # every project the server allows keeps its budget
+    now = [0.0]
+    sampler = HeadSamplingProcessor(HeadSamplingSettings(budget_spans_per_s=100, budget_window_s=1), clock=lambda: now[0])
+    batch = _batch(5)
+    for n in range(MAX_BUDGETS + 10):
+        with acting(for_project(f"p{n}")):
+            sampler.process(batch)
+    assert list(sampler._budgets) == [f"p{n}" for n in range(10, MAX_BUDGETS + 10)]  # the least recently seen went
+    now[0] = IDLE_WINDOWS + 0.5
+    with acting(for_project("p3")):
+        sampler.process(batch)
+    assert list(sampler._budgets) == ["p3"]
+
+
+def test_a_budget_needs_the_batch_project() -> None:
+    sampler = HeadSamplingProcessor(HeadSamplingSettings(budget_spans_per_s=100))
+    with acting(SYSTEM), pytest.raises(NoRequestContext):
+        sampler.process(_batch(5))
+    with acting(SYSTEM):  # without a budget the project does not matter
+        assert HeadSamplingProcessor(HeadSamplingSettings(default_rate=0.5)).process(_batch(5)).num_spans == 5

@@ -96,9 +96,10 @@ class TailSamplingConfig:
 @dataclass(frozen=True)
 class SamplingConfig:
     """Head sampling (spanwise.process.sampling); off by default. Rates are the share of
-    traces whose spans are stored in full; `budget_spans_per_s` > 0 lowers every rate
-    when traffic would exceed that many stored spans per second. `tail` configures tail
-    sampling, which applies to the traces head sampling kept."""
+    traces whose spans are stored in full; `budget_spans_per_s` > 0 is per project: it
+    lowers a project's rates when its traffic would exceed that many stored spans per
+    second (measured over `budget_window_s`), so a noisy project never lowers another's.
+    `tail` configures tail sampling, which applies to the traces head sampling kept."""
 
     enabled: bool = False
     tail: TailSamplingConfig = field(default_factory=TailSamplingConfig)
@@ -111,6 +112,8 @@ class SamplingConfig:
         for name, rate in {"default_rate": self.default_rate, **self.service_rates}.items():
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"sampling rate for {name} must be between 0 and 1, got {rate}")
+        if self.budget_spans_per_s > 0 and self.budget_window_s <= 0:
+            raise ValueError(f"budget_window_s must be positive with a budget, got {self.budget_window_s}")
 
 
 ENRICHMENT_ACTIONS = ("set", "copy", "rename", "derive")
@@ -154,7 +157,9 @@ class ForwardConfig:
     `http://host:port`; `https://` uses TLS). At most `queue_max_spans` wait; a failed
     send is retried `max_retries` times with exponential back-off and jitter from
     `initial_backoff_s` up to `max_backoff_s`, giving up after `max_elapsed_s`. On
-    shutdown the queue drains for at most `drain_timeout_s`."""
+    shutdown the queue drains for at most `drain_timeout_s`. `projects` limits forwarding
+    to those projects' spans (empty: every project's); spans of a project other than the
+    default one carry the resource attribute `spanwise.project`."""
 
     endpoint: str = ""
     protocol: str = "http"
@@ -167,8 +172,11 @@ class ForwardConfig:
     max_elapsed_s: float = 120.0
     timeout_s: float = 10.0
     drain_timeout_s: float = 5.0
+    projects: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if any(not project for project in self.projects):
+            raise ValueError("projects must name projects (an empty name matches none)")
         if self.protocol not in ("http", "grpc"):
             raise ValueError(f"protocol must be http or grpc, got {self.protocol!r}")
         if self.compression not in ("gzip", "none"):

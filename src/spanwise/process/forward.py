@@ -13,6 +13,12 @@ exactly one counter of `stats`, shown at /api/v1/status under `processors.forwar
 `dropped_spans_rejected` (a permanent error or the receiver's partial success) or
 `dropped_spans_shutdown` (still queued when the drain deadline passed); `retries`
 counts retry attempts and `queue_spans` is the number of spans waiting now.
+
+Each batch is queued with its project (the request context's, set at the ingest edge);
+one request may carry several projects, each resource naming its own in `spanwise.project`
+(`spanwise.process.forward_encode`; not for the default project). With `projects` set,
+only those projects' spans are forwarded; the others are counted in
+`skipped_spans_other_projects` (a key only then).
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ import pyarrow as pa
 
 from spanwise.config import ForwardConfig
 from spanwise.core.spans import SpanBatch
-from spanwise.process.forward_encode import FORWARD_COLUMNS, EncodedRequest, encode_requests
+from spanwise.process.forward_encode import FORWARD_COLUMNS, PROJECT_COLUMN, EncodedRequest, encode_requests
 from spanwise.process.forward_send import Sender, SendResult, make_sender
+from spanwise.request_context import current_project
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +54,7 @@ STAT_KEYS = (
     "retries",
     "queue_spans",
 )
+SKIPPED = "skipped_spans_other_projects"
 
 
 class ForwardProcessor:
@@ -58,7 +66,9 @@ class ForwardProcessor:
         self.config = config
         # Every key exists from the start: /api/v1/status reads the counter from another
         # thread, and a key added during that read would break its iteration.
-        self.stats: Counter[str] = Counter({key: 0 for key in STAT_KEYS})
+        keys = STAT_KEYS + ((SKIPPED,) if config.projects else ())
+        self.stats: Counter[str] = Counter({key: 0 for key in keys})
+        self._projects = frozenset(config.projects)
         self._queue: deque[pa.Table] = deque()
         self._queued_spans = 0  # queued plus being sent
         self._lock = threading.Lock()
@@ -71,11 +81,16 @@ class ForwardProcessor:
         self._random = random.Random()
 
     def process(self, batch: SpanBatch) -> SpanBatch:
-        """Enqueue the batch's spans without blocking; the batch goes on unchanged."""
+        """Enqueue the batch's spans (with their project) without blocking; the batch goes
+        on unchanged."""
         count = batch.num_spans
         if count == 0:
             return batch
-        table = batch.spans.select(list(FORWARD_COLUMNS))
+        project = current_project()
+        if self._projects and project not in self._projects:
+            self._count(SKIPPED, count)
+            return batch
+        table = batch.spans.select(list(FORWARD_COLUMNS)).append_column(PROJECT_COLUMN, pa.repeat(project, count))
         with self._lock:
             if self._stopping:
                 self.stats["dropped_spans_shutdown"] += count

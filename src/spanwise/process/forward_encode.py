@@ -12,6 +12,13 @@ that no longer parses as its recorded type (say, redacted) is sent as a string. 
 that has any is parsed back and those values set in place (`_patch_nested`). When a map
 repeats a key (OTLP forbids it), every occurrence takes the first recorded type.
 
+A table with a `Project` column (the forwarder adds the project each batch was sent to)
+may mix projects: resources are grouped by project too, and each resource of a project
+other than the default one carries `spanwise.project` = its project (a value the sender
+set is replaced), so a downstream collector can tell projects apart. Resources of the
+default project are sent as they came, so a server without projects forwards what it
+did before projects.
+
 What cannot come back because the span table does not keep it: event and link attribute
 types (sent as strings, as they are stored), span and link flags, scope attributes,
 schema URLs and dropped-item counts.
@@ -33,6 +40,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from spanwise.core.spans import DECODED_SCHEMA, SPAN_KIND_NAMES, STATUS_CODE_NAMES
+from spanwise.request_context import DEFAULT_PROJECT
 
 _HANDLER = ptars.HandlerPool([ExportTraceServiceRequest.DESCRIPTOR.file]).get_for_message(
     ExportTraceServiceRequest.DESCRIPTOR
@@ -50,6 +58,9 @@ _LINKS: pa.ListType = _SPAN.field("links").type
 
 #: The span table columns forwarding needs (what a receiver decodes).
 FORWARD_COLUMNS = tuple(DECODED_SCHEMA.names)
+#: The optional column naming each span's project, and the resource attribute it becomes.
+PROJECT_COLUMN = "Project"
+PROJECT_ATTRIBUTE = "spanwise.project"
 _INT64_RANGE = (-(2**63), 2**63 - 1)
 _NIBBLES = np.zeros(256, dtype=np.uint8)  # hex digit (ASCII code) -> its value
 _NIBBLES[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16)
@@ -93,9 +104,11 @@ def encode_request(spans: pa.Table) -> bytes:
     table = layout.spans
     span_attributes = key_values(_column(table, "SpanAttributes"), _column(table, "SpanAttributeTypes"))
     first_spans = layout.scope_starts[layout.resource_starts]
-    resource_attributes = key_values(
-        _column(table, "ResourceAttributes").take(first_spans), _column(table, "ResourceAttributeTypes").take(first_spans)
-    )
+    resource_maps = _column(table, "ResourceAttributes").take(first_spans)
+    resource_types = _column(table, "ResourceAttributeTypes").take(first_spans)
+    if PROJECT_COLUMN in table.column_names:
+        resource_maps, resource_types = _with_project(resource_maps, resource_types, _column(table, PROJECT_COLUMN).take(first_spans))
+    resource_attributes = key_values(resource_maps, resource_types)
     resource_spans = _resource_spans(layout, resource_attributes.lists, _spans(table, span_attributes.lists))
     request = pa.RecordBatch.from_arrays(
         [_list(_RESOURCE_SPANS, np.array([0, len(resource_spans)]), resource_spans)], schema=_REQUEST_SCHEMA
@@ -150,7 +163,8 @@ class _Layout:
         order = pc.sort_indices(pa.table({"r": resource_ids, "s": scope_ids}), [("r", "ascending"), ("s", "ascending")])
         scope_starts = _group_starts(pc.take(scope_ids, order).to_numpy())
         resource_starts = _group_starts(pc.take(resource_ids, order).to_numpy()[scope_starts])
-        return _Layout(spans.select(list(FORWARD_COLUMNS)).take(order).combine_chunks(), scope_starts, resource_starts)
+        columns = list(FORWARD_COLUMNS) + [PROJECT_COLUMN] * (PROJECT_COLUMN in spans.column_names)
+        return _Layout(spans.select(columns).take(order).combine_chunks(), scope_starts, resource_starts)
 
     def span_path(self, row: int) -> tuple[int, int, int]:
         """(resource, scope within it, span within that) of a span row."""
@@ -415,13 +429,40 @@ def _enum_numbers(names: pa.Array, known: tuple[str, ...]) -> pa.Array:
 
 
 def _resource_keys(spans: pa.Table) -> pa.Array:
-    """One text per span naming its resource: service, attributes and their types."""
-    return pc.binary_join_element_wise(
-        _column(spans, "ServiceName"),
-        _map_text(_column(spans, "ResourceAttributes")),
-        _map_text(_column(spans, "ResourceAttributeTypes")),
-        "\x1e",
-    )
+    """One text per span naming its resource: service, attributes and their types (and
+    project, when the table has one)."""
+    parts = [_column(spans, "ServiceName"), _map_text(_column(spans, "ResourceAttributes")),
+             _map_text(_column(spans, "ResourceAttributeTypes"))]
+    if PROJECT_COLUMN in spans.column_names:
+        parts.append(_column(spans, PROJECT_COLUMN))
+    return pc.binary_join_element_wise(*parts, "\x1e")
+
+
+def _with_project(maps: pa.MapArray, types: pa.MapArray, projects: pa.Array) -> tuple[pa.MapArray, pa.MapArray]:
+    """Resource attribute maps (and type maps) with `spanwise.project` set to the resource's
+    project, except in the default project; a sender's own value is replaced (its type
+    entry dropped: the value is a string)."""
+    stamp = pc.not_equal(projects, DEFAULT_PROJECT).to_numpy(zero_copy_only=False)
+    if not stamp.any():
+        return maps, types
+    return _replace_entry(maps, stamp, projects.filter(pa.array(stamp))), _replace_entry(types, stamp, None)
+
+
+def _replace_entry(maps: pa.MapArray, stamp: np.ndarray, values: pa.Array | None) -> pa.MapArray:
+    """`maps` without the `spanwise.project` entries of the stamped rows, and with that key
+    appended to them when `values` (one per stamped row, in order) are given."""
+    offsets, keys, items = _map_entries(maps)
+    entry_rows = np.repeat(np.arange(len(maps)), np.diff(offsets))
+    keep = ~(pc.equal(keys, PROJECT_ATTRIBUTE).to_numpy(zero_copy_only=False) & stamp[entry_rows])
+    rows, keys, items = entry_rows[keep], keys.filter(pa.array(keep)), items.filter(pa.array(keep))
+    if values is not None:
+        stamped = np.flatnonzero(stamp)
+        rows = np.concatenate([rows, stamped])
+        keys = pa.concat_arrays([keys, pa.repeat(pa.scalar(PROJECT_ATTRIBUTE), len(stamped))])
+        items = pa.concat_arrays([items, values.cast(pa.string())])
+    order = pa.array(np.argsort(rows, kind="stable"))
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(maps)))]).astype(np.int32)
+    return pa.MapArray.from_arrays(pa.array(offsets), keys.take(order), items.take(order), type=maps.type)
 
 
 def _map_text(maps: pa.MapArray) -> pa.Array:
