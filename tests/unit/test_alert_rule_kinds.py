@@ -71,7 +71,7 @@ def test_valid_rules_load_and_validate(tmp_path: Path, capsys: pytest.CaptureFix
      "alerts.rules[2].query: group_by: two names give the same label (http_route, http_route)"),
     (("group_by: [queue]", "group_by: [alertname]"), "alerts.rules[0].query: group_by: alertname and names"),
     (("metric: error_rate,", "metric: error_rate, aggregation: last,"),
-     "alerts.rules[3].query: aggregation, attributes: only otlp_metric rules have them"),
+     "alerts.rules[3].query: aggregation, attributes: only otlp_metric and custom_metric rules have them"),
 ])
 def test_errors_name_the_field_and_line(tmp_path: Path, change: tuple[str, str], message: str) -> None:
     text = GOOD.replace(*change)
@@ -86,7 +86,7 @@ def test_group_by_only_where_rules_group(tmp_path: Path, capsys: pytest.CaptureF
     path = write(tmp_path, "alerts:\n  rules:\n    - name: Logs\n"
                            "      query: {kind: logs, metric: count, group_by: [service]}\n")
     assert main(["config", "validate", path]) == 2
-    assert f"{path}:4: alerts.rules[0].query: group_by: only span_metric and otlp_metric rules group" in capsys.readouterr().err
+    assert f"{path}:4: alerts.rules[0].query: group_by: only span_metric, otlp_metric and custom_metric rules group" in capsys.readouterr().err
 
 
 def test_every_problem_at_once(tmp_path: Path) -> None:

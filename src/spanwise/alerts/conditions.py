@@ -10,8 +10,9 @@ what makes an ordinary window differ from the median:
 - Sampling noise, where the metric's nature gives it: an error rate of n requests varies by
   the binomial sqrt(p(1-p)/n), a count or rate by the Poisson sqrt(events), at the days'
   median level (at least one event: a history without errors does not make the first error
-  infinitely surprising). Latency quantiles, OTLP gauges, sums and histogram quantiles, and
-  model signals have none we can know from their value and count: for them it is 0.
+  infinitely surprising). Latency quantiles, OTLP and custom metrics' gauges, sums and
+  histogram quantiles, and model signals have none we can know from their value and count:
+  for them it is 0.
   The median of k days is uncertain too (by about sqrt(pi/2k) of a day's spread), so the
   noise counts sqrt(1 + pi/2k) times.
 - The days' spread beyond their own sampling noise (real day-to-day variation): the
@@ -144,7 +145,7 @@ def _sampling_sd(q: AlertQuery, level: float, count: float) -> float:
 def _per_event(q: AlertQuery) -> float:
     """What one event adds to the value of a metric that counts events (1, or 1/window_s
     for a rate); 0 for metrics that do not count events."""
-    if q.kind == "otlp_metric":
+    if q.kind in ("otlp_metric", "custom_metric"):  # a counter's sum may add values, not events
         return 1 / q.window_s if q.aggregation == "count_rate" else 0.0
     if q.kind == "model_signal":
         return 0.0

@@ -88,10 +88,9 @@ class AlertEngine:
             prepare = getattr(self._store, "prepare_alerts", None)
             if prepare:
                 prepare(self.config.history_days)
-            receivers = {r.name for r in self.config.receivers}
             for (project, name), body in self._store.alert_objects(RULE_KIND).items():
                 try:
-                    self._api_rules[(project, name)] = parse_rule(json.loads(body), receivers, self._sources.span_dimensions)
+                    self._api_rules[(project, name)] = self._parse_rule(json.loads(body))
                 except InvalidQuery as exc:
                     log.error("stored alert rule %s of project %s is no longer valid, skipped: %s", name, project, exc)
             for (project, old_key), body in self._store.alert_objects(STATE_KIND).items():
@@ -104,6 +103,11 @@ class AlertEngine:
             for (project, silence_id), body in self._store.alert_objects(SILENCE_KIND).items():
                 self._silences[(project, silence_id)] = Silence(**json.loads(body))
             self._loaded = True
+
+    def _parse_rule(self, body: Any) -> AlertRule:
+        """A rule checked against the configured receivers and the metrics rules may watch."""
+        return parse_rule(body, {r.name for r in self.config.receivers}, self._sources.span_dimensions,
+                          self._sources.custom_metrics)
 
     @staticmethod
     def _acting_for(project: str) -> AbstractContextManager[RequestContext]:
@@ -282,7 +286,7 @@ class AlertEngine:
 
     def put_rule(self, body: Any, name: str | None = None) -> dict[str, Any]:
         """Create (name None) or replace an API rule of the caller's project."""
-        rule = parse_rule(body, {r.name for r in self.config.receivers}, self._sources.span_dimensions)
+        rule = self._parse_rule(body)
         project = current_project()
         key = (project, name or rule.name)
         with self._lock:

@@ -13,8 +13,9 @@ from typing import Any, Callable, Protocol
 
 from spanwise.analyze.models import MetricsPoint, MetricsSeries, ModelSummary
 from spanwise.core.alert_rules import AlertQuery
-from spanwise.core.metrics import label_name
+from spanwise.core.metrics import CustomMetric, label_name
 from spanwise.errors import InvalidQuery
+from spanwise.query.custom_metrics import CustomMetricQueries
 from spanwise.query.logs import MAX_LOGS, LogQueryService, LogRecord, severity_number
 from spanwise.query.otlp_metrics import OtlpMetricService
 from spanwise.query.span_groups import SpanGroup, SpanGroupQueries
@@ -53,13 +54,14 @@ class Sources:
     def __init__(self, spans: RedReader | None, models: ModelReader | None = None,
                  signals: ModelSignalReader | None = None, logs: LogQueryService | None = None,
                  exact_spans: SpanWindowReader | None = None, span_groups: SpanGroupQueries | None = None,
-                 otlp: OtlpMetricService | None = None) -> None:
+                 otlp: OtlpMetricService | None = None, custom: CustomMetricQueries | None = None) -> None:
         """`spans` answers windows of whole minutes from the span metrics (exact under
         sampling); `exact_spans`, when given, answers other windows from stored spans to
         the nanosecond (weighted by their sampling weight); `span_groups` answers span
-        rules with `group_by` (absent when span metrics are off); `otlp` OTLP metrics."""
+        rules with `group_by` and `custom` the custom metrics (both absent when span
+        metrics are off); `otlp` OTLP metrics."""
         self._spans, self._models, self._signals, self._logs = spans, models, signals, logs
-        self._exact, self._groups, self._otlp = exact_spans, span_groups, otlp
+        self._exact, self._groups, self._otlp, self._custom = exact_spans, span_groups, otlp, custom
         self._cache: dict[tuple[Any, ...], Any] = {}
         self.queries = 0
 
@@ -68,9 +70,15 @@ class Sources:
         """The span-metric dimensions rules may group by; None when grouping is not possible."""
         return self._groups.dimensions if self._groups else None
 
+    @property
+    def custom_metrics(self) -> tuple[CustomMetric, ...]:
+        """The configured custom metrics rules may watch (none when span metrics are off)."""
+        return self._custom.metrics if self._custom else ()
+
     def fresh(self) -> "Sources":
         """The same readers with a cache of their own (for a request thread)."""
-        return Sources(self._spans, self._models, self._signals, self._logs, self._exact, self._groups, self._otlp)
+        return Sources(self._spans, self._models, self._signals, self._logs, self._exact, self._groups, self._otlp,
+                       self._custom)
 
     def new_cycle(self) -> None:
         """Forget cached reads: a new evaluation sees new data."""
@@ -81,7 +89,7 @@ class Sources:
             return self._span_group_samples(query, start_ns, end_ns)
         reader = {"span_metric": self._span_samples, "model_metric": self._model_samples,
                   "model_signal": self._signal_samples, "logs": self._log_samples,
-                  "otlp_metric": self._otlp_samples}[query.kind]
+                  "otlp_metric": self._otlp_samples, "custom_metric": self._custom_samples}[query.kind]
         return reader(query, start_ns, end_ns)
 
     def _cached(self, key: tuple[Any, ...], read: Callable[[], Any]) -> Any:
@@ -140,6 +148,18 @@ class Sources:
         named = {"service": q.service} if q.service else {}
         return [Sample(_labels({**named, **{label_name(k): v for k, v in g.attributes}}), g.value, g.count)
                 for g in groups]
+
+    def _custom_samples(self, q: AlertQuery, start_ns: int, end_ns: int) -> list[Sample]:
+        """One sample per group of the metric's series, labelled as on `/metrics`
+        (`gen_ai.request.model` -> `gen_ai_request_model`); a window's read serves every
+        rule on that metric."""
+        if self._custom is None:
+            return []
+        custom = self._custom
+        series = self._cached(("custom", q.metric, start_ns, end_ns), lambda: custom.read(q.metric, start_ns, end_ns))
+        groups = custom.aggregate(series, q.metric, q.aggregation, (end_ns - start_ns) / 1e9, tuple(q.group_by),
+                                  tuple(sorted(q.attributes.items())), q.quantile)
+        return [Sample(_labels({label_name(k): v for k, v in g.attributes}), g.value, g.count) for g in groups]
 
     def _model_samples(self, q: AlertQuery, start_ns: int, end_ns: int) -> list[Sample]:
         if self._models is None:

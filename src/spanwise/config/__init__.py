@@ -380,17 +380,21 @@ def load_config(
 
 def _alert_rule_checks(config: Config, alerts: Any) -> list[tuple[str, str]]:
     """Rule problems that need another section: span-metric groups name configured
-    dimensions. Each rule's query is checked on its own, so a broken rule elsewhere
+    dimensions, custom-metric rules a configured custom metric, its kind's aggregations
+    and its labels. Each rule's query is checked on its own, so a broken rule elsewhere
     does not hide these."""
     rules = alerts.get("rules") if isinstance(alerts, dict) else None
     if not isinstance(rules, list):
         return []
-    dimensions = tuple(config.metrics.dimensions) if config.metrics.enabled else None
+    spec = config.metrics.spec()
+    dimensions, custom = (spec.dimensions, spec.custom) if spec.enabled else (None, None)
     found = []
     for index, rule in enumerate(rules):
         query = rule.get("query") if isinstance(rule, dict) else None
         built = build(alert_rules.AlertQuery, query, "", []) if isinstance(query, dict) else None
-        problem = alert_rules.span_group_problem(built, dimensions) if isinstance(built, alert_rules.AlertQuery) else ""
+        if not isinstance(built, alert_rules.AlertQuery):
+            continue
+        problem = alert_rules.span_group_problem(built, dimensions) or alert_rules.custom_metric_problem(built, custom)
         if problem:
             found.append((f"alerts.rules[{index}].query", problem))
     return found

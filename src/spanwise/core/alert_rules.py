@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from spanwise.core.metrics import label_name
-from spanwise.core.otlp_metrics import aggregations_text, kinds_of
+from spanwise.core.metrics import COUNTER, HISTOGRAM, CustomMetric, label_name
+from spanwise.core.otlp_metrics import AGGREGATIONS, MONOTONIC_ONLY, aggregations_text, kinds_of
+from spanwise.core.otlp_metrics import HISTOGRAM as OTLP_HISTOGRAM
 
 #: What a rule can watch, and the metrics of each kind (empty: any name the sender uses).
 QUERY_METRICS: dict[str, tuple[str, ...]] = {
@@ -25,6 +26,8 @@ QUERY_METRICS: dict[str, tuple[str, ...]] = {
     "logs": ("count", "rate"),
     # OTLP metrics from SDKs (users' own "custom" metrics too); `metric` is the metric's name
     "otlp_metric": (),
+    # a custom metric derived from spans (metrics.counters, metrics.histograms); `metric` is its name
+    "custom_metric": (),
 }
 #: Labels every span metric can be grouped by; configured `metrics.dimensions` come on top.
 SPAN_GROUP_LABELS = ("service", "operation", "span_kind")
@@ -37,6 +40,14 @@ _NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 #: An OTel instrument name, plus `:` (names from Prometheus sources).
 _METRIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/-]{0,254}$")
+#: How a window of a custom metric becomes one value, by its kind, in the OTLP rules' words:
+#: a counter is a monotonic sum (its `increase`, or `rate` per second), a histogram gives
+#: its `quantile` or `mean` from the buckets, or `count_rate` (observations per second).
+CUSTOM_AGGREGATIONS: dict[str, tuple[str, ...]] = {
+    COUNTER: MONOTONIC_ONLY,
+    HISTOGRAM: AGGREGATIONS[OTLP_HISTOGRAM],
+}
+_CUSTOM_AGGREGATIONS = ", ".join(f"{', '.join(names)} ({kind})" for kind, names in CUSTOM_AGGREGATIONS.items())
 
 
 @dataclass(frozen=True)
@@ -47,9 +58,11 @@ class AlertQuery:
     `group_by` names the labels of each alert instead: for span_metric any of
     `SPAN_GROUP_LABELS` and the configured span-metric dimensions (checked against the
     configuration by `span_group_problem`), for otlp_metric point (or resource) attribute
-    keys. An otlp_metric rule reads the metric named `metric`, only points whose
-    attributes equal `attributes`, and turns the window into one value per group with
-    `aggregation` (`quantile` for aggregation quantile)."""
+    keys, for custom_metric the metric's labels (checked by `custom_metric_problem`). An
+    otlp_metric rule reads the metric named `metric`, only points whose attributes equal
+    `attributes`, and turns the window into one value per group with `aggregation`
+    (`quantile` for aggregation quantile); a custom_metric rule does the same with the
+    configured custom metric named `metric`, its series and their labels."""
 
     kind: str
     metric: str = ""
@@ -61,9 +74,9 @@ class AlertQuery:
     feature: str = ""  # model_signal: one feature; empty: every feature, one alert each
     search: str = ""  # logs: text in the body
     severity: str = ""  # logs: minimum severity (WARN, ERROR, 1-24)
-    aggregation: str = ""  # otlp_metric: how a window becomes a value (AGGREGATIONS)
-    quantile: float = 0.95  # otlp_metric, aggregation quantile
-    attributes: dict[str, str] = field(default_factory=dict)  # otlp_metric: only points with these values
+    aggregation: str = ""  # otlp_metric, custom_metric: how a window becomes a value (AGGREGATIONS)
+    quantile: float = 0.95  # otlp_metric, custom_metric: aggregation quantile
+    attributes: dict[str, str] = field(default_factory=dict)  # otlp_metric, custom_metric: only these values
     group_by: list[str] = field(default_factory=list)
     window_s: float = 300.0
 
@@ -72,10 +85,12 @@ class AlertQuery:
             raise ValueError(f"kind: must be one of {', '.join(QUERY_METRICS)}, got {self.kind!r}")
         if self.kind == "otlp_metric":
             self._check_otlp()
+        elif self.kind == "custom_metric":
+            self._check_custom()
         elif self.metric not in QUERY_METRICS[self.kind]:
             raise ValueError(f"metric: {self.kind} watches {', '.join(QUERY_METRICS[self.kind])}, got {self.metric!r}")
         elif self.aggregation or self.attributes:
-            raise ValueError("aggregation, attributes: only otlp_metric rules have them")
+            raise ValueError("aggregation, attributes: only otlp_metric and custom_metric rules have them")
         self._check_group_by()
         if self.by not in ("", "service", "operation"):
             raise ValueError(f"by: service or operation, got {self.by!r}")
@@ -92,6 +107,23 @@ class AlertQuery:
                              f"at most 255), got {self.metric!r}")
         if not kinds_of(self.aggregation):
             raise ValueError(f"aggregation: one of {aggregations_text()}, got {self.aggregation!r}")
+        self._check_quantile_and_filters()
+
+    def _check_custom(self) -> None:
+        """What can be said without the configuration; `custom_metric_problem` checks the
+        metric, its kind and its labels against it."""
+        if not self.metric:
+            raise ValueError("metric: the name of a custom metric (metrics.counters or metrics.histograms)")
+        if not any(self.aggregation in names for names in CUSTOM_AGGREGATIONS.values()):
+            raise ValueError(f"aggregation: one of {_CUSTOM_AGGREGATIONS}, got {self.aggregation!r}")
+        if self.service:
+            raise ValueError("service: custom metrics have no service; give the metric a service.name label "
+                             "and filter with attributes")
+        if self.window_s % 60:
+            raise ValueError(f"window_s: custom metrics are read per minute: a multiple of 60, got {self.window_s:g}")
+        self._check_quantile_and_filters()
+
+    def _check_quantile_and_filters(self) -> None:
         if not 0 < self.quantile < 1:
             raise ValueError(f"quantile: between 0 and 1 (exclusive), got {self.quantile}")
         if len(self.attributes) > MAX_ATTRIBUTE_FILTERS or not all(self.attributes):
@@ -100,8 +132,8 @@ class AlertQuery:
     def _check_group_by(self) -> None:
         if not self.group_by:
             return
-        if self.kind not in ("span_metric", "otlp_metric"):
-            raise ValueError("group_by: only span_metric and otlp_metric rules group")
+        if self.kind not in ("span_metric", "otlp_metric", "custom_metric"):
+            raise ValueError("group_by: only span_metric, otlp_metric and custom_metric rules group")
         if len(self.group_by) > MAX_GROUP_BY or len(set(self.group_by)) < len(self.group_by) or not all(self.group_by):
             raise ValueError(f"group_by: at most {MAX_GROUP_BY} distinct, non-empty names, got {self.group_by!r}")
         labels = [label_name(name) for name in self.group_by]
@@ -116,10 +148,11 @@ class AlertQuery:
                              f"got {self.window_s:g}")
 
 
-def span_dimension(name: str, dimensions: tuple[str, ...]) -> str:
-    """The configured span-metric dimension `name` stands for, by its attribute key or its
-    label name (`deployment.environment` or `deployment_environment`); "" for none."""
-    return next((key for key in dimensions if name in (key, label_name(key))), "")
+def attribute_key(name: str, keys: tuple[str, ...]) -> str:
+    """The attribute key of `keys` (span-metric dimensions, a custom metric's labels) that
+    `name` stands for, by the key or its label name (`deployment.environment` or
+    `deployment_environment`); "" for none."""
+    return next((key for key in keys if name in (key, label_name(key))), "")
 
 
 def span_group_problem(query: AlertQuery, dimensions: tuple[str, ...] | None) -> str:
@@ -136,6 +169,32 @@ def span_group_problem(query: AlertQuery, dimensions: tuple[str, ...] | None) ->
         configured = ", ".join(dimensions) or "none configured"
         return (f"group_by: unknown dimension {', '.join(map(repr, unknown))}; span metrics group by "
                 f"{', '.join(SPAN_GROUP_LABELS)} or a metrics.dimensions key ({configured})")
+    return ""
+
+
+def custom_metric_problem(query: AlertQuery, custom: tuple[CustomMetric, ...] | None) -> str:
+    """Why a custom_metric rule cannot be answered by these configured custom metrics
+    (None: span metrics, which compute them, are off), as `field: ...` naming the valid
+    choices; "" when it can. The loader and the rules API call this, as for span groups."""
+    if query.kind != "custom_metric":
+        return ""
+    if custom is None:
+        return "metric: custom metrics are computed with the span metrics, which are off (metrics.enabled: false)"
+    metric = next((m for m in custom if m.name == query.metric), None)
+    if metric is None:
+        defined = ", ".join(m.name for m in custom) or "none"
+        return (f"metric: unknown custom metric {query.metric!r}; metrics.counters and metrics.histograms "
+                f"define: {defined}")
+    fitting = CUSTOM_AGGREGATIONS[metric.kind]
+    if query.aggregation not in fitting:
+        return (f"aggregation: {metric.name} is a {metric.kind}, which takes {', '.join(fitting)}, "
+                f"got {query.aggregation!r}")
+    for where, names in (("group_by", query.group_by), ("attributes", list(query.attributes))):
+        unknown = [name for name in names if not attribute_key(name, metric.labels)]
+        if unknown:
+            labels = ", ".join(key if key == label_name(key) else f"{key} ({label_name(key)})" for key in metric.labels)
+            return (f"{where}: {metric.name} has no label {', '.join(map(repr, unknown))}; "
+                    f"its labels: {labels or 'none'}")
     return ""
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from spanwise.errors import InvalidQuery
-from spanwise.core.alert_rules import SPAN_GROUP_LABELS, span_dimension
+from spanwise.core.alert_rules import SPAN_GROUP_LABELS, attribute_key
 from spanwise.core.metrics import label_name
 from spanwise.store.protocols import MetricsReader, SpanMetrics
 from spanwise.store.clickhouse.service_signals import histogram_quantile
@@ -36,6 +36,14 @@ class SpanGroup:
         return histogram_quantile(q, list(self.buckets)) if self.calls else 0.0
 
 
+def touched_minutes(start_ns: int, end_ns: int) -> tuple[int, int, int]:
+    """The per-minute series' read of a window: from the start of its first minute to the
+    end of its last, in one step (at most two per series, where steps start at multiples
+    of it): (lo_ns, hi_ns, step_s)."""
+    lo, hi = start_ns - start_ns % _MINUTE_NS, end_ns - end_ns % _MINUTE_NS + _MINUTE_NS - 1
+    return lo, hi, max(60, -(-(hi - lo) // _MINUTE_NS) * 60)
+
+
 class SpanGroupQueries:
     """Grouped span metrics from a `MetricsReader`, knowing the configured dimensions."""
 
@@ -51,14 +59,12 @@ class SpanGroupQueries:
 
     def read(self, start_ns: int, end_ns: int, service: str = "") -> list[SpanMetrics]:
         """The window's span series (one read serves every grouping of it)."""
-        lo, hi = start_ns - start_ns % _MINUTE_NS, end_ns - end_ns % _MINUTE_NS + _MINUTE_NS - 1
-        step_s = max(60, -(-(hi - lo) // _MINUTE_NS) * 60)  # one step spans the window: at most two per series
-        return self._reader.span_metrics(lo, hi, step_s, service or None)
+        return self._reader.span_metrics(*touched_minutes(start_ns, end_ns), service or None)
 
     def group(self, series: list[SpanMetrics], group_by: tuple[str, ...], operation: str = "") -> list[SpanGroup]:
         """`series` summed per combination of `group_by` values."""
         getters = [self._getter(name) for name in group_by]
-        names = [name if name in SPAN_GROUP_LABELS else label_name(span_dimension(name, self.dimensions))
+        names = [name if name in SPAN_GROUP_LABELS else label_name(attribute_key(name, self.dimensions))
                  for name in group_by]
         found: dict[Labels, tuple[int, dict[float, int]]] = {}
         for one in series:
@@ -79,7 +85,7 @@ class SpanGroupQueries:
             return lambda s: s.span_name
         if name == "span_kind":
             return lambda s: "SPAN_KIND_" + s.span_kind.upper()
-        key = span_dimension(name, self.dimensions)
+        key = attribute_key(name, self.dimensions)
         if not key:
             raise InvalidQuery(f"group_by: {name!r} is neither {', '.join(SPAN_GROUP_LABELS)} nor a configured "
                                "span-metric dimension")

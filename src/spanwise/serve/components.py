@@ -25,6 +25,7 @@ from spanwise.alerts.engine import AlertEngine
 from spanwise.alerts.sources import Sources
 from spanwise.config import Config
 from spanwise.process.redaction import HashedSearch
+from spanwise.query.custom_metrics import CustomMetricQueries
 from spanwise.query.logs import LogQueryService
 from spanwise.query.metrics import SpanMetricsService, metrics_service
 from spanwise.query.otlp_metrics import OtlpMetricService
@@ -119,5 +120,5 @@ def build_alert_engine(config: Config, store: Store, services: Services) -> Aler
     spec = config.metrics.spec()
     sources = Sources(services.queries, services.models, services.signals, services.logs, store,
                       span_groups=SpanGroupQueries(store, spec.dimensions) if spec.enabled else None,
-                      otlp=services.otlp_metrics)
+                      otlp=services.otlp_metrics, custom=CustomMetricQueries(store, spec.custom) if spec.enabled else None)
     return AlertEngine(config.alerts, store, sources)
