@@ -15,6 +15,7 @@ from spanwise.alerts.engine import AlertEngine
 from spanwise.errors import MalformedPayload
 from spanwise.serve.body import read_body
 from spanwise.core.alert_rules import CONDITIONS, OPERATORS, QUERY_METRICS
+from spanwise.core.otlp_metrics import AGGREGATIONS
 from spanwise.serve.native_api import component, endpoint
 from spanwise.serve.params import LIMIT, Param, parse_limit, time_params, time_range
 from spanwise.serve.platform_json import state_change_json
@@ -44,6 +45,9 @@ component("AlertRule", {
             "kind": {"type": "string", "enum": list(QUERY_METRICS)}, "metric": _TEXT,
             "by": {"type": "string", "enum": ["", "service", "operation"]},
             **{name: _TEXT for name in ("service", "operation", "model", "version", "feature", "search", "severity")},
+            "aggregation": {"type": "string", "enum": sorted({a for names in AGGREGATIONS.values() for a in names})},
+            "quantile": {"type": "number", "minimum": 0, "maximum": 1, "exclusiveMinimum": True, "exclusiveMaximum": True},
+            "attributes": _LABELS, "group_by": {"type": "array", "items": _TEXT},
             "window_s": {"type": "number", "minimum": 1, "maximum": 604800},
         }},
         "condition": {"type": "object", "properties": {
