@@ -11,11 +11,11 @@ from its merged buckets, or its observations per second.
 from __future__ import annotations
 
 from spanwise.core.alert_rules import CUSTOM_AGGREGATIONS, attribute_key
+from spanwise.core.explicit_histogram import histogram_quantile
 from spanwise.core.metrics import COUNTER, CustomMetric
 from spanwise.errors import InvalidQuery
 from spanwise.query.otlp_metrics import Attributes, MetricGroup
 from spanwise.query.span_groups import touched_minutes
-from spanwise.store.clickhouse.service_signals import histogram_quantile
 from spanwise.store.protocols import CustomMetricSeries, MetricsReader
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spanwise.core import exponential_histogram
+from spanwise.core.explicit_histogram import histogram_quantile
 from spanwise.core.otlp_metrics import (
     AGGREGATIONS, EXPONENTIAL_HISTOGRAM, GAUGE, HISTOGRAM, MONOTONIC_ONLY, SUM, SUMMARY, kinds_of,
 )
@@ -14,7 +15,6 @@ from spanwise.core.time_range import MAX_SERIES_POINTS
 from spanwise.errors import InvalidQuery, NotFound
 from spanwise.store.protocols import OtlpMetricStore
 from spanwise.store.clickhouse.otlp_metrics import MAX_SERIES_ROWS, MAX_WINDOW_GROUPS
-from spanwise.store.clickhouse.service_signals import histogram_quantile
 
 #: Attribute keys one series request may split by, and the series it may return.
 MAX_GROUP_BY = 3

@@ -15,9 +15,9 @@ from typing import Callable
 
 from spanwise.errors import InvalidQuery
 from spanwise.core.alert_rules import SPAN_GROUP_LABELS, attribute_key
+from spanwise.core.explicit_histogram import histogram_quantile
 from spanwise.core.metrics import label_name
 from spanwise.store.protocols import MetricsReader, SpanMetrics
-from spanwise.store.clickhouse.service_signals import histogram_quantile
 
 _MINUTE_NS = 60 * 10**9
 Labels = tuple[tuple[str, str], ...]

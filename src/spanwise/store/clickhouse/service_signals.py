@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 import pyarrow as pa
 
+from spanwise.core.explicit_histogram import histogram_quantile
 from spanwise.core.metrics import MetricsSpec
 from spanwise.store.clickhouse import metrics_schema as ms
 from spanwise.store.protocols import DependencyLink, LatencyPoint, RedSummary
@@ -167,23 +168,6 @@ def _fold(rows: list[dict[str, Any]], key: str) -> dict[Any, tuple[int, int, flo
             p50, p95, p99 = (histogram_quantile(q, histogram) * 1e6 for q in _QUANTILES)
             folded[name] = (total, errors[name], p50, p95, p99)
     return folded
-
-
-def histogram_quantile(q: float, buckets: list[tuple[float, int]]) -> float:
-    """The q-quantile of a histogram of (inclusive upper bound, count) sorted by bound,
-    interpolated linearly inside its bucket like Prometheus' `histogram_quantile`; a
-    quantile in the +Inf bucket is the highest finite bound."""
-    total = sum(n for _, n in buckets)
-    rank, seen, lower = q * total, 0, 0.0
-    for upper, n in buckets:
-        if n and seen + n >= rank:
-            if upper == float("inf"):
-                return lower
-            return lower + (upper - lower) * (rank - seen) / n
-        seen += n
-        if upper != float("inf"):
-            lower = upper
-    return lower
 
 
 class _Scale(NamedTuple):
