@@ -22,7 +22,8 @@ MAX_GROUPS = 100
 #: How far before a window a cumulative series' last point is looked for, so the
 #: window's first increase is counted (SDKs export every 60 s by default).
 ANCHOR_NS = 15 * 60 * 10**9
-#: The quantiles each step of an exponential histogram's series gives (a summary's gives those it reports).
+#: The quantiles each step of a histogram's or an exponential histogram's series gives (a
+#: summary's gives those it reports).
 SERIES_QUANTILES = (0.5, 0.9, 0.95, 0.99)
 Attributes = tuple[tuple[str, str], ...]
 
@@ -43,8 +44,8 @@ class ReceivedMetric:
 @dataclass(frozen=True)
 class Step:
     """One step of a series: where it starts, the kind's figures (gauges avg, min, max,
-    last; sums increase; histograms count, sum; exponential histograms count, sum,
-    count_rate, mean, p50, p90, p95, p99 and max_relative_error, the quantiles' bound;
+    last; sums increase; histograms count, sum, count_rate, mean, p50, p90, p95, p99;
+    exponential histograms those and max_relative_error, the quantiles' bound;
     summaries count, sum, count_rate, mean and the quantiles they report, e.g. p99.9) and
     how many points they rest on. A figure with nothing to rest on (a mean of no
     observations, a NaN a summary reports) is None."""
@@ -210,20 +211,25 @@ def _histogram_groups(group_by: tuple[str, ...], keys: list[tuple[str, ...]], ro
 def _step(kind: str, row: dict[str, Any], step_s: int) -> Step:
     """A series row (its group columns taken out): `t` in Unix seconds, the figures, `points`."""
     start_s, points = row.pop("t"), row.pop("points")
-    if kind in (EXPONENTIAL_HISTOGRAM, SUMMARY):
+    if kind in (HISTOGRAM, EXPONENTIAL_HISTOGRAM, SUMMARY):
         return Step(start_s * 10**9, _distribution_figures(kind, row, step_s), points)
     return Step(start_s * 10**9, tuple(row.items()), points)
 
 
 def _distribution_figures(kind: str, row: dict[str, Any], seconds: float) -> tuple[tuple[str, float | None], ...]:
-    """An exponential histogram's or a summary's step: count, sum, count_rate, mean and
-    quantiles (exponential histograms: `SERIES_QUANTILES` from the merged buckets, with
-    their error bound; summaries: the quantiles they report)."""
+    """A histogram's, an exponential histogram's or a summary's step: count, sum,
+    count_rate, mean and quantiles (histograms: `SERIES_QUANTILES` from the merged
+    buckets; exponential histograms: those, with their error bound; summaries: the
+    quantiles they report)."""
     count, total = row["count"], row["sum"]
     figures: list[tuple[str, float | None]] = [("count", count), ("sum", total), ("count_rate", count / seconds),
                                                ("mean", total / count if count > 0 else None)]
     if kind == SUMMARY:
         figures += [(_quantile_name(q), value) for q, value in zip(row["quantiles"], row["quantile_values"])]
+    elif kind == HISTOGRAM:
+        buckets = _explicit_buckets(row)
+        observed = sum(n for _, n in buckets) > 0
+        figures += [(_quantile_name(q), histogram_quantile(q, buckets) if observed else None) for q in SERIES_QUANTILES]
     else:
         figures += [(_quantile_name(q), _exponential_quantile(row, q)) for q in SERIES_QUANTILES]
         figures.append(("max_relative_error", exponential_histogram.relative_error(row["scale"])))
@@ -250,6 +256,18 @@ def _distribution_value(name: str, kind: str, row: dict[str, Any], aggregation: 
             raise InvalidQuery(f"{name} is a summary reporting quantiles {', '.join(f'{q:g}' for q in reported)}: "
                                f"quantile {quantile:g} is not one of them")
     return value if value is not None and math.isfinite(value) else None
+
+
+def _explicit_buckets(row: dict[str, Any]) -> list[tuple[float, int]]:
+    """A histogram step's merged (upper bound, increase) by bound, every bound of its
+    layouts included (the store leaves out those that did not increase; they still end
+    the bucket below them). Points of different layouts in one step merge by bound, as
+    Prometheus' `sum by (le)` does and alert rules do: a bucket of one layout wider than
+    another's counts at its own upper bound, so a quantile is then exact only to the
+    coarser layout's bucket."""
+    buckets = dict.fromkeys((bound for layout in row["layouts"] for bound in [*layout, math.inf]), 0)
+    buckets.update(zip(row["bucket_bounds"], row["bucket_counts"]))
+    return sorted(buckets.items())
 
 
 def _exponential_quantile(row: dict[str, Any], q: float) -> float | None:

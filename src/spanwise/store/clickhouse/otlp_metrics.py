@@ -92,8 +92,10 @@ class SqlOtlpMetrics(SqlArea):
                           FROM {TABLES[SUM]} WHERE {matched})
                       {tail}"""
         elif kind == HISTOGRAM:
-            sql = f"""SELECT {_STEP} AS t{keys}, sum(count) AS count, sum(total) AS sum, count() AS points FROM (
-                          SELECT TimeUnix{groups}, {_increase('toFloat64(Count)')} AS count, {_increase('Sum')} AS total
+            sql = f"""SELECT {_STEP} AS t{keys}, sum(count) AS count, sum(total) AS sum, count() AS points,
+                          {_HISTOGRAM_BUCKETS} FROM (
+                          SELECT TimeUnix{groups}, {_increase('toFloat64(Count)')} AS count, {_increase('Sum')} AS total,
+                                 ExplicitBounds, {_bucket_increase()} AS buckets_inc
                           FROM {TABLES[HISTOGRAM]} WHERE {matched})
                       {tail}"""
         elif kind == EXPONENTIAL_HISTOGRAM:
@@ -192,6 +194,14 @@ def _histogram_window(groups: str, keys: str, matched: str) -> str:
                   FROM {TABLES[HISTOGRAM]} WHERE {matched})
             WHERE {_WITHIN}
             GROUP BY one{keys}, bounds ORDER BY one{keys}, bounds"""
+
+
+#: A step's explicit-bucket increases merged by upper bound (+Inf for the last bucket), as
+#: Prometheus' `sum by (le)` merges them, and every bucket layout the step's points have:
+#: sumMap leaves out bounds whose increase is 0, which still bound their neighbours.
+_HISTOGRAM_BUCKETS = """groupUniqArray(ExplicitBounds) AS layouts,
+    tupleElement(sumMap(arrayPushBack(ExplicitBounds, inf), buckets_inc) AS merged, 1) AS bucket_bounds,
+    tupleElement(merged, 2) AS bucket_counts"""
 
 
 def _bucket_increase() -> str:
