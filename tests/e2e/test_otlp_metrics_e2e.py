@@ -78,6 +78,23 @@ def test_histogram_count_and_sum(server: SpanwiseProcess, sent: None, service: s
     assert sum(p["sum"] for p in points) == 180.0  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("service", ["grpc-svc", "http-svc"])
+def test_histogram_quantiles_lie_in_the_recorded_values_buckets(
+    server: SpanwiseProcess, sent: None, service: str
+) -> None:
+    """Each round records 10, 20 and 30 ms, so every step's median is 20 and its p95 30;
+    the SDK's default bounds (0, 5, 10, 25, 50, ...) put them in (10, 25] and (25, 50],
+    and the estimate, linear inside the bucket, is off by at most the bucket's width."""
+    points = _series(server, "inference.latency", service)["points"]
+    assert isinstance(points, list)
+    steps = [p for p in points if p["count"]]
+    assert steps
+    for step in steps:
+        assert 10 < step["p50"] <= 25 and abs(step["p50"] - 20) <= 15
+        assert 25 < step["p95"] <= 50 and abs(step["p95"] - 30) <= 25
+        assert step["mean"] == pytest.approx(20.0)
+
+
 def test_gauge_values(server: SpanwiseProcess, sent: None) -> None:
     points = _series(server, "queue.depth", "grpc-svc")["points"]
     assert [(p["last"], p["min"], p["max"]) for p in points] == [(7.0, 7.0, 7.0)]  # type: ignore[index]

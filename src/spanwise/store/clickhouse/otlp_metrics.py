@@ -3,7 +3,9 @@ seen, per-step series and one window's figures per group (alert rules), computed
 
 Cumulative sums, histograms and summaries are turned into per-step increases from
 consecutive points of the same series (a counter reset counts from zero), so a dashboard
-sees the same numbers whatever temporality the SDK was set to. Exponential histogram
+sees the same numbers whatever temporality the SDK was set to. Explicit histogram buckets
+are merged by upper bound (points of different layouts as Prometheus' `sum by (le)`),
+with the step's layouts, so bounds that did not increase still bound a bucket. Exponential histogram
 buckets are merged at the lowest scale among the points a query reads (see
 spanwise.core.exponential_histogram); summaries' quantiles cannot be merged, so each
 series' latest reported values are taken, the highest of a group's series. A series can be split by point
