@@ -124,24 +124,19 @@ def _points(metrics: pa.StructArray, kind: str, owners: _Owners) -> pa.Table:
         columns["AggregationTemporality"] = pc.take(pc.struct_field(holder, "aggregation_temporality"), to_metric)
     if kind == SUM:
         columns["IsMonotonic"] = pc.take(pc.struct_field(holder, "is_monotonic"), to_metric)
+    if kind in (HISTOGRAM, EXPONENTIAL_HISTOGRAM):
+        columns.update({
+            "Count": pc.struct_field(points, "count"),
+            "Sum": pc.fill_null(pc.struct_field(points, "sum"), 0.0),
+            "Min": pc.struct_field(points, "min"),
+            "Max": pc.struct_field(points, "max"),
+        })
     if kind == HISTOGRAM:
-        columns.update({
-            "Count": pc.struct_field(points, "count"),
-            "Sum": pc.fill_null(pc.struct_field(points, "sum"), 0.0),
-            "BucketCounts": pc.struct_field(points, "bucket_counts"),
-            "ExplicitBounds": pc.struct_field(points, "explicit_bounds"),
-            "Min": pc.struct_field(points, "min"),
-            "Max": pc.struct_field(points, "max"),
-        })
+        columns["BucketCounts"] = pc.struct_field(points, "bucket_counts")
+        columns["ExplicitBounds"] = pc.struct_field(points, "explicit_bounds")
     if kind == EXPONENTIAL_HISTOGRAM:
-        columns.update({
-            "Count": pc.struct_field(points, "count"),
-            "Sum": pc.fill_null(pc.struct_field(points, "sum"), 0.0),
-            "Scale": pc.struct_field(points, "scale"),
-            "ZeroCount": pc.struct_field(points, "zero_count"),
-            "Min": pc.struct_field(points, "min"),
-            "Max": pc.struct_field(points, "max"),
-        })
+        columns["Scale"] = pc.struct_field(points, "scale")
+        columns["ZeroCount"] = pc.struct_field(points, "zero_count")
         for side in ("positive", "negative"):
             buckets = pc.struct_field(points, side)  # null when the point has no such side
             columns[f"{side.title()}Offset"] = pc.fill_null(pc.struct_field(buckets, "offset"), 0)
