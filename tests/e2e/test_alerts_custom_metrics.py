@@ -23,7 +23,7 @@ import pytest
 from alert_receivers import WebhookReceiver
 from metric_spans import export_request, write
 from server_process import SpanwiseProcess
-from test_alerts_incidents import wait_until
+from test_alerts_incidents import start_server, wait_until
 from test_alerts_otlp_metrics import firing
 
 from spanwise.alerts.engine import AlertEngine
@@ -71,10 +71,7 @@ def hook() -> Iterator[WebhookReceiver]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, hook: WebhookReceiver) -> Iterator[SpanwiseProcess]:
-    path = tmp_path_factory.mktemp("config") / "spanwise.yaml"
-    path.write_text(CONFIG.format(url=hook.url))
-    process = SpanwiseProcess(str(tmp_path_factory.mktemp("data")), ["--config", str(path)])
-    process.start()
+    process = start_server(tmp_path_factory.mktemp("alerts"), CONFIG.format(url=hook.url))
     yield process
     process.stop()
 
