@@ -150,6 +150,10 @@ def test_window_baseline_and_errors(server: SpanwiseProcess, sent: list[Row]) ->
     by_csv = _drift(server, baseline="csv")
     assert sorted(by_csv["drifted_features"]) == ["amount", "country"]
     assert server.query(f"/api/v1/models/{MODEL}/drift", **RANGE, baseline="nope").status_code == 404
+    for twice in ("amount,amount\n1,2\n", "amount,ml.feature.amount\n1,2\n"):
+        refused = httpx.post(f"{server.query_url}/api/v1/models/{MODEL}/baselines", params={"name": "twice"},
+                             content=twice, headers={"content-type": "text/csv"}, timeout=30)
+        assert refused.status_code == 400 and "more than one column names 'amount'" in refused.text, refused.text
     garbage = httpx.post(f"{server.query_url}/api/v1/models/{MODEL}/baselines", content=b"not parquet",
                          headers={"content-type": "application/vnd.apache.parquet"}, timeout=30)
     assert garbage.status_code == 400

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections import Counter
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -236,17 +237,24 @@ def _expanded(column: pa.Array) -> pa.Array:
     return column.cast(column.type.value_type) if pa.types.is_dictionary(column.type) else column
 
 
+def _profile_name(column_name: str) -> str:
+    """The feature (or output) a column profiles: `ml.feature.x` and `x` are both `x`."""
+    name = column_name.removeprefix(_FEATURE_PREFIX)
+    return _OUTPUT_COLUMNS.get(name, name)
+
+
 def profile_of_table(table: pa.Table) -> Profile:
     """Numeric columns become numeric features, others categorical; `prediction`,
     `prediction_label` and `label` columns profile the model's output and labels; an
     `ml.feature.` prefix is dropped."""
     if not table.num_rows or table.num_rows > MAX_UPLOAD_ROWS:
         raise InvalidQuery(f"a profile needs between 1 and {MAX_UPLOAD_ROWS} rows")
+    names = [_profile_name(column_name) for column_name in table.column_names]
+    twice = sorted(name for name, n in Counter(names).items() if n > 1)
+    if twice:
+        raise InvalidQuery(f"each feature needs one column; more than one column names {', '.join(map(repr, twice))}")
     profile = Profile(table.num_rows)
-    for column_name in table.column_names:
-        column = table.column(column_name)
-        name = column_name.removeprefix(_FEATURE_PREFIX)
-        name = _OUTPUT_COLUMNS.get(name, name)
+    for column, name in zip(table.columns, names):
         missing = column.null_count
         numeric = pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
         if numeric and name not in (PREDICTION_LABEL, LABEL):
